@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account import views as allauth_views
+from allauth.account.internal.decorators import login_stage_required
+from allauth.usersessions.models import UserSession
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+from django_htmx.middleware import HtmxDetails
+from django_otp import login as otp_login
+
+from accounts import actions, twofactor
+from accounts.audit import record_failed_login
+from accounts.forms import CodeForm, ProfileForm
+from accounts.models import User
+from accounts.stages import TWO_FACTOR_STAGE_KEY
+from accounts.verification import has_verified_email
+
+SECOND_FACTOR_LABEL = "Authenticator or backup code"
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return render(request, "landing.html")
+    user = _user(request)
+    context = {
+        "email_verified": has_verified_email(user),
+        "two_factor": twofactor.has_two_factor(user),
+    }
+    return render(request, "home.html", context)
+
+
+@login_required
+def profile(request: HtmxHttpRequest) -> HttpResponse:
+    form = ProfileForm(request.POST or None, instance=_user(request))
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Profile saved.")
+        if not request.htmx:
+            return redirect("profile")
+    template = "accounts/profile.html#profile-form" if request.htmx else "accounts/profile.html"
+    return render(request, template, {"form": form})
+
+
+def _security_page(request: HttpRequest, **forms: CodeForm) -> HttpResponse:
+    user = _user(request)
+    context = {
+        "two_factor": twofactor.has_two_factor(user),
+        "backup_codes_left": twofactor.remaining_backup_codes(user),
+        "sessions": UserSession.objects.purge_and_list(user),
+        "disable_form": forms.get("disable_form") or CodeForm(label=SECOND_FACTOR_LABEL),
+        "regenerate_form": forms.get("regenerate_form") or CodeForm(label=SECOND_FACTOR_LABEL),
+    }
+    return render(request, "accounts/security.html", context, status=400 if forms else 200)
+
+
+@login_required
+def security(request: HttpRequest) -> HttpResponse:
+    return _security_page(request)
+
+
+@login_required
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if twofactor.has_two_factor(user):
+        messages.info(request, "Two-factor authentication is already on.")
+        return redirect("security")
+    device = twofactor.pending_totp_device(user)
+    form = CodeForm(request.POST or None, label="Code from your app")
+    if request.method == "POST" and form.is_valid():
+        check = twofactor.check_totp_code(device, form.cleaned_data["code"])
+        if check.ok:
+            codes = actions.do_enable_two_factor(request, device)
+            messages.success(request, "Two-factor authentication is on.")
+            return render(request, "accounts/backup_codes.html", {"codes": codes})
+        form.add_error("code", check.error)
+    context = {
+        "form": form,
+        "qr_svg": twofactor.qr_code_svg(device),
+        "secret": twofactor.secret_for_manual_entry(device),
+    }
+    return render(request, "accounts/two_factor_setup.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def two_factor_disable(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = CodeForm(request.POST, label=SECOND_FACTOR_LABEL)
+    if form.is_valid():
+        check = twofactor.check_second_factor(user, form.cleaned_data["code"])
+        if check.ok:
+            actions.do_disable_two_factor(request, user)
+            messages.success(request, "Two-factor authentication is off.")
+            return redirect("security")
+        form.add_error("code", check.error)
+    return _security_page(request, disable_form=form)
+
+
+@login_required
+@require_POST
+def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = CodeForm(request.POST, label=SECOND_FACTOR_LABEL)
+    if form.is_valid():
+        check = twofactor.check_second_factor(user, form.cleaned_data["code"])
+        if check.ok:
+            codes = actions.do_regenerate_backup_codes(request, user)
+            return render(request, "accounts/backup_codes.html", {"codes": codes})
+        form.add_error("code", check.error)
+    return _security_page(request, regenerate_form=form)
+
+
+@login_stage_required(stage=TWO_FACTOR_STAGE_KEY, redirect_urlname="account_login")
+def two_factor_authenticate(request: HttpRequest) -> HttpResponse:
+    stage = request._login_stage  # type: ignore[attr-defined]
+    user: User = stage.login.user
+    if request.method == "POST" and "cancel" in request.POST:
+        return stage.abort()
+    form = CodeForm(request.POST or None, label=SECOND_FACTOR_LABEL)
+    if request.method == "POST" and form.is_valid():
+        check = twofactor.check_second_factor(user, form.cleaned_data["code"])
+        if check.ok:
+            response = stage.exit()
+            otp_login(request, check.device)
+            return response
+        record_failed_login(request, email=user.email, reason="bad_second_factor")
+        form.add_error("code", check.error)
+    status = 400 if form.errors else 200
+    return render(request, "accounts/two_factor_authenticate.html", {"form": form}, status=status)
+
+
+class ConfirmEmailView(allauth_views.ConfirmEmailView):
+    """allauth's view, but a stale link posted back gets the explanatory page, not a bare 404."""
+
+    def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().post(*args, **kwargs)
+        except Http404:
+            self.object = None
+            return self.render_to_response(self.get_context_data(), status=404)

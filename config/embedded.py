@@ -1,0 +1,31 @@
+"""Celery worker and beat as threads of the web process (embedded shape only).
+
+The in-memory broker is private to one process, so the worker and the
+scheduler must live in the same process as the web server that enqueues.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+from celery.beat import Service
+from django.conf import settings
+
+from config.celery import app
+
+
+def start_embedded_worker(concurrency: int = 2) -> None:
+    worker = app.WorkController(
+        hostname=f"embedded@{socket.gethostname()}",
+        pool="threads",
+        concurrency=concurrency,
+        loglevel="INFO",
+        without_heartbeat=True,
+        without_mingle=True,
+        without_gossip=True,
+    )
+    threading.Thread(target=worker.start, name="celery-worker", daemon=True).start()
+    # A short max interval lets the scheduler notice new entries quickly.
+    beat = Service(app, max_interval=1, scheduler_cls=settings.CELERY_BEAT_SCHEDULER)
+    threading.Thread(target=beat.start, name="celery-beat", daemon=True).start()

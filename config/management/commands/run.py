@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from config.demo import seed_demo
+from config.embedded import start_embedded_worker
+
+
+class Command(BaseCommand):
+    help = "Serve Gridwise from one process: migrate, seed demo data, run web, worker and beat."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--no-worker", action="store_true", help="Do not start Celery in-process.")
+
+    def handle(self, *args: Any, port: int, host: str, no_worker: bool, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        demo = seed_demo()
+        if settings.EMBEDDED and not no_worker:
+            start_embedded_worker()
+        elif not no_worker:
+            self.stdout.write(
+                "Broker is external: start `celery -A config worker` and `celery -A config beat`."
+            )
+        self.stdout.write(self.style.SUCCESS(f"Gridwise is running at http://{host}:{port}/"))
+        self.stdout.write(f"Demo login: {demo.email} / {demo.password}")
+        self.stdout.flush()
+        uvicorn.run("config.asgi:application", host=host, port=port, log_level="info", lifespan="off")

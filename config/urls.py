@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from django_otp.admin import OTPAdminSite
+
+from config.health import healthz
+
+# Staff must pass a second factor to reach the admin.
+admin.site.__class__ = OTPAdminSite
+admin.site.site_header = "Gridwise staff"
+admin.site.site_title = "Gridwise staff"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", include("accounts.urls")),
+    path("accounts/", include("allauth.urls")),
+]
