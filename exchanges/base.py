@@ -1,0 +1,355 @@
+"""The one exchange interface: value types, errors, and the `Exchange` contract.
+
+Every venue adapter (Bybit through pybit, the paper engine) implements
+`Exchange` and speaks only these types. Money is `Decimal` throughout;
+rounding always names its direction.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from enum import StrEnum
+from typing import Any
+
+CLIENT_ORDER_ID_MAX = 36
+_CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(StrEnum):
+    LIMIT = "limit"
+    MARKET = "market"
+
+
+class TimeInForce(StrEnum):
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
+    POST_ONLY = "post_only"
+
+
+class OrderStatus(StrEnum):
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"  # possibly after a partial fill: see filled_quantity
+    REJECTED = "rejected"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
+# Errors ----------------------------------------------------------------------
+
+
+class ExchangeError(Exception):
+    """Base of every error an adapter raises. `code` is the venue's own code, if any."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class AuthError(ExchangeError):
+    """The key is unknown, expired, or the signature or timestamp is wrong."""
+
+
+class PermissionDenied(ExchangeError):
+    """The key is valid but may not do this (read-only, IP not whitelisted...)."""
+
+
+class InsufficientBalance(ExchangeError):
+    pass
+
+
+class InvalidOrderReason(StrEnum):
+    PRICE_PRECISION = "price_precision"
+    QUANTITY_PRECISION = "quantity_precision"
+    QUANTITY_TOO_SMALL = "quantity_too_small"
+    QUANTITY_TOO_LARGE = "quantity_too_large"
+    AMOUNT_TOO_SMALL = "amount_too_small"
+    AMOUNT_TOO_LARGE = "amount_too_large"
+    UNKNOWN_SYMBOL = "unknown_symbol"
+    POST_ONLY_WOULD_TAKE = "post_only_would_take"
+    BAD_PARAMETER = "bad_parameter"
+
+
+class InvalidOrder(ExchangeError):
+    """The venue refused the order's shape; `reason` says which rule, `message` says it to a human."""
+
+    def __init__(self, message: str, *, reason: InvalidOrderReason, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.reason = reason
+
+
+class DuplicateClientOrderId(ExchangeError):
+    pass
+
+
+class OrderNotFound(ExchangeError):
+    """No such order, or it is already finished, so it cannot be cancelled."""
+
+
+class RateLimited(ExchangeError):
+    def __init__(self, message: str, *, retry_after: float, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class ExchangeUnavailable(ExchangeError):
+    """The outcome is unknown: timeout, 5xx, network failure. Never blindly retry a placement."""
+
+
+# Value types ------------------------------------------------------------------
+
+
+def round_to_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
+    """Round `value` to a multiple of `step` in the named direction (ROUND_DOWN, ROUND_UP...)."""
+    if step <= 0:
+        raise ValueError("step must be positive")
+    units = (value / step).to_integral_value(rounding=rounding)
+    return (units * step).quantize(step)
+
+
+def is_multiple_of(value: Decimal, step: Decimal) -> bool:
+    return value % step == 0
+
+
+@dataclass(frozen=True)
+class Instrument:
+    symbol: str
+    base: str
+    quote: str
+    tick_size: Decimal
+    quantity_step: Decimal
+    min_quantity: Decimal
+    min_amount: Decimal  # minimum order value in quote
+    max_quantity: Decimal
+    max_amount: Decimal
+    maker_fee: Decimal  # a fraction: 0.001 is 0.1%
+    taker_fee: Decimal
+
+    def round_price(self, price: Decimal, rounding: str) -> Decimal:
+        return round_to_step(price, self.tick_size, rounding)
+
+    def round_quantity(self, quantity: Decimal, rounding: str = ROUND_DOWN) -> Decimal:
+        """Down by default: never round up a quantity the user may not afford."""
+        return round_to_step(quantity, self.quantity_step, rounding)
+
+    def check_order(self, quantity: Decimal, price: Decimal) -> None:
+        """Raise `InvalidOrder` unless (quantity, price) meets every filter.
+
+        `price` is the limit price, or for a market order the reference price.
+        """
+        if price <= 0 or not is_multiple_of(price, self.tick_size):
+            raise InvalidOrder(
+                f"Price {price} must be a positive multiple of the tick size {self.tick_size}.",
+                reason=InvalidOrderReason.PRICE_PRECISION,
+            )
+        if quantity <= 0 or not is_multiple_of(quantity, self.quantity_step):
+            raise InvalidOrder(
+                f"Quantity {quantity} must be a positive multiple of {self.quantity_step} {self.base}.",
+                reason=InvalidOrderReason.QUANTITY_PRECISION,
+            )
+        if quantity < self.min_quantity:
+            raise InvalidOrder(
+                f"Quantity {quantity} {self.base} is below the minimum of {self.min_quantity}.",
+                reason=InvalidOrderReason.QUANTITY_TOO_SMALL,
+            )
+        if quantity > self.max_quantity:
+            raise InvalidOrder(
+                f"Quantity {quantity} {self.base} is above the maximum of {self.max_quantity}.",
+                reason=InvalidOrderReason.QUANTITY_TOO_LARGE,
+            )
+        amount = quantity * price
+        if amount < self.min_amount:
+            raise InvalidOrder(
+                f"Order value {amount.normalize():f} {self.quote} is below the minimum of {self.min_amount}.",
+                reason=InvalidOrderReason.AMOUNT_TOO_SMALL,
+            )
+        if amount > self.max_amount:
+            raise InvalidOrder(
+                f"Order value {amount.normalize():f} {self.quote} is above the maximum of {self.max_amount}.",
+                reason=InvalidOrderReason.AMOUNT_TOO_LARGE,
+            )
+
+    def min_quantity_at(self, price: Decimal) -> Decimal:
+        """The smallest valid quantity at `price`, meeting both the quantity and amount minimums."""
+        by_amount = round_to_step(self.min_amount / price, self.quantity_step, ROUND_UP)
+        return max(self.min_quantity, by_amount)
+
+
+@dataclass(frozen=True)
+class Ticker:
+    symbol: str
+    last: Decimal
+    bid: Decimal
+    ask: Decimal
+    time: datetime
+
+
+@dataclass(frozen=True)
+class Candle:
+    open_time: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+@dataclass(frozen=True)
+class Balance:
+    asset: str
+    free: Decimal
+    locked: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.locked
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """An order we want. Market quantities are in the base asset, like limit ones."""
+
+    symbol: str
+    side: Side
+    order_type: OrderType
+    quantity: Decimal
+    client_order_id: str
+    price: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+
+    def __post_init__(self) -> None:
+        if not _CLIENT_ORDER_ID.match(self.client_order_id):
+            raise ValueError(
+                f"client_order_id must be 1-{CLIENT_ORDER_ID_MAX} characters of letters, digits, '-' or '_'."
+            )
+        if self.order_type is OrderType.LIMIT and self.price is None:
+            raise ValueError("A limit order needs a price.")
+        if self.order_type is OrderType.MARKET and self.price is not None:
+            raise ValueError("A market order takes no price.")
+
+
+@dataclass(frozen=True)
+class OrderState:
+    exchange_order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    price: Decimal | None
+    quantity: Decimal
+    filled_quantity: Decimal
+    average_price: Decimal | None
+    status: OrderStatus
+    created_at: datetime
+    updated_at: datetime
+    reject_reason: str = ""
+
+    @property
+    def remaining_quantity(self) -> Decimal:
+        return self.quantity - self.filled_quantity
+
+
+@dataclass(frozen=True)
+class Fill:
+    trade_id: str  # the venue's execution id: unique per venue
+    exchange_order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal
+    fee_asset: str
+    is_maker: bool
+    time: datetime
+
+
+@dataclass(frozen=True)
+class KeyPermissions:
+    """What an API key may do, as the venue reports it."""
+
+    can_read: bool
+    can_trade_spot: bool
+    can_withdraw: bool
+    read_only: bool
+    ip_whitelist: tuple[str, ...]
+    expires_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+# The interface -----------------------------------------------------------------
+
+
+class Exchange(ABC):
+    """One account on one venue. Methods raise only `ExchangeError` subclasses."""
+
+    name: str
+
+    @abstractmethod
+    def instruments(self) -> list[Instrument]: ...
+
+    @abstractmethod
+    def instrument(self, symbol: str) -> Instrument:
+        """Raises InvalidOrder(UNKNOWN_SYMBOL) for a symbol the venue does not list."""
+
+    @abstractmethod
+    def ticker(self, symbol: str) -> Ticker: ...
+
+    @abstractmethod
+    def candles(self, symbol: str, interval: str, start: datetime, end: datetime) -> list[Candle]:
+        """Candles whose open time lies in [start, end], oldest first. interval: 1m 5m 15m 1h 4h 1d."""
+
+    @abstractmethod
+    def balances(self) -> dict[str, Balance]: ...
+
+    @abstractmethod
+    def place_order(self, request: OrderRequest) -> OrderState:
+        """Send once. Raises ExchangeUnavailable when the outcome is unknown."""
+
+    @abstractmethod
+    def cancel_order(self, symbol: str, *, client_order_id: str) -> None:
+        """Raises OrderNotFound when no open order has this client id."""
+
+    @abstractmethod
+    def cancel_all_orders(self, symbol: str) -> list[str]:
+        """Cancel every open order on `symbol`; return the cancelled client order ids."""
+
+    @abstractmethod
+    def open_orders(self, symbol: str | None = None) -> list[OrderState]: ...
+
+    @abstractmethod
+    def order(self, symbol: str, client_order_id: str) -> OrderState:
+        """Find an order, open or finished, by our client id. Raises OrderNotFound."""
+
+    @abstractmethod
+    def order_history(self, symbol: str, limit: int = 50) -> list[OrderState]:
+        """Finished orders (filled, cancelled, rejected), newest first."""
+
+    @abstractmethod
+    def fills_since(self, symbol: str, since: datetime | None) -> list[Fill]:
+        """Fills at or after `since` (all when None), oldest first.
+
+        The boundary is inclusive so none is missed; callers record each fill
+        once by its `trade_id`.
+        """
+
+    @abstractmethod
+    def check_api_key(self) -> KeyPermissions: ...
