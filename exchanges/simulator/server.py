@@ -148,7 +148,9 @@ class BybitSimulator:
         return f"http://{host!s}:{self.port}"
 
     def start(self) -> BybitSimulator:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="bybit-simulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), name="bybit-simulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -203,7 +205,7 @@ class BybitSimulator:
             with self._engine_lock:
                 result = route.handler(self.api, params, key)
         except Rejection as rejection:
-            reply = _error(rejection.code, rejection.message, verdict)
+            reply = _error(rejection.code, rejection.message, verdict or self.limiter.check(client_ip, path))
             reply.headers.update(rejection.headers)
             return reply
         except ExchangeError as exc:
@@ -211,7 +213,8 @@ class BybitSimulator:
             return _error(entry.code, entry.message, verdict)
         except Exception:  # a bug here must still answer like Bybit, not hang the client
             logger.exception("Simulator failed on %s %s", method, path)
-            return _error(codes.SERVER_ERROR, codes.BY_CODE[codes.SERVER_ERROR].message, verdict)
+            message = codes.BY_CODE[codes.SERVER_ERROR].message
+            return _error(codes.SERVER_ERROR, message, verdict or self.limiter.check(client_ip, path))
         return _json_reply(records.envelope(result), verdict)
 
     def _authenticate(self, headers: Mapping[str, str], payload: str, client_ip: str) -> KeyConfig:
@@ -291,6 +294,8 @@ def _shut(sock: socket.socket) -> None:
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as pybit's requests.Session expects
+    # Headers and body go out as separate writes; with Nagle on, each reply waits for a delayed ACK.
+    disable_nagle_algorithm = True
     server: _Server
 
     def do_GET(self) -> None:
