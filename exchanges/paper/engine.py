@@ -196,14 +196,14 @@ def _record_progress(
 
 
 @transaction.atomic
-def cancel_order(account: PaperAccount, client_order_id: str) -> PaperOrder:
+def cancel_order(account: PaperAccount, symbol: str, client_order_id: str) -> PaperOrder:
     order = (
         PaperOrder.objects.select_for_update()
-        .filter(account=account, client_order_id=client_order_id, status__in=OPEN_STATUSES)
+        .filter(account=account, symbol=symbol, client_order_id=client_order_id, status__in=OPEN_STATUSES)
         .first()
     )
     if order is None:
-        raise OrderNotFound(f"No open order with client id {client_order_id}.")
+        raise OrderNotFound(f"No open {symbol} order with client id {client_order_id}.")
     _release(order)
     return order
 
@@ -228,7 +228,7 @@ def cancel_all_orders(account: PaperAccount, symbol: str) -> list[str]:
     ).values_list("client_order_id", flat=True)
     for client_order_id in list(open_ids):
         try:
-            cancel_order(account, client_order_id)
+            cancel_order(account, symbol, client_order_id)
         except OrderNotFound:
             continue  # filled or cancelled meanwhile
         cancelled.append(client_order_id)

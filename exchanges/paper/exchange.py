@@ -78,7 +78,7 @@ class PaperExchange(Exchange):
         return order_state(engine.place_order(self.account, request))
 
     def cancel_order(self, symbol: str, *, client_order_id: str) -> None:
-        engine.cancel_order(self.account, client_order_id)
+        engine.cancel_order(self.account, symbol, client_order_id)
 
     def cancel_all_orders(self, symbol: str) -> list[str]:
         return engine.cancel_all_orders(self.account, symbol)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -26,19 +27,36 @@ class Venue:
     move_price: Callable[..., list[Fill]]
 
 
-def paper_venue() -> Venue:
+CONTRACT_BALANCES = {"USDT": Decimal("10000"), "BTC": Decimal("0.5")}
+
+
+def _open_markets() -> None:
     market.set_price("BTCUSDT", START_PRICE)
     market.set_price("ETHUSDT", Decimal("1500"))
-    account = open_paper_account("contract", {"USDT": Decimal("10000"), "BTC": Decimal("0.5")})
-    return Venue(PaperExchange(account), market.set_price)
 
 
-VENUES: dict[str, Callable[[], Venue]] = {"paper": paper_venue}
+@contextmanager
+def paper_venue() -> Iterator[Venue]:
+    _open_markets()
+    yield Venue(PaperExchange(open_paper_account("contract", CONTRACT_BALANCES)), market.set_price)
+
+
+@contextmanager
+def bybit_venue() -> Iterator[Venue]:
+    """The real pybit client over HTTP to the simulator, which trades on the same paper market."""
+    _open_markets()
+    with running_simulator() as running:
+        running.add_key("contract-key", "contract-secret", balances=CONTRACT_BALANCES)
+        yield Venue(connect(running, "contract-key", "contract-secret"), market.set_price)
+
+
+VENUES: dict[str, Callable[[], AbstractContextManager[Venue]]] = {"paper": paper_venue, "bybit": bybit_venue}
 
 
 @pytest.fixture(params=sorted(VENUES))
-def venue(request: pytest.FixtureRequest, transactional_db: None) -> Venue:
-    return VENUES[request.param]()
+def venue(request: pytest.FixtureRequest, transactional_db: None) -> Iterator[Venue]:
+    with VENUES[request.param]() as opened:
+        yield opened
 
 
 # The Bybit simulator, a funded paper account behind a key, and the adapter on it.

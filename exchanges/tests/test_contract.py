@@ -95,6 +95,14 @@ def test_cancel_releases_exactly_what_was_reserved(venue: Venue) -> None:
         ex.cancel_order("BTCUSDT", client_order_id="sell-1")
 
 
+def test_cancel_is_scoped_to_the_symbol(venue: Venue) -> None:
+    ex = venue.exchange
+    ex.place_order(limit(Side.BUY, "0.001", "19000", "scoped"))
+    with pytest.raises(OrderNotFound):
+        ex.cancel_order("ETHUSDT", client_order_id="scoped")
+    assert ex.order("BTCUSDT", "scoped").status is OrderStatus.NEW
+
+
 def test_cancel_all_cancels_only_that_symbol(venue: Venue) -> None:
     ex = venue.exchange
     ex.place_order(limit(Side.BUY, "0.001", "19000", "a"))
