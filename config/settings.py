@@ -173,7 +173,24 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.purge_expired_sessions",
         "schedule": 3600.0,
     },
+    "advance-paper-markets": {
+        "task": "exchanges.tasks.advance_paper_markets",
+        "schedule": env.float("PAPER_FEED_INTERVAL", default=2.0),
+    },
+    "prune-paper-ticks": {
+        "task": "exchanges.tasks.prune_paper_ticks",
+        "schedule": 86400.0,
+    },
 }
+
+# Paper trading ----------------------------------------------------------------
+
+# Real candle files (see shared/data/README.md); absent, feeds use a seeded random walk.
+PRICE_DATA_DIR = Path(env.str("PRICE_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data")))
+PAPER_FEED = env.str("PAPER_FEED", default="replay")  # replay (falls back to random) or none
+PAPER_FEED_INTERVAL = env.float("PAPER_FEED_INTERVAL", default=2.0)  # seconds per feed step
+PAPER_MARKET_SLIPPAGE = env.str("PAPER_MARKET_SLIPPAGE", default="0.0005")  # market orders, a fraction
+PAPER_TICK_RETENTION_DAYS = env.int("PAPER_TICK_RETENTION_DAYS", default=30)
 
 # Auth ------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
 from accounts.audit import record_event
+from accounts.models import User
 from exchanges.base import (
     AuthError,
     ExchangeError,
@@ -27,7 +28,8 @@ from exchanges.base import (
     RateLimited,
 )
 from exchanges.credentials import CredentialsUnreadable
-from exchanges.models import LABEL_CONSTRAINT, CheckOutcome, ExchangeAccount, ExchangeName
+from exchanges.models import LABEL_CONSTRAINT, CheckOutcome, Environment, ExchangeAccount, ExchangeName
+from exchanges.paper.service import open_paper_account
 from exchanges.policy import review_key
 from exchanges.registry import exchange_for_account
 
@@ -73,7 +75,7 @@ def check_key(account: ExchangeAccount) -> KeyCheck:
     except CredentialsUnreadable:
         logger.error("Exchange account %s: no key in CREDENTIALS_KEYS decrypts its credentials.", account.pk)
         return KeyCheck(CheckOutcome.REFUSED, (UNREADABLE_KEY,))
-    review = review_key(permissions)
+    review = review_key(permissions, issued_by_venue=account.needs_keys)
     outcome = CheckOutcome.OK if review.accepted else CheckOutcome.REFUSED
     return KeyCheck(outcome, review.errors, review.warnings, permissions)
 
@@ -125,7 +127,7 @@ def check_new_account(account: ExchangeAccount) -> KeyCheck:
     return check_key(account)
 
 
-def do_add_account(request: HttpRequest, account: ExchangeAccount, check: KeyCheck) -> ExchangeAccount:
+def do_add_account(request: HttpRequest | None, account: ExchangeAccount, check: KeyCheck) -> ExchangeAccount:
     """Save an account whose check passed. Raises ValidationError if its label was just taken."""
     if not check.ok:
         raise ValueError("Only an accepted key is saved.")
@@ -148,8 +150,6 @@ def do_add_account(request: HttpRequest, account: ExchangeAccount, check: KeyChe
 
 
 def _open_paper_account(account: ExchangeAccount) -> KeyCheck:
-    from exchanges.paper.service import open_paper_account
-
     account.paper_account = open_paper_account(account.label)
     check = check_key(account)
     if not check.ok:
@@ -175,3 +175,17 @@ def do_delete_account(request: HttpRequest, account: ExchangeAccount) -> None:
         if paper_account is not None:
             paper_account.delete()
         record_event(AuditAction.DELETED, request=request, actor=account.owner, details=details)
+
+
+DEMO_LABEL = "Paper demo"
+
+
+def do_open_demo_account(owner: User) -> ExchangeAccount:
+    """The embedded shape's demo paper account; seeding again keeps the existing one."""
+    existing = ExchangeAccount.objects.owned_by(owner).filter(label__iexact=DEMO_LABEL).first()
+    if existing is not None:
+        return existing
+    account = ExchangeAccount(
+        owner=owner, label=DEMO_LABEL, exchange=ExchangeName.PAPER, environment=Environment.PAPER
+    )
+    return do_add_account(None, account, check_new_account(account))

@@ -11,6 +11,17 @@ from django.utils import timezone
 
 from exchanges import credentials
 from exchanges.base import KeyPermissions
+from exchanges.paper.models import PaperAccount, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperTick
+
+__all__ = [
+    "ExchangeAccount",
+    "PaperAccount",
+    "PaperBalance",
+    "PaperFill",
+    "PaperMarket",
+    "PaperOrder",
+    "PaperTick",
+]
 
 KEY_TAIL = 4
 LABEL_CONSTRAINT = "exchange_account_label_unique_per_owner"
@@ -77,6 +88,15 @@ class ExchangeAccount(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     check_outcome = models.CharField(max_length=16, choices=CheckOutcome.choices, blank=True, editable=False)
     check_messages = models.JSONField(default=list, blank=True, editable=False)
+    # PROTECT: a paper account goes only with its exchange account (do_delete_account).
+    paper_account = models.OneToOneField(
+        PaperAccount,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="exchange_account",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -95,6 +115,11 @@ class ExchangeAccount(models.Model):
                 condition=models.Q(environment=Environment.CUSTOM, base_url__gt="")
                 | (~models.Q(environment=Environment.CUSTOM) & models.Q(base_url="")),
                 name="exchange_account_base_url_only_for_custom",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(exchange=ExchangeName.PAPER, paper_account__isnull=False)
+                | (~models.Q(exchange=ExchangeName.PAPER) & models.Q(paper_account__isnull=True)),
+                name="exchange_account_paper_account_only_for_paper",
             ),
         )
 

@@ -39,8 +39,12 @@ class KeyReview:
         return not self.errors
 
 
-def review_key(permissions: KeyPermissions) -> KeyReview:
-    """Refuse keys that could hurt the trader or could not run a bot; warn about weak ones."""
+def review_key(permissions: KeyPermissions, *, issued_by_venue: bool = True) -> KeyReview:
+    """Refuse keys that could hurt the trader or could not run a bot; warn about weak ones.
+
+    `issued_by_venue` is False for paper accounts: no key exists that could leak,
+    so an IP restriction means nothing.
+    """
     errors: list[str] = []
     if permissions.can_withdraw:
         errors.append(WITHDRAW_REFUSED)
@@ -50,7 +54,7 @@ def review_key(permissions: KeyPermissions) -> KeyReview:
         errors.append(NO_SPOT_TRADE_REFUSED)
     if not permissions.can_read:
         errors.append(NO_READ_REFUSED)
-    warnings = [] if has_ip_whitelist(permissions) else [NO_IP_WHITELIST_WARNING]
+    warnings = [NO_IP_WHITELIST_WARNING] if issued_by_venue and not has_ip_whitelist(permissions) else []
     return KeyReview(errors=tuple(errors), warnings=tuple(warnings))
 
 

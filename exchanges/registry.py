@@ -5,12 +5,13 @@ from __future__ import annotations
 from exchanges.base import Exchange
 from exchanges.credentials import read_credentials
 from exchanges.models import ExchangeAccount, ExchangeName
+from exchanges.paper.exchange import PaperExchange
 
 
 def exchange_for_account(account: ExchangeAccount) -> Exchange:
     if account.exchange == ExchangeName.PAPER:
-        from exchanges.paper.exchange import PaperExchange
-
+        if account.paper_account is None:
+            raise ValueError(f"Paper exchange account {account.pk} has no paper account.")
         return PaperExchange(account.paper_account)
     if account.exchange == ExchangeName.BYBIT:
         # Imported here so this module loads without pybit's import cost, and before

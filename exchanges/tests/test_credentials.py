@@ -27,9 +27,9 @@ def test_round_trip_with_the_derived_key() -> None:
 
 def test_the_derived_key_depends_on_secret_key() -> None:
     token = credentials.encrypt(API_SECRET)
-    with override_settings(SECRET_KEY="another-secret-key-entirely-0123456789-abcdefghijklmn"):
-        with pytest.raises(CredentialsUnreadable):
-            credentials.decrypt(token)
+    another_secret_key = "another-secret-key-entirely-0123456789-abcdefghijklmn"
+    with override_settings(SECRET_KEY=another_secret_key), pytest.raises(CredentialsUnreadable):
+        credentials.decrypt(token)
 
 
 def test_the_repr_of_credentials_hides_them() -> None:

@@ -64,3 +64,9 @@ def test_a_key_usable_from_any_ip_is_accepted_with_a_warning(whitelist: tuple[st
     review = review_key(permissions(ip_whitelist=whitelist))
     assert review.accepted
     assert review.warnings == (NO_IP_WHITELIST_WARNING,)
+
+
+def test_a_paper_account_needs_no_ip_whitelist() -> None:
+    review = review_key(permissions(ip_whitelist=()), issued_by_venue=False)
+    assert review.accepted
+    assert review.warnings == ()

@@ -1,0 +1,40 @@
+"""Paper rows to the exchange interface's value types."""
+
+from __future__ import annotations
+
+from exchanges.base import Fill, OrderState, OrderStatus, OrderType, Side
+from exchanges.paper.models import PaperFill, PaperOrder
+
+
+def order_state(order: PaperOrder) -> OrderState:
+    average = order.filled_value / order.filled_quantity if order.filled_quantity else None
+    return OrderState(
+        exchange_order_id=order.exchange_order_id,
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=Side(order.side),
+        order_type=OrderType(order.order_type),
+        price=order.price,
+        quantity=order.quantity,
+        filled_quantity=order.filled_quantity,
+        average_price=average,
+        status=OrderStatus(order.status),
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+    )
+
+
+def fill_from_row(row: PaperFill) -> Fill:
+    return Fill(
+        trade_id=row.trade_id,
+        exchange_order_id=row.order.exchange_order_id,
+        client_order_id=row.order.client_order_id,
+        symbol=row.symbol,
+        side=Side(row.side),
+        price=row.price,
+        quantity=row.quantity,
+        fee=row.fee,
+        fee_asset=row.fee_asset,
+        is_maker=row.is_maker,
+        time=row.time,
+    )

@@ -1,0 +1,271 @@
+"""The paper matching engine: balances, order placement, cancels and fills.
+
+Every change to money happens inside one transaction with the rows it
+touches locked. Locks are always taken in the same order (market row, then
+orders, then balances sorted by asset), so concurrent workers cannot deadlock.
+
+Funds are reserved when an order is accepted (quote for buys at the limit
+price, base for sells) and released as it fills or is cancelled. Spot fees
+are taken in the asset received, as on Bybit: base on buys, quote on sells.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from exchanges.base import (
+    DuplicateClientOrderId,
+    ExchangeUnavailable,
+    InsufficientBalance,
+    InvalidOrder,
+    InvalidOrderReason,
+    OrderNotFound,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from exchanges.paper.instruments import instrument_for
+from exchanges.paper.models import PaperAccount, PaperBalance, PaperFill, PaperMarket, PaperOrder
+
+OPEN_STATUSES = (OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value)
+
+
+def new_exchange_order_id() -> str:
+    # Bybit spot order ids are long decimal strings.
+    return str(uuid.uuid4().int >> 64)
+
+
+def lock_balances(account_id: int, assets: Iterable[str]) -> dict[str, PaperBalance]:
+    balances: dict[str, PaperBalance] = {}
+    for asset in sorted(set(assets)):
+        PaperBalance.objects.get_or_create(account_id=account_id, asset=asset)
+        balances[asset] = PaperBalance.objects.select_for_update().get(account_id=account_id, asset=asset)
+    return balances
+
+
+def current_price(symbol: str) -> Decimal:
+    price = PaperMarket.objects.filter(symbol=symbol).values_list("last_price", flat=True).first()
+    if price is None:
+        raise ExchangeUnavailable(f"The paper market has no price for {symbol} yet.")
+    return price
+
+
+def market_fill_price(symbol: str, side: Side, last: Decimal) -> Decimal:
+    """Last price moved against the taker by the configured slippage, on the tick grid."""
+    instrument = instrument_for(symbol)
+    slippage = Decimal(str(settings.PAPER_MARKET_SLIPPAGE))
+    if side is Side.BUY:
+        return instrument.round_price(last * (1 + slippage), ROUND_UP)
+    return instrument.round_price(last * (1 - slippage), ROUND_DOWN)
+
+
+def place_order(account: PaperAccount, request: OrderRequest) -> PaperOrder:
+    instrument = instrument_for(request.symbol)
+    last = current_price(request.symbol)
+    marketable = _is_marketable(request, last)
+    fill_price = _immediate_fill_price(request, last) if marketable else None
+    instrument.check_order(request.quantity, request.price or fill_price or last)
+    if marketable and request.time_in_force is TimeInForce.POST_ONLY:
+        raise InvalidOrder(
+            "A post-only order would trade immediately at the current price.",
+            reason=InvalidOrderReason.POST_ONLY_WOULD_TAKE,
+        )
+    try:
+        with transaction.atomic():
+            order = _accept(account, request, reserve_price=request.price or fill_price or last)
+            if fill_price is not None:
+                fill_order(order, request.quantity, fill_price, is_maker=False)
+    except IntegrityError as exc:
+        if PaperOrder.objects.filter(account=account, client_order_id=request.client_order_id).exists():
+            raise DuplicateClientOrderId(
+                f"An order with client id {request.client_order_id} already exists."
+            ) from exc
+        raise
+    order.refresh_from_db()
+    return order
+
+
+def _is_marketable(request: OrderRequest, last: Decimal) -> bool:
+    if request.order_type is OrderType.MARKET:
+        return True
+    assert request.price is not None
+    return request.price >= last if request.side is Side.BUY else request.price <= last
+
+
+def _immediate_fill_price(request: OrderRequest, last: Decimal) -> Decimal:
+    if request.order_type is OrderType.MARKET:
+        return market_fill_price(request.symbol, request.side, last)
+    # A marketable limit order takes the book at the current price, never worse than its limit.
+    return last
+
+
+def _accept(account: PaperAccount, request: OrderRequest, *, reserve_price: Decimal) -> PaperOrder:
+    instrument = instrument_for(request.symbol)
+    if request.side is Side.BUY:
+        asset, reserve = instrument.quote, request.quantity * reserve_price
+    else:
+        asset, reserve = instrument.base, request.quantity
+    # Both balances, in lock order, even though only one is reserved: an
+    # immediate fill touches the other, and taking it later could deadlock.
+    balance = lock_balances(account.pk, [instrument.base, instrument.quote])[asset]
+    if balance.free < reserve:
+        raise InsufficientBalance(
+            f"Needs {reserve.normalize():f} {asset} but only {balance.free.normalize():f} is available."
+        )
+    balance.free -= reserve
+    balance.locked += reserve
+    balance.save(update_fields=["free", "locked"])
+    now = timezone.now()
+    return PaperOrder.objects.create(
+        account=account,
+        exchange_order_id=new_exchange_order_id(),
+        client_order_id=request.client_order_id,
+        symbol=request.symbol,
+        side=request.side.value,
+        order_type=request.order_type.value,
+        time_in_force=request.time_in_force.value,
+        price=request.price,
+        quantity=request.quantity,
+        locked_amount=reserve,
+        status=OrderStatus.NEW.value,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def fill_order(order: PaperOrder, quantity: Decimal, price: Decimal, *, is_maker: bool) -> PaperFill:
+    """Apply one fill. The caller holds the order's row lock inside a transaction."""
+    instrument = instrument_for(order.symbol)
+    fee_rate = instrument.maker_fee if is_maker else instrument.taker_fee
+    balances = lock_balances(order.account_id, [instrument.base, instrument.quote])
+    base, quote = balances[instrument.base], balances[instrument.quote]
+    if order.side == Side.BUY:
+        reserved = quantity * (order.price if order.price is not None else price)
+        quote.locked -= reserved
+        quote.free += reserved - quantity * price  # a better price than the limit returns the difference
+        fee, fee_asset = quantity * fee_rate, instrument.base
+        base.free += quantity - fee
+    else:
+        reserved = quantity
+        base.locked -= quantity
+        fee, fee_asset = quantity * price * fee_rate, instrument.quote
+        quote.free += quantity * price - fee
+    base.save(update_fields=["free", "locked"])
+    quote.save(update_fields=["free", "locked"])
+    _record_progress(order, quantity, price, fee, reserved)
+    return PaperFill.objects.create(
+        trade_id=str(uuid.uuid4()),
+        order=order,
+        account_id=order.account_id,
+        symbol=order.symbol,
+        side=order.side,
+        price=price,
+        quantity=quantity,
+        fee=fee,
+        fee_asset=fee_asset,
+        is_maker=is_maker,
+        time=order.updated_at,
+    )
+
+
+def _record_progress(
+    order: PaperOrder, quantity: Decimal, price: Decimal, fee: Decimal, reserved: Decimal
+) -> None:
+    order.filled_quantity += quantity
+    order.filled_value += quantity * price
+    order.fee_paid += fee
+    order.locked_amount -= reserved
+    order.status = (
+        OrderStatus.FILLED.value
+        if order.filled_quantity == order.quantity
+        else OrderStatus.PARTIALLY_FILLED.value
+    )
+    order.updated_at = timezone.now()
+    order.save(
+        update_fields=["filled_quantity", "filled_value", "fee_paid", "locked_amount", "status", "updated_at"]
+    )
+
+
+@transaction.atomic
+def cancel_order(account: PaperAccount, client_order_id: str) -> PaperOrder:
+    order = (
+        PaperOrder.objects.select_for_update()
+        .filter(account=account, client_order_id=client_order_id, status__in=OPEN_STATUSES)
+        .first()
+    )
+    if order is None:
+        raise OrderNotFound(f"No open order with client id {client_order_id}.")
+    _release(order)
+    return order
+
+
+def _release(order: PaperOrder) -> None:
+    instrument = instrument_for(order.symbol)
+    asset = instrument.quote if order.side == Side.BUY else instrument.base
+    balance = lock_balances(order.account_id, [asset])[asset]
+    balance.locked -= order.locked_amount
+    balance.free += order.locked_amount
+    balance.save(update_fields=["free", "locked"])
+    order.locked_amount = Decimal(0)
+    order.status = OrderStatus.CANCELLED.value
+    order.updated_at = timezone.now()
+    order.save(update_fields=["locked_amount", "status", "updated_at"])
+
+
+def cancel_all_orders(account: PaperAccount, symbol: str) -> list[str]:
+    cancelled = []
+    open_ids = PaperOrder.objects.filter(
+        account=account, symbol=symbol, status__in=OPEN_STATUSES
+    ).values_list("client_order_id", flat=True)
+    for client_order_id in list(open_ids):
+        try:
+            cancel_order(account, client_order_id)
+        except OrderNotFound:
+            continue  # filled or cancelled meanwhile
+        cancelled.append(client_order_id)
+    return cancelled
+
+
+def match_resting_orders(
+    market: PaperMarket, *, low: Decimal, high: Decimal, volume: Decimal | None
+) -> list[PaperFill]:
+    """Fill resting orders the price range [low, high] crossed, at their own limit prices.
+
+    `volume` (base units) caps what each side can fill, so a thin candle
+    fills the best-priced orders first and may leave one partially filled.
+    The caller holds `market`'s row lock.
+    """
+    open_orders = PaperOrder.objects.select_for_update(skip_locked=True).filter(
+        symbol=market.symbol, status__in=OPEN_STATUSES, order_type=OrderType.LIMIT.value
+    )
+    buys = open_orders.filter(Q(side=Side.BUY.value, price__gte=low)).order_by("-price", "created_at", "id")
+    sells = open_orders.filter(Q(side=Side.SELL.value, price__lte=high)).order_by("price", "created_at", "id")
+    fills: list[PaperFill] = []
+    for side_orders in (list(buys), list(sells)):
+        fills.extend(_fill_in_priority(side_orders, volume))
+    return fills
+
+
+def _fill_in_priority(orders: list[PaperOrder], volume: Decimal | None) -> list[PaperFill]:
+    fills = []
+    available = volume
+    for order in orders:
+        quantity = order.quantity - order.filled_quantity
+        if available is not None:
+            quantity = min(quantity, instrument_for(order.symbol).round_quantity(available, ROUND_DOWN))
+        if quantity <= 0:
+            break
+        assert order.price is not None
+        fills.append(fill_order(order, quantity, order.price, is_maker=True))
+        if available is not None:
+            available -= quantity
+    return fills

@@ -1,0 +1,134 @@
+"""`Exchange` for one paper account: the same contract as a real venue."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from exchanges.base import (
+    Balance,
+    Candle,
+    Exchange,
+    Fill,
+    Instrument,
+    InvalidOrder,
+    InvalidOrderReason,
+    KeyPermissions,
+    OrderNotFound,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    Ticker,
+)
+from exchanges.paper import engine
+from exchanges.paper.conversions import fill_from_row, order_state
+from exchanges.paper.instruments import INSTRUMENTS, instrument_for
+from exchanges.paper.models import PaperAccount, PaperBalance, PaperFill, PaperOrder, PaperTick
+
+INTERVALS = {
+    "1m": timedelta(minutes=1),
+    "5m": timedelta(minutes=5),
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+    "1d": timedelta(days=1),
+}
+FINISHED_STATUSES = (OrderStatus.FILLED.value, OrderStatus.CANCELLED.value, OrderStatus.REJECTED.value)
+
+
+class PaperExchange(Exchange):
+    name = "paper"
+
+    def __init__(self, account: PaperAccount) -> None:
+        self.account = account
+
+    def instruments(self) -> list[Instrument]:
+        return list(INSTRUMENTS.values())
+
+    def instrument(self, symbol: str) -> Instrument:
+        return instrument_for(symbol)
+
+    def ticker(self, symbol: str) -> Ticker:
+        tick = instrument_for(symbol).tick_size
+        last = engine.current_price(symbol)
+        return Ticker(symbol=symbol, last=last, bid=last - tick, ask=last + tick, time=timezone.now())
+
+    def candles(self, symbol: str, interval: str, start: datetime, end: datetime) -> list[Candle]:
+        instrument_for(symbol)
+        width = INTERVALS.get(interval)
+        if width is None:
+            raise InvalidOrder(
+                f"Unknown candle interval {interval!r}.", reason=InvalidOrderReason.BAD_PARAMETER
+            )
+        ticks = PaperTick.objects.filter(symbol=symbol, time__gte=start, time__lt=end + width).order_by(
+            "time", "id"
+        )
+        return _bucket(ticks.values_list("time", "price", "volume"), width, start, end)
+
+    def balances(self) -> dict[str, Balance]:
+        return {
+            row.asset: Balance(asset=row.asset, free=row.free, locked=row.locked)
+            for row in PaperBalance.objects.filter(account=self.account)
+        }
+
+    def place_order(self, request: OrderRequest) -> OrderState:
+        return order_state(engine.place_order(self.account, request))
+
+    def cancel_order(self, symbol: str, *, client_order_id: str) -> None:
+        engine.cancel_order(self.account, client_order_id)
+
+    def cancel_all_orders(self, symbol: str) -> list[str]:
+        return engine.cancel_all_orders(self.account, symbol)
+
+    def open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        orders = PaperOrder.objects.filter(account=self.account, status__in=engine.OPEN_STATUSES)
+        if symbol is not None:
+            orders = orders.filter(symbol=symbol)
+        return [order_state(order) for order in orders.order_by("created_at", "id")]
+
+    def order(self, symbol: str, client_order_id: str) -> OrderState:
+        order = PaperOrder.objects.filter(
+            account=self.account, symbol=symbol, client_order_id=client_order_id
+        ).first()
+        if order is None:
+            raise OrderNotFound(f"No order with client id {client_order_id}.")
+        return order_state(order)
+
+    def order_history(self, symbol: str, limit: int = 50) -> list[OrderState]:
+        orders = PaperOrder.objects.filter(account=self.account, symbol=symbol, status__in=FINISHED_STATUSES)
+        return [order_state(order) for order in orders.order_by("-updated_at", "-id")[:limit]]
+
+    def fills_since(self, symbol: str, since: datetime | None) -> list[Fill]:
+        fills = PaperFill.objects.filter(account=self.account, symbol=symbol).select_related("order")
+        if since is not None:
+            fills = fills.filter(time__gte=since)
+        return [fill_from_row(row) for row in fills.order_by("time", "id")]
+
+    def check_api_key(self) -> KeyPermissions:
+        # A paper account has no key: it can trade and can never withdraw.
+        return KeyPermissions(
+            can_read=True, can_trade_spot=True, can_withdraw=False, read_only=False, ip_whitelist=()
+        )
+
+
+def _bucket(ticks: object, width: timedelta, start: datetime, end: datetime) -> list[Candle]:
+    epoch = datetime(2000, 1, 1, tzinfo=start.tzinfo)
+    buckets: dict[datetime, list[tuple[Decimal, Decimal]]] = defaultdict(list)
+    for time, price, volume in ticks:  # type: ignore[attr-defined]
+        open_time = epoch + ((time - epoch) // width) * width
+        if start <= open_time <= end:
+            buckets[open_time].append((price, volume))
+    return [
+        Candle(
+            open_time=open_time,
+            open=points[0][0],
+            high=max(price for price, _ in points),
+            low=min(price for price, _ in points),
+            close=points[-1][0],
+            volume=sum((volume for _, volume in points), Decimal(0)),
+        )
+        for open_time, points in sorted(buckets.items())
+    ]

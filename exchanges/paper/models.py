@@ -1,0 +1,124 @@
+"""Paper venue state. It lives in the database so it survives restarts and is
+shared by every web, worker and simulator process."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+
+from exchanges.base import OrderStatus, OrderType, Side, TimeInForce
+
+
+def amount_field(**kwargs: object) -> models.DecimalField:
+    # Wide enough for quantity x price x fee rate without rounding.
+    return models.DecimalField(max_digits=38, decimal_places=18, **kwargs)  # type: ignore[arg-type]
+
+
+class PaperAccount(models.Model):
+    label = models.CharField(max_length=120)
+    # Set for accounts the Bybit simulator serves; None for in-process paper accounts.
+    api_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class PaperBalance(models.Model):
+    account = models.ForeignKey(PaperAccount, on_delete=models.CASCADE, related_name="balances")
+    asset = models.CharField(max_length=16)
+    free = amount_field(default=Decimal(0))
+    locked = amount_field(default=Decimal(0))
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=("account", "asset"), name="paper_balance_one_per_asset"),
+            models.CheckConstraint(
+                condition=models.Q(free__gte=0, locked__gte=0), name="paper_balance_not_negative"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.asset} {self.free} free, {self.locked} locked"
+
+
+class PaperOrder(models.Model):
+    account = models.ForeignKey(PaperAccount, on_delete=models.CASCADE, related_name="orders")
+    exchange_order_id = models.CharField(max_length=32, unique=True)
+    client_order_id = models.CharField(max_length=36)
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4, choices=[(s.value, s.value) for s in Side])
+    order_type = models.CharField(max_length=8, choices=[(t.value, t.value) for t in OrderType])
+    time_in_force = models.CharField(max_length=16, choices=[(t.value, t.value) for t in TimeInForce])
+    price = amount_field(null=True)
+    quantity = amount_field()
+    filled_quantity = amount_field(default=Decimal(0))
+    filled_value = amount_field(default=Decimal(0))  # sum of quantity x price over fills
+    fee_paid = amount_field(default=Decimal(0))
+    # What is still reserved for the unfilled rest: quote for buys, base for sells.
+    locked_amount = amount_field(default=Decimal(0))
+    status = models.CharField(max_length=20, choices=[(s.value, s.value) for s in OrderStatus])
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(
+                fields=("account", "client_order_id"), name="paper_order_client_id_unique"
+            ),
+        )
+        indexes = (
+            models.Index(fields=("symbol", "status", "side", "price"), name="paper_order_matching"),
+            models.Index(fields=("account", "symbol", "status"), name="paper_order_by_account"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.quantity} {self.symbol} @ {self.price or 'market'} ({self.status})"
+
+
+class PaperFill(models.Model):
+    trade_id = models.CharField(max_length=40, unique=True)
+    order = models.ForeignKey(PaperOrder, on_delete=models.CASCADE, related_name="fills")
+    account = models.ForeignKey(PaperAccount, on_delete=models.CASCADE, related_name="fills")
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4)
+    price = amount_field()
+    quantity = amount_field()
+    fee = amount_field()
+    fee_asset = models.CharField(max_length=16)
+    is_maker = models.BooleanField()
+    time = models.DateTimeField()
+
+    class Meta:
+        indexes = (models.Index(fields=("account", "symbol", "time"), name="paper_fill_since"),)
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.quantity} {self.symbol} @ {self.price}"
+
+
+class PaperMarket(models.Model):
+    """The last price of one symbol. Its row lock serialises matching for the symbol."""
+
+    symbol = models.CharField(max_length=32, unique=True)
+    last_price = amount_field()
+    feed_position = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.last_price}"
+
+
+class PaperTick(models.Model):
+    """Every price the market moved to, for candles."""
+
+    symbol = models.CharField(max_length=32)
+    time = models.DateTimeField()
+    price = amount_field()
+    volume = amount_field(default=Decimal(0))
+
+    class Meta:
+        indexes = (models.Index(fields=("symbol", "time"), name="paper_tick_by_time"),)
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.price} at {self.time:%Y-%m-%d %H:%M:%S}"
