@@ -29,6 +29,13 @@ def _venue_choices() -> list[tuple[str, str]]:
 _KEY_ATTRS = {"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false"}
 
 
+class UnechoedTextInput(forms.TextInput):
+    """Visible while typing, but a re-shown form starts empty: only key_last4 is ever shown again."""
+
+    def format_value(self, value: Any) -> str | None:
+        return None
+
+
 class ExchangeAccountForm(forms.Form):
     """Builds an unsaved `ExchangeAccount`; the model's own rules decide what is valid."""
 
@@ -42,7 +49,11 @@ class ExchangeAccountForm(forms.Form):
         widget=forms.URLInput(attrs={"inputmode": "url", **_KEY_ATTRS}),
     )
     api_key = forms.CharField(
-        label="API key", required=False, max_length=128, strip=True, widget=forms.TextInput(attrs=_KEY_ATTRS)
+        label="API key",
+        required=False,
+        max_length=128,
+        strip=True,
+        widget=UnechoedTextInput(attrs=_KEY_ATTRS),
     )
     api_secret = forms.CharField(
         label="API secret",

@@ -74,7 +74,7 @@ def test_an_unverified_trader_is_sent_to_verify_before_adding_keys(client: Clien
     assert not ExchangeAccount.objects.exists()
 
 
-def test_the_secret_is_a_password_field_never_echoed_back(owner_client: Client) -> None:
+def test_the_secret_is_a_password_field_and_neither_is_echoed_back(owner_client: Client) -> None:
     response = owner_client.post(
         "/exchange-accounts/new/",
         {"label": "", "venue": "bybit:mainnet", "api_key": API_KEY, "api_secret": API_SECRET},
@@ -84,6 +84,7 @@ def test_the_secret_is_a_password_field_never_echoed_back(owner_client: Client) 
     page = response.content.decode()
     assert 'type="password" name="api_secret"' in page
     assert API_SECRET not in page
+    assert API_KEY not in page
     assert "This field is required." in page
     assert not ExchangeAccount.objects.exists()
 
