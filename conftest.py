@@ -65,6 +65,10 @@ def pytest_configure(config: pytest.Config) -> None:
     ]
     if problems:
         pytest.exit("The test suite needs its real services:\n" + "\n".join(problems), returncode=3)
+    from django.conf import settings
+
+    # Hashing strength is not under test; the default costs a second per login.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,613 @@
+"""The spot grid strategy: configuration, validation, levels, preview and decisions.
+
+Pure Python, no Django and no I/O: the same code runs live, in the preview
+and in the backtester.
+
+Layout. `N` grids give `N + 1` price lines `P_0 < ... < P_N` and `N`
+intervals; interval `k` spans `[P_k, P_k+1]` and holds one order. An interval
+whose lower line is below the price holds a buy at `P_k`; one whose lower line
+is at or above the price holds a sell at `P_k+1`. So the first line at or
+above the price stays empty.
+
+Long (classic) grids trade an equal base quantity per order and accumulate
+quote. When a buy in interval `k` fills, its base (net of the fee taken in
+base) is offered at `P_k+1`; when that sell fills, the buy at `P_k` returns.
+
+Short (reverse) grids start from base, sell high and buy back low with the
+whole proceeds, so each round trip leaves extra base. Sells are the equal base
+quantity; buys spend what the paired sell earned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
+from enum import StrEnum
+
+from exchanges.base import Instrument, Side
+
+MIN_GRIDS = 2
+MAX_GRIDS = 200
+
+
+class Spacing(StrEnum):
+    ARITHMETIC = "arithmetic"
+    GEOMETRIC = "geometric"
+
+
+class Direction(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+
+
+class ExitAction(StrEnum):
+    KEEP_BASE = "keep_base"
+    SELL_BASE = "sell_base"
+
+
+class ExitReason(StrEnum):
+    TAKE_PROFIT = "take_profit"
+    STOP_LOSS = "stop_loss"
+    MAX_DRAWDOWN = "max_drawdown"
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    symbol: str
+    lower_price: Decimal
+    upper_price: Decimal
+    grid_count: int
+    investment: Decimal  # in quote
+    spacing: Spacing = Spacing.ARITHMETIC
+    direction: Direction = Direction.LONG
+    trigger_price: Decimal | None = None
+    take_profit_price: Decimal | None = None
+    take_profit_action: ExitAction = ExitAction.SELL_BASE
+    stop_loss_price: Decimal | None = None
+    stop_loss_action: ExitAction = ExitAction.SELL_BASE
+    max_drawdown: Decimal | None = None  # a fraction of the investment, e.g. 0.25
+
+
+class GridConfigError(ValueError):
+    """Every problem with a config at once, keyed by field (or "__all__")."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(message for messages in errors.values() for message in messages))
+        self.errors = errors
+
+
+# Levels ------------------------------------------------------------------------
+
+
+def grid_lines(config: GridConfig, instrument: Instrument) -> tuple[Decimal, ...]:
+    """The N + 1 price lines, on the tick grid.
+
+    A line carries a buy for the interval above it and a sell for the one
+    below, so it rounds to the nearest tick rather than favouring either side.
+    """
+    lower, upper, count = config.lower_price, config.upper_price, config.grid_count
+    if config.spacing is Spacing.ARITHMETIC:
+        step = (upper - lower) / count
+        raw = [lower + step * i for i in range(count + 1)]
+    else:
+        ratio = upper / lower
+        raw = [lower * ratio ** (Decimal(i) / count) for i in range(count + 1)]
+    raw[0], raw[-1] = lower, upper  # exact ends, whatever the arithmetic did
+    return tuple(instrument.round_price(price, ROUND_HALF_EVEN) for price in raw)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """The order one interval holds when the grid is laid out at a price."""
+
+    interval: int
+    side: Side
+    price: Decimal
+    quantity: Decimal
+
+
+def layout_sides(lines: Sequence[Decimal], price: Decimal) -> list[tuple[int, Side, Decimal]]:
+    """(interval, side, order price) for every interval at `price`."""
+    return [
+        (k, Side.BUY, lines[k]) if lines[k] < price else (k, Side.SELL, lines[k + 1])
+        for k in range(len(lines) - 1)
+    ]
+
+
+# Sizing ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sizing:
+    quantity_per_order: Decimal
+    slots: tuple[Slot, ...]
+    quote_for_buys: Decimal  # reserved by the resting buy orders
+    base_for_sells: Decimal  # reserved by the resting sell orders
+    base_to_buy: Decimal  # long: bought at start (fee reserved)
+    base_to_sell: Decimal  # short: sold at start to fund the buys
+    investment_used: Decimal
+
+
+def size_grid(config: GridConfig, instrument: Instrument, price: Decimal, quantity: Decimal) -> Sizing:
+    """Everything the grid needs when each order trades `quantity` base."""
+    lines = grid_lines(config, instrument)
+    fee = instrument.taker_fee
+    slots = []
+    for k, side, order_price in layout_sides(lines, price):
+        slot_quantity = quantity
+        if config.direction is Direction.SHORT and side is Side.BUY:
+            # A reverse grid's buy spends what selling `quantity` at the line above would earn.
+            slot_quantity = instrument.round_quantity(quantity * lines[k + 1] / order_price, ROUND_DOWN)
+        slots.append(Slot(k, side, order_price, slot_quantity))
+    quote_for_buys = sum((s.quantity * s.price for s in slots if s.side is Side.BUY), Decimal(0))
+    base_for_sells = sum((s.quantity for s in slots if s.side is Side.SELL), Decimal(0))
+    base_to_buy = base_to_sell = Decimal(0)
+    if config.direction is Direction.LONG:
+        # The buy fee is taken in base, so buy enough that the net covers the sells.
+        if base_for_sells:
+            base_to_buy = _round_up(base_for_sells / (1 - fee), instrument.quantity_step)
+        investment_used = quote_for_buys + base_to_buy * price
+    else:
+        if quote_for_buys:
+            base_to_sell = _round_up(quote_for_buys / (price * (1 - fee)), instrument.quantity_step)
+        investment_used = (base_for_sells + base_to_sell) * price
+    return Sizing(
+        quantity_per_order=quantity,
+        slots=tuple(slots),
+        quote_for_buys=quote_for_buys,
+        base_for_sells=base_for_sells,
+        base_to_buy=base_to_buy,
+        base_to_sell=base_to_sell,
+        investment_used=investment_used,
+    )
+
+
+def _round_up(value: Decimal, step: Decimal) -> Decimal:
+    return (value / step).to_integral_value(rounding=ROUND_UP) * step
+
+
+def quantity_for_investment(config: GridConfig, instrument: Instrument, price: Decimal) -> Decimal:
+    """The largest equal base quantity per order the investment pays for, rounded down."""
+    unit = size_grid(config, instrument, price, Decimal(1))
+    if unit.investment_used <= 0:
+        return Decimal(0)
+    quantity = instrument.round_quantity(config.investment / unit.investment_used, ROUND_DOWN)
+    # Rounding the start purchase up can overshoot by a step; step back until it fits.
+    while quantity > 0 and size_grid(config, instrument, price, quantity).investment_used > config.investment:
+        quantity -= instrument.quantity_step
+    return quantity
+
+
+def minimum_quantity(config: GridConfig, instrument: Instrument, price: Decimal) -> Decimal:
+    """The smallest equal quantity whose every order meets the venue's minimums."""
+    lines = grid_lines(config, instrument)
+    prices = [order_price for _, _, order_price in layout_sides(lines, price)]
+    return max(instrument.min_quantity_at(order_price) for order_price in prices)
+
+
+def minimum_investment(config: GridConfig, instrument: Instrument, price: Decimal) -> Decimal:
+    quantity = minimum_quantity(config, instrument, price)
+    sizing = size_grid(config, instrument, price, quantity)
+    if any(slot.quantity < instrument.min_quantity_at(slot.price) for slot in sizing.slots):
+        quantity += instrument.quantity_step  # a reverse grid's rounded-down buy fell short
+        sizing = size_grid(config, instrument, price, quantity)
+    return sizing.investment_used
+
+
+# Validation --------------------------------------------------------------------
+
+
+def validate(config: GridConfig, instrument: Instrument, price: Decimal, venue: str = "the exchange") -> None:
+    """Raise GridConfigError listing everything a trader must fix, in their words."""
+    errors: dict[str, list[str]] = {}
+
+    def add(field_name: str, message: str) -> None:
+        errors.setdefault(field_name, []).append(message)
+
+    _check_shape(config, add)
+    if errors:
+        raise GridConfigError(errors)
+    lines = grid_lines(config, instrument)
+    if len(set(lines)) != len(lines):
+        add(
+            "grid_count",
+            f"With {config.grid_count} grids some levels fall on the same price at "
+            f"{config.symbol}'s tick size of {instrument.tick_size}. Use fewer grids or a wider range.",
+        )
+        raise GridConfigError(errors)
+    _check_exits(config, add)
+    _check_minimums(config, instrument, price, venue, add)
+    if errors:
+        raise GridConfigError(errors)
+
+
+def _check_shape(config: GridConfig, add: Callable[[str, str], None]) -> None:
+    if config.lower_price <= 0:
+        add("lower_price", "The lower price must be above zero.")
+    if config.upper_price <= config.lower_price:
+        add("upper_price", "The upper price must be above the lower price.")
+    if not MIN_GRIDS <= config.grid_count <= MAX_GRIDS:
+        add("grid_count", f"Use between {MIN_GRIDS} and {MAX_GRIDS} grids.")
+    if config.investment <= 0:
+        add("investment", "The investment must be above zero.")
+    if config.max_drawdown is not None and not 0 < config.max_drawdown < 1:
+        add("max_drawdown", "The maximum drawdown is a fraction between 0 and 1, such as 0.2 for 20%.")
+    if config.trigger_price is not None and config.trigger_price <= 0:
+        add("trigger_price", "The trigger price must be above zero.")
+
+
+def _check_exits(config: GridConfig, add: Callable[[str, str], None]) -> None:
+    if config.take_profit_price is not None and config.take_profit_price <= config.upper_price:
+        add(
+            "take_profit_price",
+            "Set the take-profit above the upper price, or the grid could never sell there.",
+        )
+    if config.stop_loss_price is not None and config.stop_loss_price >= config.lower_price:
+        add("stop_loss_price", "Set the stop-loss below the lower price.")
+    if config.stop_loss_price is not None and config.stop_loss_price <= 0:
+        add("stop_loss_price", "The stop-loss must be above zero.")
+
+
+def _check_minimums(
+    config: GridConfig, instrument: Instrument, price: Decimal, venue: str, add: Callable[[str, str], None]
+) -> None:
+    quantity = quantity_for_investment(config, instrument, price)
+    sizing = size_grid(config, instrument, price, quantity)
+    too_small = [s for s in sizing.slots if s.quantity < instrument.min_quantity_at(s.price)]
+    if not too_small:
+        return
+    smallest = min(too_small, key=lambda s: s.quantity * s.price)
+    order_value = (smallest.quantity * smallest.price).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    needed = minimum_investment(config, instrument, price).to_integral_value(rounding=ROUND_CEILING)
+    most_grids = max_grids_for(config, instrument, price)
+    advice = f"Use at most {most_grids} grids or invest" if most_grids else "Invest"
+    add(
+        "investment",
+        f"With {config.grid_count} grids, each order would be {order_value} {instrument.quote}; "
+        f"{_venue_name(venue)} minimum is {instrument.min_amount} {instrument.quote} and "
+        f"{instrument.min_quantity} {instrument.base}. {advice} at least {needed} {instrument.quote}.",
+    )
+
+
+def _venue_name(venue: str) -> str:
+    return f"{venue}'s" if venue != "the exchange" else "the exchange's"
+
+
+def max_grids_for(config: GridConfig, instrument: Instrument, price: Decimal) -> int:
+    """The most grids this investment can fund with every order above the minimums (0 if none)."""
+    for count in range(config.grid_count, MIN_GRIDS - 1, -1):
+        candidate = replace(config, grid_count=count)
+        lines = grid_lines(candidate, instrument)
+        if (
+            len(set(lines)) == len(lines)
+            and minimum_investment(candidate, instrument, price) <= config.investment
+        ):
+            return count
+    return 0
+
+
+# Preview -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreviewLevel:
+    price: Decimal
+    side: Side | None
+    quantity: Decimal | None
+
+
+@dataclass(frozen=True)
+class GridPreview:
+    levels: tuple[PreviewLevel, ...]  # one per price line, low to high
+    quantity_per_order: Decimal
+    profit_per_grid_min: Decimal  # fractions after fees: 0.0123 is 1.23%
+    profit_per_grid_max: Decimal
+    min_investment: Decimal
+    investment_used: Decimal
+    base_to_buy: Decimal
+    base_to_sell: Decimal
+    break_even_price: Decimal | None
+    loss_at_stop: Decimal  # quote lost if the price falls to the stop-loss (or the lower bound)
+    loss_at_stop_fraction: Decimal
+    warnings: tuple[str, ...] = field(default=())
+
+
+def preview(config: GridConfig, instrument: Instrument, price: Decimal) -> GridPreview:
+    """What the grid would do at `price`. Call `validate` first to get errors."""
+    lines = grid_lines(config, instrument)
+    quantity = quantity_for_investment(config, instrument, price)
+    sizing = size_grid(config, instrument, price, quantity)
+    by_line: dict[int, Slot] = {}
+    for slot in sizing.slots:
+        by_line[slot.interval if slot.side is Side.BUY else slot.interval + 1] = slot
+    levels = tuple(
+        PreviewLevel(line, by_line[i].side, by_line[i].quantity)
+        if i in by_line
+        else PreviewLevel(line, None, None)
+        for i, line in enumerate(lines)
+    )
+    profits = profit_per_grid(lines, instrument.maker_fee)
+    stop_price = config.stop_loss_price or config.lower_price
+    loss = _loss_if_price_reaches(sizing, config, instrument, price, stop_price)
+    return GridPreview(
+        levels=levels,
+        quantity_per_order=quantity,
+        profit_per_grid_min=min(profits),
+        profit_per_grid_max=max(profits),
+        min_investment=minimum_investment(config, instrument, price),
+        investment_used=sizing.investment_used,
+        base_to_buy=sizing.base_to_buy,
+        base_to_sell=sizing.base_to_sell,
+        break_even_price=_break_even(sizing, instrument, price),
+        loss_at_stop=loss,
+        loss_at_stop_fraction=(loss / sizing.investment_used) if sizing.investment_used else Decimal(0),
+        warnings=tuple(_warnings(config, instrument, price, profits, sizing)),
+    )
+
+
+def profit_per_grid(lines: Sequence[Decimal], fee: Decimal) -> list[Decimal]:
+    """Per interval: sell_qty*sell_price*(1-fee) - buy_qty*buy_price over the buy cost,
+    with sell_qty the bought quantity net of its fee."""
+    return [(1 - fee) * (1 - fee) * lines[k + 1] / lines[k] - 1 for k in range(len(lines) - 1)]
+
+
+def _break_even(sizing: Sizing, instrument: Instrument, price: Decimal) -> Decimal | None:
+    """Long: the average cost of the base bought at start, fees included."""
+    if not sizing.base_to_buy:
+        return None
+    net_base = sizing.base_to_buy * (1 - instrument.taker_fee)
+    return instrument.round_price(sizing.base_to_buy * price / net_base, ROUND_UP)
+
+
+def _loss_if_price_reaches(
+    sizing: Sizing, config: GridConfig, instrument: Instrument, price: Decimal, target: Decimal
+) -> Decimal:
+    """Investment minus equity at `target`, if every buy down to it fills and nothing sells."""
+    fee = instrument.maker_fee
+    if config.direction is Direction.LONG:
+        base = sizing.base_to_buy * (1 - instrument.taker_fee)
+        quote = config.investment - sizing.investment_used + sizing.quote_for_buys
+    else:
+        base = sizing.base_for_sells
+        quote = (
+            config.investment
+            - sizing.investment_used
+            + sizing.base_to_sell * price * (1 - instrument.taker_fee)
+        )
+    for slot in sizing.slots:
+        if slot.side is Side.BUY and slot.price >= target:
+            base += slot.quantity * (1 - fee)
+            quote -= slot.quantity * slot.price
+    equity = base * target + quote
+    return max(Decimal(0), config.investment - equity)
+
+
+def _warnings(
+    config: GridConfig, instrument: Instrument, price: Decimal, profits: list[Decimal], sizing: Sizing
+) -> list[str]:
+    warnings = []
+    if not config.lower_price <= price <= config.upper_price:
+        where = "below" if price < config.lower_price else "above"
+        warnings.append(
+            f"The price ({price}) is {where} your range: the grid will hold only "
+            f"{'buys' if where == 'above' else 'sells'} until it returns."
+        )
+    if min(profits) <= 0:
+        warnings.append(
+            "Some grids are too narrow to cover two trading fees: they would lose money on every trade."
+        )
+    elif min(profits) < Decimal("0.001"):
+        warnings.append("Profit per grid is below 0.1% after fees. Fewer grids earn more per trade.")
+    unused = config.investment - sizing.investment_used
+    if unused > config.investment * Decimal("0.05"):
+        warnings.append(
+            f"{unused.quantize(Decimal('0.01'), rounding=ROUND_DOWN)} {instrument.quote} of the "
+            "investment stays unused because order sizes round down to the lot step."
+        )
+    if config.stop_loss_price is None and config.max_drawdown is None:
+        warnings.append(
+            "No stop-loss is set: if the price falls below the range, the bot keeps all the base it bought."
+        )
+    return warnings
+
+
+# Decisions ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One grid interval and the single order it holds."""
+
+    index: int
+    side: Side
+    price: Decimal
+    quantity: Decimal  # of the current order
+    filled: Decimal = Decimal(0)
+    cycle: int = 0  # bumps with every new order, so client order ids never repeat
+    base_held: Decimal = Decimal(0)  # bought in this interval (net of fees) and not yet sold
+    quote_held: Decimal = Decimal(0)  # short grids: earned by this interval's sell, for the buy-back
+
+    @property
+    def complete(self) -> bool:
+        return self.filled >= self.quantity
+
+
+@dataclass(frozen=True)
+class GridState:
+    lines: tuple[Decimal, ...]
+    quantity_per_order: Decimal
+    intervals: tuple[Interval, ...]
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    interval: int
+    cycle: int
+    side: Side
+    price: Decimal
+    quantity: Decimal
+
+
+@dataclass(frozen=True)
+class GridFill:
+    """A fill the engine has matched to the interval and cycle of its order."""
+
+    interval: int
+    cycle: int
+    side: Side
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal
+    fee_asset: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: GridState
+    place: tuple[OrderIntent, ...] = ()
+    exit: ExitReason | None = None
+    exit_action: ExitAction | None = None
+
+
+def initial_state(
+    config: GridConfig, instrument: Instrument, price: Decimal
+) -> tuple[GridState, tuple[OrderIntent, ...]]:
+    """The grid laid out at `price`, assuming the start trade (base bought or sold) is done."""
+    quantity = quantity_for_investment(config, instrument, price)
+    sizing = size_grid(config, instrument, price, quantity)
+    intervals = tuple(
+        Interval(
+            index=slot.interval,
+            side=slot.side,
+            price=slot.price,
+            quantity=slot.quantity,
+            base_held=slot.quantity if slot.side is Side.SELL else Decimal(0),
+            quote_held=_reserved_quote(slot, config.direction),
+        )
+        for slot in sizing.slots
+    )
+    state = GridState(grid_lines(config, instrument), quantity, intervals)
+    return state, tuple(_intent(interval) for interval in intervals)
+
+
+def _reserved_quote(slot: Slot, direction: Direction) -> Decimal:
+    """A reverse grid's opening buys spend quote raised by the start sale."""
+    if direction is Direction.SHORT and slot.side is Side.BUY:
+        return slot.quantity * slot.price
+    return Decimal(0)
+
+
+def _intent(interval: Interval) -> OrderIntent:
+    return OrderIntent(interval.index, interval.cycle, interval.side, interval.price, interval.quantity)
+
+
+def trigger_reached(config: GridConfig, price: Decimal, price_when_created: Decimal) -> bool:
+    """A trigger above the creation price waits for a rise to it; one below, for a fall."""
+    trigger = config.trigger_price
+    if trigger is None:
+        return True
+    return price >= trigger if trigger >= price_when_created else price <= trigger
+
+
+def exit_reason(config: GridConfig, price: Decimal, equity: Decimal | None) -> ExitReason | None:
+    if config.take_profit_price is not None and price >= config.take_profit_price:
+        return ExitReason.TAKE_PROFIT
+    if config.stop_loss_price is not None and price <= config.stop_loss_price:
+        return ExitReason.STOP_LOSS
+    if (
+        config.max_drawdown is not None
+        and equity is not None
+        and equity <= config.investment * (1 - config.max_drawdown)
+    ):
+        return ExitReason.MAX_DRAWDOWN
+    return None
+
+
+def decide(
+    config: GridConfig,
+    instrument: Instrument,
+    state: GridState,
+    price: Decimal,
+    fills: Sequence[GridFill],
+    *,
+    base_available: Decimal,
+    equity: Decimal | None = None,
+) -> Decision:
+    """Apply the fills just seen and say which orders to place next.
+
+    `base_available` is the base this bot holds and has not offered yet; no
+    sell is ever planned beyond it. Exits win over everything else.
+    """
+    reason = exit_reason(config, price, equity)
+    if reason is not None:
+        action = config.take_profit_action if reason is ExitReason.TAKE_PROFIT else config.stop_loss_action
+        return Decision(state, exit=reason, exit_action=action)
+    intervals = list(state.intervals)
+    place: list[OrderIntent] = []
+    for fill in fills:
+        interval = intervals[fill.interval]
+        if (fill.cycle, fill.side) != (interval.cycle, interval.side):
+            continue  # belongs to an order this interval has moved past
+        interval = _apply_fill(interval, fill, instrument, config.direction)
+        if interval.complete:
+            interval, intent = _counter_order(interval, state, instrument, config.direction, base_available)
+            if intent is not None:
+                if intent.side is Side.SELL:
+                    base_available -= intent.quantity
+                place.append(intent)
+        intervals[fill.interval] = interval
+    return Decision(replace(state, intervals=tuple(intervals)), tuple(place))
+
+
+def _apply_fill(interval: Interval, fill: GridFill, instrument: Instrument, direction: Direction) -> Interval:
+    base_fee = fill.fee if fill.fee_asset == instrument.base else Decimal(0)
+    quote_fee = fill.fee if fill.fee_asset == instrument.quote else Decimal(0)
+    if fill.side is Side.BUY:
+        return replace(
+            interval,
+            filled=interval.filled + fill.quantity,
+            base_held=interval.base_held + fill.quantity - base_fee,
+            quote_held=max(Decimal(0), interval.quote_held - fill.quantity * fill.price - quote_fee)
+            if direction is Direction.SHORT
+            else interval.quote_held,
+        )
+    return replace(
+        interval,
+        filled=interval.filled + fill.quantity,
+        base_held=interval.base_held - fill.quantity,
+        quote_held=interval.quote_held + fill.quantity * fill.price - quote_fee
+        if direction is Direction.SHORT
+        else interval.quote_held,
+    )
+
+
+def _counter_order(
+    interval: Interval,
+    state: GridState,
+    instrument: Instrument,
+    direction: Direction,
+    base_available: Decimal,
+) -> tuple[Interval, OrderIntent | None]:
+    k = interval.index
+    if interval.side is Side.BUY:
+        side, price = Side.SELL, state.lines[k + 1]
+        wanted = (
+            interval.base_held
+            if direction is Direction.LONG
+            else min(state.quantity_per_order, interval.base_held)
+        )
+        quantity = instrument.round_quantity(min(wanted, base_available), ROUND_DOWN)
+    else:
+        side, price = Side.BUY, state.lines[k]
+        if direction is Direction.LONG:
+            quantity = state.quantity_per_order
+        else:
+            quantity = instrument.round_quantity(interval.quote_held / price, ROUND_DOWN)
+    flipped = replace(
+        interval, side=side, price=price, quantity=quantity, filled=Decimal(0), cycle=interval.cycle + 1
+    )
+    if quantity < instrument.min_quantity_at(price):
+        # Too little to trade (fee dust): keep it on the books, place nothing.
+        return replace(flipped, quantity=Decimal(0)), None
+    return flipped, _intent(flipped)

@@ -1,0 +1,411 @@
+"""`Exchange` for one Bybit account (v5 API, spot), on top of pybit's HTTP client.
+
+pybit re-sends a request by itself on some retCodes (10002, 10006...) and, with
+`force_retry`, on timeouts. An order must reach Bybit at most once, so pybit's
+retries are switched off here and reads are retried by this module instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from pybit.exceptions import FailedRequestError, InvalidRequestError
+from pybit.unified_trading import HTTP
+
+from exchanges.base import (
+    Balance,
+    Candle,
+    Exchange,
+    ExchangeError,
+    ExchangeUnavailable,
+    Fill,
+    Instrument,
+    InvalidOrder,
+    InvalidOrderReason,
+    KeyPermissions,
+    OrderNotFound,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    RateLimited,
+    Ticker,
+    TimeInForce,
+)
+from exchanges.bybit import codes, convert
+
+logger = logging.getLogger(__name__)
+
+ENVIRONMENTS = ("mainnet", "testnet", "demo", "custom")
+SPOT = "spot"
+PAGE_LIMIT = 50  # Bybit's maximum page for order lists
+EXECUTION_PAGE_LIMIT = 100
+KLINE_LIMIT = 1000
+# Bybit answers an execution query for at most seven days at a time.
+EXECUTION_WINDOW = timedelta(days=7)
+# Bybit keeps about two years of executions; older `since` values gain nothing.
+EXECUTION_HISTORY = timedelta(days=730)
+_UNKNOWN_SYMBOL = InvalidOrderReason.UNKNOWN_SYMBOL
+IP_BAN_SECONDS = 600.0  # Bybit's advice after HTTP 403: wait at least ten minutes
+
+Json = dict[str, Any]
+Call = Callable[..., Any]
+
+
+@dataclass
+class _Quota:
+    remaining: int
+    reset_at: float  # epoch seconds
+
+
+def _client(
+    api_key: str, api_secret: str, environment: str, base_url: str | None, recv_window: int, timeout: float
+) -> HTTP:
+    http = HTTP(
+        api_key=api_key,
+        api_secret=api_secret,
+        testnet=environment == "testnet",
+        demo=environment == "demo",
+        recv_window=recv_window,
+        timeout=timeout,
+        max_retries=1,
+        force_retry=False,
+        return_response_headers=True,
+        logging_level=logging.WARNING,
+    )
+    # An empty set here would be replaced by pybit's defaults in __post_init__, so set it after.
+    http.retry_codes = set()
+    if base_url:
+        http.endpoint = base_url.rstrip("/")
+    return http
+
+
+def _retry_after(headers: Mapping[str, str] | None, default: float = 1.0) -> float:
+    reset = (headers or {}).get("X-Bapi-Limit-Reset-Timestamp")
+    if not reset or not reset.isdigit():
+        return default
+    return max(0.0, int(reset) / 1000 - time.time())
+
+
+def _http_failure(exc: FailedRequestError) -> ExchangeError:
+    status = exc.status_code
+    if status == 403:
+        return RateLimited(
+            "Bybit refused this IP for sending too many requests.", retry_after=IP_BAN_SECONDS, code="403"
+        )
+    if status == 401:
+        return codes.error_for(codes.INVALID_KEY, "Bybit did not accept the API key.")
+    return ExchangeUnavailable(f"Bybit did not answer properly (HTTP {status}).", code=str(status))
+
+
+@contextmanager
+def _reading_reply() -> Iterator[None]:
+    try:
+        yield
+    except (KeyError, IndexError, ValueError, TypeError, ArithmeticError, AttributeError) as exc:
+        raise ExchangeUnavailable("Bybit sent a reply we could not read.") from exc
+
+
+class BybitExchange(Exchange):
+    name = "bybit"
+    backoff = 0.25  # seconds before the first read retry, doubled each time
+    max_wait = 10.0  # longest sleep for a rate-limit reset before giving up with RateLimited
+
+    def __init__(
+        self,
+        api_key: str,
+        api_secret: str,
+        *,
+        environment: str = "mainnet",
+        base_url: str | None = None,
+        recv_window: int = 5000,
+        timeout: float = 10.0,
+        read_retries: int = 3,
+    ) -> None:
+        if environment not in ENVIRONMENTS:
+            raise ValueError(f"environment must be one of {', '.join(ENVIRONMENTS)}")
+        if environment == "custom" and not base_url:
+            raise ValueError("The custom environment needs a base_url.")
+        self.environment = environment
+        self.read_retries = read_retries
+        self._http = _client(api_key, api_secret, environment, base_url, recv_window, timeout)
+        self._quotas: dict[str, _Quota] = {}
+
+    def __repr__(self) -> str:  # never shows the key or secret
+        return f"<BybitExchange {self.environment} {self._http.endpoint}>"
+
+    @property
+    def endpoint(self) -> str:
+        return str(self._http.endpoint)
+
+    # Transport -------------------------------------------------------------
+
+    def _send(self, call: Call, params: Json) -> Json:
+        name = call.__name__
+        try:
+            body, _elapsed, headers = call(**params)
+        except InvalidRequestError as exc:
+            self._note_quota(name, exc.resp_headers)
+            retry_after = _retry_after(exc.resp_headers)
+            raise codes.error_for(int(exc.status_code), str(exc.message), retry_after=retry_after) from exc
+        except FailedRequestError as exc:
+            raise _http_failure(exc) from exc
+        except requests.RequestException as exc:
+            raise ExchangeUnavailable(f"No reply from Bybit ({type(exc).__name__}).") from exc
+        except PermissionError as exc:  # pybit's word for "no key configured"
+            raise codes.error_for(codes.INVALID_KEY, "No API key is configured.") from exc
+        self._note_quota(name, headers)
+        with _reading_reply():
+            if not isinstance(body["result"], dict):
+                raise TypeError("result is not an object")
+            return dict(body)
+
+    def _note_quota(self, name: str, headers: Mapping[str, str] | None) -> None:
+        status = (headers or {}).get("X-Bapi-Limit-Status")
+        if status is not None and status.isdigit():
+            self._quotas[name] = _Quota(int(status), time.time() + _retry_after(headers, default=0.0))
+
+    def _quota_wait(self, name: str) -> float:
+        quota = self._quotas.get(name)
+        if quota is None or quota.remaining > 0:
+            return 0.0
+        return max(0.0, quota.reset_at - time.time())
+
+    def _read(self, call: Call, **params: Any) -> Json:
+        """A read: waits out a spent quota, retries unavailability and rate limits with backoff."""
+        for attempt in range(self.read_retries + 1):
+            wait = self._quota_wait(call.__name__)
+            if wait > self.max_wait:
+                raise RateLimited("Bybit's rate limit for this call is spent.", retry_after=wait)
+            time.sleep(wait)
+            try:
+                return self._send(call, params)
+            except (ExchangeUnavailable, RateLimited) as exc:
+                if attempt == self.read_retries or not self._sleep_before_retry(exc, attempt):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _sleep_before_retry(self, exc: ExchangeError, attempt: int) -> bool:
+        delay = exc.retry_after if isinstance(exc, RateLimited) else self.backoff * 2**attempt
+        if delay > self.max_wait:
+            return False
+        logger.info("Bybit read failed (%s); retrying in %.2fs", exc.code or type(exc).__name__, delay)
+        time.sleep(delay)
+        return True
+
+    def _write(self, call: Call, **params: Any) -> Json:
+        """Sent exactly once: any doubt about the outcome is ExchangeUnavailable."""
+        wait = self._quota_wait(call.__name__)
+        if wait > 0:
+            raise RateLimited("Bybit's rate limit for this call is spent.", retry_after=wait)
+        return self._send(call, params)
+
+    def _pages(self, call: Call, **params: Any) -> Iterator[Json]:
+        """Every page of a cursor-paginated list."""
+        cursor = ""
+        while True:
+            result = self._read(call, **params, **({"cursor": cursor} if cursor else {}))["result"]
+            yield result
+            with _reading_reply():
+                cursor = result.get("nextPageCursor", "")
+                if not cursor or not result["list"]:
+                    return
+
+    # Market data -----------------------------------------------------------
+
+    def instruments(self) -> list[Instrument]:
+        records = self._read(self._http.get_instruments_info, category=SPOT)["result"]["list"]
+        fees = self._fees(None)
+        with _reading_reply():
+            return [
+                convert.instrument(record, fees[record["symbol"]])
+                for record in records
+                if record["status"] == "Trading" and record["symbol"] in fees
+            ]
+
+    def instrument(self, symbol: str) -> Instrument:
+        records = self._read(self._http.get_instruments_info, category=SPOT, symbol=symbol)["result"]["list"]
+        with _reading_reply():
+            found = [record for record in records if record["symbol"] == symbol]
+        if not found or found[0]["status"] != "Trading":
+            raise InvalidOrder(f"Bybit does not list {symbol} for spot trading.", reason=_UNKNOWN_SYMBOL)
+        fees = self._fees(symbol)
+        with _reading_reply():
+            return convert.instrument(found[0], fees[symbol])
+
+    def _fees(self, symbol: str | None) -> dict[str, Json]:
+        """The account's own fee rates, which depend on its VIP level."""
+        params = {"category": SPOT} | ({"symbol": symbol} if symbol else {})
+        records = self._read(self._http.get_fee_rates, **params)["result"]["list"]
+        with _reading_reply():
+            return {record["symbol"]: record for record in records}
+
+    def ticker(self, symbol: str) -> Ticker:
+        body = self._read(self._http.get_tickers, category=SPOT, symbol=symbol)
+        with _reading_reply():
+            records = [record for record in body["result"]["list"] if record["symbol"] == symbol]
+            if records:
+                return convert.ticker(records[0], body["time"])
+        raise InvalidOrder(f"Bybit has no ticker for {symbol}.", reason=_UNKNOWN_SYMBOL)
+
+    def candles(self, symbol: str, interval: str, start: datetime, end: datetime) -> list[Candle]:
+        if interval not in convert.INTERVALS:
+            reason = InvalidOrderReason.BAD_PARAMETER
+            raise InvalidOrder(f"Unknown candle interval {interval}.", reason=reason)
+        found: dict[datetime, Candle] = {}
+        until = convert.to_ms(end)
+        while until >= convert.to_ms(start):
+            page = self._kline_page(symbol, convert.INTERVALS[interval], convert.to_ms(start), until)
+            found.update((candle.open_time, candle) for candle in page)
+            if len(page) < KLINE_LIMIT:
+                break
+            until = convert.to_ms(min(candle.open_time for candle in page)) - 1
+        return sorted(found.values(), key=lambda candle: candle.open_time)
+
+    def _kline_page(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> list[Candle]:
+        result = self._read(
+            self._http.get_kline,
+            category=SPOT,
+            symbol=symbol,
+            interval=interval,
+            start=start_ms,
+            end=end_ms,
+            limit=KLINE_LIMIT,
+        )["result"]
+        with _reading_reply():
+            return [convert.candle(row) for row in result["list"]]
+
+    # Account ---------------------------------------------------------------
+
+    def balances(self) -> dict[str, Balance]:
+        result = self._read(self._http.get_wallet_balance, accountType="UNIFIED")["result"]
+        with _reading_reply():
+            coins = [coin for account in result["list"] for coin in account["coin"]]
+            return {coin["coin"]: convert.balance(coin) for coin in coins}
+
+    def check_api_key(self) -> KeyPermissions:
+        result = self._read(self._http.get_api_key_information)["result"]
+        with _reading_reply():
+            return convert.key_permissions(result)
+
+    # Orders ----------------------------------------------------------------
+
+    def place_order(self, request: OrderRequest) -> OrderState:
+        result = self._write(self._http.place_order, **_order_params(request))["result"]
+        with _reading_reply():
+            order_id = str(result["orderId"])
+            if not order_id:
+                raise ValueError("no orderId in the reply")
+        return self._state_after_placement(request, order_id)
+
+    def _state_after_placement(self, request: OrderRequest, order_id: str) -> OrderState:
+        """The order's true state; if that read fails, what we know: it was accepted."""
+        try:
+            return self.order(request.symbol, request.client_order_id)
+        except ExchangeError as exc:
+            logger.info("Order %s accepted; its state is not readable yet (%s)", request.client_order_id, exc)
+        now = datetime.now(UTC)
+        return OrderState(
+            exchange_order_id=order_id,
+            client_order_id=request.client_order_id,
+            symbol=request.symbol,
+            side=request.side,
+            order_type=request.order_type,
+            price=request.price,
+            quantity=request.quantity,
+            filled_quantity=convert.decimal("0"),
+            average_price=None,
+            status=OrderStatus.NEW,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def cancel_order(self, symbol: str, *, client_order_id: str) -> None:
+        self._write(self._http.cancel_order, category=SPOT, symbol=symbol, orderLinkId=client_order_id)
+
+    def cancel_all_orders(self, symbol: str) -> list[str]:
+        result = self._write(self._http.cancel_all_orders, category=SPOT, symbol=symbol)["result"]
+        with _reading_reply():
+            return [str(record["orderLinkId"]) for record in result["list"]]
+
+    def open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        params: Json = {"category": SPOT, "openOnly": 0, "limit": PAGE_LIMIT}
+        if symbol:
+            params["symbol"] = symbol
+        states: list[OrderState] = []
+        for page in self._pages(self._http.get_open_orders, **params):
+            with _reading_reply():
+                states.extend(convert.order_state(record) for record in page["list"])
+        return [state for state in states if state.status.is_open]
+
+    def order(self, symbol: str, client_order_id: str) -> OrderState:
+        for call in (self._http.get_open_orders, self._http.get_order_history):
+            reply = self._read(call, category=SPOT, symbol=symbol, orderLinkId=client_order_id)
+            records = reply["result"]["list"]
+            with _reading_reply():
+                matches = [record for record in records if record["orderLinkId"] == client_order_id]
+                if matches:
+                    return convert.order_state(matches[0])
+        raise OrderNotFound(f"Bybit has no order {client_order_id} on {symbol}.")
+
+    def order_history(self, symbol: str, limit: int = 50) -> list[OrderState]:
+        states: list[OrderState] = []
+        params = {"category": SPOT, "symbol": symbol, "limit": min(limit, PAGE_LIMIT)}
+        for page in self._pages(self._http.get_order_history, **params):
+            with _reading_reply():
+                states.extend(convert.order_state(record) for record in page["list"])
+            if len(states) >= limit:
+                break
+        finished = [state for state in states if not state.status.is_open]
+        return sorted(finished, key=lambda state: state.created_at, reverse=True)[:limit]
+
+    def fills_since(self, symbol: str, since: datetime | None) -> list[Fill]:
+        now = datetime.now(UTC)
+        start = max(since, now - EXECUTION_HISTORY) if since else now - EXECUTION_WINDOW
+        fills: dict[str, Fill] = {}
+        while start <= now:
+            end = min(start + EXECUTION_WINDOW, now)
+            fills.update((fill.trade_id, fill) for fill in self._executions(symbol, start, end))
+            start = end + timedelta(milliseconds=1)
+        return sorted(fills.values(), key=lambda fill: (fill.time, fill.trade_id))
+
+    def _executions(self, symbol: str, start: datetime, end: datetime) -> list[Fill]:
+        params = {
+            "category": SPOT,
+            "symbol": symbol,
+            "startTime": convert.to_ms(start),
+            "endTime": convert.to_ms(end),
+            "limit": EXECUTION_PAGE_LIMIT,
+        }
+        found: list[Fill] = []
+        for page in self._pages(self._http.get_executions, **params):
+            with _reading_reply():
+                found.extend(convert.fill(record) for record in page["list"] if record["execType"] == "Trade")
+        return found
+
+
+def _order_params(request: OrderRequest) -> Json:
+    params: Json = {
+        "category": SPOT,
+        "symbol": request.symbol,
+        "side": convert.SIDES[request.side],
+        "orderType": convert.ORDER_TYPES[request.order_type],
+        "qty": format(request.quantity, "f"),
+        "orderLinkId": request.client_order_id,
+    }
+    if request.order_type is OrderType.LIMIT:
+        assert request.price is not None  # OrderRequest guarantees it
+        params["price"] = format(request.price, "f")
+        params["timeInForce"] = convert.TIME_IN_FORCE[request.time_in_force]
+    else:
+        # Without it Bybit reads a market buy's qty in the quote coin.
+        params["marketUnit"] = "baseCoin"
+        params["timeInForce"] = convert.TIME_IN_FORCE[TimeInForce.IOC]
+    return params

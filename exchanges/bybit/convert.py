@@ -1,0 +1,180 @@
+"""Bybit v5 JSON records into our value types, and the vocabulary both sides share.
+
+Bybit sends every number as a string; they become `Decimal` here and nowhere
+else. Any missing or malformed field raises `KeyError`, `ValueError`,
+`TypeError` or `ArithmeticError`; the adapter treats those as an unreadable reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from exchanges.base import (
+    Balance,
+    Candle,
+    Fill,
+    Instrument,
+    KeyPermissions,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    Side,
+    Ticker,
+    TimeInForce,
+)
+
+SIDES = {Side.BUY: "Buy", Side.SELL: "Sell"}
+ORDER_TYPES = {OrderType.LIMIT: "Limit", OrderType.MARKET: "Market"}
+TIME_IN_FORCE = {
+    TimeInForce.GTC: "GTC",
+    TimeInForce.IOC: "IOC",
+    TimeInForce.FOK: "FOK",
+    TimeInForce.POST_ONLY: "PostOnly",
+}
+# Our candle intervals and Bybit's names for them.
+INTERVALS = {"1m": "1", "5m": "5", "15m": "15", "1h": "60", "4h": "240", "1d": "D"}
+_STATUSES = {
+    "New": OrderStatus.NEW,
+    "PartiallyFilled": OrderStatus.PARTIALLY_FILLED,
+    "Untriggered": OrderStatus.NEW,
+    "Triggered": OrderStatus.NEW,
+    "Filled": OrderStatus.FILLED,
+    "Cancelled": OrderStatus.CANCELLED,
+    "PartiallyFilledCanceled": OrderStatus.CANCELLED,
+    "Deactivated": OrderStatus.CANCELLED,
+    "Rejected": OrderStatus.REJECTED,
+}
+NO_REJECT_REASON = "EC_NoError"
+# Bybit's "never expires" for a key bound to IP addresses.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+Record = Mapping[str, Any]
+
+
+def from_ms(value: str | int) -> datetime:
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def decimal(value: str) -> Decimal:
+    if not isinstance(value, str):
+        raise TypeError(f"Bybit sends numbers as strings, got {value!r}")
+    return Decimal(value)
+
+
+def _optional_decimal(value: str) -> Decimal | None:
+    """Bybit writes "absent" as "", "0" or "0.00"."""
+    if value == "":
+        return None
+    number = decimal(value)
+    return number if number != 0 else None
+
+
+def _by_value(mapping: Mapping[Any, str], value: str) -> Any:
+    for ours, theirs in mapping.items():
+        if theirs == value:
+            return ours
+    raise ValueError(f"Unexpected value {value!r}")
+
+
+def instrument(record: Record, fees: Record) -> Instrument:
+    lot = record["lotSizeFilter"]
+    return Instrument(
+        symbol=record["symbol"],
+        base=record["baseCoin"],
+        quote=record["quoteCoin"],
+        tick_size=decimal(record["priceFilter"]["tickSize"]),
+        quantity_step=decimal(lot["basePrecision"]),
+        min_quantity=decimal(lot["minOrderQty"]),
+        min_amount=decimal(lot["minOrderAmt"]),
+        max_quantity=decimal(lot["maxOrderQty"]),
+        max_amount=decimal(lot["maxOrderAmt"]),
+        maker_fee=decimal(fees["makerFeeRate"]),
+        taker_fee=decimal(fees["takerFeeRate"]),
+    )
+
+
+def ticker(record: Record, time_ms: int) -> Ticker:
+    return Ticker(
+        symbol=record["symbol"],
+        last=decimal(record["lastPrice"]),
+        bid=decimal(record["bid1Price"]),
+        ask=decimal(record["ask1Price"]),
+        time=from_ms(time_ms),
+    )
+
+
+def candle(row: list[str]) -> Candle:
+    start, open_, high, low, close, volume = row[:6]
+    return Candle(
+        open_time=from_ms(start),
+        open=decimal(open_),
+        high=decimal(high),
+        low=decimal(low),
+        close=decimal(close),
+        volume=decimal(volume),
+    )
+
+
+def balance(record: Record) -> Balance:
+    locked = decimal(record["locked"])
+    return Balance(asset=record["coin"], free=decimal(record["walletBalance"]) - locked, locked=locked)
+
+
+def order_state(record: Record) -> OrderState:
+    order_type: OrderType = _by_value(ORDER_TYPES, record["orderType"])
+    reject = record.get("rejectReason", "")
+    return OrderState(
+        exchange_order_id=record["orderId"],
+        client_order_id=record["orderLinkId"],
+        symbol=record["symbol"],
+        side=_by_value(SIDES, record["side"]),
+        order_type=order_type,
+        price=_optional_decimal(record["price"]) if order_type is OrderType.LIMIT else None,
+        quantity=decimal(record["qty"]),
+        filled_quantity=decimal(record["cumExecQty"]),
+        average_price=_optional_decimal(record["avgPrice"]),
+        status=_STATUSES[record["orderStatus"]],
+        created_at=from_ms(record["createdTime"]),
+        updated_at=from_ms(record["updatedTime"]),
+        reject_reason="" if reject in ("", NO_REJECT_REASON) else reject,
+    )
+
+
+def fill(record: Record) -> Fill:
+    return Fill(
+        trade_id=record["execId"],
+        exchange_order_id=record["orderId"],
+        client_order_id=record["orderLinkId"],
+        symbol=record["symbol"],
+        side=_by_value(SIDES, record["side"]),
+        price=decimal(record["execPrice"]),
+        quantity=decimal(record["execQty"]),
+        fee=decimal(record["execFee"]),
+        fee_asset=record["feeCurrency"],
+        is_maker=bool(record["isMaker"]),
+        time=from_ms(record["execTime"]),
+    )
+
+
+def key_permissions(record: Record) -> KeyPermissions:
+    permissions = record["permissions"]
+    ips = tuple(ip for ip in record["ips"] if ip != "*")
+    expires = datetime.fromisoformat(record["expiredAt"].replace("Z", "+00:00"))
+    # The key and its (always blank) secret are not kept, so `raw` is safe to show.
+    raw = {key: value for key, value in record.items() if key not in ("apiKey", "secret")}
+    return KeyPermissions(
+        can_read=True,
+        can_trade_spot="SpotTrade" in permissions.get("Spot", []),
+        can_withdraw="Withdraw" in permissions.get("Wallet", []),
+        read_only=int(record["readOnly"]) == 1,
+        ip_whitelist=ips,
+        expires_at=None if expires == _EPOCH else expires,
+        raw=raw,
+    )

@@ -1,0 +1,422 @@
+"""The Bybit v5 endpoints, spot only, as calls on a paper exchange.
+
+Each handler reads Bybit's parameters, asks the paper engine, and writes Bybit's
+records. There is no trading logic here: the engine's errors go back to the
+client through the retCode table in `exchanges.bybit.codes`.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from typing import Any
+
+from exchanges.base import (
+    Exchange,
+    Fill,
+    OrderNotFound,
+    OrderRequest,
+    OrderState,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from exchanges.bybit import codes
+from exchanges.bybit.convert import INTERVALS, ORDER_TYPES, SIDES, TIME_IN_FORCE, from_ms
+from exchanges.simulator import records
+from exchanges.simulator.auth import KeyConfig, Rejection
+
+Json = dict[str, Any]
+Params = dict[str, Any]
+EngineFor = Callable[[KeyConfig | None], Exchange]
+
+SPOT = "spot"
+EXECUTION_WINDOW = timedelta(days=7)
+_OUR_INTERVALS = {theirs: ours for ours, theirs in INTERVALS.items()}
+_INTERVAL_LENGTH = {
+    "1m": timedelta(minutes=1),
+    "5m": timedelta(minutes=5),
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+    "1d": timedelta(days=1),
+}
+_TIME_IN_FORCE = {theirs: ours for ours, theirs in TIME_IN_FORCE.items()}
+
+
+def _param_error(message: str) -> Rejection:
+    return Rejection.of(codes.PARAMETER_ERROR, message)
+
+
+def _spot(params: Params, *, default: str | None = None) -> None:
+    category = params.get("category", default)
+    if category is None:
+        raise _param_error("Missing some parameters that must be filled in, category")
+    if category != SPOT:
+        raise _param_error(codes.ILLEGAL_CATEGORY_MESSAGE)
+
+
+def _limit(params: Params, default: int, maximum: int) -> int:
+    try:
+        value = int(params.get("limit", default))
+    except (TypeError, ValueError) as exc:
+        raise _param_error("limit is not a number") from exc
+    return max(1, min(value, maximum))
+
+
+def _offset(params: Params) -> int:
+    cursor = str(params.get("cursor") or "0")
+    if not cursor.isdigit():
+        raise _param_error("Invalid cursor")
+    return int(cursor)
+
+
+def _page(items: list[Any], params: Params, limit: int) -> tuple[list[Any], str]:
+    start = _offset(params)
+    page = items[start : start + limit]
+    more = start + limit < len(items)
+    return page, str(start + limit) if more else ""
+
+
+def _decimal(params: Params, name: str) -> Decimal:
+    value = params.get(name)
+    if value in (None, ""):
+        raise Rejection.of(170105, f"Parameter '{name}' was empty.")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise Rejection.of(170130, f"Data sent for paramter '{name}' is not valid.") from exc
+    if not number.is_finite():
+        raise Rejection.of(170130, f"Data sent for paramter '{name}' is not valid.")
+    return number
+
+
+def _ms(params: Params, name: str) -> datetime | None:
+    value = params.get(name)
+    if value in (None, ""):
+        return None
+    if not str(value).isdigit():
+        raise _param_error(f"{name} is not number")
+    return from_ms(str(value))
+
+
+def _by_value(mapping: dict[Any, str], value: Any, code: int, message: str) -> Any:
+    for ours, theirs in mapping.items():
+        if theirs == value:
+            return ours
+    raise Rejection.of(code, message)
+
+
+@dataclass
+class _Placed:
+    time_in_force: str
+
+
+class BybitApi:
+    """Endpoint handlers. `engine_for(key)` gives the paper exchange of a key's account."""
+
+    def __init__(self, engine_for: EngineFor) -> None:
+        self._engine_for = engine_for
+        self._placed: dict[tuple[str, str], _Placed] = {}
+        self._placed_lock = threading.Lock()
+
+    # Market ----------------------------------------------------------------
+
+    def server_time(self, params: Params, key: KeyConfig | None) -> Json:
+        return records.server_time()
+
+    def instruments_info(self, params: Params, key: KeyConfig | None) -> Json:
+        _spot(params)
+        engine = self._engine_for(None)
+        items = engine.instruments()
+        listed = [
+            records.instrument(item, index)
+            for index, item in enumerate(items, start=1)
+            if params.get("symbol") in (None, "", item.symbol)
+        ]
+        return {"category": SPOT, "list": listed}
+
+    def tickers(self, params: Params, key: KeyConfig | None) -> Json:
+        _spot(params)
+        engine = self._engine_for(None)
+        now = datetime.now(UTC)
+        listed = []
+        for symbol in self._symbols(engine, params.get("symbol")):
+            day = engine.candles(symbol, "1h", now - timedelta(hours=24), now)
+            listed.append(records.ticker(engine.ticker(symbol), day))
+        return {"category": SPOT, "list": listed}
+
+    def kline(self, params: Params, key: KeyConfig | None) -> Json:
+        _spot(params, default="linear")  # Bybit's default category for kline
+        interval = _OUR_INTERVALS.get(str(params.get("interval", "")))
+        if interval is None:
+            raise _param_error("Invalid period")
+        limit = _limit(params, 200, 1000)
+        end = _ms(params, "end") or datetime.now(UTC)
+        start = _ms(params, "start") or end - _INTERVAL_LENGTH[interval] * limit
+        engine = self._engine_for(None)
+        symbol = str(params.get("symbol", ""))
+        self._known(engine, symbol)
+        candles = engine.candles(symbol, interval, start, end)
+        newest_first = sorted(candles, key=lambda candle: candle.open_time, reverse=True)[:limit]
+        return {"symbol": symbol, "category": SPOT, "list": [records.kline_row(c) for c in newest_first]}
+
+    def fee_rate(self, params: Params, key: KeyConfig | None) -> Json:
+        _spot(params)
+        engine = self._engine_for(key)
+        items = [item for item in engine.instruments() if params.get("symbol") in (None, "", item.symbol)]
+        return {"category": SPOT, "list": [records.fee_rate(item) for item in items]}
+
+    # Orders ----------------------------------------------------------------
+
+    def create_order(self, params: Params, key: KeyConfig | None) -> Json:
+        _spot(params)
+        assert key is not None
+        self._require_trading(key)
+        engine = self._engine_for(key)
+        request = self._order_request(engine, params)
+        state = engine.place_order(request)
+        with self._placed_lock:
+            self._placed[(key.api_key, state.client_order_id)] = _Placed(
+                str(params.get("timeInForce") or ("IOC" if request.order_type is OrderType.MARKET else "GTC"))
+            )
+        return {"orderId": state.exchange_order_id, "orderLinkId": state.client_order_id}
+
+    def _order_request(self, engine: Exchange, params: Params) -> OrderRequest:
+        symbol = str(params.get("symbol") or "")
+        self._known(engine, symbol)
+        side: Side = _by_value(SIDES, params.get("side"), 170117, "Invalid side.")
+        order_type: OrderType = _by_value(ORDER_TYPES, params.get("orderType"), 170116, "Invalid orderType.")
+        tif = _TIME_IN_FORCE.get(str(params.get("timeInForce") or "GTC"))
+        if tif is None:
+            raise Rejection.of(170115, "Invalid timeInForce.")
+        quantity = _decimal(params, "qty")
+        price = _decimal(params, "price") if order_type is OrderType.LIMIT else None
+        if order_type is OrderType.MARKET and self._in_quote(side, params):
+            quantity = self._base_quantity(engine, symbol, quantity)
+        try:
+            return OrderRequest(
+                symbol=symbol,
+                side=side,
+                order_type=order_type,
+                quantity=quantity,
+                client_order_id=str(params.get("orderLinkId") or uuid.uuid4().hex),
+                price=price,
+                time_in_force=tif if order_type is OrderType.LIMIT else TimeInForce.IOC,
+            )
+        except ValueError as exc:
+            raise _param_error(str(exc)) from exc
+
+    @staticmethod
+    def _in_quote(side: Side, params: Params) -> bool:
+        """A spot market buy counts its qty in the quote coin unless told otherwise."""
+        unit = params.get("marketUnit")
+        if unit not in (None, "", "baseCoin", "quoteCoin"):
+            raise _param_error("Invalid marketUnit")
+        return unit == "quoteCoin" or (not unit and side is Side.BUY)
+
+    @staticmethod
+    def _base_quantity(engine: Exchange, symbol: str, amount: Decimal) -> Decimal:
+        item = engine.instrument(symbol)
+        return item.round_quantity(amount / engine.ticker(symbol).ask, ROUND_DOWN)
+
+    def cancel_order(self, params: Params, key: KeyConfig | None) -> Json:
+        _spot(params)
+        assert key is not None
+        self._require_trading(key)
+        engine = self._engine_for(key)
+        symbol = str(params.get("symbol") or "")
+        state = self._open_order(engine, symbol, params)
+        engine.cancel_order(symbol, client_order_id=state.client_order_id)
+        return {"orderId": state.exchange_order_id, "orderLinkId": state.client_order_id}
+
+    def _open_order(self, engine: Exchange, symbol: str, params: Params) -> OrderState:
+        link_id, order_id = params.get("orderLinkId"), params.get("orderId")
+        if not link_id and not order_id:
+            raise _param_error("orderId or orderLinkId is required")
+        for state in engine.open_orders(symbol):
+            if state.client_order_id == link_id or state.exchange_order_id == order_id:
+                return state
+        raise OrderNotFound("Order does not exist.")
+
+    def cancel_all(self, params: Params, key: KeyConfig | None) -> Json:
+        _spot(params)
+        assert key is not None
+        self._require_trading(key)
+        engine = self._engine_for(key)
+        cancelled: list[Json] = []
+        for symbol in self._symbols(engine, params.get("symbol")):
+            order_ids = {
+                state.client_order_id: state.exchange_order_id for state in engine.open_orders(symbol)
+            }
+            for link_id in engine.cancel_all_orders(symbol):
+                cancelled.append({"orderId": order_ids.get(link_id, ""), "orderLinkId": link_id})
+        return {"list": cancelled, "success": "1"}
+
+    def realtime(self, params: Params, key: KeyConfig | None) -> Json:
+        _spot(params)
+        assert key is not None
+        engine = self._engine_for(key)
+        open_only = str(params.get("openOnly", "0")) == "0"
+        states = [
+            state
+            for state in self._orders(engine, params, lambda symbol: engine.open_orders(symbol))
+            if state.status.is_open == open_only
+        ]
+        return self._order_page(engine, key, states, params, realtime=True)
+
+    def history(self, params: Params, key: KeyConfig | None) -> Json:
+        _spot(params)
+        assert key is not None
+        engine = self._engine_for(key)
+        wanted = _offset(params) + _limit(params, 20, 50) + 1
+        states = [
+            state
+            for state in self._orders(engine, params, lambda symbol: engine.order_history(symbol, wanted))
+            if not state.status.is_open
+        ]
+        return self._order_page(engine, key, states, params, realtime=False)
+
+    def _orders(
+        self, engine: Exchange, params: Params, listing: Callable[[str], list[OrderState]]
+    ) -> list[OrderState]:
+        symbols = self._symbols(engine, params.get("symbol"))
+        link_id, order_id = params.get("orderLinkId"), params.get("orderId")
+        if link_id:
+            return [state for symbol in symbols for state in self._maybe_order(engine, symbol, str(link_id))]
+        states = [state for symbol in symbols for state in listing(symbol)]
+        return [state for state in states if not order_id or state.exchange_order_id == order_id]
+
+    @staticmethod
+    def _maybe_order(engine: Exchange, symbol: str, link_id: str) -> list[OrderState]:
+        try:
+            return [engine.order(symbol, link_id)]
+        except OrderNotFound:
+            return []
+
+    def _order_page(
+        self, engine: Exchange, key: KeyConfig, states: list[OrderState], params: Params, *, realtime: bool
+    ) -> Json:
+        ordered = sorted(states, key=lambda state: state.created_at, reverse=True)
+        page, cursor = _page(ordered, params, _limit(params, 20, 50))
+        fees = self._fees(engine, page)
+        listed = [records.order(state, self._extras(key, state, fees), realtime=realtime) for state in page]
+        return {"list": listed, "nextPageCursor": cursor, "category": SPOT}
+
+    def _extras(
+        self, key: KeyConfig, state: OrderState, fees: dict[str, tuple[Decimal, str]]
+    ) -> records.OrderExtras:
+        with self._placed_lock:
+            placed = self._placed.get((key.api_key, state.client_order_id))
+        default_tif = "IOC" if state.order_type is OrderType.MARKET else "GTC"
+        fee, asset = fees.get(state.exchange_order_id, (Decimal(0), ""))
+        return records.OrderExtras(placed.time_in_force if placed else default_tif, fee, asset)
+
+    @staticmethod
+    def _fees(engine: Exchange, states: Iterable[OrderState]) -> dict[str, tuple[Decimal, str]]:
+        """Fees paid per order id, summed over its fills."""
+        earliest: dict[str, datetime] = {}
+        for state in states:
+            if state.filled_quantity > 0:
+                earliest[state.symbol] = min(earliest.get(state.symbol, state.created_at), state.created_at)
+        totals: defaultdict[str, Decimal] = defaultdict(Decimal)
+        assets: dict[str, str] = {}
+        for symbol, since in earliest.items():
+            for fill in engine.fills_since(symbol, since):
+                totals[fill.exchange_order_id] += fill.fee
+                assets[fill.exchange_order_id] = fill.fee_asset
+        return {order_id: (total, assets[order_id]) for order_id, total in totals.items()}
+
+    # Executions and account ------------------------------------------------
+
+    def executions(self, params: Params, key: KeyConfig | None) -> Json:
+        _spot(params)
+        assert key is not None
+        engine = self._engine_for(key)
+        start, end = self._execution_window(params)
+        fills = [
+            fill
+            for symbol in self._symbols(engine, params.get("symbol"))
+            for fill in engine.fills_since(symbol, start)
+            if fill.time <= end and self._matches(fill, params)
+        ]
+        fills.sort(key=lambda fill: (fill.time, fill.trade_id), reverse=True)
+        page, cursor = _page(fills, params, _limit(params, 50, 100))
+        listed = [
+            self._execution(engine, fill, seq) for seq, fill in enumerate(page, start=_offset(params) + 1)
+        ]
+        return {"nextPageCursor": cursor, "category": SPOT, "list": listed}
+
+    @staticmethod
+    def _execution_window(params: Params) -> tuple[datetime, datetime]:
+        """Bybit's rules: at most seven days, the last seven by default."""
+        start, end = _ms(params, "startTime"), _ms(params, "endTime")
+        if start and end and end - start > EXECUTION_WINDOW:
+            raise _param_error("The time range between startTime and endTime cannot exceed 7 days")
+        if start and end and end < start:
+            raise _param_error("Parameter startTime needs to be smaller than endTime")
+        if start is None:
+            end = end or datetime.now(UTC)
+            return end - EXECUTION_WINDOW, end
+        return start, end or start + EXECUTION_WINDOW
+
+    @staticmethod
+    def _matches(fill: Fill, params: Params) -> bool:
+        return params.get("orderId") in (None, "", fill.exchange_order_id) and params.get("orderLinkId") in (
+            None,
+            "",
+            fill.client_order_id,
+        )
+
+    @staticmethod
+    def _execution(engine: Exchange, fill: Fill, seq: int) -> Json:
+        try:
+            state: OrderState | None = engine.order(fill.symbol, fill.client_order_id)
+        except OrderNotFound:
+            state = None
+        return records.execution(fill, state, seq, engine.instrument(fill.symbol).quote)
+
+    def wallet_balance(self, params: Params, key: KeyConfig | None) -> Json:
+        if params.get("accountType") != "UNIFIED":
+            raise _param_error("accountType only support UNIFIED")
+        assert key is not None
+        engine = self._engine_for(key)
+        wanted = {coin for coin in str(params.get("coin") or "").split(",") if coin}
+        balances = {asset: item for asset, item in engine.balances().items() if not wanted or asset in wanted}
+        return records.wallet(balances, self._usd_prices(engine))
+
+    @staticmethod
+    def _usd_prices(engine: Exchange) -> dict[str, Decimal]:
+        prices = {"USDT": Decimal(1), "USDC": Decimal(1)}
+        for item in engine.instruments():
+            if item.quote in ("USDT", "USDC"):
+                prices.setdefault(item.base, engine.ticker(item.symbol).last)
+        return prices
+
+    def query_api(self, params: Params, key: KeyConfig | None) -> Json:
+        assert key is not None
+        user_id = int(uuid.uuid5(uuid.NAMESPACE_URL, key.api_key).int % 100_000_000)
+        return records.api_key_info(key, key.created_at, user_id)
+
+    # Shared ----------------------------------------------------------------
+
+    @staticmethod
+    def _require_trading(key: KeyConfig) -> None:
+        if key.read_only or not key.can_trade_spot:
+            raise Rejection.of(codes.PERMISSION_DENIED)
+
+    @staticmethod
+    def _known(engine: Exchange, symbol: str) -> None:
+        if symbol not in {item.symbol for item in engine.instruments()}:
+            raise Rejection.of(170121)
+
+    def _symbols(self, engine: Exchange, symbol: Any) -> list[str]:
+        if symbol:
+            self._known(engine, str(symbol))
+            return [str(symbol)]
+        return [item.symbol for item in engine.instruments()]

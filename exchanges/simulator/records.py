@@ -1,0 +1,342 @@
+"""Our value types written as Bybit v5 JSON, with every field Bybit documents.
+
+Field sets follow Bybit's own response examples (/work/shared/bybit-v5, from
+github.com/bybit-exchange/docs). Fields about products the paper engine does not
+model (options, margin, TP/SL, SMP, RPI) carry Bybit's "empty" spellings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from exchanges.base import Balance, Candle, Fill, Instrument, OrderState, OrderStatus, OrderType, Ticker
+from exchanges.bybit.convert import NO_REJECT_REASON, ORDER_TYPES, SIDES, to_ms
+from exchanges.simulator.auth import KeyConfig
+
+Json = dict[str, Any]
+
+# Spot reports an order cancelled after a partial fill with a status of its own.
+_STATUSES = {
+    OrderStatus.NEW: "New",
+    OrderStatus.PARTIALLY_FILLED: "PartiallyFilled",
+    OrderStatus.FILLED: "Filled",
+    OrderStatus.CANCELLED: "Cancelled",
+    OrderStatus.REJECTED: "Rejected",
+}
+# Fields the history example has and the realtime one does not.
+HISTORY_ONLY_FIELDS = (
+    "slippageToleranceType",
+    "slippageTolerance",
+    "extraFees",
+    "rpiTakerAccess",
+    "rpiMatchedQty",
+)
+QUOTE_PRECISION = "0.00000001"
+# Bybit expires a key bound to no IP address after 90 days.
+KEY_LIFETIME = timedelta(days=90)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def text(value: Decimal) -> str:
+    """A Decimal as Bybit writes it: plain notation, never an exponent."""
+    return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+
+
+def envelope(result: Json, *, code: int = 0, message: str = "OK") -> Json:
+    return {"retCode": code, "retMsg": message, "result": result, "retExtInfo": {}, "time": now_ms()}
+
+
+def server_time() -> Json:
+    nanos = time.time_ns()
+    return {"timeSecond": str(nanos // 1_000_000_000), "timeNano": str(nanos)}
+
+
+def instrument(item: Instrument, symbol_id: int) -> Json:
+    return {
+        "symbolId": symbol_id,
+        "symbol": item.symbol,
+        "baseCoin": item.base,
+        "quoteCoin": item.quote,
+        "innovation": "0",
+        "status": "Trading",
+        "marginTrading": "none",
+        "stTag": "0",
+        "lotSizeFilter": {
+            "basePrecision": text(item.quantity_step),
+            "quotePrecision": QUOTE_PRECISION,
+            "minOrderQty": text(item.min_quantity),
+            "maxOrderQty": text(item.max_quantity),
+            "minOrderAmt": text(item.min_amount),
+            "maxOrderAmt": text(item.max_amount),
+            "maxLimitOrderQty": text(item.max_quantity),
+            "maxMarketOrderQty": text(item.max_quantity),
+            "postOnlyMaxLimitOrderSize": text(item.max_amount),
+        },
+        "priceFilter": {"tickSize": text(item.tick_size)},
+        "riskParameters": {"priceLimitRatioX": "0.005", "priceLimitRatioY": "0.01"},
+        "symbolType": "",
+    }
+
+
+def fee_rate(item: Instrument) -> Json:
+    return {
+        "symbol": item.symbol,
+        "baseCoin": "",
+        "takerFeeRate": text(item.taker_fee),
+        "makerFeeRate": text(item.maker_fee),
+    }
+
+
+def ticker(item: Ticker, day: list[Candle]) -> Json:
+    """`day`: the last 24 hours of candles, oldest first, for the 24h statistics."""
+    first = day[0].open if day else item.last
+    volume = sum((candle.volume for candle in day), Decimal(0))
+    turnover = sum((candle.volume * candle.close for candle in day), Decimal(0))
+    change = ((item.last - first) / first).quantize(Decimal("0.0001")) if first else Decimal(0)
+    return {
+        "symbol": item.symbol,
+        "bid1Price": text(item.bid),
+        "bid1Size": "1",
+        "ask1Price": text(item.ask),
+        "ask1Size": "1",
+        "lastPrice": text(item.last),
+        "prevPrice24h": text(first),
+        "price24hPcnt": text(change),
+        "highPrice24h": text(max([candle.high for candle in day], default=item.last)),
+        "lowPrice24h": text(min([candle.low for candle in day], default=item.last)),
+        "turnover24h": text(turnover),
+        "volume24h": text(volume),
+        "usdIndexPrice": text(item.last),
+    }
+
+
+def kline_row(candle: Candle) -> list[str]:
+    turnover = candle.volume * candle.close
+    return [
+        str(to_ms(candle.open_time)),
+        text(candle.open),
+        text(candle.high),
+        text(candle.low),
+        text(candle.close),
+        text(candle.volume),
+        text(turnover),
+    ]
+
+
+@dataclass(frozen=True)
+class OrderExtras:
+    """What Bybit reports about an order that `OrderState` does not carry."""
+
+    time_in_force: str
+    fee: Decimal
+    fee_asset: str
+
+
+def order(state: OrderState, extras: OrderExtras, *, realtime: bool) -> Json:
+    status = _STATUSES[state.status]
+    if state.status is OrderStatus.CANCELLED and state.filled_quantity > 0:
+        status = "PartiallyFilledCanceled"
+    leaves = state.remaining_quantity if state.status.is_open else Decimal(0)
+    price = state.price if state.order_type is OrderType.LIMIT and state.price is not None else Decimal(0)
+    average = state.average_price or Decimal(0)
+    record: Json = {
+        "orderId": state.exchange_order_id,
+        "orderLinkId": state.client_order_id,
+        "blockTradeId": "",
+        "symbol": state.symbol,
+        "price": text(price),
+        "qty": text(state.quantity),
+        "side": SIDES[state.side],
+        "isLeverage": "0",
+        "positionIdx": 0,
+        "orderStatus": status,
+        "cancelType": "CancelByUser" if state.status is OrderStatus.CANCELLED else "UNKNOWN",
+        "rejectReason": state.reject_reason or NO_REJECT_REASON,
+        "avgPrice": text(average) if average else "",
+        "leavesQty": text(leaves),
+        "leavesValue": text(leaves * price),
+        "cumExecQty": text(state.filled_quantity),
+        "cumExecValue": text(state.filled_quantity * average),
+        "cumExecFee": text(extras.fee),
+        "timeInForce": extras.time_in_force,
+        "orderType": ORDER_TYPES[state.order_type],
+        "stopOrderType": "",
+        "orderIv": "",
+        "triggerPrice": "0.00",
+        "takeProfit": "0.00",
+        "stopLoss": "0.00",
+        "tpTriggerBy": "",
+        "slTriggerBy": "",
+        "triggerDirection": 0,
+        "triggerBy": "",
+        "lastPriceOnCreated": "",
+        "reduceOnly": False,
+        "closeOnTrigger": False,
+        "smpType": "None",
+        "smpGroup": 0,
+        "smpOrderId": "",
+        "tpslMode": "",
+        "tpLimitPrice": "",
+        "slLimitPrice": "",
+        "placeType": "",
+        "slippageToleranceType": "UNKNOWN",
+        "slippageTolerance": "",
+        "createdTime": str(to_ms(state.created_at)),
+        "updatedTime": str(to_ms(state.updated_at)),
+        "extraFees": "",
+        "cumFeeDetail": {extras.fee_asset: text(extras.fee)} if extras.fee else {},
+        "rpiTakerAccess": False,
+        "rpiMatchedQty": "0",
+    }
+    if realtime:
+        for name in HISTORY_ONLY_FIELDS:
+            del record[name]
+    return record
+
+
+def execution(fill: Fill, state: OrderState | None, seq: int, quote: str) -> Json:
+    value = fill.price * fill.quantity
+    fee_base = value if fill.fee_asset == quote else fill.quantity
+    return {
+        "symbol": fill.symbol,
+        "orderType": ORDER_TYPES[state.order_type] if state else "Limit",
+        "underlyingPrice": "",
+        "orderLinkId": fill.client_order_id,
+        "side": SIDES[fill.side],
+        "indexPrice": "",
+        "orderId": fill.exchange_order_id,
+        "stopOrderType": "",
+        "leavesQty": text(state.remaining_quantity if state and state.status.is_open else Decimal(0)),
+        "execTime": str(to_ms(fill.time)),
+        "feeCurrency": fill.fee_asset,
+        "isMaker": fill.is_maker,
+        "execFee": text(fill.fee),
+        "feeRate": text((fill.fee / fee_base).quantize(Decimal("0.000001"))) if fee_base else "0",
+        "execId": fill.trade_id,
+        "tradeIv": "",
+        "blockTradeId": "",
+        "markPrice": text(fill.price),
+        "execPrice": text(fill.price),
+        "markIv": "",
+        "orderQty": text(state.quantity) if state else text(fill.quantity),
+        "orderPrice": text(state.price) if state and state.price is not None else text(fill.price),
+        "execValue": text(value),
+        "execType": "Trade",
+        "execQty": text(fill.quantity),
+        "closedSize": "",
+        "extraFees": "",
+        "seq": seq,
+    }
+
+
+def wallet(balances: Mapping[str, Balance], usd_prices: Mapping[str, Decimal]) -> Json:
+    coins = [_coin(item, usd_prices.get(item.asset, Decimal(0))) for item in balances.values() if item.total]
+    equity = sum(
+        (item.total * usd_prices.get(item.asset, Decimal(0)) for item in balances.values()), Decimal(0)
+    )
+    total = text(equity.quantize(Decimal("0.00000001")))
+    account = {
+        "totalEquity": total,
+        "accountIMRate": "0",
+        "accountIMRateByMp": "0",
+        "totalMarginBalance": total,
+        "totalInitialMargin": "0",
+        "totalInitialMarginByMp": "0",
+        "accountType": "UNIFIED",
+        "totalAvailableBalance": total,
+        "accountMMRate": "0",
+        "accountMMRateByMp": "0",
+        "totalPerpUPL": "0",
+        "totalWalletBalance": total,
+        "accountLTV": "0",
+        "totalMaintenanceMargin": "0",
+        "totalMaintenanceMarginByMp": "0",
+        "coin": coins,
+    }
+    return {"list": [account]}
+
+
+def _coin(item: Balance, usd_price: Decimal) -> Json:
+    return {
+        "availableToBorrow": "",
+        "bonus": "0",
+        "accruedInterest": "0",
+        "availableToWithdraw": text(item.free),
+        "totalOrderIM": "0",
+        "equity": text(item.total),
+        "totalPositionMM": "0",
+        "usdValue": text((item.total * usd_price).quantize(Decimal("0.00000001"))),
+        "spotHedgingQty": "0",
+        "unrealisedPnl": "0",
+        "collateralSwitch": True,
+        "borrowAmount": "0",
+        "totalPositionIM": "0",
+        "walletBalance": text(item.total),
+        "cumRealisedPnl": "0",
+        "locked": text(item.locked),
+        "marginCollateral": True,
+        "coin": item.asset,
+        "spotBorrow": "0",
+    }
+
+
+def api_key_info(key: KeyConfig, created: datetime, user_id: int) -> Json:
+    wallet_permissions = ["AccountTransfer", "SubMemberTransfer"] + (["Withdraw"] if key.can_withdraw else [])
+    return {
+        "id": str(user_id),
+        "note": key.note,
+        "apiKey": key.api_key,
+        "readOnly": 1 if key.read_only else 0,
+        "secret": "",
+        "permissions": {
+            "ContractTrade": [],
+            "Spot": ["SpotTrade"] if key.can_trade_spot and not key.read_only else [],
+            "Wallet": wallet_permissions,
+            "Options": [],
+            "Derivatives": [],
+            "CopyTrading": [],
+            "BlockTrade": [],
+            "Exchange": ["ExchangeHistory"],
+            "NFT": [],
+            "Affiliate": [],
+            "Earn": [],
+            "FiatP2P": [],
+            "FiatConvertBroker": [],
+            "FiatGlobalPay": [],
+            "FiatBitPay": [],
+            "BitCard": [],
+            "ByXPost": [],
+        },
+        "ips": list(key.ips),
+        "type": 1,
+        "deadlineDay": -2 if key.ip_bound else 90,
+        "expiredAt": _iso(created + KEY_LIFETIME) if not key.ip_bound else "1970-01-01T00:00:00Z",
+        "createdAt": _iso(created),
+        "unified": 0,
+        "uta": 1,
+        "userID": user_id,
+        "inviterID": 0,
+        "vipLevel": "No VIP",
+        "mktMakerLevel": "0",
+        "affiliateID": 0,
+        "rsaPublicKey": "",
+        "isMaster": True,
+        "parentUid": "0",
+        "kycLevel": "LEVEL_1",
+        "kycRegion": "",
+        "userIDInt64": str(user_id),
+        "inviterIDInt64": "0",
+        "affiliateIDInt64": "0",
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
