@@ -8,6 +8,7 @@ from allauth.account.models import EmailAddress
 from django.db import transaction
 
 from accounts.models import User
+from exchanges.actions import do_open_demo_account
 
 DEMO_EMAIL = "demo@gridwise.local"
 # The embedded shape binds to localhost with a throwaway SQLite file, so a
@@ -29,4 +30,5 @@ def seed_demo() -> DemoLogin:
     EmailAddress.objects.update_or_create(
         user=user, email=DEMO_EMAIL, defaults={"verified": True, "primary": True}
     )
+    do_open_demo_account(user)
     return DemoLogin(DEMO_EMAIL, DEMO_PASSWORD)

@@ -6,10 +6,16 @@ before Django is set up and tests can call them directly.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 
 INSECURE_SECRET_KEY_PREFIX = "django-insecure-"  # noqa: S105 - a marker, not a secret
 MIN_SECRET_KEY_LENGTH = 50
+FERNET_KEY_BYTES = 32
+GENERATE_CREDENTIALS_KEY = (
+    'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+)
 
 
 @dataclass(frozen=True)
@@ -20,6 +26,15 @@ class DeploymentSettings:
     database_configured: bool
     redis_configured: bool
     email_configured: bool
+    credentials_keys: list[str]
+
+
+def is_fernet_key(value: str) -> bool:
+    """A Fernet key is 32 bytes in URL-safe base64; checked here without importing cryptography."""
+    try:
+        return len(base64.urlsafe_b64decode(value.encode("ascii"))) == FERNET_KEY_BYTES
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        return False
 
 
 def production_problems(deployment: DeploymentSettings) -> list[str]:
@@ -41,4 +56,20 @@ def production_problems(deployment: DeploymentSettings) -> list[str]:
         problems.append("REDIS_URL is unset; production needs Redis for live updates and tasks.")
     if not deployment.email_configured:
         problems.append("EMAIL_URL is unset, so verification mail would only be printed.")
+    problems.extend(_credentials_key_problems(deployment.credentials_keys))
     return problems
+
+
+def _credentials_key_problems(keys: list[str]) -> list[str]:
+    # Without its own keys, exchange credentials would be encrypted with a key
+    # derived from SECRET_KEY: one leaked setting would expose every API secret.
+    if not keys:
+        return [
+            "CREDENTIALS_KEYS is unset; exchange API keys need their own encryption key. "
+            f"Make one with: {GENERATE_CREDENTIALS_KEY}"
+        ]
+    return [
+        f"CREDENTIALS_KEYS entry {position} is not a Fernet key (32 bytes, URL-safe base64)."
+        for position, key in enumerate(keys, start=1)
+        if not is_fernet_key(key)
+    ]

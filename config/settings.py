@@ -28,6 +28,9 @@ ALLOWED_HOSTS: list[str] = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
 )
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Fernet keys for exchange credentials: the first encrypts, all decrypt. Empty in
+# debug means one derived from SECRET_KEY (exchanges.credentials).
+CREDENTIALS_KEYS: list[str] = env.list("CREDENTIALS_KEYS", default=[])
 
 _problems = production_problems(
     DeploymentSettings(
@@ -37,6 +40,7 @@ _problems = production_problems(
         database_configured=bool(env.str("DATABASE_URL", default="")),
         redis_configured=bool(env.str("REDIS_URL", default="")),
         email_configured=bool(env.str("EMAIL_URL", default="")),
+        credentials_keys=CREDENTIALS_KEYS,
     )
 )
 if _problems:

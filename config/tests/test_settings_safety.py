@@ -10,6 +10,8 @@ from config.safety import DeploymentSettings, production_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "k3y-" + "".join(chr(ord("a") + (i * 7) % 26) for i in range(60))
+# Two Fernet keys (32 bytes each, URL-safe base64): the rotation case.
+CREDENTIALS_KEYS = "Z3JpZHdpc2UtdGVzdC1jcmVkZW50aWFscy1rZXktMDE=,Z3JpZHdpc2UtdGVzdC1jcmVkZW50aWFscy1rZXktMDI="
 SAFE_ENV = {
     "DEBUG": "false",
     "SECRET_KEY": STRONG_KEY,
@@ -17,6 +19,7 @@ SAFE_ENV = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/gridwise",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "EMAIL_URL": "smtp://mailer:pw@smtp.example.com:587",
+    "CREDENTIALS_KEYS": CREDENTIALS_KEYS,
 }
 
 
@@ -40,6 +43,11 @@ def import_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS is empty"),
         ({"EMAIL_URL": ""}, "EMAIL_URL is unset"),
         ({"DATABASE_URL": ""}, "DATABASE_URL is unset"),
+        ({"CREDENTIALS_KEYS": ""}, "CREDENTIALS_KEYS is unset"),
+        (
+            {"CREDENTIALS_KEYS": f"{CREDENTIALS_KEYS},not-a-fernet-key"},
+            "CREDENTIALS_KEYS entry 3 is not a Fernet key",
+        ),
     ],
 )
 def test_unsafe_production_settings_refuse_to_start(override: dict[str, str], complaint: str) -> None:
@@ -67,5 +75,6 @@ def test_debug_mode_tolerates_development_values() -> None:
         database_configured=False,
         redis_configured=False,
         email_configured=False,
+        credentials_keys=[],
     )
     assert production_problems(development) == []

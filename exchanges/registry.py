@@ -1,0 +1,28 @@
+"""From a stored account to the `Exchange` that trades on it."""
+
+from __future__ import annotations
+
+from exchanges.base import Exchange
+from exchanges.credentials import read_credentials
+from exchanges.models import ExchangeAccount, ExchangeName
+from exchanges.paper.exchange import PaperExchange
+
+
+def exchange_for_account(account: ExchangeAccount) -> Exchange:
+    if account.exchange == ExchangeName.PAPER:
+        if account.paper_account is None:
+            raise ValueError(f"Paper exchange account {account.pk} has no paper account.")
+        return PaperExchange(account.paper_account)
+    if account.exchange == ExchangeName.BYBIT:
+        # Imported here so this module loads without pybit's import cost, and before
+        # the adapter's branch lands.
+        from exchanges.bybit.adapter import BybitExchange
+
+        keys = read_credentials(account)
+        return BybitExchange(
+            keys.api_key,
+            keys.api_secret,
+            environment=account.environment,
+            base_url=account.base_url or None,
+        )
+    raise ValueError(f"No exchange adapter for {account.exchange!r}.")

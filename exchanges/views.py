@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from accounts.verification import verified_email_required
+from exchanges import actions
+from exchanges.forms import ExchangeAccountForm
+from exchanges.models import ExchangeAccount
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _own_account(request: HttpRequest, pk: int) -> ExchangeAccount:
+    """Another trader's account does not exist, as far as this request can tell."""
+    return get_object_or_404(ExchangeAccount.objects.owned_by(_user(request)), pk=pk)
+
+
+@login_required
+def account_list(request: HttpRequest) -> HttpResponse:
+    accounts = ExchangeAccount.objects.owned_by(_user(request))
+    return render(request, "exchanges/account_list.html", {"accounts": accounts})
+
+
+@sensitive_post_parameters("api_key", "api_secret")
+@verified_email_required
+def account_add(request: HttpRequest) -> HttpResponse:
+    form = ExchangeAccountForm(_user(request), request.POST or None)
+    if request.method == "POST" and form.is_valid() and form.account is not None:
+        check = actions.check_new_account(form.account)
+        if check.ok:
+            try:
+                account = actions.do_add_account(request, form.account, check)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, f"“{account.label}” is connected.")
+                for warning in check.warnings:
+                    messages.warning(request, warning)
+                return redirect("exchange_account_detail", pk=account.pk)
+        for error in check.errors:
+            form.add_error(check.field, error)
+    status = 400 if form.errors else 200
+    return render(request, "exchanges/account_form.html", {"form": form}, status=status)
+
+
+@login_required
+def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "exchanges/account_detail.html", {"account": _own_account(request, pk)})
+
+
+@login_required
+@require_POST
+def account_recheck(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _own_account(request, pk)
+    check = actions.check_key(account)
+    actions.do_record_check(request, account, check)
+    if check.ok:
+        messages.success(request, "The key still has the right permissions.")
+    else:
+        messages.error(request, "The check did not pass; see below.")
+    return redirect("exchange_account_detail", pk=account.pk)
+
+
+@login_required
+def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _own_account(request, pk)
+    if request.method == "POST":
+        actions.do_delete_account(request, account)
+        messages.success(request, f"“{account.label}” was removed. Its API key is deleted from Gridwise.")
+        return redirect("exchange_accounts")
+    return render(request, "exchanges/account_confirm_delete.html", {"account": account})
