@@ -183,6 +183,12 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Exchanges ----------------------------------------------------------------------
+
+# A custom base URL makes the server send signed requests wherever a user points it;
+# allow it only where that is wanted (development, a simulator demo).
+ALLOW_CUSTOM_EXCHANGE_URLS = env.bool("ALLOW_CUSTOM_EXCHANGE_URLS", default=DEBUG)
+
 # Paper trading ----------------------------------------------------------------
 
 # Real candle files (see shared/data/README.md); absent, feeds use a seeded random walk.
@@ -231,6 +237,8 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "confirm_email": "1/3m/key",
+    # Not allauth's own: every API-key check calls the exchange, so it is bounded per user.
+    "exchange_key_check": env.str("KEY_CHECK_RATE_LIMIT", default="20/h/user"),
 }
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Gridwise] "
 USERSESSIONS_TRACK_ACTIVITY = True

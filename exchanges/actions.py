@@ -31,7 +31,7 @@ from exchanges.credentials import CredentialsUnreadable
 from exchanges.models import LABEL_CONSTRAINT, CheckOutcome, Environment, ExchangeAccount, ExchangeName
 from exchanges.paper.service import open_paper_account
 from exchanges.policy import review_key
-from exchanges.registry import exchange_for_account
+from exchanges.registry import VenueNotAllowed, exchange_for_account
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,8 @@ def _failed_check(account: ExchangeAccount, exc: ExchangeError) -> KeyCheck:
     # Only the class and the venue's code are logged: messages may quote request details.
     logger.info("Key check for exchange account %s failed: %s %s", account.pk, type(exc).__name__, exc.code)
     venue = account.get_exchange_display()
+    if isinstance(exc, VenueNotAllowed):
+        return KeyCheck(CheckOutcome.REFUSED, (exc.message,), field="venue")
     if isinstance(exc, AuthError):
         message = (
             f"{venue} did not accept this API key and secret. Check that you copied both in full, "

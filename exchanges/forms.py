@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from accounts.models import User
@@ -20,6 +21,8 @@ def _venue_choices() -> list[tuple[str, str]]:
     choices = []
     for exchange, environments in ENVIRONMENTS.items():
         for environment in environments:
+            if environment == Environment.CUSTOM and not settings.ALLOW_CUSTOM_EXCHANGE_URLS:
+                continue
             name = ExchangeName(exchange).label
             text = name if exchange == ExchangeName.PAPER else f"{name} · {Environment(environment).label}"
             choices.append((venue_value(exchange, environment), text))

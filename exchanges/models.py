@@ -159,7 +159,9 @@ class ExchangeAccount(models.Model):
         errors: dict[str, str] = {}
         if self.environment not in ENVIRONMENTS.get(self.exchange, ()):
             errors["environment"] = f"{self.get_exchange_display()} has no “{self.environment}” environment."
-        if self.environment == Environment.CUSTOM and not self.base_url:
+        if self.environment == Environment.CUSTOM and not settings.ALLOW_CUSTOM_EXCHANGE_URLS:
+            errors["environment"] = "Custom exchange addresses are turned off on this server."
+        elif self.environment == Environment.CUSTOM and not self.base_url:
             errors["base_url"] = "A custom environment needs its base URL."
         elif self.environment != Environment.CUSTOM and self.base_url:
             errors["base_url"] = "Only a custom environment takes a base URL."

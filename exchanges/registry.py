@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from exchanges.base import Exchange
+from django.conf import settings
+
+from exchanges.base import Exchange, PermissionDenied
 from exchanges.credentials import read_credentials
-from exchanges.models import ExchangeAccount, ExchangeName
+from exchanges.models import Environment, ExchangeAccount, ExchangeName
 from exchanges.paper.exchange import PaperExchange
+
+
+class VenueNotAllowed(PermissionDenied):
+    """Our own server's policy forbids this venue address; the venue was not contacted."""
 
 
 def exchange_for_account(account: ExchangeAccount) -> Exchange:
@@ -18,6 +24,8 @@ def exchange_for_account(account: ExchangeAccount) -> Exchange:
         # the adapter's branch lands.
         from exchanges.bybit.adapter import BybitExchange
 
+        if account.environment == Environment.CUSTOM and not settings.ALLOW_CUSTOM_EXCHANGE_URLS:
+            raise VenueNotAllowed("Custom exchange addresses are turned off on this server.")
         keys = read_credentials(account)
         return BybitExchange(
             keys.api_key,

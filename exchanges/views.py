@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from allauth.core import ratelimit
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -13,6 +14,8 @@ from accounts.verification import verified_email_required
 from exchanges import actions
 from exchanges.forms import ExchangeAccountForm
 from exchanges.models import ExchangeAccount
+
+TOO_MANY_CHECKS = "Too many key checks in the last hour. Wait a while, then try again."
 
 
 def _user(request: HttpRequest) -> User:
@@ -30,11 +33,19 @@ def account_list(request: HttpRequest) -> HttpResponse:
     return render(request, "exchanges/account_list.html", {"accounts": accounts})
 
 
+def _may_check_key(request: HttpRequest) -> bool:
+    """Each check calls the exchange on our IP; a user may not make us hammer it."""
+    return ratelimit.consume(request, action="exchange_key_check", user=request.user)
+
+
 @sensitive_post_parameters("api_key", "api_secret")
 @verified_email_required
 def account_add(request: HttpRequest) -> HttpResponse:
     form = ExchangeAccountForm(_user(request), request.POST or None)
     if request.method == "POST" and form.is_valid() and form.account is not None:
+        if form.account.needs_keys and not _may_check_key(request):
+            form.add_error(None, TOO_MANY_CHECKS)
+            return render(request, "exchanges/account_form.html", {"form": form}, status=429)
         check = actions.check_new_account(form.account)
         if check.ok:
             try:
@@ -61,6 +72,9 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def account_recheck(request: HttpRequest, pk: int) -> HttpResponse:
     account = _own_account(request, pk)
+    if not _may_check_key(request):
+        messages.error(request, TOO_MANY_CHECKS)
+        return redirect("exchange_account_detail", pk=account.pk)
     check = actions.check_key(account)
     actions.do_record_check(request, account, check)
     if check.ok:

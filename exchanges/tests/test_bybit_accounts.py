@@ -128,3 +128,50 @@ def test_a_revoked_key_fails_its_recheck_and_keeps_the_last_snapshot(
     assert account.permissions["ip_whitelist"] == [SERVER_IP]
     event = AuditEvent.objects.get(action="exchange_account_checked")
     assert event.details["outcome"] == "refused"
+
+
+def test_custom_addresses_are_refused_when_turned_off(
+    trader_client: Client,
+    simulator: BybitSimulator,
+    settings,
+) -> None:
+    simulator.add_key(KEY, SECRET, ips=(SERVER_IP,))
+    assert add(trader_client, simulator).status_code == 302
+    account = ExchangeAccount.objects.get()
+    settings.ALLOW_CUSTOM_EXCHANGE_URLS = False
+
+    page = trader_client.get("/exchange-accounts/new/").content.decode()
+    assert "bybit:custom" not in page
+    assert "bybit:mainnet" in page
+    refused = trader_client.post(
+        "/exchange-accounts/new/",
+        {
+            "label": "Internal",
+            "venue": "bybit:custom",
+            "base_url": "http://10.0.0.1/",
+            "api_key": KEY,
+            "api_secret": SECRET,
+        },
+    )
+    assert refused.status_code == 400
+    assert ExchangeAccount.objects.count() == 1
+    # An account stored before the switch no longer reaches its address.
+    trader_client.post(f"/exchange-accounts/{account.pk}/check/")
+    account.refresh_from_db()
+    assert account.check_outcome == CheckOutcome.REFUSED
+    assert account.check_messages == ["Custom exchange addresses are turned off on this server."]
+
+
+def test_key_checks_are_rate_limited_per_user(
+    trader_client: Client, simulator: BybitSimulator, settings
+) -> None:
+    simulator.add_key(KEY, SECRET, ips=(SERVER_IP,))
+    settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "exchange_key_check": "2/h/user"}
+    assert add(trader_client, simulator, secret="wrong-1").status_code == 400
+    assert add(trader_client, simulator, secret="wrong-2").status_code == 400
+
+    third = add(trader_client, simulator)
+
+    assert third.status_code == 429
+    assert "Too many key checks" in third.content.decode()
+    assert not ExchangeAccount.objects.exists()
