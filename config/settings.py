@@ -193,7 +193,8 @@ ALLOW_CUSTOM_EXCHANGE_URLS = env.bool("ALLOW_CUSTOM_EXCHANGE_URLS", default=DEBU
 
 # Real candle files (see shared/data/README.md); absent, feeds use a seeded random walk.
 PRICE_DATA_DIR = Path(env.str("PRICE_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data")))
-PAPER_FEED = env.str("PAPER_FEED", default="replay")  # replay (falls back to random) or none
+PAPER_FEED = env.str("PAPER_FEED", default="replay")  # replay (random walk without data), bybit, none
+BYBIT_PUBLIC_URL = env.str("BYBIT_PUBLIC_URL", default="")  # the bybit feed's address; empty is mainnet
 PAPER_FEED_INTERVAL = env.float("PAPER_FEED_INTERVAL", default=2.0)  # seconds per feed step
 PAPER_MARKET_SLIPPAGE = env.str("PAPER_MARKET_SLIPPAGE", default="0.0005")  # market orders, a fraction
 PAPER_TICK_RETENTION_DAYS = env.int("PAPER_TICK_RETENTION_DAYS", default=30)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,10 @@ from typing import Protocol
 
 from django.conf import settings
 
+from exchanges.base import ExchangeError
 from exchanges.paper.instruments import instrument_for
+
+logger = logging.getLogger(__name__)
 
 # The real series in the data directory, by symbol (see shared/data/README.md).
 REPLAY_FILES = {"BTCUSDT": "btcusdt-5m-2023-01-02--2023-02-09.csv"}
@@ -79,24 +83,62 @@ class RandomWalkFeed:
         self.start_time = datetime(2024, 1, 1, tzinfo=UTC)
         self._random = random.Random(seed)  # noqa: S311 - a price simulation, not a secret
         self._sigma_ticks = max(1, int(start * step_fraction / tick))
-        self._prices = [start.quantize(tick, rounding=ROUND_HALF_EVEN)]
+        # Price and volume per position, drawn in order, so any position reads the same every time.
+        self._points = [
+            (start.quantize(tick, rounding=ROUND_HALF_EVEN), Decimal(self._random.randint(1, 500)))
+        ]
 
     def point_at(self, position: int) -> PricePoint:
-        while len(self._prices) <= position:
+        while len(self._points) <= position:
             step = round(self._random.gauss(0, self._sigma_ticks))
-            self._prices.append(max(self.tick, self._prices[-1] + step * self.tick))
-        price = self._prices[position]
-        previous = self._prices[position - 1] if position else price
+            price = max(self.tick, self._points[-1][0] + step * self.tick)
+            self._points.append((price, Decimal(self._random.randint(1, 500))))
+        price, volume = self._points[position]
+        previous = self._points[position - 1][0] if position else price
         return PricePoint(
             time=self.start_time + timedelta(minutes=5 * position),
             price=price,
             high=max(price, previous),
             low=min(price, previous),
-            volume=Decimal(self._random.randint(1, 500)),
+            volume=volume,
         )
 
 
+class PublicTickerFeed:
+    """Bybit's live last price from its public ticker; the fallback feed when Bybit can't be reached."""
+
+    def __init__(self, symbol: str, *, fallback: PriceFeed, base_url: str | None = None) -> None:
+        self.symbol = symbol
+        self.fallback = fallback
+        self.base_url = base_url
+
+    def point_at(self, position: int) -> PricePoint:
+        from exchanges.bybit.adapter import BybitExchange  # pybit loads only for this feed
+
+        environment = "custom" if self.base_url else "mainnet"
+        # Public market data needs no key; one quick try, so a beat step never stalls.
+        venue = BybitExchange(
+            "", "", environment=environment, base_url=self.base_url, timeout=3, read_retries=0
+        )
+        try:
+            ticker = venue.ticker(self.symbol)
+        except ExchangeError:
+            logger.warning(
+                "Bybit's public ticker for %s is unreachable; using the fallback feed.", self.symbol
+            )
+            return self.fallback.point_at(position)
+        return PricePoint(ticker.time, ticker.last, ticker.last, ticker.last, Decimal(0))
+
+
 def feed_for(symbol: str, data_dir: Path | None = None) -> PriceFeed:
+    """What PAPER_FEED names: Bybit's live tickers, or the replay (a random walk without data)."""
+    offline = _offline_feed(symbol, data_dir)
+    if settings.PAPER_FEED == "bybit":
+        return PublicTickerFeed(symbol, fallback=offline, base_url=settings.BYBIT_PUBLIC_URL or None)
+    return offline
+
+
+def _offline_feed(symbol: str, data_dir: Path | None) -> PriceFeed:
     """The replay of real data when the data directory has it, else a seeded random walk."""
     directory = Path(data_dir or settings.PRICE_DATA_DIR)
     filename = REPLAY_FILES.get(symbol)

@@ -177,6 +177,7 @@ def test_missing_data_falls_back_to_a_reproducible_random_walk(tmp_path: Path) -
     assert isinstance(walk, RandomWalkFeed)
     prices = [walk.point_at(i).price for i in range(200)]
     assert prices == [again.point_at(i).price for i in range(200)]
+    assert walk.point_at(150) == walk.point_at(150) == again.point_at(150), "a position always reads the same"
     assert all(p % Decimal("0.1") == 0 and p > 0 for p in prices)
     assert len(set(prices)) > 20
 
@@ -189,3 +190,19 @@ def test_advancing_the_market_walks_the_feed_and_remembers_where(db: None, setti
     assert btc.feed_position == 2
     assert btc.last_price == feed_for("BTCUSDT", DATA_DIR).point_at(1).price
     assert PaperMarket.objects.filter(symbol="ETHUSDT", feed_position=2).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_public_ticker_feed_reads_bybit_and_falls_back_when_unreachable(settings) -> None:
+    from exchanges.paper.feeds import PublicTickerFeed
+    from exchanges.simulator.server import running_simulator
+
+    market.set_price("BTCUSDT", Decimal("31234.5"))
+    fallback = RandomWalkFeed(seed=7, start=Decimal("100"), tick=Decimal("0.1"))
+    with running_simulator() as simulator:
+        live = PublicTickerFeed("BTCUSDT", fallback=fallback, base_url=simulator.url)
+        assert live.point_at(0).price == Decimal("31234.5")
+        settings.PAPER_FEED, settings.BYBIT_PUBLIC_URL = "bybit", simulator.url
+        assert isinstance(feed_for("BTCUSDT"), PublicTickerFeed)
+    unreachable = PublicTickerFeed("BTCUSDT", fallback=fallback, base_url="http://127.0.0.1:1")
+    assert unreachable.point_at(3) == fallback.point_at(3)
