@@ -173,6 +173,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.purge_expired_sessions",
         "schedule": 3600.0,
     },
+    "dispatch-bots": {
+        "task": "bots.tasks.dispatch_due_bots",
+        "schedule": env.float("BOT_DISPATCH_INTERVAL", default=1.0),
+    },
     "advance-paper-markets": {
         "task": "exchanges.tasks.advance_paper_markets",
         "schedule": env.float("PAPER_FEED_INTERVAL", default=2.0),

@@ -148,6 +148,26 @@ class Ledger:
         self.quote += proceeds
         self.sells += 1
 
+    def open_position(self, lot: str, base: Decimal, price: Decimal) -> None:
+        """Base committed at the start (a reverse grid), held at `price`: equity is unchanged."""
+        holding = self.lots.setdefault(lot, Lot())
+        holding.base += base
+        holding.cost += base * price
+        self.quote -= base * price
+
+    def allocate(self, source: str, target: str, base: Decimal) -> None:
+        """Move `base` and its share of cost between lots (start purchase -> the grid's sells)."""
+        giving = self.lots.get(source, Lot())
+        if base > giving.base:
+            raise LedgerError(f"Lot {source} holds {giving.base}, not {base}.")
+        cost = _share_of_cost(giving, base)
+        receiving = self.lots.setdefault(target, Lot())
+        giving.base -= base
+        giving.cost -= cost
+        receiving.base += base
+        receiving.cost += cost
+        self.lots[source] = giving
+
     def _complete_round_trip(self, lot: Lot) -> None:
         # Fee dust below the lot step keeps no cost: the trip paid for it.
         self._realize(lot, -lot.cost)

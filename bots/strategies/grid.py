@@ -543,6 +543,18 @@ def decide(
     if reason is not None:
         action = config.take_profit_action if reason is ExitReason.TAKE_PROFIT else config.stop_loss_action
         return Decision(state, exit=reason, exit_action=action)
+    return apply_fills(config, instrument, state, fills, base_available=base_available)
+
+
+def apply_fills(
+    config: GridConfig,
+    instrument: Instrument,
+    state: GridState,
+    fills: Sequence[GridFill],
+    *,
+    base_available: Decimal,
+) -> Decision:
+    """Book the fills into the grid and plan each completed order's counter-order."""
     intervals = list(state.intervals)
     place: list[OrderIntent] = []
     for fill in fills:

@@ -154,3 +154,30 @@ def test_grid_profit_plus_unrealised_equals_equity_minus_investment(fills: list,
         == independent_equity - investment
     )
     assert summary.base_held == base
+
+
+def test_allocating_start_base_to_grid_lots_keeps_the_books_exact() -> None:
+    ledger = Ledger("BTC", "USDT", D("1000"))
+    ledger.apply(buy("0.007", "54000", lot=START_LOT))
+    before = ledger.summary(D("56000"))
+    ledger.allocate(START_LOT, "3", D("0.003"))
+    ledger.allocate(START_LOT, "4", D("0.003"))
+    after = ledger.summary(D("56000"))
+    assert (after.equity, after.unrealized_pnl, after.grid_profit) == (
+        before.equity,
+        before.unrealized_pnl,
+        before.grid_profit,
+    )
+    assert ledger.base_in("3") == ledger.base_in("4") == D("0.003")
+    with pytest.raises(LedgerError):
+        ledger.allocate(START_LOT, "5", D("0.003"))
+    ledger.apply(sell("0.003", "61000", lot="3"))
+    assert ledger.round_trips == 1
+    assert ledger.realized == D("0.003") * 61000 * (1 - FEE) - ledger_cost_share(
+        D("0.007"), D("54000"), D("0.003")
+    )
+
+
+def ledger_cost_share(bought: Decimal, price: Decimal, share: Decimal) -> Decimal:
+    net = bought * (1 - FEE)
+    return (bought * price * share / net).quantize(D("1e-18"))

@@ -1,0 +1,200 @@
+"""Every change to a bot's lifecycle: checked transitions, each one an event, live after commit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from bots import codec
+from bots.live import publish
+from bots.models import Bot, BotEvent, BotEventKind, BotStatus
+from bots.strategies import grid
+from exchanges.models import ExchangeAccount
+from exchanges.registry import exchange_for_account
+
+MAX_AUTO_RESTARTS = 5
+STOPPABLE = (BotStatus.STARTING, BotStatus.RUNNING, BotStatus.ERROR)
+
+
+class InvalidTransition(Exception):
+    """The bot is not in a status this action applies to."""
+
+
+def _enqueue_tick(bot_id: int) -> None:
+    from bots.tasks import tick_bot
+
+    transaction.on_commit(lambda: tick_bot.delay(bot_id))
+
+
+def transition(bot: Bot, to: str, *, allowed_from: tuple[str, ...], message: str, **fields: Any) -> Bot:
+    """Move `bot` to `to` only if it is still in one of `allowed_from`: a conditional UPDATE."""
+    with transaction.atomic():
+        moved = Bot.objects.filter(pk=bot.pk, status__in=allowed_from).update(status=to, **fields)
+        if not moved:
+            bot.refresh_from_db()
+            raise InvalidTransition(
+                f"“{bot.name}” is {bot.get_status_display().lower()}; it cannot do that now."
+            )
+        BotEvent.objects.create(bot=bot, kind=BotEventKind.STATUS, message=message, details={"status": to})
+        publish(bot, "status", {"status": to})
+    bot.refresh_from_db()
+    return bot
+
+
+# Creating ----------------------------------------------------------------------
+
+
+def check_bot_config(account: ExchangeAccount, config: grid.GridConfig) -> Decimal:
+    """Validate against the live instrument; returns the price it was checked at."""
+    exchange = exchange_for_account(account)
+    instrument = exchange.instrument(config.symbol)
+    price = exchange.ticker(config.symbol).last
+    grid.validate(config, instrument, price, venue=account.get_exchange_display())
+    return price
+
+
+def do_create_bot(
+    owner: User, account: ExchangeAccount, name: str, config: grid.GridConfig, price: Decimal
+) -> Bot:
+    with transaction.atomic():
+        bot = Bot.objects.create(
+            owner=owner,
+            exchange_account=account,
+            name=name,
+            symbol=config.symbol,
+            config=codec.config_to_json(config),
+            price_at_creation=price,
+        )
+        BotEvent.objects.create(
+            bot=bot, kind=BotEventKind.STATUS, message="Created.", details={"status": "draft"}
+        )
+    return bot
+
+
+# Running and stopping ----------------------------------------------------------
+
+
+def do_start_bot(bot: Bot) -> Bot:
+    """A new run with fresh books: the grid is laid out again around the current price."""
+    bot = transition(
+        bot,
+        BotStatus.STARTING,
+        allowed_from=(BotStatus.DRAFT, BotStatus.STOPPED, BotStatus.ERROR),
+        message="Starting.",
+        run=bot.run + 1,
+        state=None,
+        ledger=None,
+        fills_cursor=None,
+        price_at_start=None,
+        status_reason="",
+        consecutive_failures=0,
+        restart_at=None,
+        started_at=None,
+        stopped_at=None,
+        next_tick_at=timezone.now(),
+    )
+    _enqueue_tick(bot.pk)
+    return bot
+
+
+def do_stop_bot(bot: Bot, *, sell_base: bool = False, emergency: bool = False) -> Bot:
+    """Cancel the bot's orders and, if asked, sell its base. Works while a tick is in flight:
+    the tick re-checks the status before every send."""
+    label = "Emergency stop" if emergency else "Stopping"
+    bot = transition(
+        bot,
+        BotStatus.STOPPING,
+        allowed_from=STOPPABLE,
+        message=f"{label}{', selling the base' if sell_base else ''}.",
+        sell_base_on_stop=sell_base,
+        restart_at=None,
+        next_tick_at=timezone.now(),
+    )
+    _enqueue_tick(bot.pk)
+    return bot
+
+
+def do_emergency_stop(bot: Bot, *, sell_base: bool = False) -> Bot:
+    return do_stop_bot(bot, sell_base=sell_base, emergency=True)
+
+
+def do_stop_all(owner: User, *, sell_base: bool = False) -> list[Bot]:
+    stopped = []
+    for bot in Bot.objects.owned_by(owner).filter(status__in=STOPPABLE):
+        try:
+            stopped.append(do_emergency_stop(bot, sell_base=sell_base))
+        except InvalidTransition:
+            continue  # it stopped by itself meanwhile
+    return stopped
+
+
+def do_exit_bot(bot: Bot, reason: grid.ExitReason) -> Bot:
+    config = bot.grid_config
+    action = config.take_profit_action if reason is grid.ExitReason.TAKE_PROFIT else config.stop_loss_action
+    sell = action is grid.ExitAction.SELL_BASE
+    BotEvent.objects.create(bot=bot, kind=BotEventKind.EXIT, message=_exit_message(reason, sell))
+    return do_stop_bot(bot, sell_base=sell)
+
+
+def _exit_message(reason: grid.ExitReason, sell: bool) -> str:
+    what = {
+        grid.ExitReason.TAKE_PROFIT: "Take-profit price reached",
+        grid.ExitReason.STOP_LOSS: "Stop-loss price reached",
+        grid.ExitReason.MAX_DRAWDOWN: "Maximum drawdown reached",
+    }[reason]
+    return f"{what}: stopping and {'selling' if sell else 'keeping'} the base."
+
+
+def do_mark_stopped(bot: Bot) -> Bot:
+    return transition(
+        bot,
+        BotStatus.STOPPED,
+        allowed_from=(BotStatus.STOPPING,),
+        message="Stopped.",
+        stopped_at=timezone.now(),
+    )
+
+
+def do_fail_bot(bot: Bot, reason: str, *, transient: bool = False) -> Bot | None:
+    """Put the bot in error with a reason the trader can act on; transient trouble retries with backoff."""
+    bot.refresh_from_db()
+    restart_at = None
+    if transient and bot.auto_restart and bot.restart_attempts < MAX_AUTO_RESTARTS:
+        restart_at = timezone.now() + timedelta(minutes=2**bot.restart_attempts)
+    try:
+        bot = transition(
+            bot,
+            BotStatus.ERROR,
+            allowed_from=(BotStatus.STARTING, BotStatus.RUNNING, BotStatus.STOPPING),
+            message=reason,
+            status_reason=reason,
+            restart_at=restart_at,
+        )
+    except InvalidTransition:
+        return None
+    BotEvent.objects.create(bot=bot, kind=BotEventKind.ERROR, message=reason)
+    return bot
+
+
+def do_auto_restart(bot: Bot) -> Bot:
+    """Resume where it was if the grid was running, else start over."""
+    resumed_status = BotStatus.RUNNING if bot.state else BotStatus.STARTING
+    bot = transition(
+        bot,
+        resumed_status,
+        allowed_from=(BotStatus.ERROR,),
+        message=f"Restarting automatically (attempt {bot.restart_attempts + 1}).",
+        restart_attempts=bot.restart_attempts + 1,
+        restart_at=None,
+        status_reason="",
+        consecutive_failures=0,
+        next_tick_at=timezone.now(),
+    )
+    BotEvent.objects.create(bot=bot, kind=BotEventKind.RESTART, message="Automatic restart.")
+    _enqueue_tick(bot.pk)
+    return bot

@@ -1,0 +1,632 @@
+"""One tick of one bot: reconcile with the exchange, decide, act.
+
+The exchange is the source of truth. Every new fill is recorded exactly
+once (unique trade id) in the same transaction as everything it changes:
+the order, the ledger, the strategy state and the counter-orders it
+triggers, which are committed as `pending` rows. Only then are pending
+orders sent, each once. An unknown outcome stays pending until a later
+reconcile finds the order by its client id; an order the exchange has still
+never seen after LOST_AFTER is marked lost and re-placed under a new id.
+
+A lease on the bot row keeps two ticks of one bot from ever running at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from bots import codec, ids
+from bots.live import publish
+from bots.models import ACTIVE_STATUSES, Bot, BotEvent, BotEventKind, BotStatus
+from bots.strategies import grid
+from exchanges.base import (
+    AuthError,
+    DuplicateClientOrderId,
+    Exchange,
+    ExchangeUnavailable,
+    Fill,
+    Instrument,
+    InsufficientBalance,
+    InvalidOrder,
+    OrderNotFound,
+    OrderRequest,
+    OrderState,
+    OrderType,
+    PermissionDenied,
+    RateLimited,
+    Side,
+)
+from exchanges.base import OrderStatus as VenueStatus
+from exchanges.registry import exchange_for_account
+from trading.ledger import START_LOT, Ledger, LedgerFill
+from trading.models import LIVE_STATUSES, EquitySnapshot, Order, OrderPurpose, OrderStatus
+from trading.models import Fill as FillRow
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+LOST_AFTER = timedelta(seconds=30)
+MAX_FAILURES = 5
+SNAPSHOT_EVERY = timedelta(minutes=1)
+EXIT_LOT = "exit"
+
+_VENUE_TO_ORDER = {
+    VenueStatus.NEW: OrderStatus.OPEN,
+    VenueStatus.PARTIALLY_FILLED: OrderStatus.PARTIALLY_FILLED,
+    VenueStatus.FILLED: OrderStatus.FILLED,
+    VenueStatus.CANCELLED: OrderStatus.CANCELLED,
+    VenueStatus.REJECTED: OrderStatus.REJECTED,
+}
+
+
+class BotHalted(Exception):
+    """The bot must go to `error`; the message is for the trader."""
+
+
+# Leases ----------------------------------------------------------------------
+
+
+def claim(bot_id: int) -> uuid.UUID | None:
+    """Take the bot's lease if it is free or expired: a conditional UPDATE, so only one worker wins."""
+    token = uuid.uuid4()
+    now = timezone.now()
+    claimed = (
+        Bot.objects.filter(pk=bot_id, status__in=ACTIVE_STATUSES)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + LEASE, lease_token=token)
+    )
+    return token if claimed else None
+
+
+def release(bot_id: int, token: uuid.UUID) -> None:
+    Bot.objects.filter(pk=bot_id, lease_token=token).update(lease_until=None, lease_token=None)
+
+
+def run_tick(bot_id: int) -> bool:
+    """Run one tick if no other is running. Returns whether it ran."""
+    token = claim(bot_id)
+    if token is None:
+        return False
+    try:
+        bot = Bot.objects.select_related("exchange_account__paper_account").get(pk=bot_id)
+        _tick(bot)
+    finally:
+        release(bot_id, token)
+    return True
+
+
+def _tick(bot: Bot) -> None:
+    try:
+        exchange = exchange_for_account(bot.exchange_account)
+        if bot.status == BotStatus.STARTING:
+            _starting(bot, exchange)
+        elif bot.status == BotStatus.RUNNING:
+            _running(bot, exchange)
+        elif bot.status == BotStatus.STOPPING:
+            _stopping(bot, exchange)
+    except RateLimited as exc:
+        _note(bot, BotEventKind.WARNING, f"The exchange is rate limiting; waiting {exc.retry_after:.0f}s.")
+        _schedule(bot, timedelta(seconds=max(1.0, exc.retry_after)))
+    except ExchangeUnavailable as exc:
+        _unavailable(bot, exc)
+    except (AuthError, PermissionDenied) as exc:
+        _halt(bot, f"The exchange refused the API key: {exc.message} Re-check the key on its account page.")
+    except InsufficientBalance as exc:
+        _halt(bot, f"Not enough funds on the exchange account: {exc.message}")
+    except BotHalted as exc:
+        _halt(bot, str(exc))
+    else:
+        if bot.consecutive_failures:
+            Bot.objects.filter(pk=bot.pk).update(consecutive_failures=0)
+
+
+def _unavailable(bot: Bot, exc: ExchangeUnavailable) -> None:
+    failures = bot.consecutive_failures + 1
+    Bot.objects.filter(pk=bot.pk).update(consecutive_failures=failures)
+    if failures >= MAX_FAILURES:
+        _halt(
+            bot, f"The exchange has not answered {failures} times in a row ({exc.message}).", transient=True
+        )
+        return
+    backoff = timedelta(seconds=min(60, 2**failures))
+    _note(bot, BotEventKind.WARNING, f"The exchange did not answer; retrying in {backoff.seconds}s.")
+    _schedule(bot, backoff)
+
+
+def _schedule(bot: Bot, delay: timedelta) -> None:
+    Bot.objects.filter(pk=bot.pk).update(next_tick_at=timezone.now() + delay)
+
+
+def _halt(bot: Bot, reason: str, *, transient: bool = False) -> None:
+    from bots.actions import do_fail_bot
+
+    do_fail_bot(bot, reason, transient=transient)
+
+
+def _note(bot: Bot, kind: str, message: str, **details: object) -> None:
+    BotEvent.objects.create(bot=bot, kind=kind, message=message, details=details)
+
+
+# Starting --------------------------------------------------------------------
+
+
+def _starting(bot: Bot, exchange: Exchange) -> None:
+    _reconcile(bot, exchange)
+    bot.refresh_from_db()
+    start_order = bot.orders.filter(purpose=OrderPurpose.START).order_by("-attempt").first()
+    if start_order is None:
+        _begin_start(bot, exchange)
+    elif start_order.status == OrderStatus.FILLED:
+        _lay_out_grid(bot, exchange)
+    elif start_order.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
+        raise BotHalted(
+            f"The start trade did not go through: {start_order.reject_reason or start_order.status}."
+        )
+    _send_pending(bot, exchange)
+
+
+def _begin_start(bot: Bot, exchange: Exchange) -> None:
+    config = bot.grid_config
+    instrument = exchange.instrument(bot.symbol)
+    price = exchange.ticker(bot.symbol).last
+    if not grid.trigger_reached(config, price, bot.price_at_creation or price):
+        message = f"Waiting for the price to reach the trigger {config.trigger_price} (now {price})."
+        if bot.status_reason != message:
+            Bot.objects.filter(pk=bot.pk).update(status_reason=message)
+        return
+    try:
+        grid.validate(config, instrument, price, venue=bot.exchange_account.get_exchange_display())
+    except grid.GridConfigError as exc:
+        raise BotHalted(f"The grid no longer fits the market: {exc}") from exc
+    quantity = grid.quantity_for_investment(config, instrument, price)
+    sizing = grid.size_grid(config, instrument, price, quantity)
+    _check_funds(exchange, instrument, config, sizing)
+    ledger = Ledger(instrument.base, instrument.quote, config.investment)
+    if config.direction is grid.Direction.SHORT:
+        # The trader commits base; the books hold it at today's price.
+        ledger.open_position(START_LOT, sizing.base_for_sells + sizing.base_to_sell, price)
+    with transaction.atomic():
+        Bot.objects.filter(pk=bot.pk).update(
+            price_at_start=price, ledger=codec.ledger_to_json(ledger), status_reason=""
+        )
+        start_quantity = sizing.base_to_buy or sizing.base_to_sell
+        if not start_quantity:
+            Order.objects.create(  # nothing to trade at start: a filled placeholder moves the bot on
+                bot=bot,
+                client_order_id=ids.start_order_id(bot.pk, bot.run),
+                symbol=bot.symbol,
+                side=Side.BUY,
+                order_type=OrderType.MARKET,
+                quantity=Decimal(0),
+                status=OrderStatus.FILLED,
+                purpose=OrderPurpose.START,
+            )
+            return
+        side = Side.BUY if sizing.base_to_buy else Side.SELL
+        _pend(bot, ids.start_order_id(bot.pk, bot.run), side, None, start_quantity, OrderPurpose.START)
+
+
+def _check_funds(
+    exchange: Exchange, instrument: Instrument, config: grid.GridConfig, sizing: grid.Sizing
+) -> None:
+    """A long grid spends quote; a reverse grid starts from base."""
+    if config.direction is grid.Direction.LONG:
+        asset, needed = instrument.quote, sizing.investment_used
+    else:
+        asset, needed = instrument.base, sizing.base_for_sells + sizing.base_to_sell
+    balance = exchange.balances().get(asset)
+    have = balance.free if balance else Decimal(0)
+    if have < needed:
+        raise InsufficientBalance(
+            f"The grid needs {needed.normalize():f} {asset}; the account has {have.normalize():f} free."
+        )
+
+
+def _lay_out_grid(bot: Bot, exchange: Exchange) -> None:
+    config, instrument = bot.grid_config, exchange.instrument(bot.symbol)
+    price = bot.price_at_start or exchange.ticker(bot.symbol).last
+    state, intents = grid.initial_state(config, instrument, price)
+    with transaction.atomic():
+        ledger = _locked_ledger(bot)
+        for interval in state.intervals:
+            if interval.side is Side.SELL:
+                ledger.allocate(START_LOT, str(interval.index), interval.base_held)
+        for intent in intents:
+            _pend_intent(bot, intent)
+        Bot.objects.filter(pk=bot.pk).update(
+            state=codec.state_to_json(state),
+            ledger=codec.ledger_to_json(ledger),
+            status=BotStatus.RUNNING,
+            started_at=timezone.now(),
+            status_reason="",
+        )
+        _note(bot, BotEventKind.STATUS, f"Running: {len(intents)} grid orders placed around {price}.")
+        publish(bot, "status", {"status": BotStatus.RUNNING})
+
+
+# Running ---------------------------------------------------------------------
+
+
+def _running(bot: Bot, exchange: Exchange) -> None:
+    _reconcile(bot, exchange)
+    bot.refresh_from_db()
+    price = exchange.ticker(bot.symbol).last
+    ledger = bot.books
+    equity = ledger.equity(price) if ledger else None
+    reason = grid.exit_reason(bot.grid_config, price, equity)
+    if reason is not None:
+        from bots.actions import do_exit_bot
+
+        do_exit_bot(bot, reason)
+        return
+    _send_pending(bot, exchange)
+    _snapshot(bot, price)
+
+
+def _snapshot(bot: Bot, price: Decimal) -> None:
+    now = timezone.now()
+    if bot.last_snapshot_at and now - bot.last_snapshot_at < SNAPSHOT_EVERY:
+        return
+    ledger = bot.books
+    if ledger is None:
+        return
+    summary = ledger.summary(price)
+    EquitySnapshot.objects.create(
+        bot=bot,
+        time=now,
+        price=price,
+        equity=summary.equity,
+        grid_profit=summary.grid_profit,
+        unrealized_pnl=summary.unrealized_pnl,
+    )
+    Bot.objects.filter(pk=bot.pk).update(last_snapshot_at=now)
+
+
+# Stopping --------------------------------------------------------------------
+
+
+def _stopping(bot: Bot, exchange: Exchange) -> None:
+    _reconcile(bot, exchange)
+    _cancel_live_orders(bot, exchange)
+    _reconcile(bot, exchange)  # fills that raced the cancels
+    bot.refresh_from_db()
+    if bot.sell_base_on_stop and _exit_needed(bot, exchange):
+        _pend_exit(bot, exchange)
+        _send_pending(bot, exchange)
+        return
+    if bot.orders.filter(status__in=LIVE_STATUSES).exists():
+        return  # a cancel or the exit trade is still settling
+    from bots.actions import do_mark_stopped
+
+    do_mark_stopped(bot)
+
+
+def _cancel_live_orders(bot: Bot, exchange: Exchange) -> None:
+    for order in bot.orders.filter(status__in=LIVE_STATUSES).exclude(purpose=OrderPurpose.EXIT):
+        if order.status == OrderStatus.PENDING and order.sent_at is None:
+            _set_status(order, OrderStatus.CANCELLED, "Stopped before it was sent.")
+            continue
+        try:
+            exchange.cancel_order(bot.symbol, client_order_id=order.client_order_id)
+        except OrderNotFound:
+            pass  # filled or already gone: the reconcile that follows settles it
+        else:
+            _set_status(order, OrderStatus.CANCELLED)
+            _note(
+                bot, BotEventKind.ORDER_CANCELLED, f"Cancelled {order.side} {order.quantity} @ {order.price}."
+            )
+
+
+def _exit_needed(bot: Bot, exchange: Exchange) -> bool:
+    if (
+        bot.orders.filter(purpose=OrderPurpose.EXIT)
+        .exclude(status__in=(OrderStatus.LOST, OrderStatus.REJECTED))
+        .exists()
+    ):
+        return False
+    ledger = bot.books
+    if ledger is None:
+        return False
+    instrument = exchange.instrument(bot.symbol)
+    sellable = instrument.round_quantity(ledger.base)
+    return sellable >= instrument.min_quantity_at(exchange.ticker(bot.symbol).last)
+
+
+def _pend_exit(bot: Bot, exchange: Exchange) -> None:
+    instrument = exchange.instrument(bot.symbol)
+    with transaction.atomic():
+        ledger = _locked_ledger(bot)
+        for lot in list(ledger.lots):
+            if lot != EXIT_LOT and ledger.lots[lot].base:
+                ledger.allocate(lot, EXIT_LOT, ledger.lots[lot].base)
+        Bot.objects.filter(pk=bot.pk).update(ledger=codec.ledger_to_json(ledger))
+        attempt = bot.orders.filter(purpose=OrderPurpose.EXIT).count()
+        quantity = instrument.round_quantity(ledger.base_in(EXIT_LOT))
+        _pend(
+            bot,
+            ids.exit_order_id(bot.pk, bot.run, attempt),
+            Side.SELL,
+            None,
+            quantity,
+            OrderPurpose.EXIT,
+            attempt=attempt,
+        )
+
+
+# Reconcile -------------------------------------------------------------------
+
+
+def _reconcile(bot: Bot, exchange: Exchange) -> None:
+    """Record new fills once, settle unknown outcomes, and follow orders the exchange finished."""
+    fills = exchange.fills_since(bot.symbol, bot.fills_cursor)
+    prefix = ids.bot_prefix(bot.pk, bot.run)
+    for fill in fills:
+        if fill.client_order_id.startswith(prefix):
+            _record_fill(bot, exchange, fill)
+    if fills:
+        Bot.objects.filter(pk=bot.pk).update(fills_cursor=max(fill.time for fill in fills))
+    _settle_pending(bot, exchange)
+    _follow_finished(bot, exchange)
+
+
+def _record_fill(bot: Bot, exchange: Exchange, fill: Fill) -> None:
+    try:
+        with transaction.atomic():
+            order = (
+                Order.objects.select_for_update()
+                .filter(bot=bot, client_order_id=fill.client_order_id)
+                .first()
+            )
+            if order is None:
+                return
+            FillRow.objects.create(
+                bot=bot,
+                order=order,
+                exchange_account_id=bot.exchange_account_id,
+                trade_id=fill.trade_id,
+                symbol=fill.symbol,
+                side=fill.side,
+                price=fill.price,
+                quantity=fill.quantity,
+                fee=fill.fee,
+                fee_asset=fill.fee_asset,
+                is_maker=fill.is_maker,
+                time=fill.time,
+            )
+            _apply_fill(bot, exchange, order, fill)
+    except IntegrityError:
+        return  # this trade id is already on the books
+
+
+def _apply_fill(bot: Bot, exchange: Exchange, order: Order, fill: Fill) -> None:
+    previous_value = order.filled_quantity * (order.average_price or 0)
+    order.filled_quantity += fill.quantity
+    order.average_price = (previous_value + fill.quantity * fill.price) / order.filled_quantity
+    complete = order.filled_quantity >= order.quantity
+    if order.status in (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
+        order.status = OrderStatus.FILLED if complete else OrderStatus.PARTIALLY_FILLED
+    order.save(update_fields=["filled_quantity", "average_price", "status", "updated_at"])
+
+    locked = Bot.objects.select_for_update().get(pk=bot.pk)
+    ledger = codec.ledger_from_json(locked.ledger) if locked.ledger else None
+    state = codec.state_from_json(locked.state) if locked.state else None
+    config = codec.config_from_json(locked.config)
+    if ledger is not None:
+        ledger.apply(_ledger_fill(order, fill, config.direction, complete))
+    if state is not None and order.purpose == OrderPurpose.GRID and order.interval is not None:
+        state = _advance_grid(bot, exchange, order, fill, state, ledger, config)
+    Bot.objects.filter(pk=bot.pk).update(
+        ledger=codec.ledger_to_json(ledger) if ledger else None,
+        state=codec.state_to_json(state) if state else None,
+    )
+    _note(
+        bot, BotEventKind.FILL, f"{fill.side.title()} {fill.quantity} @ {fill.price}", trade_id=fill.trade_id
+    )
+    publish(bot, "fill", {"trade_id": fill.trade_id})
+
+
+def _ledger_fill(order: Order, fill: Fill, direction: grid.Direction, complete: bool) -> LedgerFill:
+    if order.purpose == OrderPurpose.START:
+        lot = START_LOT
+    elif order.purpose == OrderPurpose.EXIT:
+        lot = EXIT_LOT
+    else:
+        lot = str(order.interval)
+    closing_side = Side.SELL if direction is grid.Direction.LONG else Side.BUY
+    closes_trip = order.purpose == OrderPurpose.GRID and complete and fill.side is closing_side
+    return LedgerFill(fill.side, fill.price, fill.quantity, fill.fee, fill.fee_asset, lot, closes_trip)
+
+
+def _advance_grid(
+    bot: Bot,
+    exchange: Exchange,
+    order: Order,
+    fill: Fill,
+    state: grid.GridState,
+    ledger: Ledger | None,
+    config: grid.GridConfig,
+) -> grid.GridState:
+    instrument = exchange.instrument(bot.symbol)
+    grid_fill = grid.GridFill(
+        order.interval or 0, order.cycle, fill.side, fill.price, fill.quantity, fill.fee, fill.fee_asset
+    )
+    offered = sum(
+        (o.quantity - o.filled_quantity for o in bot.orders.filter(side=Side.SELL, status__in=LIVE_STATUSES)),
+        Decimal(0),
+    )
+    available = (ledger.base if ledger else Decimal(0)) - offered
+    decision = grid.apply_fills(
+        config, instrument, state, [grid_fill], base_available=max(Decimal(0), available)
+    )
+    for intent in decision.place:
+        _pend_intent(bot, intent)
+    return decision.state
+
+
+def _settle_pending(bot: Bot, exchange: Exchange) -> None:
+    """Orders sent with an unknown outcome: found by client id, or, once surely absent, lost."""
+    for order in bot.orders.filter(status=OrderStatus.PENDING, sent_at__isnull=False):
+        try:
+            state = exchange.order(bot.symbol, order.client_order_id)
+        except OrderNotFound:
+            if order.sent_at is not None and timezone.now() - order.sent_at >= LOST_AFTER:
+                _mark_lost_and_replace(bot, order)
+            continue
+        _adopt(order, state)
+
+
+def _follow_finished(bot: Bot, exchange: Exchange) -> None:
+    """Orders we think are open but the exchange no longer lists as open."""
+    ours = bot.orders.filter(status__in=(OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED))
+    if not ours.exists():
+        return
+    open_ids = {state.client_order_id for state in exchange.open_orders(bot.symbol)}
+    for order in ours.exclude(client_order_id__in=open_ids):
+        try:
+            _adopt(order, exchange.order(bot.symbol, order.client_order_id))
+        except OrderNotFound:
+            continue
+
+
+def _adopt(order: Order, state: OrderState) -> None:
+    status = _VENUE_TO_ORDER[state.status]
+    if status == OrderStatus.FILLED and order.filled_quantity < order.quantity:
+        status = OrderStatus.PARTIALLY_FILLED  # its last fills are still on their way to us
+    Order.objects.filter(pk=order.pk).update(
+        status=status,
+        exchange_order_id=state.exchange_order_id,
+        reject_reason=state.reject_reason or order.reject_reason,
+        updated_at=timezone.now(),
+    )
+
+
+def _mark_lost_and_replace(bot: Bot, order: Order) -> None:
+    with transaction.atomic():
+        _set_status(order, OrderStatus.LOST, "The exchange never received it.")
+        attempt = order.attempt + 1
+        if order.purpose == OrderPurpose.GRID and order.interval is not None:
+            client_id = ids.grid_order_id(
+                bot.pk, bot.run, order.interval, order.cycle, Side(order.side), attempt
+            )
+        elif order.purpose == OrderPurpose.START:
+            client_id = ids.start_order_id(bot.pk, bot.run, attempt)
+        else:
+            client_id = ids.exit_order_id(bot.pk, bot.run, attempt)
+        replacement = _pend(
+            bot, client_id, Side(order.side), order.price, order.quantity, order.purpose, attempt=attempt
+        )
+        Order.objects.filter(pk=replacement.pk).update(interval=order.interval, cycle=order.cycle)
+        _note(
+            bot,
+            BotEventKind.ORDER_LOST,
+            f"Order {order.client_order_id} never reached the exchange; placed again.",
+        )
+
+
+# Act -------------------------------------------------------------------------
+
+
+def _pend_intent(bot: Bot, intent: grid.OrderIntent) -> Order:
+    client_id = ids.grid_order_id(bot.pk, bot.run, intent.interval, intent.cycle, intent.side)
+    order = _pend(bot, client_id, intent.side, intent.price, intent.quantity, OrderPurpose.GRID)
+    Order.objects.filter(pk=order.pk).update(interval=intent.interval, cycle=intent.cycle)
+    return order
+
+
+def _pend(
+    bot: Bot,
+    client_id: str,
+    side: Side,
+    price: Decimal | None,
+    quantity: Decimal,
+    purpose: str,
+    *,
+    attempt: int = 0,
+) -> Order:
+    """Commit the order as pending before anything is sent. The same intent twice is one row."""
+    order, _ = Order.objects.get_or_create(
+        client_order_id=client_id,
+        defaults={
+            "bot": bot,
+            "symbol": bot.symbol,
+            "side": side,
+            "order_type": OrderType.LIMIT if price is not None else OrderType.MARKET,
+            "price": price,
+            "quantity": quantity,
+            "purpose": purpose,
+            "attempt": attempt,
+        },
+    )
+    return order
+
+
+_SENDING_STATUS = {
+    OrderPurpose.GRID: BotStatus.RUNNING,
+    OrderPurpose.START: BotStatus.STARTING,
+    OrderPurpose.EXIT: BotStatus.STOPPING,
+}
+
+
+def _send_pending(bot: Bot, exchange: Exchange) -> None:
+    for order in bot.orders.filter(status=OrderStatus.PENDING, sent_at__isnull=True).order_by("id"):
+        if not Bot.objects.filter(pk=bot.pk, status=_SENDING_STATUS[OrderPurpose(order.purpose)]).exists():
+            # Stopped while this tick ran (an emergency stop): never send it.
+            if order.purpose == OrderPurpose.GRID:
+                _set_status(order, OrderStatus.CANCELLED, "The bot was stopped before it was sent.")
+            continue
+        _send_once(bot, exchange, order)
+
+
+def _send_once(bot: Bot, exchange: Exchange, order: Order) -> None:
+    # Claim the one send: a racing worker that also saw it pending finds sent_at taken.
+    if not Order.objects.filter(pk=order.pk, sent_at__isnull=True).update(sent_at=timezone.now()):
+        return
+    request = OrderRequest(
+        symbol=order.symbol,
+        side=Side(order.side),
+        order_type=OrderType(order.order_type),
+        quantity=order.quantity,
+        client_order_id=order.client_order_id,
+        price=order.price,
+    )
+    try:
+        state = exchange.place_order(request)
+    except DuplicateClientOrderId:
+        return  # it reached the exchange before; the next reconcile adopts it by client id
+    except RateLimited:
+        # A definite "not accepted": the order may go out again later.
+        Order.objects.filter(pk=order.pk).update(sent_at=None)
+        raise
+    except (InvalidOrder, InsufficientBalance) as exc:
+        _set_status(order, OrderStatus.REJECTED, exc.message)
+        _note(
+            bot,
+            BotEventKind.ORDER_REJECTED,
+            f"The exchange rejected {order.side} {order.quantity} @ {order.price}: {exc.message}",
+        )
+        if isinstance(exc, InsufficientBalance):
+            raise
+        return
+    _adopt(order, state)
+    _note(
+        bot, BotEventKind.ORDER_PLACED, f"Placed {order.side} {order.quantity} @ {order.price or 'market'}."
+    )
+    publish(bot, "order", {"client_order_id": order.client_order_id})
+
+
+def _set_status(order: Order, status: str, reason: str = "") -> None:
+    Order.objects.filter(pk=order.pk).update(status=status, reject_reason=reason or order.reject_reason)
+
+
+def _locked_ledger(bot: Bot) -> Ledger:
+    locked = Bot.objects.select_for_update().get(pk=bot.pk)
+    if locked.ledger is None:
+        raise BotHalted("The bot's books are missing.")
+    return codec.ledger_from_json(locked.ledger)

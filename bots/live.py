@@ -1,0 +1,37 @@
+"""Live events to the trader's pages, sent only after the change they announce is committed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def user_group(user_id: int) -> str:
+    return f"user-{user_id}"
+
+
+def bot_group(bot_id: int) -> str:
+    return f"bot-{bot_id}"
+
+
+def publish(bot: Any, kind: str, payload: dict[str, Any]) -> None:
+    message = {"type": "bot.event", "kind": kind, "bot_id": bot.pk, **payload}
+    groups = (user_group(bot.owner_id), bot_group(bot.pk))
+    transaction.on_commit(lambda: _send(groups, message))
+
+
+def _send(groups: tuple[str, ...], message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        for group in groups:
+            async_to_sync(layer.group_send)(group, message)
+    except Exception:
+        logger.warning("Could not publish %s to %s.", message.get("kind"), groups, exc_info=True)

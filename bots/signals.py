@@ -1,0 +1,23 @@
+"""A fill on the paper exchange wakes its bots at once instead of at their next interval."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver
+from django.utils import timezone
+
+from bots.models import Bot, BotStatus
+from exchanges.paper.market import fills_recorded
+
+
+@receiver(fills_recorded)
+def wake_bots_on_fill(sender: object, account_ids: list[int], **kwargs: Any) -> None:
+    from bots.tasks import tick_bot
+
+    bots = Bot.objects.filter(status=BotStatus.RUNNING, exchange_account__paper_account_id__in=account_ids)
+    bot_ids = list(bots.values_list("id", flat=True))
+    if bot_ids:
+        Bot.objects.filter(id__in=bot_ids).update(next_tick_at=timezone.now())
+        for bot_id in bot_ids:
+            tick_bot.delay(bot_id)

@@ -1,0 +1,208 @@
+"""The engine on the real paper exchange and PostgreSQL, tick by tick."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from bots import actions, engine
+from bots.models import Bot, BotEvent, BotEventKind, BotStatus
+from bots.tests.conftest import grid_config, paper_account_for, venue
+from exchanges.base import OrderRequest, OrderType, Side
+from exchanges.paper import market
+from trading.models import EquitySnapshot, Order, OrderStatus
+
+D = Decimal
+FEE = D("0.001")
+
+
+def tick(bot: Bot) -> Bot:
+    assert engine.run_tick(bot.pk)
+    bot.refresh_from_db()
+    return bot
+
+
+def settle(bot: Bot, ticks: int = 6) -> Bot:
+    """Tick until the bot stops being active (or give up after `ticks`)."""
+    for _ in range(ticks):
+        if not engine.run_tick(bot.pk):
+            break
+    bot.refresh_from_db()
+    return bot
+
+
+def started(bot: Bot) -> Bot:
+    actions.do_start_bot(bot)
+    tick(bot)  # sends the start trade
+    return tick(bot)  # books it and lays out the grid
+
+
+def open_prices(bot: Bot) -> dict[str, list[Decimal]]:
+    orders = venue(bot).open_orders("BTCUSDT")
+    return {
+        "buy": sorted(o.price for o in orders if o.side is Side.BUY and o.price),
+        "sell": sorted(o.price for o in orders if o.side is Side.SELL and o.price),
+    }
+
+
+def test_start_buys_the_base_and_lays_out_the_published_grid(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+
+    assert bot.status == BotStatus.RUNNING
+    assert open_prices(bot) == {"buy": [D(45000), D(49000), D(53000)], "sell": [D(61000), D(65000)]}
+    start = bot.orders.get(purpose="start")
+    assert start.status == OrderStatus.FILLED
+    ledger = bot.books
+    assert ledger is not None
+    q = bot.grid_state.quantity_per_order if bot.grid_state else D(0)
+    assert ledger.base_in("3") == ledger.base_in("4") == q
+    tick(bot)
+    assert EquitySnapshot.objects.filter(bot=bot).exists(), "running ticks record equity"
+
+
+def test_a_round_trip_books_the_published_profit_and_replaces_the_buy(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+    buy = bot.orders.get(purpose="grid", price=D(53000))
+    q = buy.quantity
+
+    market.set_price("BTCUSDT", D("52900"))
+    bot = tick(bot)
+    sell = bot.orders.get(purpose="grid", side="sell", price=D(57000))
+    net = (q * (1 - FEE)).quantize(D("0.000001"), rounding="ROUND_DOWN")
+    assert (sell.quantity, sell.status) == (net, OrderStatus.OPEN)
+
+    market.set_price("BTCUSDT", D("57100"))
+    bot = tick(bot)
+    ledger = bot.books
+    assert ledger is not None
+    assert ledger.round_trips == 1
+    assert ledger.realized == net * D("57000") * (1 - FEE) - q * D("53000")
+    assert bot.orders.filter(purpose="grid", side="buy", price=D(53000), status=OrderStatus.OPEN).count() == 1
+    summary = ledger.summary(D("57100"))
+    assert (
+        summary.grid_profit + summary.unrealized_pnl - summary.fees_not_netted
+        == summary.equity - summary.investment
+    )
+
+
+def test_fills_are_recorded_once_however_often_we_reconcile(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+    market.set_price("BTCUSDT", D("48000"))
+    bot = tick(bot)
+    fills_after_one = bot.fills.count()
+    Bot.objects.filter(pk=bot.pk).update(fills_cursor=None)  # re-read every fill from the start
+    bot = tick(bot)
+    assert bot.fills.count() == fills_after_one
+    assert bot.fills.values("trade_id").distinct().count() == fills_after_one
+
+
+def test_stop_cancels_every_order_and_can_sell_the_base(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+    actions.do_stop_bot(bot, sell_base=True)
+    bot = settle(bot)  # cancels, sends the exit trade, books its fill
+
+    assert bot.status == BotStatus.STOPPED
+    assert venue(bot).open_orders() == []
+    assert not bot.orders.filter(status__in=["pending", "open", "partially_filled"]).exists()
+    assert venue(bot).balances()["BTC"].total < D("0.000002"), "only dust below the lot step is left"
+
+
+def test_emergency_stop_during_a_tick_sends_nothing_more(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+    market.set_price("BTCUSDT", D("52900"))
+    token = engine.claim(bot.pk)  # a tick is in flight...
+    assert token is not None
+    engine._reconcile(bot, venue(bot))  # ...it booked a fill and committed the counter-order...
+    pending = bot.orders.get(status=OrderStatus.PENDING)
+    actions.do_emergency_stop(bot)  # ...when the trader hits emergency stop
+    engine._send_pending(bot, venue(bot))  # the in-flight tick goes on to send
+    engine.release(bot.pk, token)
+
+    pending.refresh_from_db()
+    assert pending.status == OrderStatus.CANCELLED
+    assert pending.sent_at is None
+    bot = settle(bot)
+    assert bot.status == BotStatus.STOPPED
+    assert venue(bot).open_orders() == []
+
+
+def test_two_workers_one_bot_only_one_ticks(paper_bot: Bot) -> None:
+    actions.do_start_bot(paper_bot)
+    first = engine.claim(paper_bot.pk)
+    assert first is not None
+    assert engine.claim(paper_bot.pk) is None
+    assert engine.run_tick(paper_bot.pk) is False
+    engine.release(paper_bot.pk, first)
+    assert engine.run_tick(paper_bot.pk) is True
+
+
+def test_an_order_committed_but_never_sent_is_sent_exactly_once(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+    market.set_price("BTCUSDT", D("52900"))
+    token = engine.claim(bot.pk)
+    assert token
+    engine._reconcile(bot, venue(bot))  # the worker dies here: pending row committed, nothing sent
+    engine.release(bot.pk, token)
+    Bot.objects.filter(pk=bot.pk).update(lease_until=None)
+
+    bot = tick(bot)
+    bot = tick(bot)
+    sells = [o for o in venue(bot).open_orders("BTCUSDT") if o.price == D(57000)]
+    assert len(sells) == 1
+
+
+def test_a_sent_order_the_exchange_never_saw_is_lost_then_replaced(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+    ghost = Order.objects.create(
+        bot=bot, client_order_id=f"gw{bot.pk}r{bot.run}-9-9b", symbol="BTCUSDT", side="buy",
+        order_type="limit", price=D("50000"), quantity=D("0.001"), interval=1, cycle=9,
+        status=OrderStatus.PENDING, sent_at=timezone.now() - timedelta(seconds=5),
+    )  # fmt: skip
+    bot = tick(bot)
+    ghost.refresh_from_db()
+    assert ghost.status == OrderStatus.PENDING, "too soon to call it lost"
+
+    Order.objects.filter(pk=ghost.pk).update(sent_at=timezone.now() - timedelta(minutes=5))
+    bot = tick(bot)
+    ghost.refresh_from_db()
+    assert ghost.status == OrderStatus.LOST
+    retry = bot.orders.get(client_order_id=f"gw{bot.pk}r{bot.run}-1-9b-a1")
+    assert retry.status == OrderStatus.OPEN
+    assert BotEvent.objects.filter(bot=bot, kind=BotEventKind.ORDER_LOST).exists()
+
+
+def test_not_enough_funds_puts_the_bot_in_error_with_a_reason(trader) -> None:
+    market.set_price("BTCUSDT", D("54000"))
+    account = paper_account_for(trader, usdt="100")
+    bot = actions.do_create_bot(trader, account, "Too big", grid_config(), D("54000"))
+    actions.do_start_bot(bot)
+    bot = tick(bot)
+    assert bot.status == BotStatus.ERROR
+    assert "needs" in bot.status_reason
+    assert "USDT" in bot.status_reason
+    assert bot.restart_at is None, "a funding problem waits for the trader"
+
+
+def test_take_profit_stops_and_sells(paper_bot: Bot) -> None:
+    Bot.objects.filter(pk=paper_bot.pk).update(
+        config={**paper_bot.config, "take_profit_price": "66000", "take_profit_action": "sell_base"}
+    )
+    bot = started(paper_bot)
+    market.set_price("BTCUSDT", D("66500"))
+    bot = tick(bot)
+    assert bot.status == BotStatus.STOPPING
+    assert bot.sell_base_on_stop
+    assert BotEvent.objects.filter(bot=bot, kind=BotEventKind.EXIT).exists()
+
+
+def test_manual_trades_on_the_same_account_are_not_the_bots(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+    venue(bot).place_order(
+        OrderRequest("BTCUSDT", Side.BUY, OrderType.LIMIT, D("0.001"), "my-own-order", D("52000"))
+    )
+    market.set_price("BTCUSDT", D("51900"))
+    bot = tick(bot)
+    assert not bot.orders.filter(client_order_id="my-own-order").exists()
+    assert not bot.fills.filter(order__client_order_id="my-own-order").exists()
