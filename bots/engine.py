@@ -247,7 +247,7 @@ def _lay_out_grid(bot: Bot, exchange: Exchange) -> None:
             started_at=timezone.now(),
             status_reason="",
         )
-        _note(bot, BotEventKind.STATUS, f"Running: {len(intents)} grid orders placed around {price}.")
+        _note(bot, BotEventKind.STATUS, f"Running: {len(intents)} grid orders placed around {plain(price)}.")
         publish(bot, "status", {"status": BotStatus.RUNNING})
 
 
@@ -319,9 +319,7 @@ def _cancel_live_orders(bot: Bot, exchange: Exchange) -> None:
             pass  # filled or already gone: the reconcile that follows settles it
         else:
             _set_status(order, OrderStatus.CANCELLED)
-            _note(
-                bot, BotEventKind.ORDER_CANCELLED, f"Cancelled {order.side} {order.quantity} @ {order.price}."
-            )
+            _note(bot, BotEventKind.ORDER_CANCELLED, f"Cancelled {_describe(order)}.")
 
 
 def _exit_needed(bot: Bot, exchange: Exchange) -> bool:
@@ -427,7 +425,10 @@ def _apply_fill(bot: Bot, exchange: Exchange, order: Order, fill: Fill) -> None:
         state=codec.state_to_json(state) if state else None,
     )
     _note(
-        bot, BotEventKind.FILL, f"{fill.side.title()} {fill.quantity} @ {fill.price}", trade_id=fill.trade_id
+        bot,
+        BotEventKind.FILL,
+        f"{fill.side.title()} {plain(fill.quantity)} @ {plain(fill.price)}",
+        trade_id=fill.trade_id,
     )
     publish(bot, "fill", {"trade_id": fill.trade_id})
 
@@ -609,16 +610,24 @@ def _send_once(bot: Bot, exchange: Exchange, order: Order) -> None:
         _note(
             bot,
             BotEventKind.ORDER_REJECTED,
-            f"The exchange rejected {order.side} {order.quantity} @ {order.price}: {exc.message}",
+            f"The exchange rejected {_describe(order)}: {exc.message}",
         )
         if isinstance(exc, InsufficientBalance):
             raise
         return
     _adopt(order, state)
-    _note(
-        bot, BotEventKind.ORDER_PLACED, f"Placed {order.side} {order.quantity} @ {order.price or 'market'}."
-    )
+    _note(bot, BotEventKind.ORDER_PLACED, f"Placed {_describe(order)}.")
     publish(bot, "order", {"client_order_id": order.client_order_id})
+
+
+def plain(value: Decimal) -> str:
+    """A decimal as a trader writes it: no exponent, no trailing zeros."""
+    return f"{value.normalize():f}"
+
+
+def _describe(order: Order) -> str:
+    price = plain(order.price) if order.price is not None else "market"
+    return f"{order.side} {plain(order.quantity)} @ {price}"
 
 
 def _set_status(order: Order, status: str, reason: str = "") -> None:

@@ -8,6 +8,7 @@ from allauth.account.models import EmailAddress
 from django.db import transaction
 
 from accounts.models import User
+from bots.demo import seed_demo_bot
 from exchanges.actions import do_open_demo_account
 
 DEMO_EMAIL = "demo@gridwise.local"
@@ -31,4 +32,5 @@ def seed_demo() -> DemoLogin:
         user=user, email=DEMO_EMAIL, defaults={"verified": True, "primary": True}
     )
     do_open_demo_account(user)
+    seed_demo_bot(user)
     return DemoLogin(DEMO_EMAIL, DEMO_PASSWORD)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,42 @@ def test_run_serves_healthz_and_login_with_an_empty_environment() -> None:
         output, _ = process.communicate(timeout=30)
     assert f"http://127.0.0.1:{port}/" in output
     assert "Demo login: demo@gridwise.local / gridwise-demo" in output
+
+
+@pytest.mark.slow
+def test_in_process_worker_and_beat_run_the_demo_bot(tmp_path: Path) -> None:
+    """Beat dispatches, the worker ticks: the demo bot lays out its grid on the replayed market."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run", "--port", str(port)],
+        cwd=ROOT,
+        env={"DATA_DIR": str(tmp_path)},  # nothing but where the SQLite file goes
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz", process)
+        deadline = time.monotonic() + 60
+        status, open_orders = None, 0
+        while time.monotonic() < deadline:
+            status, open_orders = demo_bot_progress(tmp_path / "gridwise.sqlite3")
+            if status == "running" and open_orders:
+                break
+            time.sleep(1)
+        assert status == "running"
+        assert open_orders == 20
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+def demo_bot_progress(database: Path) -> tuple[str | None, int]:
+    with closing(sqlite3.connect(database, timeout=10)) as connection:
+        row = connection.execute("SELECT id, status FROM bots_bot WHERE name = 'Demo BTC grid'").fetchone()
+        if row is None:
+            return None, 0
+        (count,) = connection.execute(
+            "SELECT COUNT(*) FROM trading_order WHERE bot_id = ? AND status = 'open'", (row[0],)
+        ).fetchone()
+        return row[1], count
