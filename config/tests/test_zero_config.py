@@ -86,7 +86,7 @@ def test_in_process_worker_and_beat_run_the_demo_bot(tmp_path: Path) -> None:
         status, open_orders = None, 0
         while time.monotonic() < deadline:
             status, open_orders = demo_bot_progress(tmp_path / "gridwise.sqlite3")
-            if status == "running" and open_orders:
+            if status == "running" and open_orders == 20:
                 break
             time.sleep(1)
         assert status == "running"
