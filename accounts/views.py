@@ -94,33 +94,36 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/two_factor_setup.html", context, status=400 if form.errors else 200)
 
 
+def _second_factor_form(request: HttpRequest) -> tuple[CodeForm, bool]:
+    """The posted code form, and whether its code is a valid second factor right now."""
+    form = CodeForm(request.POST, label=SECOND_FACTOR_LABEL)
+    if not form.is_valid():
+        return form, False
+    check = twofactor.check_second_factor(_user(request), form.cleaned_data["code"])
+    if not check.ok:
+        form.add_error("code", check.error)
+    return form, check.ok
+
+
 @login_required
 @require_POST
 def two_factor_disable(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    form = CodeForm(request.POST, label=SECOND_FACTOR_LABEL)
-    if form.is_valid():
-        check = twofactor.check_second_factor(user, form.cleaned_data["code"])
-        if check.ok:
-            actions.do_disable_two_factor(request, user)
-            messages.success(request, "Two-factor authentication is off.")
-            return redirect("security")
-        form.add_error("code", check.error)
-    return _security_page(request, disable_form=form)
+    form, verified = _second_factor_form(request)
+    if not verified:
+        return _security_page(request, disable_form=form)
+    actions.do_disable_two_factor(request, _user(request))
+    messages.success(request, "Two-factor authentication is off.")
+    return redirect("security")
 
 
 @login_required
 @require_POST
 def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    form = CodeForm(request.POST, label=SECOND_FACTOR_LABEL)
-    if form.is_valid():
-        check = twofactor.check_second_factor(user, form.cleaned_data["code"])
-        if check.ok:
-            codes = actions.do_regenerate_backup_codes(request, user)
-            return render(request, "accounts/backup_codes.html", {"codes": codes})
-        form.add_error("code", check.error)
-    return _security_page(request, regenerate_form=form)
+    form, verified = _second_factor_form(request)
+    if not verified:
+        return _security_page(request, regenerate_form=form)
+    codes = actions.do_regenerate_backup_codes(request, _user(request))
+    return render(request, "accounts/backup_codes.html", {"codes": codes})
 
 
 @login_stage_required(stage=TWO_FACTOR_STAGE_KEY, redirect_urlname="account_login")

@@ -8,25 +8,13 @@ from accounts.models import User
 from accounts.tests.factories import make_user
 from bots import actions
 from bots.models import Bot
-from bots.strategies.grid import GridConfig
+from bots.tests.factories import grid_config
 from exchanges.models import Environment, ExchangeAccount, ExchangeName
 from exchanges.paper import market
 from exchanges.paper.exchange import PaperExchange
 from exchanges.paper.service import open_paper_account
 
 D = Decimal
-
-
-def grid_config(**overrides: object) -> GridConfig:
-    values: dict[str, object] = {
-        "symbol": "BTCUSDT",
-        "lower_price": D("45000"),
-        "upper_price": D("65000"),
-        "grid_count": 5,
-        "investment": D("1000"),
-    }
-    values.update(overrides)
-    return GridConfig(**values)  # type: ignore[arg-type]
 
 
 def paper_account_for(owner: User, usdt: str = "5000") -> ExchangeAccount:

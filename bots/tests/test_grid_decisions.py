@@ -3,7 +3,8 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal
 
 from bots.strategies import grid
-from bots.strategies.grid import Direction, ExitAction, ExitReason, GridConfig, GridFill
+from bots.strategies.grid import Direction, ExitAction, ExitReason, GridFill
+from bots.tests.factories import grid_config as config
 from exchanges.base import Side
 from exchanges.paper.instruments import INSTRUMENTS
 
@@ -11,18 +12,6 @@ BTC = INSTRUMENTS["BTCUSDT"]
 D = Decimal
 FEE = BTC.maker_fee
 PLENTY = D("100")
-
-
-def config(**overrides: object) -> GridConfig:
-    values: dict[str, object] = {
-        "symbol": "BTCUSDT",
-        "lower_price": D("45000"),
-        "upper_price": D("65000"),
-        "grid_count": 5,
-        "investment": D("1000"),
-    }
-    values.update(overrides)
-    return GridConfig(**values)  # type: ignore[arg-type]
 
 
 def fill_of(intent: grid.OrderIntent, quantity: Decimal | None = None) -> GridFill:

@@ -9,24 +9,13 @@ from pathlib import Path
 import pytest
 
 from bots.strategies import grid
-from bots.strategies.grid import Direction, GridConfig, GridConfigError, Spacing
+from bots.strategies.grid import Direction, GridConfigError, Spacing
+from bots.tests.factories import grid_config as config
 from exchanges.base import Side
 from exchanges.paper.instruments import INSTRUMENTS
 
 BTC = INSTRUMENTS["BTCUSDT"]
 D = Decimal
-
-
-def config(**overrides: object) -> GridConfig:
-    values: dict[str, object] = {
-        "symbol": "BTCUSDT",
-        "lower_price": D("45000"),
-        "upper_price": D("65000"),
-        "grid_count": 5,
-        "investment": D("1000"),
-    }
-    values.update(overrides)
-    return GridConfig(**values)  # type: ignore[arg-type]
 
 
 def test_bybit_style_example_places_buys_below_and_sells_above() -> None:
