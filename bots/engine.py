@@ -56,6 +56,7 @@ LOST_AFTER = timedelta(seconds=30)
 MAX_FAILURES = 5
 SNAPSHOT_EVERY = timedelta(minutes=1)
 EXIT_LOT = "exit"
+START_SLIPPAGE_ALLOWANCE = Decimal("0.005")
 
 _VENUE_TO_ORDER = {
     VenueStatus.NEW: OrderStatus.OPEN,
@@ -187,7 +188,7 @@ def _begin_start(bot: Bot, exchange: Exchange) -> None:
         raise BotHalted(f"The grid no longer fits the market: {exc}") from exc
     quantity = grid.quantity_for_investment(config, instrument, price)
     sizing = grid.size_grid(config, instrument, price, quantity)
-    _check_funds(exchange, instrument, config, sizing)
+    _check_funds(exchange, instrument, config, sizing, price)
     ledger = Ledger(instrument.base, instrument.quote, config.investment)
     if config.direction is grid.Direction.SHORT:
         # The trader commits base; the books hold it at today's price.
@@ -214,11 +215,13 @@ def _begin_start(bot: Bot, exchange: Exchange) -> None:
 
 
 def _check_funds(
-    exchange: Exchange, instrument: Instrument, config: grid.GridConfig, sizing: grid.Sizing
+    exchange: Exchange, instrument: Instrument, config: grid.GridConfig, sizing: grid.Sizing, price: Decimal
 ) -> None:
     """A long grid spends quote; a reverse grid starts from base."""
     if config.direction is grid.Direction.LONG:
-        asset, needed = instrument.quote, sizing.investment_used
+        # The start purchase is a market order: leave room for it to fill a little higher.
+        asset = instrument.quote
+        needed = sizing.quote_for_buys + sizing.base_to_buy * price * (1 + START_SLIPPAGE_ALLOWANCE)
     else:
         asset, needed = instrument.base, sizing.base_for_sells + sizing.base_to_sell
     balance = exchange.balances().get(asset)
@@ -240,13 +243,17 @@ def _lay_out_grid(bot: Bot, exchange: Exchange) -> None:
                 ledger.allocate(START_LOT, str(interval.index), interval.base_held)
         for intent in intents:
             _pend_intent(bot, intent)
-        Bot.objects.filter(pk=bot.pk).update(
+        running = Bot.objects.filter(pk=bot.pk, status=BotStatus.STARTING).update(
             state=codec.state_to_json(state),
             ledger=codec.ledger_to_json(ledger),
             status=BotStatus.RUNNING,
             started_at=timezone.now(),
             status_reason="",
         )
+        if not running:
+            # Stopped while starting: no grid, and the stop must not be overwritten.
+            transaction.set_rollback(True)
+            return
         _note(bot, BotEventKind.STATUS, f"Running: {len(intents)} grid orders placed around {plain(price)}.")
         publish(bot, "status", {"status": BotStatus.RUNNING})
 
@@ -323,11 +330,8 @@ def _cancel_live_orders(bot: Bot, exchange: Exchange) -> None:
 
 
 def _exit_needed(bot: Bot, exchange: Exchange) -> bool:
-    if (
-        bot.orders.filter(purpose=OrderPurpose.EXIT)
-        .exclude(status__in=(OrderStatus.LOST, OrderStatus.REJECTED))
-        .exists()
-    ):
+    # One exit per stop: a rejected one is explained in the log, a lost one is re-placed elsewhere.
+    if bot.orders.filter(purpose=OrderPurpose.EXIT).exists():
         return False
     ledger = bot.books
     if ledger is None:

@@ -206,3 +206,31 @@ def test_manual_trades_on_the_same_account_are_not_the_bots(paper_bot: Bot) -> N
     bot = tick(bot)
     assert not bot.orders.filter(client_order_id="my-own-order").exists()
     assert not bot.fills.filter(order__client_order_id="my-own-order").exists()
+
+
+def test_a_stop_during_the_start_trade_is_not_overwritten(paper_bot: Bot) -> None:
+    actions.do_start_bot(paper_bot)
+    bot = tick(paper_bot)  # the start trade went out
+    engine._reconcile(bot, venue(bot))  # a tick books its fill, having read the bot as starting...
+    in_flight = Bot.objects.get(pk=bot.pk)
+    actions.do_stop_bot(bot)  # ...when the trader stops it...
+    engine._lay_out_grid(in_flight, venue(bot))  # ...and the tick goes on to lay out the grid
+    bot.refresh_from_db()
+    assert bot.status == BotStatus.STOPPING
+    assert not bot.orders.filter(purpose="grid").exists()
+    bot = settle(bot)
+    assert bot.status == BotStatus.STOPPED
+    assert not bot.orders.filter(purpose="grid").exists()
+    assert venue(bot).open_orders() == []
+
+
+def test_a_rejected_exit_is_not_retried_forever(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+    Order.objects.create(
+        bot=bot, client_order_id=f"gw{bot.pk}r{bot.run}-exit", symbol="BTCUSDT", side="sell",
+        order_type="market", quantity=D("0.000001"), purpose="exit", status=OrderStatus.REJECTED,
+    )  # fmt: skip
+    actions.do_stop_bot(bot, sell_base=True)
+    bot = settle(bot)
+    assert bot.status == BotStatus.STOPPED
+    assert bot.orders.filter(purpose="exit").count() == 1
