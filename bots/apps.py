@@ -7,4 +7,6 @@ class BotsConfig(AppConfig):
     name = "bots"
 
     def ready(self) -> None:
-        from bots import signals  # noqa: F401 - connects the fill wake-up
+        from bots import metrics, signals  # noqa: F401 - signals connects the fill wake-up
+
+        metrics.connect_stream()

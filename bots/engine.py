@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -45,7 +46,7 @@ from exchanges.base import (
 )
 from exchanges.base import OrderStatus as VenueStatus
 from exchanges.registry import exchange_for_account
-from trading.ledger import START_LOT, Ledger, LedgerFill
+from trading.ledger import START_LOT, Ledger, LedgerFill, LedgerSummary
 from trading.models import LIVE_STATUSES, EquitySnapshot, Order, OrderPurpose, OrderStatus
 from trading.models import Fill as FillRow
 
@@ -74,15 +75,26 @@ class BotHalted(Exception):
 # Leases ----------------------------------------------------------------------
 
 
-def claim(bot_id: int) -> uuid.UUID | None:
-    """Take the bot's lease if it is free or expired: a conditional UPDATE, so only one worker wins."""
+def claim(bot_id: int, *, reschedule_in: timedelta | None = None) -> uuid.UUID | None:
+    """Take the bot's lease if it is free or expired: a conditional UPDATE, so only one worker wins.
+
+    A dispatched tick passes `reschedule_in` (the bot's interval): the same UPDATE sets its
+    next tick, which the dispatcher had pushed out to DISPATCH_TIMEOUT while the message
+    waited in the queue. A bot is so never dispatched again while its tick is still queued.
+    """
     token = uuid.uuid4()
     now = timezone.now()
+    fields: dict[str, object] = {"lease_until": now + LEASE, "lease_token": token}
+    if reschedule_in is not None:
+        fields["next_tick_at"] = now + reschedule_in
     claimed = (
         Bot.objects.filter(pk=bot_id, status__in=ACTIVE_STATUSES)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=now + LEASE, lease_token=token)
+        .update(**fields)
     )
+    if not claimed and reschedule_in is not None:
+        # Busy with another tick: due again at once, so the dispatcher retries it when free.
+        Bot.objects.filter(pk=bot_id, next_tick_at__gt=now).update(next_tick_at=now)
     return token if claimed else None
 
 
@@ -90,9 +102,9 @@ def release(bot_id: int, token: uuid.UUID) -> None:
     Bot.objects.filter(pk=bot_id, lease_token=token).update(lease_until=None, lease_token=None)
 
 
-def run_tick(bot_id: int) -> bool:
+def run_tick(bot_id: int, *, reschedule_in: timedelta | None = None) -> bool:
     """Run one tick if no other is running. Returns whether it ran."""
-    token = claim(bot_id)
+    token = claim(bot_id, reschedule_in=reschedule_in)
     if token is None:
         return False
     try:
@@ -262,8 +274,12 @@ def _lay_out_grid(bot: Bot, exchange: Exchange) -> None:
 
 
 def _running(bot: Bot, exchange: Exchange) -> None:
-    _reconcile(bot, exchange)
-    bot.refresh_from_db()
+    outcome = _reconcile(bot, exchange)
+    if outcome.changed:
+        bot.refresh_from_db()
+    # A quiet tick (the common case) changed nothing of ours: the orders it already read are
+    # still the ones waiting to be sent, so they are not read again.
+    unsent = None if outcome.changed else outcome.unsent
     price = exchange.ticker(bot.symbol).last
     ledger = bot.books
     equity = ledger.equity(price) if ledger else None
@@ -273,7 +289,7 @@ def _running(bot: Bot, exchange: Exchange) -> None:
 
         do_exit_bot(bot, reason)
         return
-    _send_pending(bot, exchange)
+    _send_pending(bot, exchange, unsent)
     _snapshot(bot, price)
 
 
@@ -285,6 +301,11 @@ def _snapshot(bot: Bot, price: Decimal) -> None:
     if ledger is None:
         return
     summary = ledger.summary(price)
+    with transaction.atomic():  # one commit for the row and its marker
+        _record_snapshot(bot, now, price, summary)
+
+
+def _record_snapshot(bot: Bot, now: datetime, price: Decimal, summary: LedgerSummary) -> None:
     EquitySnapshot.objects.create(
         bot=bot,
         time=now,
@@ -365,20 +386,57 @@ def _pend_exit(bot: Bot, exchange: Exchange) -> None:
 # Reconcile -------------------------------------------------------------------
 
 
-def _reconcile(bot: Bot, exchange: Exchange) -> None:
+@dataclass
+class Reconciled:
+    """What a reconcile did: whether it changed any of our rows, and the orders still to be sent."""
+
+    changed: bool
+    unsent: list[Order]
+
+
+def _reconcile(bot: Bot, exchange: Exchange) -> Reconciled:
     """Record new fills once, settle unknown outcomes, and follow orders the exchange finished."""
+    changed = False
     fills = exchange.fills_since(bot.symbol, bot.fills_cursor)
     prefix = ids.bot_prefix(bot.pk, bot.run)
-    for fill in fills:
-        if fill.client_order_id.startswith(prefix):
-            _record_fill(bot, exchange, fill)
+    ours = [fill for fill in fills if fill.client_order_id.startswith(prefix)]
+    # The cursor is inclusive (a fill sharing its timestamp must never be skipped), so the
+    # last fills come back on every tick. One read of the trade ids already booked spares
+    # each of them a transaction that would end in the unique constraint's IntegrityError;
+    # that constraint still decides what is new, here and in any race.
+    booked = (
+        set(
+            FillRow.objects.filter(
+                exchange_account_id=bot.exchange_account_id, trade_id__in=[fill.trade_id for fill in ours]
+            ).values_list("trade_id", flat=True)
+        )
+        if ours
+        else set()
+    )
+    for fill in ours:
+        if fill.trade_id not in booked:
+            changed |= _record_fill(bot, exchange, fill)
     if fills:
-        Bot.objects.filter(pk=bot.pk).update(fills_cursor=max(fill.time for fill in fills))
-    _settle_pending(bot, exchange)
-    _follow_finished(bot, exchange)
+        cursor = max(fill.time for fill in fills)
+        if cursor != bot.fills_cursor:
+            Bot.objects.filter(pk=bot.pk).update(fills_cursor=cursor)
+            bot.fills_cursor = cursor
+    # One read of every live order serves settling, following and sending.
+    live = list(
+        bot.orders.filter(
+            status__in=(OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+        ).order_by("id")
+    )
+    changed |= _settle_pending(bot, exchange, [o for o in live if o.status == OrderStatus.PENDING])
+    changed |= _follow_finished(
+        bot, exchange, [o for o in live if o.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)]
+    )
+    unsent = [o for o in live if o.status == OrderStatus.PENDING and o.sent_at is None]
+    return Reconciled(changed, unsent)
 
 
-def _record_fill(bot: Bot, exchange: Exchange, fill: Fill) -> None:
+def _record_fill(bot: Bot, exchange: Exchange, fill: Fill) -> bool:
+    """Book one fill; False when its order is not ours or the trade is already on the books."""
     try:
         with transaction.atomic():
             order = (
@@ -387,7 +445,7 @@ def _record_fill(bot: Bot, exchange: Exchange, fill: Fill) -> None:
                 .first()
             )
             if order is None:
-                return
+                return False
             FillRow.objects.create(
                 bot=bot,
                 order=order,
@@ -404,7 +462,8 @@ def _record_fill(bot: Bot, exchange: Exchange, fill: Fill) -> None:
             )
             _apply_fill(bot, exchange, order, fill)
     except IntegrityError:
-        return  # this trade id is already on the books
+        return False  # this trade id is already on the books
+    return True
 
 
 def _apply_fill(bot: Bot, exchange: Exchange, order: Order, fill: Fill) -> None:
@@ -475,40 +534,55 @@ def _advance_grid(
     return decision.state
 
 
-def _settle_pending(bot: Bot, exchange: Exchange) -> None:
+def _settle_pending(bot: Bot, exchange: Exchange, pending: list[Order]) -> bool:
     """Orders sent with an unknown outcome: found by client id, or, once surely absent, lost."""
-    for order in bot.orders.filter(status=OrderStatus.PENDING, sent_at__isnull=False):
+    changed = False
+    for order in pending:
+        if order.sent_at is None:
+            continue  # never sent: nothing to settle, it is sent after the reconcile
         try:
             state = exchange.order(bot.symbol, order.client_order_id)
         except OrderNotFound:
-            if order.sent_at is not None and timezone.now() - order.sent_at >= LOST_AFTER:
+            if timezone.now() - order.sent_at >= LOST_AFTER:
                 _mark_lost_and_replace(bot, order)
+                changed = True
             continue
         _adopt(order, state)
+        changed = True
+    return changed
 
 
-def _follow_finished(bot: Bot, exchange: Exchange) -> None:
+def _follow_finished(bot: Bot, exchange: Exchange, ours: list[Order]) -> bool:
     """Orders we think are open but the exchange no longer lists as open."""
-    ours = bot.orders.filter(status__in=(OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED))
-    if not ours.exists():
-        return
+    # Orders a settle just adopted as open are followed too, as when this was a fresh query.
+    if not ours:
+        return False
     open_ids = {state.client_order_id for state in exchange.open_orders(bot.symbol)}
-    for order in ours.exclude(client_order_id__in=open_ids):
+    changed = False
+    for order in ours:
+        if order.client_order_id in open_ids:
+            continue
         try:
             _adopt(order, exchange.order(bot.symbol, order.client_order_id))
         except OrderNotFound:
             continue
+        changed = True
+    return changed
 
 
 def _adopt(order: Order, state: OrderState) -> None:
     status = _VENUE_TO_ORDER[state.status]
     if status == OrderStatus.FILLED and order.filled_quantity < order.quantity:
         status = OrderStatus.PARTIALLY_FILLED  # its last fills are still on their way to us
+    order.status = status
+    order.exchange_order_id = state.exchange_order_id
+    order.reject_reason = state.reject_reason or order.reject_reason
+    order.updated_at = timezone.now()
     Order.objects.filter(pk=order.pk).update(
-        status=status,
-        exchange_order_id=state.exchange_order_id,
-        reject_reason=state.reject_reason or order.reject_reason,
-        updated_at=timezone.now(),
+        status=order.status,
+        exchange_order_id=order.exchange_order_id,
+        reject_reason=order.reject_reason,
+        updated_at=order.updated_at,
     )
 
 
@@ -579,8 +653,11 @@ _SENDING_STATUS = {
 }
 
 
-def _send_pending(bot: Bot, exchange: Exchange) -> None:
-    for order in bot.orders.filter(status=OrderStatus.PENDING, sent_at__isnull=True).order_by("id"):
+def _send_pending(bot: Bot, exchange: Exchange, unsent: list[Order] | None = None) -> None:
+    """Send each pending order once; `unsent` is this tick's own fresh read of them, if it has one."""
+    if unsent is None:
+        unsent = list(bot.orders.filter(status=OrderStatus.PENDING, sent_at__isnull=True).order_by("id"))
+    for order in unsent:
         if not Bot.objects.filter(pk=bot.pk, status=_SENDING_STATUS[OrderPurpose(order.purpose)]).exists():
             # Stopped while this tick ran (an emergency stop): never send it.
             if order.purpose == OrderPurpose.GRID:

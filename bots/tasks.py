@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from celery import shared_task
@@ -10,10 +11,12 @@ from django.utils import timezone
 
 from bots import engine
 from bots.actions import InvalidTransition, do_auto_restart
+from bots.metrics import tick_finished
 from bots.models import ACTIVE_STATUSES, Bot, BotStatus
 
 DISPATCH_BATCH = 500
 BUSY_RETRY_SECONDS = 0.5
+DISPATCH_TIMEOUT = timedelta(seconds=60)
 
 
 @shared_task(ignore_result=True)
@@ -25,15 +28,26 @@ def dispatch_due_bots() -> int:
             Bot.objects.select_for_update(skip_locked=True)
             .filter(status__in=ACTIVE_STATUSES, next_tick_at__lte=now)
             .order_by("next_tick_at")
-            .values_list("id", "tick_interval")[:DISPATCH_BATCH]
+            .values_list("id", "tick_interval", "next_tick_at")[:DISPATCH_BATCH]
         )
-        for interval in {tick_interval for _, tick_interval in due}:
-            ids = [bot_id for bot_id, tick_interval in due if tick_interval == interval]
-            Bot.objects.filter(id__in=ids).update(next_tick_at=now + timedelta(seconds=interval))
-        bot_ids = [bot_id for bot_id, _ in due]
-        transaction.on_commit(lambda: [tick_bot.delay(bot_id) for bot_id in bot_ids])
+        # Not due again until its tick runs (which sets the real next tick) or, should the
+        # message or its worker be lost, until DISPATCH_TIMEOUT: a queue that falls behind
+        # never fills with repeats of the same bots.
+        Bot.objects.filter(id__in=[bot_id for bot_id, _, _ in due]).update(
+            next_tick_at=now + DISPATCH_TIMEOUT
+        )
+        # Each tick carries when it fell due, so dispatch lag can be measured where it runs.
+        # (next_tick_at__lte matched, so it is never None here.)
+        claimed = [
+            (bot_id, interval, due_at.timestamp() if due_at else None) for bot_id, interval, due_at in due
+        ]
+        transaction.on_commit(
+            lambda: [
+                tick_bot.delay(bot_id, due=due_at, interval=interval) for bot_id, interval, due_at in claimed
+            ]
+        )
     _restart_due_bots(now)
-    return len(bot_ids)
+    return len(claimed)
 
 
 def _restart_due_bots(now: object) -> None:
@@ -45,8 +59,13 @@ def _restart_due_bots(now: object) -> None:
 
 
 @shared_task(ignore_result=True, acks_late=True)
-def tick_bot(bot_id: int, attempt: int = 0) -> None:
-    ran = engine.run_tick(bot_id)
+def tick_bot(bot_id: int, attempt: int = 0, due: float | None = None, interval: int | None = None) -> None:
+    """One tick; `interval` comes with a dispatched tick, whose claim then sets the next one."""
+    started = time.time()
+    ran = engine.run_tick(bot_id, reschedule_in=timedelta(seconds=interval) if interval else None)
+    tick_finished.send(
+        sender=tick_bot, bot_id=bot_id, ran=ran, started=started, finished=time.time(), due=due
+    )
     if not ran and attempt < 20 and Bot.objects.filter(pk=bot_id, status=BotStatus.STOPPING).exists():
         # A stop waits for the tick in flight, then runs at once.
         tick_bot.apply_async((bot_id, attempt + 1), countdown=BUSY_RETRY_SECONDS)

@@ -158,6 +158,9 @@ if CACHE_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# A Redis stream that receives every tick's timing (bots.metrics); empty records nothing.
+BOT_TICK_STREAM = env.str("BOT_TICK_STREAM", default="")
+
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://localhost/")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 
@@ -234,3 +235,38 @@ def test_a_rejected_exit_is_not_retried_forever(paper_bot: Bot) -> None:
     bot = settle(bot)
     assert bot.status == BotStatus.STOPPED
     assert bot.orders.filter(purpose="exit").count() == 1
+
+
+def test_a_quiet_tick_reads_less_but_the_next_fill_is_still_booked_and_countered(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+    bot = tick(bot)  # quiet: nothing changed, the cursor's own fill is not booked again
+    fills_before = bot.fills.count()
+    market.set_price("BTCUSDT", D("52900"))
+    bot = tick(bot)
+    assert bot.fills.count() == fills_before + 1
+    counter = bot.orders.get(purpose="grid", side="sell", price=D(57000))
+    assert counter.status == OrderStatus.OPEN
+    assert counter.sent_at is not None
+
+
+def test_a_dispatched_bot_is_not_dispatched_again_until_its_tick_runs(
+    paper_bot: Bot, django_capture_on_commit_callbacks: Any
+) -> None:
+    from bots import tasks
+
+    started(paper_bot)
+    Bot.objects.filter(pk=paper_bot.pk).update(next_tick_at=timezone.now() - timedelta(seconds=1))
+    sent: list[tuple[int, dict[str, object]]] = []
+    original = tasks.tick_bot.delay
+    tasks.tick_bot.delay = lambda bot_id, **kwargs: sent.append((bot_id, kwargs))  # type: ignore[method-assign,assignment]
+    try:
+        for _ in range(2):  # the second time its tick is still queued: not claimed again
+            with django_capture_on_commit_callbacks(execute=True):
+                tasks.dispatch_due_bots()
+    finally:
+        tasks.tick_bot.delay = original  # type: ignore[method-assign]
+    assert [bot_id for bot_id, _ in sent] == [paper_bot.pk]
+    assert engine.run_tick(paper_bot.pk, reschedule_in=timedelta(seconds=5))
+    paper_bot.refresh_from_db()
+    assert paper_bot.next_tick_at is not None
+    assert 3 < (paper_bot.next_tick_at - timezone.now()).total_seconds() <= 5

@@ -1,0 +1,458 @@
+"""Grid bots ticking through the real dispatcher, Celery workers, PostgreSQL and Redis.
+
+Run from the project root:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/gridwise REDIS_URL=redis://127.0.0.1:6379/0 \\
+        .venv/bin/python bench/engine.py [--bots 1000] [--seconds 60] [--interval 5] \\
+        [--workers 1] [--pool prefork] [--concurrency 4]
+
+What runs where:
+- Database: the server from DATABASE_URL, always the benchmark's own database
+  `gridwise_enginebench`, created if missing, migrated, and emptied at the start of each run.
+- Redis: the server from REDIS_URL, databases 12 (broker, channel layer, tick stream) and
+  13 (cache), both flushed at the start. Nothing else on that server is touched.
+- Workers: `celery -A config worker` subprocesses with the benchmark's environment
+  (a throwaway production-style configuration, DEBUG off), stopped on exit.
+- Dispatcher: this process sends `dispatch_due_bots` to the broker once a second, as
+  beat's `dispatch-bots` entry does (a loop here rather than a beat process, so nothing
+  else in the beat schedule runs).
+- Market: this process moves the paper BTCUSDT price by a random-walk step once a
+  second through `market.set_price`, the real matching path, whose `fills_recorded`
+  signal wakes the filled bots (bots/signals.py).
+
+Each bot gets its own user and paper account and a grid of its own (range and level
+count drawn at random around the price), so fills are spread over bots. The bots start
+from `starting`, due at moments spread over one interval (as bots started by many traders
+over time would be); the warm-up lasts until every bot runs its grid, then the window is
+measured.
+
+Figures:
+- ticks/s: ticks that ran in the window (tick attempts that found the lease taken are
+  counted apart as "busy").
+- tick latency p50/p99: from the task's start to its end, in the worker (bots.metrics,
+  recorded to a Redis stream because BOT_TICK_STREAM is set for the workers).
+- dispatch lag p99: a dispatched tick's start minus the `next_tick_at` it was due at.
+- fill -> counter-order p50/p95: from outside, on the exchange's own clock: the paper
+  fill's time to the creation of the bot's counter-order on the paper exchange (the same
+  grid interval, the other side, the first one after the fill).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DATABASE = "gridwise_enginebench"
+BROKER_DB, CACHE_DB = 12, 13
+TICK_STREAM = "gridwise:bench:ticks"
+SYMBOL = "BTCUSDT"
+START_PRICE = Decimal("30000")
+ACCOUNT_USDT = Decimal("2000")
+INVESTMENT = Decimal("1000")
+GRACE_SECONDS = 5.0  # after the window, for counter-orders of its last fills to land
+
+
+def bench_environment() -> dict[str, str]:
+    """Point the database and Redis at the benchmark's own, with a throwaway production-style config."""
+    import psycopg
+    from cryptography.fernet import Fernet
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        sys.exit("Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/gridwise")
+    parts = urlsplit(url)
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]).fetchone()
+        if not exists:
+            admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+    redis = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+    broker = urlunsplit(redis._replace(path=f"/{BROKER_DB}"))
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}")),
+        "REDIS_URL": broker,
+        "CELERY_BROKER_URL": broker,
+        "CACHE_URL": urlunsplit(redis._replace(path=f"/{CACHE_DB}")),
+        # DEBUG off, as in production (DEBUG would also record every query); these values
+        # satisfy the production checks and are thrown away with the run.
+        "DEBUG": "false",
+        "SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
+        "ALLOWED_HOSTS": "localhost",
+        "EMAIL_URL": "consolemail://",
+        "CREDENTIALS_KEYS": Fernet.generate_key().decode(),
+        "PAPER_FEED": "none",
+        "LOG_LEVEL": "WARNING",
+        "BOT_TICK_STREAM": TICK_STREAM,
+    }
+    os.environ.update(env)
+    return env
+
+
+def setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    import django
+    from django.core.management import call_command
+    from django.db import connection
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE {} RESTART IDENTITY CASCADE".format(", ".join(f'"{t}"' for t in tables)))
+    import redis
+    from django.conf import settings
+
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).flushdb()
+
+
+# Fixtures ----------------------------------------------------------------------
+
+
+def create_bots(count: int, interval: int, rng: random.Random) -> None:
+    from datetime import timedelta
+
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from accounts.models import User
+    from bots import codec
+    from bots.models import Bot, BotStatus
+    from bots.strategies import grid
+    from exchanges.models import Environment, ExchangeAccount, ExchangeName
+    from exchanges.paper import market
+    from exchanges.paper.instruments import instrument_for
+    from exchanges.paper.models import PaperAccount, PaperBalance
+
+    market.set_price(SYMBOL, START_PRICE)
+    instrument = instrument_for(SYMBOL)
+    password = make_password(None)
+    users = User.objects.bulk_create(
+        User(email=f"bench{n}@bench.local", password=password) for n in range(count)
+    )
+    papers = PaperAccount.objects.bulk_create(PaperAccount(label=f"bench {n}") for n in range(count))
+    PaperBalance.objects.bulk_create(PaperBalance(account=p, asset="USDT", free=ACCOUNT_USDT) for p in papers)
+    accounts = ExchangeAccount.objects.bulk_create(
+        ExchangeAccount(
+            owner=user,
+            label="Paper",
+            exchange=ExchangeName.PAPER,
+            environment=Environment.PAPER,
+            paper_account=paper,
+        )
+        for user, paper in zip(users, papers, strict=True)
+    )
+    now = timezone.now()
+    bots = []
+    for n, account in enumerate(accounts):
+        config = grid.GridConfig(
+            symbol=SYMBOL,
+            lower_price=(START_PRICE * Decimal(1 - rng.uniform(0.03, 0.10))).quantize(Decimal("0.1")),
+            upper_price=(START_PRICE * Decimal(1 + rng.uniform(0.03, 0.10))).quantize(Decimal("0.1")),
+            grid_count=rng.randint(5, 12),
+            investment=INVESTMENT,
+        )
+        grid.validate(config, instrument, START_PRICE, venue="Paper")
+        bots.append(
+            Bot(
+                owner_id=account.owner_id,
+                exchange_account=account,
+                name=f"bench {n}",
+                symbol=SYMBOL,
+                config=codec.config_to_json(config),
+                price_at_creation=START_PRICE,
+                status=BotStatus.STARTING,
+                run=1,
+                tick_interval=interval,
+                next_tick_at=now + timedelta(seconds=interval * (n % 100) / 100),
+            )
+        )
+    Bot.objects.bulk_create(bots)
+
+
+# Processes ---------------------------------------------------------------------
+
+
+@dataclass
+class WorkerConfig:
+    processes: int
+    pool: str
+    concurrency: int
+
+
+def start_workers(config: WorkerConfig, env: dict[str, str], log_dir: Path) -> list[subprocess.Popen[bytes]]:
+    workers = []
+    for n in range(config.processes):
+        log = (log_dir / f"worker{n}.log").open("wb")
+        command = [
+            str(ROOT / ".venv" / "bin" / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            config.pool,
+            "--concurrency",
+            str(config.concurrency),
+            "--loglevel",
+            "WARNING",
+            "--hostname",
+            f"bench{n}@%h",
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+        ]
+        workers.append(
+            subprocess.Popen(  # noqa: S603 - our own venv's celery, fixed arguments
+                command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+            )
+        )
+    return workers
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)  # warm shutdown: finish the ticks in hand
+    for worker in workers:
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+class Loop(threading.Thread):
+    """Call `step` once a second until stopped."""
+
+    def __init__(self, name: str, step: Any) -> None:
+        super().__init__(name=name, daemon=True)
+        self.step = step
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        from django.db import close_old_connections
+
+        next_at = time.monotonic()
+        while not self.stopped.is_set():
+            try:
+                self.step()
+            except Exception as exc:  # noqa: BLE001 - keep going; a missed step shows in the figures
+                print(f"{self.name}: {exc!r}", file=sys.stderr)  # noqa: T201
+                close_old_connections()
+            next_at += 1.0
+            self.stopped.wait(max(0.0, next_at - time.monotonic()))
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=10)
+
+
+def dispatcher() -> Loop:
+    from bots.tasks import dispatch_due_bots
+
+    return Loop("dispatcher", dispatch_due_bots.delay)
+
+
+def price_walk(rng: random.Random, volatility: float) -> Loop:
+    from exchanges.paper import market
+
+    price = [float(START_PRICE)]
+
+    def step() -> None:
+        # A random walk pulled gently back to the start, so the price stays inside the grids.
+        drift = (float(START_PRICE) - price[0]) * 0.01
+        price[0] = price[0] * (1 + rng.gauss(0, volatility)) + drift
+        market.set_price(SYMBOL, Decimal(f"{price[0]:.1f}"))
+
+    return Loop("price-walk", step)
+
+
+# Measuring ---------------------------------------------------------------------
+
+
+def wait_until_running(count: int, deadline: float) -> float:
+    from bots.models import Bot, BotStatus
+    from trading.models import Order, OrderStatus
+
+    started = time.monotonic()
+    while time.monotonic() < deadline:
+        running = Bot.objects.filter(status=BotStatus.RUNNING).count()
+        unsent = Order.objects.filter(status=OrderStatus.PENDING).count()
+        print(f"  warm-up: {running}/{count} running, {unsent} orders pending", end="\r", flush=True)  # noqa: T201
+        if running == count and unsent == 0:
+            break
+        time.sleep(2)
+    print()  # noqa: T201
+    return time.monotonic() - started
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def tick_figures(window_start: float, window_end: float) -> dict[str, Any]:
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    records: list[dict[str, Any]] = []
+    last = "-"
+    while True:
+        batch = client.xrange(TICK_STREAM, min=last, count=10_000)
+        if not batch:
+            break
+        records.extend(json.loads(fields[b"t"]) for _, fields in batch)  # type: ignore[index]
+        last = "(" + batch[-1][0].decode()  # type: ignore[union-attr]
+    ran = [r for r in records if r["ran"] and window_start <= r["finished"] <= window_end]
+    busy = [r for r in records if not r["ran"] and window_start <= r["finished"] <= window_end]
+    lags = [r["started"] - r["due"] for r in ran if r["due"] is not None]
+    return {
+        "ticks": len(ran),
+        "busy": len(busy),
+        "latency": [r["finished"] - r["started"] for r in ran],
+        "lag": lags,
+    }
+
+
+def fill_figures(window_start: float, window_end: float) -> dict[str, Any]:
+    """Each paper fill that completed a grid order in the window, to its counter-order's creation."""
+    from datetime import UTC, datetime
+
+    from exchanges.paper.models import PaperFill, PaperOrder
+
+    start = datetime.fromtimestamp(window_start, UTC)
+    end = datetime.fromtimestamp(window_end, UTC)
+    fills = (
+        PaperFill.objects.filter(time__gte=start, time__lte=end, order__status="filled")
+        .exclude(order__order_type="market")
+        .values_list("account_id", "order__client_order_id", "time")
+    )
+    orders: dict[tuple[int, str, str], list[datetime]] = defaultdict(list)
+    for account_id, client_id, created in PaperOrder.objects.filter(
+        created_at__gte=start, order_type="limit"
+    ).values_list("account_id", "client_order_id", "created_at"):
+        interval, side = _grid_slot(client_id)
+        orders[(account_id, interval, side)].append(created)
+    delays, unmatched = [], 0
+    for account_id, client_id, filled_at in fills:
+        interval, side = _grid_slot(client_id)
+        other = "s" if side == "b" else "b"
+        after = [t for t in orders[(account_id, interval, other)] if t >= filled_at]
+        if after:
+            delays.append((min(after) - filled_at).total_seconds())
+        else:
+            unmatched += 1
+    return {"fills": len(delays) + unmatched, "delays": delays, "unmatched": unmatched}
+
+
+def _grid_slot(client_id: str) -> tuple[str, str]:
+    # gw{bot}r{run}-{interval}-{cycle}{b|s}[-a{attempt}]
+    parts = client_id.split("-")
+    return parts[1], parts[2][-1] if len(parts) > 2 and parts[2] else ""
+
+
+def overdue_bots(seconds: float) -> int:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bots.models import ACTIVE_STATUSES, Bot
+
+    late = timezone.now() - timedelta(seconds=seconds)
+    return Bot.objects.filter(status__in=ACTIVE_STATUSES, next_tick_at__lt=late).count()
+
+
+def report(
+    args: argparse.Namespace, workers: WorkerConfig, ticks: dict[str, Any], fills: dict[str, Any]
+) -> None:
+    ms = 1000.0
+    rows = [
+        ("bots", f"{args.bots}"),
+        ("tick interval", f"{args.interval} s"),
+        ("workers", f"{workers.processes} x {workers.pool}, concurrency {workers.concurrency}"),
+        ("window", f"{args.seconds} s"),
+        ("ticks/s", f"{ticks['ticks'] / args.seconds:.1f}  (needed {args.bots / args.interval:.0f})"),
+        ("skipped (busy/superseded)", f"{ticks['busy']}"),
+        ("tick latency p50", f"{percentile(ticks['latency'], 50) * ms:.1f} ms"),
+        ("tick latency p99", f"{percentile(ticks['latency'], 99) * ms:.1f} ms"),
+        ("dispatch lag p50", f"{percentile(ticks['lag'], 50) * ms:.0f} ms"),
+        ("dispatch lag p99", f"{percentile(ticks['lag'], 99) * ms:.0f} ms"),
+        ("fills (grid, in window)", f"{fills['fills']} ({fills['unmatched']} without a counter-order yet)"),
+        ("fill -> counter-order p50", f"{percentile(fills['delays'], 50) * ms:.0f} ms"),
+        ("fill -> counter-order p95", f"{percentile(fills['delays'], 95) * ms:.0f} ms"),
+        ("bots overdue > 2 s at end", f"{ticks['overdue']}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print()  # noqa: T201
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")  # noqa: T201
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bots", type=int, default=1000)
+    parser.add_argument("--seconds", type=int, default=60, help="length of the measured window")
+    parser.add_argument("--interval", type=int, default=5, help="each bot's tick_interval")
+    parser.add_argument("--workers", type=int, default=1, help="celery worker processes")
+    parser.add_argument("--pool", default="prefork", choices=("prefork", "threads", "solo"))
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--volatility", type=float, default=0.0005, help="random-walk step per second")
+    parser.add_argument("--warmup-limit", type=int, default=300, help="give up warming up after this")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    workers_config = WorkerConfig(args.workers, args.pool, args.concurrency)
+    rng = random.Random(args.seed)  # noqa: S311 - a price walk, not a secret
+
+    env = bench_environment()
+    setup_django()
+    print(f"Creating {args.bots} bots ...")  # noqa: T201
+    create_bots(args.bots, args.interval, rng)
+    log_dir = Path(tempfile.gettempdir()) / "gridwise-enginebench"
+    log_dir.mkdir(exist_ok=True)
+    workers = start_workers(workers_config, env, log_dir)
+    loops: list[Loop] = []
+    try:
+        loops = [dispatcher(), price_walk(rng, args.volatility)]
+        for loop in loops:
+            loop.start()
+        warmup = wait_until_running(args.bots, time.monotonic() + args.warmup_limit)
+        print(f"Warm-up {warmup:.0f} s; measuring {args.seconds} s ...")  # noqa: T201
+        window_start = time.time()
+        time.sleep(args.seconds)
+        window_end = time.time()
+        overdue = overdue_bots(2.0)
+        loops[1].stop()  # the market stops; the last fills' counter-orders still land
+        time.sleep(GRACE_SECONDS)
+    finally:
+        for loop in loops:
+            with contextlib.suppress(Exception):
+                loop.stop()
+        stop_workers(workers)
+    ticks = tick_figures(window_start, window_end)
+    ticks["overdue"] = overdue
+    report(args, workers_config, ticks, fill_figures(window_start, window_end))
+    print(f"\n  worker logs: {log_dir}")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
