@@ -5,9 +5,12 @@ trade), each with its base and what that base cost in quote. A buy adds base
 net of any fee taken in base; a sell realises its proceeds, net of any fee
 taken in quote, against the sold share of its lot's cost.
 
-When a round trip completes, the lot's remaining cost (the fee dust left
-below the lot step) is charged to that trip, so a trip's profit is exactly
-the published `sell_qty*sell_price*(1-fee) - buy_qty*buy_price`.
+When a round trip completes with a sell (a long grid), the lot's remaining
+cost (the fee dust left below the lot step) is charged to that trip, so a
+trip's profit is exactly the published
+`sell_qty*sell_price*(1-fee) - buy_qty*buy_price`. A reverse grid's trip
+completes with its buy-back, which leaves the lot holding the base it bought:
+that base keeps its cost, and the next sell realises against it.
 
 Every cost moved out of a lot moves into realised profit, so at any mark:
 
@@ -116,7 +119,7 @@ class Ledger:
         else:
             self._sell(lot, fill, base_fee, quote_fee)
         if fill.completes_round_trip:
-            self._complete_round_trip(lot)
+            self._complete_round_trip(lot, charge_remaining_cost=fill.side is Side.SELL)
 
     def _split_fee(self, fill: LedgerFill) -> tuple[Decimal, Decimal]:
         self.fees_by_asset[fill.fee_asset] = self.fees_by_asset.get(fill.fee_asset, Decimal(0)) + fill.fee
@@ -168,10 +171,13 @@ class Ledger:
         receiving.cost += cost
         self.lots[source] = giving
 
-    def _complete_round_trip(self, lot: Lot) -> None:
-        # Fee dust below the lot step keeps no cost: the trip paid for it.
-        self._realize(lot, -lot.cost)
-        lot.cost = Decimal(0)
+    def _complete_round_trip(self, lot: Lot, *, charge_remaining_cost: bool) -> None:
+        if charge_remaining_cost:
+            # After a closing sell only fee dust below the lot step is left: the trip paid for it.
+            self._realize(lot, -lot.cost)
+            lot.cost = Decimal(0)
+        # After a closing buy the lot holds real base, not dust: charging its cost here would book
+        # the whole purchase as a realised loss and carry the base at zero cost.
         profit, lot.trip_profit = lot.trip_profit, Decimal(0)
         self.round_trips += 1
         if profit >= 0:

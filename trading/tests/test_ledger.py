@@ -181,3 +181,27 @@ def test_allocating_start_base_to_grid_lots_keeps_the_books_exact() -> None:
 def ledger_cost_share(bought: Decimal, price: Decimal, share: Decimal) -> Decimal:
     net = bought * (1 - FEE)
     return (bought * price * share / net).quantize(D("1e-18"))
+
+
+def test_a_reverse_grid_buy_back_keeps_its_cost_and_the_next_sell_realises_against_it() -> None:
+    """A reverse grid's trip ends with the buy-back; the base it buys is inventory, not dust."""
+    ledger = Ledger("BTC", "USDT", D("1000"))
+    ledger.open_position("1", D("0.01"), D("50000"))  # committed base, held at the start price
+    ledger.apply(sell("0.01", "51000", lot="1", completes=False))
+    first_sell = D("0.01") * 51000 * (1 - FEE) - D("0.01") * 50000
+    assert ledger.realized == first_sell
+
+    buy_back = LedgerFill(Side.BUY, D("50000"), D("0.010189"), D("0.010189") * FEE, "BTC", "1", True)
+    ledger.apply(buy_back)
+    assert ledger.round_trips == 1
+    assert ledger.realized == first_sell, "buying back realises nothing"
+    assert ledger.cost == D("0.010189") * 50000, "the bought base keeps its cost"
+    assert ledger.unrealized(D("50000")) == -D("0.010189") * FEE * 50000  # only the fee, as a mark-down
+    summary = ledger.summary(D("50000"))
+    assert summary.grid_profit + summary.unrealized_pnl == summary.equity - summary.investment
+
+    ledger.apply(sell("0.01", "51000", lot="1", completes=False))
+    net = D("0.010189") * (1 - FEE)
+    assert ledger.realized == first_sell + D("0.01") * 51000 * (1 - FEE) - (
+        D("0.010189") * 50000 * D("0.01") / net
+    ).quantize(D("1e-18"))
