@@ -18,6 +18,7 @@ from typing import Any
 
 from exchanges.base import (
     Exchange,
+    ExchangeUnavailable,
     Fill,
     OrderNotFound,
     OrderRequest,
@@ -394,8 +395,11 @@ class BybitApi:
     def _usd_prices(engine: Exchange) -> dict[str, Decimal]:
         prices = {"USDT": Decimal(1), "USDC": Decimal(1)}
         for item in engine.instruments():
-            if item.quote in ("USDT", "USDC"):
-                prices.setdefault(item.base, engine.ticker(item.symbol).last)
+            if item.quote in ("USDT", "USDC") and item.base not in prices:
+                try:
+                    prices[item.base] = engine.ticker(item.symbol).last
+                except ExchangeUnavailable:
+                    continue  # a market with no price yet: its coin is valued at 0, not an error
         return prices
 
     def query_api(self, params: Params, key: KeyConfig | None) -> Json:

@@ -385,3 +385,17 @@ def test_the_key_placed_orders_belong_to_its_own_account(simulator, bybit, paper
     assert bybit.open_orders() == []
     assert paper.open_orders() == []
     assert KEY in simulator.keys
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wallet_balance_answers_while_a_market_has_no_price_yet() -> None:
+    from exchanges.paper import market
+    from exchanges.simulator.server import running_simulator
+    from exchanges.tests.conftest import connect
+
+    market.set_price("BTCUSDT", Decimal("30000"))  # ETHUSDT has no price at all
+    with running_simulator() as simulator:
+        simulator.add_key("fresh-key", "fresh-secret", balances={"USDT": Decimal("100"), "ETH": Decimal("2")})
+        balances = connect(simulator, "fresh-key", "fresh-secret").balances()
+    assert balances["USDT"].free == Decimal("100")
+    assert balances["ETH"].free == Decimal("2")
