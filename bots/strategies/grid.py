@@ -179,17 +179,23 @@ def quantity_for_investment(config: GridConfig, instrument: Instrument, price: D
     return quantity
 
 
+def smallest_order(instrument: Instrument, price: Decimal) -> Decimal:
+    """The smallest quantity worth placing at `price`: after its fee, what it buys can still
+    be sold, so no interval is ever left with a counter-order below the venue minimum."""
+    return _round_up(instrument.min_quantity_at(price) / (1 - instrument.taker_fee), instrument.quantity_step)
+
+
 def minimum_quantity(config: GridConfig, instrument: Instrument, price: Decimal) -> Decimal:
-    """The smallest equal quantity whose every order meets the venue's minimums."""
+    """The smallest equal quantity whose every order meets the venue's minimums, fees included."""
     lines = grid_lines(config, instrument)
     prices = [order_price for _, _, order_price in layout_sides(lines, price)]
-    return max(instrument.min_quantity_at(order_price) for order_price in prices)
+    return max(smallest_order(instrument, order_price) for order_price in prices)
 
 
 def minimum_investment(config: GridConfig, instrument: Instrument, price: Decimal) -> Decimal:
     quantity = minimum_quantity(config, instrument, price)
     sizing = size_grid(config, instrument, price, quantity)
-    if any(slot.quantity < instrument.min_quantity_at(slot.price) for slot in sizing.slots):
+    if any(slot.quantity < smallest_order(instrument, slot.price) for slot in sizing.slots):
         quantity += instrument.quantity_step  # a reverse grid's rounded-down buy fell short
         sizing = size_grid(config, instrument, price, quantity)
     return sizing.investment_used
@@ -254,7 +260,7 @@ def _check_minimums(
 ) -> None:
     quantity = quantity_for_investment(config, instrument, price)
     sizing = size_grid(config, instrument, price, quantity)
-    too_small = [s for s in sizing.slots if s.quantity < instrument.min_quantity_at(s.price)]
+    too_small = [s for s in sizing.slots if s.quantity < smallest_order(instrument, s.price)]
     if not too_small:
         return
     smallest = min(too_small, key=lambda s: s.quantity * s.price)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import ROUND_DOWN, Decimal
 
 from bots.strategies import grid
@@ -146,3 +147,19 @@ def test_short_round_trip_ends_with_more_base() -> None:
     [sell_again] = after_buy.place
     assert (sell_again.side, sell_again.price, sell_again.quantity) == (Side.SELL, D("61000"), q)
     assert after_buy.state.intervals[3].base_held > q, "the round trip kept extra base beyond what it sells"
+
+
+def test_the_smallest_valid_grid_can_always_sell_what_it_bought() -> None:
+    # A coin whose minimum quantity binds (not its minimum value): buying exactly the
+    # minimum would net less than the minimum after the fee, and the interval would park.
+    coin = replace(BTC, symbol="COINUSDT", base="COIN", tick_size=D("0.01"), quantity_step=D("0.001"),
+                   min_quantity=D("0.01"), min_amount=D("0.01"))  # fmt: skip
+    cfg = config(symbol="COINUSDT", lower_price=D("90"), upper_price=D("110"), grid_count=4)
+    cfg = replace(cfg, investment=grid.minimum_investment(cfg, coin, D("100")))
+    grid.validate(cfg, coin, D("100"))
+    state, intents = grid.initial_state(cfg, coin, D("100"))
+    for buy in (i for i in intents if i.side is Side.BUY):
+        fee = buy.quantity * coin.taker_fee
+        fill = GridFill(buy.interval, buy.cycle, Side.BUY, buy.price, buy.quantity, fee, "COIN")
+        [sell] = grid.decide(cfg, coin, state, buy.price, [fill], base_available=PLENTY).place
+        assert sell.quantity >= coin.min_quantity_at(sell.price), "a parked interval would never trade again"
