@@ -325,10 +325,16 @@ def _stopping(bot: Bot, exchange: Exchange) -> None:
     _cancel_live_orders(bot, exchange)
     _reconcile(bot, exchange)  # fills that raced the cancels
     bot.refresh_from_db()
-    if bot.sell_base_on_stop and _exit_needed(bot, exchange):
-        _pend_exit(bot, exchange)
-        _send_pending(bot, exchange)
-        return
+    if bot.sell_base_on_stop:
+        if _exit_needed(bot, exchange):
+            _pend_exit(bot, exchange)
+        # Not only the exit just committed: one a killed tick committed but never sent, or the
+        # re-placement of a lost one, is pending too and would otherwise never go out.
+        if bot.orders.filter(
+            purpose=OrderPurpose.EXIT, status=OrderStatus.PENDING, sent_at__isnull=True
+        ).exists():
+            _send_pending(bot, exchange)
+            return
     if bot.orders.filter(status__in=LIVE_STATUSES).exists():
         return  # a cancel or the exit trade is still settling
     from bots.actions import do_mark_stopped
