@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 LOST_AFTER = timedelta(seconds=30)
+FILLS_OVERLAP = timedelta(minutes=2)
 MAX_FAILURES = 5
 SNAPSHOT_EVERY = timedelta(minutes=1)
 EXIT_LOT = "exit"
@@ -403,7 +404,10 @@ class Reconciled:
 def _reconcile(bot: Bot, exchange: Exchange) -> Reconciled:
     """Record new fills once, settle unknown outcomes, and follow orders the exchange finished."""
     changed = False
-    fills = exchange.fills_since(bot.symbol, bot.fills_cursor)
+    # Read a little before the cursor: a venue may publish a fill after a newer one. The
+    # booked-trade check below keeps the overlap from counting anything twice.
+    since = bot.fills_cursor - FILLS_OVERLAP if bot.fills_cursor else None
+    fills = exchange.fills_since(bot.symbol, since)
     prefix = ids.bot_prefix(bot.pk, bot.run)
     ours = [fill for fill in fills if fill.client_order_id.startswith(prefix)]
     # The cursor is inclusive (a fill sharing its timestamp must never be skipped), so the

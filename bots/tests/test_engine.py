@@ -13,6 +13,7 @@ from bots.models import Bot, BotEvent, BotEventKind, BotStatus
 from bots.tests.conftest import grid_config, paper_account_for, venue
 from exchanges.base import OrderRequest, OrderType, Side
 from exchanges.paper import market
+from exchanges.paper.models import PaperFill
 from trading.models import EquitySnapshot, Order, OrderStatus
 
 D = Decimal
@@ -270,3 +271,16 @@ def test_a_dispatched_bot_is_not_dispatched_again_until_its_tick_runs(
     paper_bot.refresh_from_db()
     assert paper_bot.next_tick_at is not None
     assert 3 < (paper_bot.next_tick_at - timezone.now()).total_seconds() <= 5
+
+
+def test_a_fill_published_late_with_an_older_time_is_still_booked(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+    market.set_price("BTCUSDT", D("52900"))  # the 53000 buy fills...
+    fill = PaperFill.objects.get(order__client_order_id__endswith="-2-0b")
+    PaperFill.objects.filter(pk=fill.pk).update(time=timezone.now() - timedelta(minutes=1))
+    Bot.objects.filter(pk=bot.pk).update(
+        fills_cursor=timezone.now()
+    )  # ...but the venue showed a newer fill first
+    bot = tick(bot)
+    assert bot.fills.filter(trade_id=fill.trade_id).count() == 1
+    assert bot.orders.filter(purpose="grid", side="sell", price=D(57000)).exists()
