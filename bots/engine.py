@@ -55,6 +55,9 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 LOST_AFTER = timedelta(seconds=30)
 FILLS_OVERLAP = timedelta(minutes=2)
+# Fills tell a running bot what it needs each tick; orders the venue ended without a fill
+# (cancelled outside Gridwise) are swept for less often, since each sweep reads every open order.
+SWEEP_EVERY = timedelta(minutes=1)
 MAX_FAILURES = 5
 SNAPSHOT_EVERY = timedelta(minutes=1)
 EXIT_LOT = "exit"
@@ -275,23 +278,37 @@ def _lay_out_grid(bot: Bot, exchange: Exchange) -> None:
 
 
 def _running(bot: Bot, exchange: Exchange) -> None:
-    outcome = _reconcile(bot, exchange)
+    now = timezone.now()
+    sweep = bot.orders_checked_at is None or now - bot.orders_checked_at >= SWEEP_EVERY
+    outcome = _reconcile(bot, exchange, follow_finished=sweep)
+    if sweep:
+        Bot.objects.filter(pk=bot.pk).update(orders_checked_at=now)
     if outcome.changed:
         bot.refresh_from_db()
     # A quiet tick (the common case) changed nothing of ours: the orders it already read are
     # still the ones waiting to be sent, so they are not read again.
     unsent = None if outcome.changed else outcome.unsent
-    price = exchange.ticker(bot.symbol).last
-    ledger = bot.books
-    equity = ledger.equity(price) if ledger else None
-    reason = grid.exit_reason(bot.grid_config, price, equity)
-    if reason is not None:
-        from bots.actions import do_exit_bot
+    config = bot.grid_config
+    snapshot_due = bot.last_snapshot_at is None or now - bot.last_snapshot_at >= SNAPSHOT_EVERY
+    price = exchange.ticker(bot.symbol).last if _has_exit_rules(config) or snapshot_due else None
+    if price is not None:
+        ledger = bot.books
+        reason = grid.exit_reason(config, price, ledger.equity(price) if ledger else None)
+        if reason is not None:
+            from bots.actions import do_exit_bot
 
-        do_exit_bot(bot, reason)
-        return
+            do_exit_bot(bot, reason)
+            return
     _send_pending(bot, exchange, unsent)
-    _snapshot(bot, price)
+    if snapshot_due and price is not None:
+        _snapshot(bot, price)
+
+
+def _has_exit_rules(config: grid.GridConfig) -> bool:
+    """Only a bot with a take-profit, stop-loss or drawdown limit needs the price every tick."""
+    return any(
+        rule is not None for rule in (config.take_profit_price, config.stop_loss_price, config.max_drawdown)
+    )
 
 
 def _snapshot(bot: Bot, price: Decimal) -> None:
@@ -401,7 +418,7 @@ class Reconciled:
     unsent: list[Order]
 
 
-def _reconcile(bot: Bot, exchange: Exchange) -> Reconciled:
+def _reconcile(bot: Bot, exchange: Exchange, *, follow_finished: bool = True) -> Reconciled:
     """Record new fills once, settle unknown outcomes, and follow orders the exchange finished."""
     changed = False
     # Read a little before the cursor: a venue may publish a fill after a newer one. The
@@ -438,9 +455,10 @@ def _reconcile(bot: Bot, exchange: Exchange) -> Reconciled:
         ).order_by("id")
     )
     changed |= _settle_pending(bot, exchange, [o for o in live if o.status == OrderStatus.PENDING])
-    changed |= _follow_finished(
-        bot, exchange, [o for o in live if o.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)]
-    )
+    if follow_finished:
+        changed |= _follow_finished(
+            bot, exchange, [o for o in live if o.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)]
+        )
     unsent = [o for o in live if o.status == OrderStatus.PENDING and o.sent_at is None]
     return Reconciled(changed, unsent)
 

@@ -74,6 +74,7 @@ class Bot(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
     last_snapshot_at = models.DateTimeField(null=True, blank=True)
+    orders_checked_at = models.DateTimeField(null=True, blank=True)  # last sweep for orders ended elsewhere
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -284,3 +284,18 @@ def test_a_fill_published_late_with_an_older_time_is_still_booked(paper_bot: Bot
     bot = tick(bot)
     assert bot.fills.filter(trade_id=fill.trade_id).count() == 1
     assert bot.orders.filter(purpose="grid", side="sell", price=D(57000)).exists()
+
+
+def test_an_order_cancelled_outside_gridwise_is_noticed_at_the_next_sweep(paper_bot: Bot) -> None:
+    bot = tick(started(paper_bot))  # running ticks sweep once, then once a minute
+    order = bot.orders.get(purpose="grid", price=D(49000))
+    venue(bot).cancel_order("BTCUSDT", client_order_id=order.client_order_id)  # e.g. in Bybit's app
+
+    bot = tick(bot)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.OPEN, "between sweeps, only fills are read"
+
+    Bot.objects.filter(pk=bot.pk).update(orders_checked_at=timezone.now() - timedelta(minutes=2))
+    bot = tick(bot)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
