@@ -206,6 +206,8 @@ def start_workers(config: WorkerConfig, env: dict[str, str], log_dir: Path) -> l
             "-A",
             "config",
             "worker",
+            "--queues",
+            "priority,celery",
             "--pool",
             config.pool,
             "--concurrency",

@@ -26,9 +26,9 @@ class InvalidTransition(Exception):
 
 
 def _enqueue_tick(bot_id: int) -> None:
-    from bots.tasks import tick_bot
+    from bots.tasks import tick_now
 
-    transaction.on_commit(lambda: tick_bot.delay(bot_id))
+    transaction.on_commit(lambda: tick_now(bot_id))
 
 
 def transition(bot: Bot, to: str, *, allowed_from: tuple[str, ...], message: str, **fields: Any) -> Bot:

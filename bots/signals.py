@@ -13,11 +13,11 @@ from exchanges.paper.market import fills_recorded
 
 @receiver(fills_recorded)
 def wake_bots_on_fill(sender: object, account_ids: list[int], **kwargs: Any) -> None:
-    from bots.tasks import tick_bot
+    from bots.tasks import tick_now
 
     bots = Bot.objects.filter(status=BotStatus.RUNNING, exchange_account__paper_account_id__in=account_ids)
     bot_ids = list(bots.values_list("id", flat=True))
     if bot_ids:
         Bot.objects.filter(id__in=bot_ids).update(next_tick_at=timezone.now())
         for bot_id in bot_ids:
-            tick_bot.delay(bot_id)
+            tick_now(bot_id)

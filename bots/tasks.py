@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -68,4 +69,11 @@ def tick_bot(bot_id: int, attempt: int = 0, due: float | None = None, interval: 
     )
     if not ran and attempt < 20 and Bot.objects.filter(pk=bot_id, status=BotStatus.STOPPING).exists():
         # A stop waits for the tick in flight, then runs at once.
-        tick_bot.apply_async((bot_id, attempt + 1), countdown=BUSY_RETRY_SECONDS)
+        tick_bot.apply_async(
+            (bot_id, attempt + 1), countdown=BUSY_RETRY_SECONDS, queue=settings.CELERY_PRIORITY_QUEUE
+        )
+
+
+def tick_now(bot_id: int) -> None:
+    """A tick that must not wait behind routine ones: after a fill, a start or a stop."""
+    tick_bot.apply_async((bot_id,), queue=settings.CELERY_PRIORITY_QUEUE)

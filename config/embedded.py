@@ -20,6 +20,7 @@ def start_embedded_worker(concurrency: int = 2) -> None:
         hostname=f"embedded@{socket.gethostname()}",
         pool="threads",
         concurrency=concurrency,
+        queues=settings.CELERY_WORKER_QUEUES.split(","),
         loglevel="INFO",
         without_heartbeat=True,
         without_mingle=True,

@@ -167,6 +167,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Wake-ups after a fill, traders' start and stop, and the dispatcher itself go to the priority
+# queue, which workers drain first (`-Q priority,celery`): a backlog of routine ticks never
+# delays a counter-order or an emergency stop.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_PRIORITY_QUEUE = "priority"
+CELERY_WORKER_QUEUES = f"{CELERY_PRIORITY_QUEUE},{CELERY_TASK_DEFAULT_QUEUE}"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}
+CELERY_TASK_ROUTES = {"bots.tasks.dispatch_due_bots": {"queue": CELERY_PRIORITY_QUEUE}}
 CELERY_BEAT_SCHEDULER = env.str(
     "CELERY_BEAT_SCHEDULER",
     default="celery.beat:Scheduler" if EMBEDDED else "django_celery_beat.schedulers:DatabaseScheduler",

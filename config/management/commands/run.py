@@ -26,7 +26,8 @@ class Command(BaseCommand):
             start_embedded_worker()
         elif not no_worker:
             self.stdout.write(
-                "Broker is external: start `celery -A config worker` and `celery -A config beat`."
+                "Broker is external: start `celery -A config worker --queues priority,celery` "
+                "and `celery -A config beat`."
             )
         self.stdout.write(self.style.SUCCESS(f"Gridwise is running at http://{host}:{port}/"))
         self.stdout.write(f"Demo login: {demo.email} / {demo.password}")
