@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.http import HttpRequest
 
 from accounts.models import AuditEvent, User
+from config.admin import ReadOnlyAdmin
 
 
 @admin.register(User)
@@ -25,7 +23,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Readable, searchable, and impossible to edit: the log is evidence."""
 
     list_display = ("created_at", "actor_email", "action", "ip_address")
@@ -34,12 +32,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = ("created_at", "actor", "actor_email", "action", "ip_address", "user_agent", "details")
     list_select_related = ("actor",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

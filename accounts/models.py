@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import zoneinfo
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+
+_Owned = TypeVar("_Owned", bound=models.Model)
 
 
 def validate_time_zone(value: str) -> None:
@@ -59,6 +61,13 @@ class User(AbstractUser):
 
     def get_short_name(self) -> str:
         return self.display_name or self.email.split("@")[0]
+
+
+class OwnedQuerySet(models.QuerySet[_Owned]):
+    """For models with an `owner`: every query for a trader's data starts here."""
+
+    def owned_by(self, user: Any) -> OwnedQuerySet[_Owned]:
+        return self.filter(owner=user)
 
 
 class AuditAction(models.TextChoices):

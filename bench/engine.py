@@ -58,6 +58,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from benchdb import bench_database_url
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DATABASE = "gridwise_enginebench"
 BROKER_DB, CACHE_DB = 12, 13
@@ -71,22 +73,14 @@ GRACE_SECONDS = 5.0  # after the window, for counter-orders of its last fills to
 
 def bench_environment() -> dict[str, str]:
     """Point the database and Redis at the benchmark's own, with a throwaway production-style config."""
-    import psycopg
     from cryptography.fernet import Fernet
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        sys.exit("Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/gridwise")
-    parts = urlsplit(url)
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]).fetchone()
-        if not exists:
-            admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+    database_url = bench_database_url(BENCH_DATABASE)
     redis = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     broker = urlunsplit(redis._replace(path=f"/{BROKER_DB}"))
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}")),
+        "DATABASE_URL": database_url,
         "REDIS_URL": broker,
         "CELERY_BROKER_URL": broker,
         "CACHE_URL": urlunsplit(redis._replace(path=f"/{CACHE_DB}")),

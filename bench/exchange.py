@@ -26,7 +26,8 @@ import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from benchdb import bench_database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DATABASE = "gridwise_bench"
@@ -36,17 +37,7 @@ BALANCES = {"USDT": Decimal("10000000"), "BTC": Decimal("100")}
 
 def use_bench_database() -> None:
     """Point DATABASE_URL at gridwise_bench on the same server, creating it if needed."""
-    import psycopg
-
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        sys.exit("Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/gridwise")
-    parts = urlsplit(url)
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]).fetchone()
-        if not exists:
-            admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}"))
+    os.environ["DATABASE_URL"] = bench_database_url(BENCH_DATABASE)
 
 
 def setup_django() -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
 
+from accounts.models import OwnedQuerySet
 from bots import codec
 from bots.strategies.grid import GridConfig, GridState
 from trading.ledger import Ledger
@@ -33,11 +34,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     BotStatus.STOPPED: (BotStatus.STARTING,),
     BotStatus.ERROR: (BotStatus.STARTING, BotStatus.RUNNING, BotStatus.STOPPING, BotStatus.STOPPED),
 }
-
-
-class BotQuerySet(models.QuerySet["Bot"]):
-    def owned_by(self, user: Any) -> BotQuerySet:
-        return self.filter(owner=user)
 
 
 class Bot(models.Model):
@@ -78,7 +74,7 @@ class Bot(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects: ClassVar[BotQuerySet] = BotQuerySet.as_manager()  # type: ignore[assignment]
+    objects: ClassVar[OwnedQuerySet[Bot]] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         indexes = (models.Index(fields=("status", "next_tick_at"), name="bot_due"),)

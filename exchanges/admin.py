@@ -1,15 +1,13 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from config.admin import ReadOnlyAdmin
 from exchanges.models import ExchangeAccount
 
 
 @admin.register(ExchangeAccount)
-class ExchangeAccountAdmin(admin.ModelAdmin):
+class ExchangeAccountAdmin(ReadOnlyAdmin):
     """Read-only, and the fields are listed one by one so ciphertext can never appear.
 
     Adding goes through the key check and deleting through the audit log, so
@@ -47,12 +45,3 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
     @admin.display(description="API key")
     def masked_key(self, obj: ExchangeAccount) -> str:
         return obj.masked_key
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -10,12 +10,21 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
 CLIENT_ORDER_ID_MAX = 36
+# The candle intervals every venue serves, by the names the interface uses.
+CANDLE_INTERVALS: dict[str, timedelta] = {
+    "1m": timedelta(minutes=1),
+    "5m": timedelta(minutes=5),
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+    "1d": timedelta(days=1),
+}
 _CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 
 

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.models import OwnedQuerySet
 from exchanges import credentials
 from exchanges.base import KeyPermissions
 from exchanges.paper.models import PaperAccount, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperTick
@@ -66,11 +67,6 @@ def permissions_snapshot(permissions: KeyPermissions) -> dict[str, Any]:
     }
 
 
-class ExchangeAccountQuerySet(models.QuerySet["ExchangeAccount"]):
-    def owned_by(self, user: Any) -> ExchangeAccountQuerySet:
-        return self.filter(owner=user)
-
-
 class ExchangeAccount(models.Model):
     """A trader's account on one venue, with its API key encrypted at rest."""
 
@@ -100,7 +96,7 @@ class ExchangeAccount(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects: ClassVar[ExchangeAccountQuerySet] = ExchangeAccountQuerySet.as_manager()  # type: ignore[assignment]
+    objects: ClassVar[OwnedQuerySet[ExchangeAccount]] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ("label", "id")

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from exchanges.base import (
+    CANDLE_INTERVALS,
     Balance,
     Candle,
     Exchange,
@@ -28,14 +29,6 @@ from exchanges.paper.conversions import fill_from_row, order_state
 from exchanges.paper.instruments import INSTRUMENTS, instrument_for
 from exchanges.paper.models import PaperAccount, PaperBalance, PaperFill, PaperOrder, PaperTick
 
-INTERVALS = {
-    "1m": timedelta(minutes=1),
-    "5m": timedelta(minutes=5),
-    "15m": timedelta(minutes=15),
-    "1h": timedelta(hours=1),
-    "4h": timedelta(hours=4),
-    "1d": timedelta(days=1),
-}
 FINISHED_STATUSES = (OrderStatus.FILLED.value, OrderStatus.CANCELLED.value, OrderStatus.REJECTED.value)
 
 
@@ -58,7 +51,7 @@ class PaperExchange(Exchange):
 
     def candles(self, symbol: str, interval: str, start: datetime, end: datetime) -> list[Candle]:
         instrument_for(symbol)
-        width = INTERVALS.get(interval)
+        width = CANDLE_INTERVALS.get(interval)
         if width is None:
             raise InvalidOrder(
                 f"Unknown candle interval {interval!r}.", reason=InvalidOrderReason.BAD_PARAMETER

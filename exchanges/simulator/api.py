@@ -17,6 +17,7 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from exchanges.base import (
+    CANDLE_INTERVALS,
     Exchange,
     ExchangeUnavailable,
     Fill,
@@ -39,14 +40,6 @@ EngineFor = Callable[[KeyConfig | None], Exchange]
 SPOT = "spot"
 EXECUTION_WINDOW = timedelta(days=7)
 _OUR_INTERVALS = {theirs: ours for ours, theirs in INTERVALS.items()}
-_INTERVAL_LENGTH = {
-    "1m": timedelta(minutes=1),
-    "5m": timedelta(minutes=5),
-    "15m": timedelta(minutes=15),
-    "1h": timedelta(hours=1),
-    "4h": timedelta(hours=4),
-    "1d": timedelta(days=1),
-}
 _TIME_IN_FORCE = {theirs: ours for ours, theirs in TIME_IN_FORCE.items()}
 
 
@@ -159,7 +152,7 @@ class BybitApi:
             raise _param_error("Invalid period")
         limit = _limit(params, 200, 1000)
         end = _ms(params, "end") or datetime.now(UTC)
-        start = _ms(params, "start") or end - _INTERVAL_LENGTH[interval] * limit
+        start = _ms(params, "start") or end - CANDLE_INTERVALS[interval] * limit
         engine = self._engine_for(None)
         symbol = str(params.get("symbol", ""))
         self._known(engine, symbol)
