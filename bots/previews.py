@@ -1,0 +1,36 @@
+"""The strategy's preview for a config on an account: one function for the wizard and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bots.strategies import grid
+from exchanges.base import Instrument
+from exchanges.instruments import instrument_for
+from exchanges.models import ExchangeAccount
+from exchanges.registry import exchange_for_account
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    instrument: Instrument
+    price: Decimal  # the price the grid was laid out at
+    preview: grid.GridPreview
+
+
+def check_preview(
+    account: ExchangeAccount, config: grid.GridConfig, reference_price: Decimal | None = None
+) -> PreviewResult:
+    """Validate `config` at `reference_price` (default: the live price) and preview it.
+
+    Raises `grid.GridConfigError` with messages per field, or `ExchangeError` when the
+    venue cannot answer (an unknown symbol, an outage)."""
+    instrument = instrument_for(account, config.symbol)
+    price = reference_price
+    if price is None:
+        price = exchange_for_account(account).ticker(config.symbol).last
+    if price <= 0:
+        raise grid.GridConfigError({"reference_price": ["The reference price must be above zero."]})
+    grid.validate(config, instrument, price, venue=account.get_exchange_display())
+    return PreviewResult(instrument=instrument, price=price, preview=grid.preview(config, instrument, price))

@@ -1,0 +1,44 @@
+"""A bot's PnL as pages and the API show it: the ledger valued at a mark price."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.utils import timezone
+
+from exchanges.base import ExchangeError
+from exchanges.models import ExchangeName
+from trading.ledger import LedgerSummary, running_time
+from trading.models import EquitySnapshot
+
+if TYPE_CHECKING:
+    from bots.models import Bot
+
+
+def mark_price(bot: Bot) -> Decimal | None:
+    """The freshest price known without calling a live venue: the paper market's last price,
+    else the bot's latest equity snapshot, else its start price."""
+    if bot.exchange_account.exchange == ExchangeName.PAPER:
+        from exchanges.paper import market
+
+        try:
+            return market.last_price(bot.symbol)
+        except ExchangeError:
+            pass
+    latest = EquitySnapshot.objects.filter(bot=bot).order_by("-time").values_list("price", flat=True).first()
+    return latest if latest is not None else bot.price_at_start
+
+
+def bot_pnl(bot: Bot, mark: Decimal | None = None, *, now: datetime | None = None) -> LedgerSummary | None:
+    """None until the bot has books (it has never started)."""
+    books = bot.books
+    if books is None:
+        return None
+    mark = mark if mark is not None else mark_price(bot)
+    if mark is None:
+        return None
+    now = now or timezone.now()
+    end = bot.stopped_at if bot.stopped_at and bot.started_at and bot.stopped_at > bot.started_at else now
+    return books.summary(mark, running_for=running_time(bot.started_at, end))

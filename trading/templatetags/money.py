@@ -1,0 +1,82 @@
+"""Numbers as traders read them: the instrument's precision, signs and colours for PnL.
+
+{% load money %}
+{{ order.price|amount:instrument.tick_size }}   → 54,000.0
+{{ fill.quantity|amount:instrument.quantity_step }}
+{{ summary.roi|percent }}                        → 1.23%
+{% pnl summary.total_pnl "0.01" "USDT" %}        → <span class="pnl pnl-up">▲ +12.34 USDT</span>
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+from django import template
+from django.utils.html import format_html
+
+register = template.Library()
+
+QUOTE_STEP = Decimal("0.01")
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def format_amount(value: Any, step: Any = QUOTE_STEP, *, signed: bool = False) -> str:
+    """`value` at `step`'s precision with thousands separators; an empty string for no value."""
+    number = _decimal(value)
+    if number is None:
+        return ""
+    exponent = (_decimal(step) or QUOTE_STEP).normalize().as_tuple().exponent
+    places = max(0, -exponent) if isinstance(exponent, int) else 2
+    rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    if rounded == 0:
+        rounded = abs(rounded)  # never show "-0.00"
+    return f"{rounded:+,.{places}f}" if signed else f"{rounded:,.{places}f}"
+
+
+@register.filter
+def amount(value: Any, step: Any = QUOTE_STEP) -> str:
+    return format_amount(value, step)
+
+
+@register.filter
+def percent(fraction: Any, places: int = 2) -> str:
+    number = _decimal(fraction)
+    if number is None:
+        return "—"
+    return format_amount(number * 100, Decimal(1).scaleb(-int(places)), signed=True) + "%"
+
+
+def pnl_direction(value: Any) -> str:
+    number = _decimal(value)
+    if number is None or number.quantize(QUOTE_STEP) == 0:
+        return "flat"
+    return "up" if number > 0 else "down"
+
+
+@register.simple_tag
+def pnl(value: Any, step: Any = QUOTE_STEP, unit: str = "") -> str:
+    """A signed amount, coloured by CSS and marked with an arrow so it reads without colour."""
+    number = _decimal(value)
+    if number is None:
+        return format_html('<span class="pnl pnl-none">—</span>')
+    direction = pnl_direction(number)
+    arrow = {"up": "▲", "down": "▼", "flat": "•"}[direction]
+    label = {"up": "gain", "down": "loss", "flat": "no change"}[direction]
+    text = format_amount(number, step, signed=direction != "flat")
+    return format_html(
+        '<span class="pnl pnl-{}"><span class="pnl-mark" aria-label="{}">{}</span> {}{}</span>',
+        direction,
+        label,
+        arrow,
+        text,
+        f" {unit}" if unit else "",
+    )
