@@ -17,4 +17,6 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("exchange-accounts/", include("exchanges.urls")),
+    path("bots/", include("bots.urls")),
+    path("trades/", include("trading.urls")),
 ]
