@@ -114,6 +114,11 @@ class WebhookDelivery(models.Model):
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id} → endpoint {self.endpoint_id}"
 
+    @property
+    def last_attempt(self) -> WebhookAttempt | None:
+        attempts = list(self.attempts.all())  # uses prefetch_related when the log page asked for it
+        return attempts[-1] if attempts else None
+
 
 class WebhookAttempt(models.Model):
     """One try at sending a delivery: what came back, or what went wrong."""
