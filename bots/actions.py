@@ -14,6 +14,7 @@ from bots import codec
 from bots.live import publish
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
 from bots.strategies import grid
+from bots.webhooks import emit as webhooks
 from exchanges.models import ExchangeAccount
 from exchanges.registry import exchange_for_account
 
@@ -138,7 +139,9 @@ def do_exit_bot(bot: Bot, reason: grid.ExitReason) -> Bot:
     action = config.take_profit_action if reason is grid.ExitReason.TAKE_PROFIT else config.stop_loss_action
     sell = action is grid.ExitAction.SELL_BASE
     BotEvent.objects.create(bot=bot, kind=BotEventKind.EXIT, message=_exit_message(reason, sell))
-    return do_stop_bot(bot, sell_base=sell)
+    bot = do_stop_bot(bot, sell_base=sell)
+    webhooks.on_bot_exit(bot, reason.value)
+    return bot
 
 
 def _exit_message(reason: grid.ExitReason, sell: bool) -> str:

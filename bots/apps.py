@@ -8,5 +8,6 @@ class BotsConfig(AppConfig):
 
     def ready(self) -> None:
         from bots import metrics, signals  # noqa: F401 - signals connects the fill wake-up
+        from bots.webhooks import tasks  # noqa: F401 - registers the webhook tasks with Celery
 
         metrics.connect_stream()

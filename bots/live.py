@@ -9,6 +9,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from bots.webhooks import emit as webhooks
+
 logger = logging.getLogger(__name__)
 
 
@@ -24,6 +26,7 @@ def publish(bot: Any, kind: str, payload: dict[str, Any]) -> None:
     message = {"type": "bot.event", "kind": kind, "bot_id": bot.pk, **payload}
     groups = (user_group(bot.owner_id), bot_group(bot.pk))
     transaction.on_commit(lambda: _send(groups, message))
+    webhooks.on_bot_event(bot, kind, payload)
 
 
 def _send(groups: tuple[str, ...], message: dict[str, Any]) -> None:

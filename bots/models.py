@@ -124,3 +124,7 @@ class BotEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message}"
+
+
+# Webhook models live in their own package; importing them here registers them with this app.
+from bots.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E402, F401

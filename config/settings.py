@@ -196,6 +196,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "exchanges.tasks.prune_paper_ticks",
         "schedule": 86400.0,
     },
+    # Webhook retries normally ride a countdown message; this catches any whose message or
+    # worker was lost.
+    "sweep-webhook-deliveries": {
+        "task": "bots.webhooks.tasks.sweep_due_deliveries",
+        "schedule": 30.0,
+    },
+    "prune-webhook-deliveries": {
+        "task": "bots.webhooks.tasks.prune_old_deliveries",
+        "schedule": 86400.0,
+    },
 }
 
 # Exchanges ----------------------------------------------------------------------
@@ -203,6 +213,14 @@ CELERY_BEAT_SCHEDULE = {
 # A custom base URL makes the server send signed requests wherever a user points it;
 # allow it only where that is wanted (development, a simulator demo).
 ALLOW_CUSTOM_EXCHANGE_URLS = env.bool("ALLOW_CUSTOM_EXCHANGE_URLS", default=DEBUG)
+
+# Webhooks -----------------------------------------------------------------------
+
+# Off, a webhook URL whose host resolves to a private, loopback, link-local, multicast or
+# reserved address is refused, when registered and again before every send (SSRF).
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=DEBUG)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)  # seconds to connect, and again to read
+WEBHOOK_LOG_RETENTION_DAYS = env.int("WEBHOOK_LOG_RETENTION_DAYS", default=30)
 
 # Paper trading ----------------------------------------------------------------
 

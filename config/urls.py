@@ -14,6 +14,7 @@ admin.site.site_title = "Gridwise staff"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("account/webhooks/", include("bots.webhook_urls")),
     path("", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("exchange-accounts/", include("exchanges.urls")),
