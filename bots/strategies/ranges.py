@@ -6,7 +6,8 @@ look-back window, widened `k` times. A grid sized to what the market did recentl
 so narrow that the price leaves it at once nor so wide that it rarely trades.
 
 The grid count spaces lines about one candle's typical move apart, but never closer than fees
-allow a profit: each step must earn at least `MIN_FEE_MULTIPLE` round-trip fees.
+allow a profit: each step must earn at least `MIN_FEE_MULTIPLE` round-trip fees (and a calm
+market's band is widened until the fewest grids can).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ MIN_RETURNS = 5  # fewer returns than this say nothing about volatility
 MIN_HALF_WIDTH = Decimal("0.01")  # a flat market still gets a band of ±1%
 MAX_HALF_WIDTH = Decimal("0.9")  # the lower bound stays well above zero
 MIN_FEE_MULTIPLE = Decimal(3)  # one grid step earns at least three round-trip fees
+MIN_STEP = Decimal("0.0001")  # with no fees at all, lines still a basis point apart
 
 
 class NotEnoughData(ValueError):
@@ -73,13 +75,15 @@ def suggest_range(
         context.prec = 28
         returns = log_returns(usable)
         sigma = stdev(returns)
-        half_width = band_width * sigma * Decimal(len(returns)).sqrt()
-        half_width = min(max(half_width, MIN_HALF_WIDTH), MAX_HALF_WIDTH)
+        min_step = max(MIN_FEE_MULTIPLE * 2 * fee, MIN_STEP)
+        # Wide enough for the fewest grids to pay their fees, however calm the market.
+        floor = max(MIN_HALF_WIDTH, min_step * MIN_GRIDS / 2)
+        half_width = min(max(band_width * sigma * Decimal(len(returns)).sqrt(), floor), MAX_HALF_WIDTH)
         lower = _to_tick(price * (-half_width).exp(), tick_size, ROUND_FLOOR)
         upper = _to_tick(price * half_width.exp(), tick_size, ROUND_CEILING)
         lower = max(lower, tick_size)
         upper = max(upper, lower + tick_size)
-        step = max(sigma, MIN_FEE_MULTIPLE * 2 * fee, Decimal("0.0001"))
+        step = max(sigma, min_step)
         count = _grid_count((upper / lower).ln() / step)
     return RangeSuggestion(lower_price=lower, upper_price=upper, grid_count=count, volatility=sigma)
 

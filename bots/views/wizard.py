@@ -94,8 +94,10 @@ class Preview:
     missing: list[str] = field(default_factory=list)  # labels of required fields still empty
 
 
-def run_preview(form: BotForm) -> Preview:
-    """Validate the form, then the config through `check_preview`; errors land on the form."""
+def run_preview(form: BotForm, market: Market | None) -> Preview:
+    """Validate the form, then the config through `check_preview`; errors land on the form.
+
+    The grid is laid out at the price the page shows, so one ticker call serves both."""
     if not form.is_valid():
         missing = [
             str(form.fields[name].label or name)
@@ -106,7 +108,8 @@ def run_preview(form: BotForm) -> Preview:
     assert form.chosen_account is not None
     try:
         config = form.config()
-        return Preview(result=check_preview(form.chosen_account, config), config=config)
+        price = market.price if market and market.symbol == config.symbol else None
+        return Preview(result=check_preview(form.chosen_account, config, price), config=config)
     except grid.GridConfigError as exc:
         form.add_config_errors(exc)
     except ExchangeError as exc:
@@ -223,9 +226,9 @@ def bot_preview(request: HttpRequest) -> HttpResponse:
     if not ExchangeAccount.objects.owned_by(user).exists():
         return render(request, TEMPLATE, {"no_accounts": True})
     form = BotForm(user, request.GET)
-    preview = run_preview(form)
+    market = load_market(form)
     typing = bool(request.htmx)  # type: ignore[attr-defined]
-    context = _context(form, preview, load_market(form), typing=typing)
+    context = _context(form, run_preview(form, market), market, typing=typing)
     if typing:
         return render(request, f"{TEMPLATE}#wizard-preview-response", context)
     return render(request, TEMPLATE, context)
@@ -244,10 +247,11 @@ def _start(request: HttpRequest) -> HttpResponse:
         return render(
             request, f"{TEMPLATE}#wizard-form", _context(form, Preview(), None, auto_range_notice=notice)
         )
+    market = load_market(form)
     preview = Preview()
     if _complete(initial):
-        preview = run_preview(BotForm(user, _as_data(form, initial)))
-    context = _context(form, preview, load_market(form), auto_range_notice=notice)
+        preview = run_preview(BotForm(user, _as_data(form, initial)), market)
+    context = _context(form, preview, market, auto_range_notice=notice)
     return render(request, TEMPLATE, context)
 
 
@@ -338,14 +342,14 @@ def _affordable_grids(initial: dict[str, Any], market: Market, suggestion: range
 
 
 def _edit(request: HttpRequest, form: BotForm) -> HttpResponse:
-    preview = run_preview(form)
-    return render(request, TEMPLATE, _context(form, preview, load_market(form)))
+    market = load_market(form)
+    return render(request, TEMPLATE, _context(form, run_preview(form, market), market))
 
 
 def _review(request: HttpRequest, form: BotForm) -> HttpResponse:
     """Submitting the form shows the risks; nothing is created until they are confirmed."""
-    preview = run_preview(form)
     market = load_market(form)
+    preview = run_preview(form, market)
     if preview.result is None or form.chosen_account is None:
         return render(request, TEMPLATE, _context(form, preview, market), status=400)
     token = _remember_review(request, form)
@@ -417,7 +421,8 @@ def _already_confirmed(request: HttpRequest, token: str) -> HttpResponse:
         return redirect("home")
     messages.error(request, "That review has expired. Check the bot's settings and review them again.")
     form = BotForm(_user(request), request.POST)
-    return render(request, TEMPLATE, _context(form, run_preview(form), load_market(form)), status=400)
+    market = load_market(form)
+    return render(request, TEMPLATE, _context(form, run_preview(form, market), market), status=400)
 
 
 def _changed_since_review(

@@ -114,4 +114,8 @@
   document.addEventListener("DOMContentLoaded", refresh);
   document.addEventListener("htmx:afterSettle", refresh);
   document.addEventListener("submit", guardSubmits);
+  // Back from the next page (bfcache), the form may send again; the server answers a repeat.
+  window.addEventListener("pageshow", () => {
+    document.querySelectorAll("form[data-submitted]").forEach((form) => delete form.dataset.submitted);
+  });
 })();
