@@ -58,7 +58,9 @@ class AccountChoiceField(forms.ModelChoiceField):
 class BotForm(forms.Form):
     """Parses the wizard's fields; `config()` builds the `GridConfig` the strategy validates."""
 
-    account = AccountChoiceField(label="Exchange account", queryset=ExchangeAccount.objects.none())
+    account = AccountChoiceField(
+        label="Exchange account", queryset=ExchangeAccount.objects.none(), empty_label=None
+    )
     symbol = forms.ChoiceField(label="Symbol")
     name = forms.CharField(max_length=80, required=False, help_text="Leave empty for “<symbol> grid”.")
     lower_price = _price_field("Lower price")

@@ -8,6 +8,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -18,9 +19,11 @@ from bots.models import Bot, BotEvent, BotStatus
 from bots.strategies import grid
 from bots.tests.conftest import paper_account_for
 from bots.tests.factories import grid_config
+from bots.views import wizard
 from exchanges.instruments import instrument_for
-from exchanges.models import ExchangeAccount
+from exchanges.models import Environment, ExchangeAccount, ExchangeName
 from exchanges.paper import market
+from exchanges.tests.factories import API_KEY, API_SECRET
 
 D = Decimal
 HTMX = {"HX-Request": "true"}
@@ -136,7 +139,8 @@ def test_the_preview_fragment_shows_the_worked_example(account: ExchangeAccount,
         ("45,000.0", "buy"),
     ]
     assert 'id="preview-chart-data"' in html
-    assert '"price": "45000.0", "side": "buy"' in html
+    assert '{"price": "45000", "side": "buy"}' in html
+    assert '{"price": "57000", "side": ""}' in html
     assert "Profit per grid" in html
     assert "Break-even" in html
     assert "Loss at lower bound" in html
@@ -216,6 +220,26 @@ def test_an_exchange_error_is_a_clear_message(account: ExchangeAccount, client_f
     response = client_for.post("/bots/new/", market_less)
     assert response.status_code == 400
     assert "Paper trading did not answer as expected" in response.content.decode()
+
+
+def test_a_venue_that_cannot_answer_is_a_clear_message(trader: User, client_for: Client, settings) -> None:
+    settings.ALLOW_CUSTOM_EXCHANGE_URLS = False
+    account = ExchangeAccount(
+        owner=trader,
+        label="Simulator",
+        exchange=ExchangeName.BYBIT,
+        environment=Environment.CUSTOM,
+        base_url="http://127.0.0.1:9",
+    )
+    account.set_credentials(API_KEY, API_SECRET)
+    account.save()
+    page = client_for.get("/bots/new/")
+    assert page.status_code == 200
+    assert "Custom exchange addresses are turned off on this server." in page.content.decode()
+    response = client_for.post("/bots/new/", worked_example(account))
+    assert response.status_code == 400
+    assert "Custom exchange addresses are turned off on this server." in response.content.decode()
+    assert Bot.objects.count() == 0
 
 
 def test_another_traders_account_is_refused(account: ExchangeAccount, client_for: Client) -> None:
@@ -315,13 +339,20 @@ def test_auto_range_says_when_there_is_too_little_history(
 def test_submitting_shows_the_risks_and_creates_nothing(account: ExchangeAccount, client_for: Client) -> None:
     data = worked_example(account, stop_loss_price="40000")
     html = client_for.post("/bots/new/", data).content.decode()
-    assert "Real orders will be placed on" in html
-    assert "paper account" in html
+    assert "Orders will be placed on your paper account “Paper”: virtual funds, no real money." in html
     assert "Create and start" in html
     assert "Back to edit" in html
     assert "Bought at market now" in html
     assert "your stop-loss" in html
     assert Bot.objects.count() == 0
+
+
+def test_a_real_venue_is_named_as_real_money(trader: User) -> None:
+    account = ExchangeAccount(owner=trader, label="Main", exchange="bybit", environment="mainnet")
+    assert (
+        wizard.venue_warning(account)
+        == "Real orders will be placed on Bybit · Mainnet (real funds) with your account “Main”."
+    )
 
 
 def test_back_to_edit_keeps_the_values(account: ExchangeAccount, client_for: Client) -> None:
@@ -371,6 +402,19 @@ def test_a_double_submit_creates_one_bot(account: ExchangeAccount, client_for: C
     assert Bot.objects.count() == 1
     assert second.status_code == 302
     assert second["Location"] == first["Location"]
+
+
+def test_a_confirmation_racing_another_one_creates_nothing(
+    account: ExchangeAccount, client_for: Client
+) -> None:
+    """Two presses at once: the first holds the claim while it creates; the second backs off."""
+    data = worked_example(account)
+    token = review(client_for, data)
+    assert cache.add(f"bot-wizard:confirm:{token}", "claimed", 60)  # the first press, mid-creation
+    response = client_for.post("/bots/new/", {**data, "token": token, "confirm": "1"})
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert Bot.objects.count() == 0
 
 
 def test_a_confirmation_without_a_review_creates_nothing(

@@ -80,7 +80,7 @@ def test_build_preview_auto_range_and_start_a_bot(live_server, browser, artifact
     page.screenshot(path=artifacts / "bot-wizard-phone.png", full_page=True)
 
     page.get_by_role("button", name="Review").click()
-    page.get_by_text("Real orders will be placed on").wait_for()
+    page.get_by_text("Orders will be placed on your paper account").wait_for()
     assert fits_the_screen(page)
     page.screenshot(path=artifacts / "bot-wizard-confirm-phone.png", full_page=True)
     assert not Bot.objects.exists()

@@ -124,20 +124,25 @@ def chart_data(market: Market | None, result: PreviewResult | None) -> dict[str,
     candles = [
         {
             "time": int(candle.open_time.timestamp()),
-            "open": str(candle.open),
-            "high": str(candle.high),
-            "low": str(candle.low),
-            "close": str(candle.close),
+            "open": _plain(candle.open),
+            "high": _plain(candle.high),
+            "low": _plain(candle.low),
+            "close": _plain(candle.close),
         }
         for candle in market.candles
     ]
     levels = []
     if result is not None:
         levels = [
-            {"price": str(level.price), "side": level.side.value if level.side else ""}
+            {"price": _plain(level.price), "side": level.side.value if level.side else ""}
             for level in result.preview.levels
         ]
-    return {"price": str(market.price), "candles": candles, "levels": levels}
+    return {"price": _plain(market.price), "candles": candles, "levels": levels}
+
+
+def _plain(value: Decimal) -> str:
+    """A database decimal without its trailing zeros, never in exponent form."""
+    return format(value.normalize(), "f")
 
 
 def shown_errors(form: BotForm, *, typing: bool) -> dict[str, list[str]]:
@@ -195,7 +200,7 @@ def _context(
         "market": market,
         "chart": chart_data(market, result),
         "fields": {bound.name: (bound, errors.get(bound.name, [])) for bound in form},
-        "non_field_errors": errors.get("__all__", []),
+        "non_field_errors": errors.get("__all__", []) or ([form.venue_error] if form.venue_error else []),
         "summary": summary(preview),
         **extra,
     }
@@ -353,14 +358,17 @@ def _review(request: HttpRequest, form: BotForm) -> HttpResponse:
     if preview.result is None or form.chosen_account is None:
         return render(request, TEMPLATE, _context(form, preview, market), status=400)
     token = _remember_review(request, form)
-    context = _context(form, preview, market, step="confirm", token=token, venue=_venue(form.chosen_account))
+    context = _context(
+        form, preview, market, step="confirm", token=token, venue_warning=venue_warning(form.chosen_account)
+    )
     return render(request, TEMPLATE, context)
 
 
-def _venue(account: ExchangeAccount) -> str:
+def venue_warning(account: ExchangeAccount) -> str:
+    """What confirming will do, in words that do not understate it."""
     if account.exchange == ExchangeName.PAPER:
-        return f"your paper account “{account.label}” (virtual funds)"
-    return f"{account.venue_label} with your account “{account.label}”"
+        return f"Orders will be placed on your paper account “{account.label}”: virtual funds, no real money."
+    return f"Real orders will be placed on {account.venue_label} with your account “{account.label}”."
 
 
 def _remember_review(request: HttpRequest, form: BotForm) -> str:
