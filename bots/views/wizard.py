@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -274,8 +274,6 @@ def _initial(request: HttpRequest) -> dict[str, Any]:
 
 
 def _int_or_404(raw: str) -> int:
-    from django.http import Http404
-
     try:
         return int(raw)
     except ValueError:
