@@ -74,8 +74,8 @@ class BotForm(forms.Form):
     )
     spacing = forms.ChoiceField(
         choices=[
-            (grid.Spacing.ARITHMETIC, "Arithmetic (equal price steps)"),
-            (grid.Spacing.GEOMETRIC, "Geometric (equal percentage steps)"),
+            (grid.Spacing.ARITHMETIC, "Arithmetic (equal steps)"),
+            (grid.Spacing.GEOMETRIC, "Geometric (equal %)"),
         ],
         initial=grid.Spacing.ARITHMETIC,
         required=False,

@@ -67,6 +67,7 @@ def test_build_preview_auto_range_and_start_a_bot(live_server, browser, artifact
     wait_for_levels(page, 11)
     assert expect_error.inner_text() == ""
     assert page.locator(".preview-chart-canvas canvas").count() > 0
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=artifacts / "bot-wizard-desktop.png", full_page=True)
 
     page.get_by_role("button", name="Auto range").click()
@@ -82,7 +83,12 @@ def test_build_preview_auto_range_and_start_a_bot(live_server, browser, artifact
     page.set_viewport_size(PHONE)
     page.wait_for_timeout(200)  # the chart follows its container's width
     assert fits_the_screen(page)
+    assert page.evaluate("(n => n.scrollWidth <= n.clientWidth)(document.querySelector('.mainnav'))")
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=artifacts / "bot-wizard-phone.png", full_page=True)
+    page.screenshot(path=artifacts / "bot-wizard-phone-top.png")
+    page.locator("#wizard-preview").scroll_into_view_if_needed()
+    page.screenshot(path=artifacts / "bot-wizard-phone-preview.png")
 
     page.get_by_role("button", name="Review").click()
     page.get_by_text("Orders will be placed on your paper account").wait_for()

@@ -137,7 +137,14 @@ def chart_data(market: Market | None, result: PreviewResult | None) -> dict[str,
             {"price": _plain(level.price), "side": level.side.value if level.side else ""}
             for level in result.preview.levels
         ]
-    return {"price": _plain(market.price), "candles": candles, "levels": levels}
+    tick = market.instrument.tick_size if market.instrument else Decimal("0.01")
+    return {
+        "price": _plain(market.price),
+        "tick": _plain(tick),
+        "precision": max(0, -int(tick.normalize().as_tuple().exponent)),
+        "candles": candles,
+        "levels": levels,
+    }
 
 
 def _plain(value: Decimal) -> str:

@@ -52,6 +52,7 @@
       borderVisible: false,
       wickUpColor: "#15803d",
       wickDownColor: "#c2410c",
+      priceFormat: { type: "price", precision: data.precision, minMove: Number(data.tick) },
     });
     series.setData(candlesFor(data));
     const prices = data.levels.map((level) => Number(level.price));
