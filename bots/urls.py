@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+
+from bots.views import wizard
 
 urlpatterns: list[URLPattern | URLResolver] = []
 
 # The create-bot wizard and its live preview (bots/views/wizard.py).
-urlpatterns += []
+urlpatterns += [
+    path("new/", wizard.bot_create, name="bot_create"),
+    path("new/preview/", wizard.bot_preview, name="bot_preview"),
+]
 
 # --------------------------------------------------------------------------------
 
