@@ -23,4 +23,4 @@ def error_of(response: Any) -> dict[str, Any]:
     body = response.json()
     assert set(body) == {"error"}, body
     assert {"code", "message"} <= set(body["error"]), body
-    return body["error"]  # type: ignore[no-any-return]
+    return body["error"]
