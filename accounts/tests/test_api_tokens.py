@@ -4,6 +4,7 @@ the command; and the API's shared rules: 401/403/429 shapes, session with CSRF, 
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -97,7 +98,9 @@ def test_last_use_is_recorded_at_most_once_a_minute(world) -> None:
     assert ApiToken.objects.get().last_used_at == first
     ApiToken.objects.update(last_used_at=first - timedelta(minutes=2))
     _call(issued.plaintext)
-    assert ApiToken.objects.get().last_used_at > first
+    latest = ApiToken.objects.get().last_used_at
+    assert latest is not None
+    assert latest > first
 
 
 @pytest.mark.parametrize("scopes", [[], ["admin"], ["read", "write"]])
@@ -160,7 +163,7 @@ def test_the_page_explains_bad_input(world) -> None:
 
 
 def test_session_auth_works_with_csrf(world) -> None:
-    market.set_price("BTCUSDT", "54000")
+    market.set_price("BTCUSDT", Decimal("54000"))
     account = paper_account_for(world.owner)
     client = Client(enforce_csrf_checks=True)
     client.login(email=world.owner.email, password=PASSWORD)
@@ -190,7 +193,7 @@ def test_throttling_is_per_token_with_retry_after(world) -> None:
 
 
 def test_idempotency_key_returns_the_first_result_and_runs_once(world) -> None:
-    market.set_price("BTCUSDT", "54000")
+    market.set_price("BTCUSDT", Decimal("54000"))
     account = paper_account_for(world.owner)
     client = bearer(world.owner)
     body = {**BOT, "account": account.pk}
@@ -219,7 +222,7 @@ def test_idempotency_key_returns_the_first_result_and_runs_once(world) -> None:
 
 
 def test_a_key_still_running_is_409_and_keys_are_per_user(world) -> None:
-    market.set_price("BTCUSDT", "54000")
+    market.set_price("BTCUSDT", Decimal("54000"))
     account = paper_account_for(world.owner)
     client = bearer(world.owner)
     body = {**BOT, "account": account.pk}
@@ -243,7 +246,7 @@ def test_a_key_still_running_is_409_and_keys_are_per_user(world) -> None:
 
 
 def test_an_expired_key_runs_again(world) -> None:
-    market.set_price("BTCUSDT", "54000")
+    market.set_price("BTCUSDT", Decimal("54000"))
     account = paper_account_for(world.owner)
     client = bearer(world.owner)
     body = {**BOT, "account": account.pk}
@@ -268,7 +271,7 @@ def test_concurrent_requests_with_one_key_create_one_bot(world) -> None:
 
     from django.db import connection
 
-    market.set_price("BTCUSDT", "54000")
+    market.set_price("BTCUSDT", Decimal("54000"))
     account = paper_account_for(world.owner)
     body = {**BOT, "account": account.pk}
     clients = [bearer(world.owner) for _ in range(4)]
