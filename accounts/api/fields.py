@@ -8,9 +8,17 @@ from typing import Any
 from rest_framework import serializers
 
 
+class AmountField(serializers.DecimalField):
+    """An exact decimal out as a plain string, never rounded; the database's trailing zeros
+    dropped ("54000", not "54000.000000000000000000")."""
+
+    def to_representation(self, value: Any) -> str:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+        return format(number.normalize(), "f") if number else "0"
+
+
 def amount(**kwargs: Any) -> serializers.DecimalField:
-    """An exact decimal out, as a string, never rounded."""
-    return serializers.DecimalField(max_digits=None, decimal_places=None, read_only=True, **kwargs)
+    return AmountField(max_digits=None, decimal_places=None, read_only=True, **kwargs)
 
 
 class ExactDecimalField(serializers.DecimalField):
