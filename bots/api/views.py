@@ -384,7 +384,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     @extend_schema(
         summary="A bot's event log",
         description="Status changes, orders placed and rejected, fills, exits and errors, newest first.",
-        responses={200: BotEventSerializer(many=True), **error_responses(*OBJECT_ERRORS)},
+        responses={200: BotEventSerializer(many=True), **error_responses(400, *OBJECT_ERRORS)},
         examples=[
             OpenApiExample(
                 "Started",
@@ -406,7 +406,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     @extend_schema(
         summary="A bot's equity series",
         description="Equity snapshots, oldest first, in cursor pages (for charts).",
-        responses={200: EquitySnapshotSerializer(many=True), **error_responses(*OBJECT_ERRORS)},
+        responses={200: EquitySnapshotSerializer(many=True), **error_responses(400, *OBJECT_ERRORS)},
         examples=[
             OpenApiExample(
                 "Snapshot",

@@ -12,6 +12,9 @@ class ExchangeAccountSerializer(serializers.ModelSerializer[ExchangeAccount]):
     """An account as the API shows it: never a key or secret, only the key's last four characters."""
 
     permissions = serializers.DictField(read_only=True, help_text="What the key may do, as last checked.")
+    check_outcome = serializers.CharField(
+        read_only=True, help_text="ok, refused or unavailable; empty until the key is first checked."
+    )
     check_messages = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta:

@@ -63,7 +63,7 @@ def _check_rate(request: Request) -> None:
     list=extend_schema(
         summary="List your exchange accounts",
         description="Newest first. Keys never leave Gridwise: only their last 4 characters are shown.",
-        responses={200: ExchangeAccountSerializer(many=True), **error_responses(*READ_ERRORS)},
+        responses={200: ExchangeAccountSerializer(many=True), **error_responses(400, *READ_ERRORS)},
         examples=[OpenApiExample("Accounts", value=ACCOUNT_EXAMPLE, response_only=True)],
     ),
     retrieve=extend_schema(
