@@ -238,7 +238,10 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         description="Only while the bot is a draft or stopped (409 otherwise). The next start uses them.",
         request=BotWriteSerializer,
         responses={200: BotSerializer, **WRITE_ERRORS, 404: error_responses(404)[404]},
-        examples=[OpenApiExample("Edit", value={**CONFIG_EXAMPLE, "name": "BTC grid"}, request_only=True)],
+        examples=[
+            OpenApiExample("Edit", value={**CONFIG_EXAMPLE, "name": "BTC grid"}, request_only=True),
+            OpenApiExample("Edited", value={**BOT_EXAMPLE, "status": "stopped"}, response_only=True),
+        ],
     )
     def update(self, request: Request, pk: str) -> Response:
         return self._save(request, partial=False)
@@ -248,7 +251,10 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         description="Like PUT, but fields left out keep their values. Only while a draft or stopped.",
         request=BotWriteSerializer(partial=True),
         responses={200: BotSerializer, **WRITE_ERRORS, 404: error_responses(404)[404]},
-        examples=[OpenApiExample("More grids", value={"grid_count": 8}, request_only=True)],
+        examples=[
+            OpenApiExample("More grids", value={"grid_count": 8}, request_only=True),
+            OpenApiExample("Edited", value={**BOT_EXAMPLE, "status": "stopped"}, response_only=True),
+        ],
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         return self._save(request, partial=True)
@@ -363,6 +369,29 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         description="Newest first, in cursor pages; filter with `status` (e.g. `open`).",
         parameters=[OrderFilterSerializer],
         responses={200: OrderSerializer(many=True), **error_responses(400, *OBJECT_ERRORS)},
+        examples=[
+            OpenApiExample(
+                "Open buy",
+                value={
+                    "id": 88,
+                    "client_order_id": "gw4r1-2-0b",
+                    "exchange_order_id": "p-551",
+                    "symbol": "BTCUSDT",
+                    "side": "buy",
+                    "order_type": "limit",
+                    "price": "53000",
+                    "quantity": "0.003773",
+                    "filled_quantity": "0",
+                    "average_price": None,
+                    "status": "open",
+                    "purpose": "grid",
+                    "reject_reason": "",
+                    "created_at": "2026-01-05T10:00:06Z",
+                    "updated_at": "2026-01-05T10:00:06Z",
+                },
+                response_only=True,
+            )
+        ],
     )
     @action(detail=True, methods=["get"], pagination_class=ApiCursorPagination)
     def orders(self, request: Request, pk: str) -> Response:

@@ -4,6 +4,7 @@ objects, must never answer 5xx and must answer what the schema says (status, typ
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -123,3 +124,34 @@ def test_operation_matches_its_schema(seeded: Seeded, path: str, method: str) ->
         case.validate_response(response, checks=CHECKS, headers=headers)
 
     check()
+
+
+def test_schema_and_docs_are_served(db: None) -> None:
+    from django.test import Client
+
+    client = Client()
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    document = json.loads(schema.content)
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    preview = document["paths"]["/api/v1/bots/preview/"]["post"]
+    assert preview["description"]
+    assert {"200", "400", "401", "403"} <= set(preview["responses"])
+    assert preview["requestBody"]["content"]["application/json"]["examples"]
+    assert client.get("/api/docs/").status_code == 200
+    assert client.get("/api/redoc/").status_code == 200
+
+
+def test_every_operation_documents_examples_and_errors() -> None:
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            where = f"{method.upper()} {path}"
+            assert operation.get("description"), where
+            assert any(code.startswith(("4", "5")) for code in operation["responses"]), where
+            success = next(r for code, r in operation["responses"].items() if code.startswith("2"))
+            if "content" in success and "export" not in path:
+                assert any("examples" in c for c in success["content"].values()), where
+            if method in ("put", "patch") or (method == "post" and "requestBody" in operation):
+                body = operation.get("requestBody", {}).get("content", {})
+                assert not body or any("examples" in c for c in body.values()), where
