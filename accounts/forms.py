@@ -40,3 +40,23 @@ class CodeForm(forms.Form):
     def __init__(self, *args: Any, label: str = "Code", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["code"].label = label
+
+
+class ApiTokenForm(forms.Form):
+    EXPIRY_DAYS = {"30": 30, "90": 90, "365": 365}
+
+    name = forms.CharField(max_length=80, help_text="What uses it, e.g. “rebalance script”.")
+    scopes = forms.ChoiceField(
+        label="Access",
+        choices=[
+            ("read", "Read: see accounts, bots, orders, fills and PnL"),
+            ("read,trade", "Read and trade: also create, start, stop and delete bots"),
+        ],
+        widget=forms.RadioSelect,
+        initial="read",
+    )
+    expires = forms.ChoiceField(
+        label="Expires",
+        choices=[("30", "In 30 days"), ("90", "In 90 days"), ("365", "In a year"), ("never", "Never")],
+        initial="90",
+    )

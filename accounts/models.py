@@ -81,6 +81,8 @@ class AuditAction(models.TextChoices):
     TWO_FACTOR_ENABLED = "2fa_enabled", "Two-factor enabled"
     TWO_FACTOR_DISABLED = "2fa_disabled", "Two-factor disabled"
     BACKUP_CODES_REGENERATED = "backup_codes_regenerated", "Backup codes regenerated"
+    API_TOKEN_CREATED = "api_token_created", "API token created"
+    API_TOKEN_REVOKED = "api_token_revoked", "API token revoked"
 
 
 class AppendOnlyError(Exception):
@@ -129,3 +131,78 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("Audit events cannot be deleted.")
+
+
+# Personal API tokens ---------------------------------------------------------
+
+
+class ApiScope(models.TextChoices):
+    READ = "read", "Read"
+    TRADE = "trade", "Trade"
+
+
+class ApiTokenQuerySet(OwnedQuerySet["ApiToken"]):
+    def usable(self) -> ApiTokenQuerySet:
+        now = timezone.now()
+        live = models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        return self.filter(live, revoked_at__isnull=True)
+
+
+class ApiToken(models.Model):
+    """A personal token for scripts. Only its SHA-256 is kept: the full token is shown once.
+
+    Tokens carry ~238 random bits, so a fast hash is enough: nobody can search that space.
+    """
+
+    owner = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)  # shown to tell tokens apart
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list)  # ["read"] or ["read", "trade"]
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects: ClassVar[ApiTokenQuerySet] = ApiTokenQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.name}"
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and not self.is_expired
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a mutating API call sent with an `Idempotency-Key` header.
+
+    The row is inserted before the call runs, so the unique constraint lets exactly one of
+    two concurrent requests with the same key run; `status_code` stays null until it ends.
+    """
+
+    owner = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)  # method, path and body of the first request
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=("owner", "key"), name="idempotency_key_once_per_user"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.key} ({self.status_code or 'running'})"

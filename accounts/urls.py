@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("account/", views.profile, name="profile"),
     path("account/security/", views.security, name="security"),
+    path("account/api-tokens/", views.api_tokens, name="api_tokens"),
+    path("account/api-tokens/<int:pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path("account/security/2fa/setup/", views.two_factor_setup, name="two_factor_setup"),
     path("account/security/2fa/disable/", views.two_factor_disable, name="two_factor_disable"),
     path(

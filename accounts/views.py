@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from allauth.account import views as allauth_views
@@ -8,15 +9,16 @@ from allauth.usersessions.models import UserSession
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 from django_otp import login as otp_login
 
-from accounts import actions, twofactor
+from accounts import actions, tokens, twofactor
 from accounts.audit import record_failed_login
-from accounts.forms import CodeForm, ProfileForm
-from accounts.models import User
+from accounts.forms import ApiTokenForm, CodeForm, ProfileForm
+from accounts.models import ApiToken, User
 from accounts.stages import TWO_FACTOR_STAGE_KEY
 from accounts.verification import has_verified_email
 
@@ -154,3 +156,48 @@ class ConfirmEmailView(allauth_views.ConfirmEmailView):
         except Http404:
             self.object = None
             return self.render_to_response(self.get_context_data(), status=404)
+
+
+# Personal API tokens -------------------------------------------------------------
+
+
+def _api_tokens_page(request: HttpRequest, form: ApiTokenForm, issued: str | None = None) -> HttpResponse:
+    context = {"tokens": ApiToken.objects.owned_by(_user(request)), "form": form, "issued": issued}
+    status = 400 if form.errors else 201 if issued else 200
+    response = render(request, "accounts/api_tokens.html", context, status=status)
+    if issued:
+        response["Cache-Control"] = "no-store"  # the one copy of the token must not be cached
+    return response
+
+
+@login_required
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _api_tokens_page(request, ApiTokenForm())
+    form = ApiTokenForm(request.POST)
+    if not form.is_valid():
+        return _api_tokens_page(request, form)
+    days = ApiTokenForm.EXPIRY_DAYS.get(form.cleaned_data["expires"])
+    expires_at = timezone.now() + timedelta(days=days) if days else None
+    try:
+        issued = tokens.do_create_token(
+            _user(request),
+            form.cleaned_data["name"],
+            form.cleaned_data["scopes"].split(","),
+            expires_at=expires_at,
+            request=request,
+        )
+    except tokens.TokenError as exc:
+        form.add_error(None, str(exc))
+        return _api_tokens_page(request, form)
+    return _api_tokens_page(request, ApiTokenForm(), issued=issued.plaintext)
+
+
+@login_required
+@require_POST
+def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken.objects.owned_by(_user(request)), pk=pk)
+    if tokens.do_revoke_token(token, request=request):
+        message = f"Token {token.prefix}… “{token.name}” is revoked; scripts using it now fail."
+        messages.success(request, message)
+    return redirect("api_tokens")

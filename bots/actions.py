@@ -201,3 +201,44 @@ def do_auto_restart(bot: Bot) -> Bot:
     BotEvent.objects.create(bot=bot, kind=BotEventKind.RESTART, message="Automatic restart.")
     _enqueue_tick(bot.pk)
     return bot
+
+
+# Editing and deleting (the API; a bot is edited only while nothing runs) ------------
+
+EDITABLE = (BotStatus.DRAFT, BotStatus.STOPPED)
+
+
+def do_update_bot(
+    bot: Bot, account: ExchangeAccount, name: str, config: grid.GridConfig, price: Decimal
+) -> Bot:
+    """Replace name, account and config, only if the bot is still a draft or stopped."""
+    with transaction.atomic():
+        updated = Bot.objects.filter(pk=bot.pk, status__in=EDITABLE).update(
+            exchange_account=account,
+            name=name,
+            symbol=config.symbol,
+            config=codec.config_to_json(config),
+            price_at_creation=price,
+            updated_at=timezone.now(),
+        )
+        if not updated:
+            bot.refresh_from_db()
+            raise InvalidTransition(
+                f"“{bot.name}” is {bot.get_status_display().lower()}; stop it before editing."
+            )
+        BotEvent.objects.create(bot=bot, kind=BotEventKind.STATUS, message="Settings changed.", details={})
+    bot.refresh_from_db()
+    return bot
+
+
+def do_delete_bot(bot: Bot) -> None:
+    """Delete a draft or stopped bot with its history; refuse one that may hold live orders."""
+    with transaction.atomic():
+        locked = Bot.objects.select_for_update().filter(pk=bot.pk).first()
+        if locked is None:
+            return
+        if locked.status not in EDITABLE:
+            raise InvalidTransition(
+                f"“{locked.name}” is {locked.get_status_display().lower()}; stop it before deleting it."
+            )
+        locked.delete()

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.usersessions",
+    "rest_framework",
+    "drf_spectacular",
     "config",
     "accounts",
     "billing",
@@ -280,6 +282,52 @@ USERSESSIONS_TRACK_ACTIVITY = True
 OTP_TOTP_ISSUER = "Gridwise"
 OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
+
+# The scripts API (config/api.py) ---------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api.authentication.BearerTokenAuthentication",
+        # The browser's session, with DRF's CSRF check on unsafe methods.
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.ApiRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "accounts.api.pagination.ApiCursorPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "URL_FORMAT_OVERRIDE": None,
+}
+# Requests per period, by who is calling (accounts.api.throttling). Ready for plan-based limits.
+API_THROTTLE_RATES: dict[str, str] = {
+    "token": env.str("API_RATE_PER_TOKEN", default="120/min"),
+    "user": env.str("API_RATE_PER_USER", default="240/min"),
+    "anon": env.str("API_RATE_ANONYMOUS", default="30/min"),
+}
+API_IDEMPOTENCY_TTL = env.int("API_IDEMPOTENCY_TTL", default=24 * 3600)  # seconds a key is remembered
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Gridwise API",
+    "DESCRIPTION": (
+        "Run grid bots from scripts. Authenticate with `Authorization: Bearer <token>` (tokens from "
+        "Account → API tokens). Tokens carry scopes: `read` for GET, `trade` for anything that changes "
+        "something. Decimals travel as strings. Mutating calls accept an `Idempotency-Key` header: "
+        "a retry with the same key and body returns the first answer. Errors are always "
+        '`{"error": {"code", "message", "fields"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs are public: they describe the API, they open nothing.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ExitActionEnum": ["keep_base", "sell_base"],
+    },
+}
 
 # Email -----------------------------------------------------------------------
 

@@ -20,4 +20,5 @@ urlpatterns = [
     path("exchange-accounts/", include("exchanges.urls")),
     path("bots/", include("bots.urls")),
     path("trades/", include("trading.urls")),
+    path("api/", include("config.api")),
 ]

@@ -1,0 +1,29 @@
+"""Serializer fields every app's API shares."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+
+
+class AmountField(serializers.DecimalField):
+    """An exact decimal out as a plain string, never rounded; the database's trailing zeros
+    dropped ("54000", not "54000.000000000000000000")."""
+
+    def to_representation(self, value: Any) -> str:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+        return format(number.normalize(), "f") if number else "0"
+
+
+def amount(**kwargs: Any) -> serializers.DecimalField:
+    return AmountField(max_digits=None, decimal_places=None, read_only=True, **kwargs)
+
+
+class ExactDecimalField(serializers.DecimalField):
+    """Checks digits like DecimalField but keeps the value as sent: "54000" stays 54000,
+    not 54000.000000000000, so stored configs read as the trader wrote them."""
+
+    def quantize(self, value: Decimal) -> Decimal:
+        return value

@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.api.fields import ExactDecimalField, amount
+from bots import codec
+from bots.models import Bot, BotEvent
+from bots.strategies import grid
+from trading.api.serializers import SIDE_CHOICES
+
+
+def price_input(**kwargs: Any) -> serializers.DecimalField:
+    """A price or amount as the API accepts it: 20 digits before the point, 12 after."""
+    return ExactDecimalField(max_digits=32, decimal_places=12, min_value=Decimal(0), **kwargs)
+
+
+MAX_ID = 2**63 - 1
+
+
+class GridConfigSerializer(serializers.Serializer[Any]):
+    """A grid's settings. Every rule beyond the types is the strategy's own (`GridConfigError`)."""
+
+    account = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="An exchange account id.")
+    symbol = serializers.RegexField(r"^[A-Za-z0-9]{1,32}$", help_text="e.g. BTCUSDT")
+    lower_price = price_input()
+    upper_price = price_input()
+    grid_count = serializers.IntegerField(min_value=grid.MIN_GRIDS, max_value=grid.MAX_GRIDS)
+    investment = price_input(help_text="In the quote asset, e.g. USDT.")
+    spacing = serializers.ChoiceField(
+        choices=[s.value for s in grid.Spacing], default=grid.Spacing.ARITHMETIC
+    )
+    direction = serializers.ChoiceField(
+        choices=[d.value for d in grid.Direction],
+        default=grid.Direction.LONG,
+        help_text="long: buy low, sell high, accumulating quote. short: a reverse grid accumulating base.",
+    )
+    trigger_price = price_input(required=False, allow_null=True)
+    take_profit_price = price_input(required=False, allow_null=True)
+    take_profit_action = serializers.ChoiceField(
+        choices=[a.value for a in grid.ExitAction], default=grid.ExitAction.SELL_BASE
+    )
+    stop_loss_price = price_input(required=False, allow_null=True)
+    stop_loss_action = serializers.ChoiceField(
+        choices=[a.value for a in grid.ExitAction], default=grid.ExitAction.SELL_BASE
+    )
+    max_drawdown = ExactDecimalField(
+        max_digits=8,
+        decimal_places=6,
+        required=False,
+        allow_null=True,
+        help_text="A fraction of the investment, e.g. 0.2 stops the bot after a 20% drawdown.",
+    )
+
+    def grid_config(self) -> grid.GridConfig:
+        data = dict(self.validated_data)
+        data.pop("account")
+        data.pop("reference_price", None)
+        data.pop("name", None)
+        data["symbol"] = data["symbol"].upper()
+        return codec.config_from_json(data)
+
+
+class PreviewRequestSerializer(GridConfigSerializer):
+    reference_price = price_input(
+        required=False,
+        allow_null=True,
+        help_text="Lay the grid out at this price; default: the live price.",
+    )
+
+
+class BotWriteSerializer(GridConfigSerializer):
+    name = serializers.CharField(max_length=80)
+
+
+class PreviewLevelSerializer(serializers.Serializer[Any]):
+    price = amount()
+    side = serializers.ChoiceField(choices=SIDE_CHOICES, allow_null=True, help_text="null: the empty line.")
+    quantity = amount(allow_null=True)
+
+
+class PreviewSerializer(serializers.Serializer[Any]):
+    symbol = serializers.CharField()
+    reference_price = amount(help_text="The price the grid was laid out at.")
+    levels = PreviewLevelSerializer(many=True, help_text="One per price line, low to high.")
+    quantity_per_order = amount()
+    profit_per_grid_min = amount(help_text="A fraction after fees: 0.0123 is 1.23%.")
+    profit_per_grid_max = amount()
+    min_investment = amount()
+    investment_used = amount()
+    base_to_buy = amount()
+    base_to_sell = amount()
+    break_even_price = amount(allow_null=True)
+    loss_at_stop = amount()
+    loss_at_stop_fraction = amount()
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class BotConfigOutSerializer(serializers.Serializer[Any]):
+    symbol = serializers.CharField()
+    lower_price = amount()
+    upper_price = amount()
+    grid_count = serializers.IntegerField()
+    investment = amount()
+    spacing = serializers.CharField()
+    direction = serializers.CharField()
+    trigger_price = amount(allow_null=True)
+    take_profit_price = amount(allow_null=True)
+    take_profit_action = serializers.CharField()
+    stop_loss_price = amount(allow_null=True)
+    stop_loss_action = serializers.CharField()
+    max_drawdown = amount(allow_null=True)
+
+
+class BotSerializer(serializers.ModelSerializer[Bot]):
+    account = serializers.IntegerField(source="exchange_account_id")
+    config = serializers.SerializerMethodField()
+    price_at_creation = amount(allow_null=True)
+    price_at_start = amount(allow_null=True)
+
+    class Meta:
+        model = Bot
+        fields = (
+            "id",
+            "name",
+            "account",
+            "symbol",
+            "status",
+            "status_reason",
+            "config",
+            "run",
+            "price_at_creation",
+            "price_at_start",
+            "created_at",
+            "started_at",
+            "stopped_at",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(BotConfigOutSerializer)
+    def get_config(self, bot: Bot) -> dict[str, Any]:
+        return dict(BotConfigOutSerializer(bot.grid_config).data)
+
+
+class StopSerializer(serializers.Serializer[Any]):
+    sell_base = serializers.BooleanField(default=False, help_text="Sell the bot's base asset at market.")
+
+
+class StopAllResultSerializer(serializers.Serializer[Any]):
+    stopped = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Ids of the bots told to stop."
+    )
+
+
+class BotEventSerializer(serializers.ModelSerializer[BotEvent]):
+    details = serializers.DictField()
+
+    class Meta:
+        model = BotEvent
+        fields = ("id", "created_at", "kind", "message", "details")
+        read_only_fields = fields
+
+
+class PnlSerializer(serializers.Serializer[Any]):
+    mark_price = amount()
+    grid_profit = amount(help_text="Realised by completed grid trades.")
+    unrealized_pnl = amount(help_text="Held base valued at the mark price.")
+    fees_quote = amount(help_text="Every fee, valued in quote.")
+    fees_by_asset = serializers.DictField(child=amount())
+    total_pnl = amount(help_text="Always equity - investment.")
+    equity = amount()
+    investment = amount()
+    roi = amount(help_text="total_pnl / investment, a fraction.")
+    apr = amount(allow_null=True)
+    base_held = amount()
+    average_cost = amount(allow_null=True)
+    round_trips = serializers.IntegerField()
+    buys = serializers.IntegerField()
+    sells = serializers.IntegerField()
+    profit_factor = amount(allow_null=True)

@@ -1,0 +1,481 @@
+"""Bots through the API: thin views over `bots.previews` and `bots.actions`, as the pages use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api.errors import OBJECT_ERRORS, READ_ERRORS, ApiError, error_responses, validation_error
+from accounts.api.pagination import ApiCursorPagination, OldestFirstTimePagination, TimeCursorPagination
+from accounts.api.views import ApiViewSet, owned_or_404
+from bots import actions
+from bots.api.serializers import (
+    BotEventSerializer,
+    BotSerializer,
+    BotWriteSerializer,
+    PnlSerializer,
+    PreviewRequestSerializer,
+    PreviewSerializer,
+    StopAllResultSerializer,
+    StopSerializer,
+)
+from bots.models import Bot, BotStatus
+from bots.previews import check_preview
+from exchanges.models import ExchangeAccount
+from trading.api.filters import filter_fills, filter_orders
+from trading.api.serializers import (
+    EquitySnapshotSerializer,
+    FillFilterSerializer,
+    FillSerializer,
+    OrderFilterSerializer,
+    OrderSerializer,
+)
+from trading.api.views import FILL_EXAMPLE
+from trading.pnl import bot_pnl, mark_price
+
+CONFIG_EXAMPLE = {
+    "account": 7,
+    "symbol": "BTCUSDT",
+    "lower_price": "45000",
+    "upper_price": "65000",
+    "grid_count": 5,
+    "spacing": "arithmetic",
+    "direction": "long",
+    "investment": "1000",
+}
+BOT_EXAMPLE = {
+    "id": 4,
+    "name": "BTC grid",
+    "account": 7,
+    "symbol": "BTCUSDT",
+    "status": "running",
+    "status_reason": "",
+    "config": {
+        **{k: v for k, v in CONFIG_EXAMPLE.items() if k != "account"},
+        "trigger_price": None,
+        "take_profit_price": None,
+        "take_profit_action": "sell_base",
+        "stop_loss_price": "42000",
+        "stop_loss_action": "sell_base",
+        "max_drawdown": None,
+    },
+    "run": 1,
+    "price_at_creation": "54000",
+    "price_at_start": "54000",
+    "created_at": "2026-01-05T10:00:00Z",
+    "started_at": "2026-01-05T10:00:05Z",
+    "stopped_at": None,
+}
+PREVIEW_EXAMPLE = {
+    "symbol": "BTCUSDT",
+    "reference_price": "54000",
+    "levels": [
+        {"price": "45000.0", "side": "buy", "quantity": "0.003773"},
+        {"price": "49000.0", "side": "buy", "quantity": "0.003773"},
+        {"price": "53000.0", "side": "buy", "quantity": "0.003773"},
+        {"price": "57000.0", "side": None, "quantity": None},
+        {"price": "61000.0", "side": "sell", "quantity": "0.003773"},
+        {"price": "65000.0", "side": "sell", "quantity": "0.003773"},
+    ],
+    "quantity_per_order": "0.003773",
+    "profit_per_grid_min": "0.0594",
+    "profit_per_grid_max": "0.0867",
+    "min_investment": "36.5",
+    "investment_used": "999.8",
+    "base_to_buy": "0.007554",
+    "base_to_sell": "0",
+    "break_even_price": "54054.1",
+    "loss_at_stop": "118.2",
+    "loss_at_stop_fraction": "0.118",
+    "warnings": [
+        "No stop-loss is set: if the price falls below the range, the bot keeps all the base it bought."
+    ],
+}
+PNL_EXAMPLE = {
+    "mark_price": "55000",
+    "grid_profit": "12.41",
+    "unrealized_pnl": "7.55",
+    "fees_quote": "1.93",
+    "fees_by_asset": {"BTC": "0.0000113", "USDT": "1.31"},
+    "total_pnl": "19.96",
+    "equity": "1019.96",
+    "investment": "1000",
+    "roi": "0.01996",
+    "apr": "0.42",
+    "base_held": "0.011",
+    "average_cost": "54054.1",
+    "round_trips": 3,
+    "buys": 5,
+    "sells": 4,
+    "profit_factor": None,
+}
+# What GridPreview itself provides; the view adds the rest.
+PREVIEW_FIELDS = tuple(
+    str(name) for name in PreviewSerializer().fields if name not in ("levels", "symbol", "reference_price")
+)
+WRITE_ERRORS = error_responses(400, 401, 403, 409, 422, 429, 502, 503)
+ACTION_ERRORS = error_responses(*OBJECT_ERRORS, 409, 422)
+STOP_EXAMPLE = OpenApiExample("Keep the base", value={"sell_base": False}, request_only=True)
+BOT_RESPONSE_EXAMPLE = OpenApiExample("Bot", value=BOT_EXAMPLE, response_only=True)
+
+
+def _own_account(user: Any, account_id: int) -> ExchangeAccount:
+    account = ExchangeAccount.objects.owned_by(user).filter(pk=account_id).first()
+    if account is None:
+        raise validation_error({"account": [f"You have no exchange account with id {account_id}."]})
+    return account
+
+
+def _transition(do: Any, bot: Bot, **kwargs: Any) -> Bot:
+    try:
+        return do(bot, **kwargs)
+    except actions.InvalidTransition as exc:
+        raise ApiError(409, "invalid_transition", str(exc)) from exc
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your bots",
+        description="Your bots, newest first, in cursor pages. Filter with `status`.",
+        parameters=[OpenApiParameter("status", str, enum=[s.value for s in BotStatus])],
+        responses={200: BotSerializer(many=True), **error_responses(400, *READ_ERRORS)},
+        examples=[BOT_RESPONSE_EXAMPLE],
+    ),
+    retrieve=extend_schema(
+        summary="Read a bot",
+        description="One bot: its status (with the reason when in error) and its settings.",
+        responses={200: BotSerializer, **error_responses(*OBJECT_ERRORS)},
+        examples=[BOT_RESPONSE_EXAMPLE],
+    ),
+)
+class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    serializer_class = BotSerializer
+    pagination_class = ApiCursorPagination
+    queryset = Bot.objects.none()  # for the schema's path types; get_queryset scopes to the caller
+
+    def get_queryset(self) -> QuerySet[Bot]:
+        bots = Bot.objects.owned_by(self.user).select_related("exchange_account")
+        if self.action == "list" and "status" in self.request.query_params:
+            wanted = self.request.query_params["status"]
+            if wanted not in BotStatus.values:
+                raise validation_error({"status": [f"Use one of: {', '.join(BotStatus.values)}."]})
+            bots = bots.filter(status=wanted)
+        return bots
+
+    def get_object(self) -> Bot:
+        return owned_or_404(self.get_queryset(), self.kwargs["pk"])
+
+    # Settings ----------------------------------------------------------------------
+
+    @extend_schema(
+        summary="Preview a grid",
+        description=(
+            "Lays the grid out without saving anything: the levels (one per price line, low to high, "
+            "with the side and quantity each would hold), the quantity per order, the profit per grid "
+            "after fees, the minimum investment, the base bought at start and warnings. The numbers are "
+            "the wizard page's own (one function computes both). Needs only the `read` scope. Errors name "
+            "their field, e.g. `investment` below the venue's minimum."
+        ),
+        request=PreviewRequestSerializer,
+        responses={200: PreviewSerializer, **error_responses(400, 401, 403, 429, 502, 503)},
+        examples=[
+            OpenApiExample(
+                "5 grids", value={**CONFIG_EXAMPLE, "reference_price": "54000"}, request_only=True
+            ),
+            OpenApiExample("Preview", value=PREVIEW_EXAMPLE, response_only=True),
+        ],
+    )
+    @action(detail=False, methods=["post"], read_only_post=True)
+    def preview(self, request: Request) -> Response:
+        given = PreviewRequestSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        account = _own_account(self.user, given.validated_data["account"])
+        config = given.grid_config()
+        result = check_preview(account, config, given.validated_data.get("reference_price"))
+        levels = [
+            {
+                "price": level.price,
+                "side": level.side.value if level.side else None,
+                "quantity": level.quantity,
+            }
+            for level in result.preview.levels
+        ]
+        body = {name: getattr(result.preview, name) for name in PREVIEW_FIELDS}
+        body.update(symbol=config.symbol, reference_price=result.price, levels=levels)
+        body["warnings"] = list(result.preview.warnings)
+        return Response(PreviewSerializer(body).data)
+
+    @extend_schema(
+        summary="Create a bot",
+        description=(
+            "Creates a draft bot after the same checks as the wizard (the venue's filters, minimums, exit "
+            "prices). Nothing trades until `start`. Send an `Idempotency-Key` to retry safely."
+        ),
+        request=BotWriteSerializer,
+        responses={201: BotSerializer, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample("BTC grid", value={**CONFIG_EXAMPLE, "name": "BTC grid"}, request_only=True),
+            OpenApiExample("Draft", value={**BOT_EXAMPLE, "status": "draft"}, response_only=True),
+        ],
+    )
+    def create(self, request: Request) -> Response:
+        given = BotWriteSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        account = _own_account(self.user, given.validated_data["account"])
+        config = given.grid_config()
+        price = actions.check_bot_config(account, config)
+        bot = actions.do_create_bot(self.user, account, given.validated_data["name"], config, price)
+        return Response(BotSerializer(bot).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Replace a bot's settings",
+        description="Only while the bot is a draft or stopped (409 otherwise). The next start uses them.",
+        request=BotWriteSerializer,
+        responses={200: BotSerializer, **WRITE_ERRORS, 404: error_responses(404)[404]},
+        examples=[
+            OpenApiExample("Edit", value={**CONFIG_EXAMPLE, "name": "BTC grid"}, request_only=True),
+            OpenApiExample("Edited", value={**BOT_EXAMPLE, "status": "stopped"}, response_only=True),
+        ],
+    )
+    def update(self, request: Request, pk: str) -> Response:
+        return self._save(request, partial=False)
+
+    @extend_schema(
+        summary="Change some of a bot's settings",
+        description="Like PUT, but fields left out keep their values. Only while a draft or stopped.",
+        request=BotWriteSerializer(partial=True),
+        responses={200: BotSerializer, **WRITE_ERRORS, 404: error_responses(404)[404]},
+        examples=[
+            OpenApiExample("More grids", value={"grid_count": 8}, request_only=True),
+            OpenApiExample("Edited", value={**BOT_EXAMPLE, "status": "stopped"}, response_only=True),
+        ],
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self._save(request, partial=True)
+
+    def _save(self, request: Request, *, partial: bool) -> Response:
+        bot = self.get_object()
+        if bot.status not in actions.EDITABLE:
+            raise ApiError(
+                409, "bot_active", f"“{bot.name}” is {bot.get_status_display().lower()}; stop it first."
+            )
+        data = request.data if isinstance(request.data, dict) else {}
+        if partial:
+            data = {**bot.config, "account": bot.exchange_account_id, "name": bot.name, **data}
+        given = BotWriteSerializer(data=data)
+        given.is_valid(raise_exception=True)
+        account = _own_account(self.user, given.validated_data["account"])
+        config = given.grid_config()
+        price = actions.check_bot_config(account, config)
+        bot = _transition(
+            actions.do_update_bot,
+            bot,
+            account=account,
+            name=given.validated_data["name"],
+            config=config,
+            price=price,
+        )
+        return Response(BotSerializer(bot).data)
+
+    @extend_schema(
+        summary="Delete a bot",
+        description="Deletes a draft or stopped bot with its history. A bot that may hold orders is refused.",
+        responses={204: None, **error_responses(*OBJECT_ERRORS, 409, 422)},
+    )
+    def destroy(self, request: Request, pk: str) -> Response:
+        bot = self.get_object()
+        try:
+            actions.do_delete_bot(bot)
+        except actions.InvalidTransition as exc:
+            raise ApiError(409, "bot_active", str(exc)) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    # Running -----------------------------------------------------------------------
+
+    @extend_schema(
+        summary="Start a bot",
+        description=(
+            "Starts a draft, stopped or failed bot: a new run lays the grid out at the current price and "
+            "buys the base the sell levels need. Returns at once with status `starting`."
+        ),
+        request=None,
+        responses={200: BotSerializer, **ACTION_ERRORS},
+        examples=[
+            OpenApiExample("Starting", value={**BOT_EXAMPLE, "status": "starting"}, response_only=True)
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def start(self, request: Request, pk: str) -> Response:
+        return Response(BotSerializer(_transition(actions.do_start_bot, self.get_object())).data)
+
+    @extend_schema(
+        summary="Stop a bot",
+        description="Cancels the bot's orders and, with `sell_base`, sells its base at market.",
+        request=StopSerializer,
+        responses={200: BotSerializer, **error_responses(400, *OBJECT_ERRORS, 409, 422)},
+        examples=[
+            STOP_EXAMPLE,
+            OpenApiExample("Stopping", value={**BOT_EXAMPLE, "status": "stopping"}, response_only=True),
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def stop(self, request: Request, pk: str) -> Response:
+        return self._stop(request, actions.do_stop_bot)
+
+    @extend_schema(
+        summary="Emergency-stop a bot",
+        description="Stops at once, even mid-tick: nothing more is sent. `sell_base` is optional.",
+        request=StopSerializer,
+        responses={200: BotSerializer, **error_responses(400, *OBJECT_ERRORS, 409, 422)},
+        examples=[
+            STOP_EXAMPLE,
+            OpenApiExample("Stopping", value={**BOT_EXAMPLE, "status": "stopping"}, response_only=True),
+        ],
+    )
+    @action(detail=True, methods=["post"], url_path="emergency-stop")
+    def emergency_stop(self, request: Request, pk: str) -> Response:
+        return self._stop(request, actions.do_emergency_stop)
+
+    def _stop(self, request: Request, do: Any) -> Response:
+        bot = self.get_object()
+        given = StopSerializer(data=request.data or {})
+        given.is_valid(raise_exception=True)
+        return Response(BotSerializer(_transition(do, bot, sell_base=given.validated_data["sell_base"])).data)
+
+    @extend_schema(
+        summary="Emergency-stop all your bots",
+        description="Emergency-stops every bot of yours that is starting, running or in error.",
+        request=StopSerializer,
+        responses={200: StopAllResultSerializer, **error_responses(400, 401, 403, 422, 429)},
+        examples=[STOP_EXAMPLE, OpenApiExample("Stopped", value={"stopped": [4, 9]}, response_only=True)],
+    )
+    @action(detail=False, methods=["post"], url_path="stop-all")
+    def stop_all(self, request: Request) -> Response:
+        given = StopSerializer(data=request.data or {})
+        given.is_valid(raise_exception=True)
+        stopped = actions.do_stop_all(self.user, sell_base=given.validated_data["sell_base"])
+        return Response({"stopped": [bot.pk for bot in stopped]})
+
+    # Records -----------------------------------------------------------------------
+
+    @extend_schema(
+        summary="A bot's orders",
+        description="Newest first, in cursor pages; filter with `status` (e.g. `open`).",
+        parameters=[OrderFilterSerializer],
+        responses={200: OrderSerializer(many=True), **error_responses(400, *OBJECT_ERRORS)},
+        examples=[
+            OpenApiExample(
+                "Open buy",
+                value={
+                    "id": 88,
+                    "client_order_id": "gw4r1-2-0b",
+                    "exchange_order_id": "p-551",
+                    "symbol": "BTCUSDT",
+                    "side": "buy",
+                    "order_type": "limit",
+                    "price": "53000",
+                    "quantity": "0.003773",
+                    "filled_quantity": "0",
+                    "average_price": None,
+                    "status": "open",
+                    "purpose": "grid",
+                    "reject_reason": "",
+                    "created_at": "2026-01-05T10:00:06Z",
+                    "updated_at": "2026-01-05T10:00:06Z",
+                },
+                response_only=True,
+            )
+        ],
+    )
+    @action(detail=True, methods=["get"], pagination_class=ApiCursorPagination)
+    def orders(self, request: Request, pk: str) -> Response:
+        bot = self.get_object()
+        return self._page(filter_orders(bot.orders.all(), request), OrderSerializer)
+
+    @extend_schema(
+        summary="A bot's fills",
+        description="Newest first, in cursor pages; filter by `symbol`, `side` and time (`since`, `until`).",
+        parameters=[FillFilterSerializer],
+        responses={200: FillSerializer(many=True), **error_responses(400, *OBJECT_ERRORS)},
+        examples=[OpenApiExample("Fill", value=FILL_EXAMPLE, response_only=True)],
+    )
+    @action(detail=True, methods=["get"], pagination_class=TimeCursorPagination)
+    def fills(self, request: Request, pk: str) -> Response:
+        bot = self.get_object()
+        return self._page(filter_fills(bot.fills.select_related("order"), request), FillSerializer)
+
+    @extend_schema(
+        summary="A bot's event log",
+        description="Status changes, orders placed and rejected, fills, exits and errors, newest first.",
+        responses={200: BotEventSerializer(many=True), **error_responses(400, *OBJECT_ERRORS)},
+        examples=[
+            OpenApiExample(
+                "Started",
+                value={
+                    "id": 1,
+                    "created_at": "2026-01-05T10:00:05Z",
+                    "kind": "status",
+                    "message": "Starting.",
+                    "details": {"status": "starting"},
+                },
+                response_only=True,
+            )
+        ],
+    )
+    @action(detail=True, methods=["get"], pagination_class=ApiCursorPagination)
+    def events(self, request: Request, pk: str) -> Response:
+        return self._page(self.get_object().events.all(), BotEventSerializer)
+
+    @extend_schema(
+        summary="A bot's equity series",
+        description="Equity snapshots, oldest first, in cursor pages (for charts).",
+        responses={200: EquitySnapshotSerializer(many=True), **error_responses(400, *OBJECT_ERRORS)},
+        examples=[
+            OpenApiExample(
+                "Snapshot",
+                value={
+                    "time": "2026-01-05T10:05:00Z",
+                    "price": "54100",
+                    "equity": "1002.1",
+                    "grid_profit": "0",
+                    "unrealized_pnl": "2.1",
+                },
+                response_only=True,
+            )
+        ],
+    )
+    @action(detail=True, methods=["get"], pagination_class=OldestFirstTimePagination)
+    def equity(self, request: Request, pk: str) -> Response:
+        return self._page(self.get_object().equity_snapshots.all(), EquitySnapshotSerializer)
+
+    @extend_schema(
+        summary="A bot's profit and loss",
+        description=(
+            "The ledger valued at the mark price (the paper market's last price, else the latest "
+            "snapshot): grid profit, unrealised PnL and fees, with `total_pnl == equity - investment` "
+            "exactly. 409 until the bot has started."
+        ),
+        responses={200: PnlSerializer, **error_responses(*OBJECT_ERRORS, 409)},
+        examples=[OpenApiExample("PnL", value=PNL_EXAMPLE, response_only=True)],
+    )
+    @action(detail=True, methods=["get"])
+    def pnl(self, request: Request, pk: str) -> Response:
+        bot = self.get_object()
+        mark = mark_price(bot)
+        summary = bot_pnl(bot, mark)
+        if summary is None or mark is None:
+            raise ApiError(409, "no_pnl_yet", f"“{bot.name}” has not traded yet: start it first.")
+        body: dict[str, Any] = {
+            str(name): getattr(summary, str(name)) for name in PnlSerializer().fields if name != "mark_price"
+        }
+        return Response(PnlSerializer({**body, "mark_price": mark}).data)
+
+    def _page(self, queryset: QuerySet[Any], serializer: Any) -> Response:
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(serializer(page, many=True).data)
