@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 
 def _import_communicator() -> type:
@@ -28,4 +29,7 @@ def _import_communicator() -> type:
     return WebsocketCommunicator
 
 
-WebsocketCommunicator = _import_communicator()
+if TYPE_CHECKING:
+    from channels.testing import WebsocketCommunicator
+else:
+    WebsocketCommunicator = _import_communicator()
