@@ -207,10 +207,12 @@ def test_live_fragments_are_the_pages_partials_marked_out_of_band(paper_bot: Bot
     )
     assert '<section id="bot-header"' in connect
     assert '<div id="bot-chart-data"' in connect
-    assert connect.count('hx-swap-oob="true"') == 2, "no tab until the page says which one it shows"
+    assert '<div id="bot-actions"' in connect
+    assert connect.count('hx-swap-oob="true"') == 3, "no tab until the page says which one it shows"
 
     fill = detail.live_fragments(user, paper_bot.pk, {"kind": "fill", "kinds": ["fill"], "tab": "trades"})
     assert fill.count('hx-swap-oob="true"') == 3
+    assert "bot-actions" not in fill, "a fill leaves a half-filled stop form alone"
     assert 'data-live-tab="trades"' in fill
     assert "No fills yet." in fill
 

@@ -52,6 +52,7 @@ STARTABLE = (BotStatus.DRAFT, BotStatus.STOPPED, BotStatus.ERROR)
 
 # Which fragments an event changes; "connect" (a page catching up) changes everything.
 HEADER_KINDS = {"connect", "status", "fill"}
+ACTION_KINDS = {"connect", "status"}  # not on fills: a half-filled stop form must survive them
 CHART_KINDS = {"connect", "status", "fill", "order"}
 TAB_KINDS = {"connect", "status", "fill", "order", "tab"}
 
@@ -294,6 +295,10 @@ def live_fragments(user: User, bot_id: int, event: dict[str, Any]) -> str:
         if kinds & HEADER_KINDS:
             parts.append(
                 render_to_string(f"{TEMPLATE}#header", {**context, **header_context(bot, instrument)})
+            )
+        if kinds & ACTION_KINDS:
+            parts.append(
+                render_to_string(f"{TEMPLATE}#actions", {**context, **header_context(bot, instrument)})
             )
         if kinds & CHART_KINDS:
             parts.append(

@@ -24,8 +24,19 @@
       tickMarkFormatter: function (t, type) { return (type < 3 ? day : hour).format(new Date(t * 1000)); },
     },
   });
+  var levels = []; // grid and order prices: the view stretches to the nearest one each side
   var series = chart.addSeries(LC.CandlestickSeries, {
     priceFormat: { type: "price", precision: decimals, minMove: Number(step) },
+    autoscaleInfoProvider: function (original) {
+      var found = original();
+      if (!found || !found.priceRange) return found;
+      var range = found.priceRange;
+      var below = levels.filter(function (p) { return p < range.minValue; });
+      var above = levels.filter(function (p) { return p > range.maxValue; });
+      if (below.length) range.minValue = Math.max.apply(null, below);
+      if (above.length) range.maxValue = Math.min.apply(null, above);
+      return found;
+    },
   });
   var markers = LC.createSeriesMarkers(series, []);
   var lines = [];
@@ -38,6 +49,7 @@
     var data = holder ? JSON.parse(holder.dataset.chart) : { grid: [], orders: [], fills: [] };
     lines.forEach(function (line) { series.removePriceLine(line); });
     lines = [];
+    levels = data.grid.concat(data.orders.map(function (o) { return o.price; })).map(Number);
     var add = function (price, color, style, title) {
       lines.push(series.createPriceLine({
         price: Number(price), color: color, lineWidth: 1, lineStyle: style, axisLabelVisible: !!title, title: title || "",
@@ -55,7 +67,7 @@
         position: buy ? "belowBar" : "aboveBar",
         color: buy ? "#15803d" : "#c2410c",
         shape: buy ? "arrowUp" : "arrowDown",
-        text: (buy ? "B " : "S ") + Number(f.price).toFixed(decimals),
+        text: buy ? "B" : "S",
       };
     }));
   }

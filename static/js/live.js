@@ -32,4 +32,14 @@
   });
   document.addEventListener("htmx:wsError", function () { marker(true); });
   document.addEventListener("htmx:afterSettle", sendTab);
+  // A tab rendered for the socket must not replace the panel while the trader is switching
+  // tabs (the click's own answer brings fresh content), nor show another tab than the one open.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var shown = event.detail.target.getAttribute("data-live-tab");
+    var incoming = event.detail.fragment.firstElementChild;
+    if (!shown || !incoming) return;
+    if (event.detail.target.querySelector(".htmx-request") || incoming.getAttribute("data-live-tab") !== shown) {
+      event.detail.shouldSwap = false;
+    }
+  });
 })();
