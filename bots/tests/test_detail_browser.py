@@ -20,6 +20,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from bots import actions
 from bots.models import Bot, BotStatus
 from bots.tests.test_engine import settle, started, tick
 from exchanges.paper import market
@@ -44,25 +45,47 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def asgi_server(transactional_db: None) -> Iterator[str]:
+class AsgiServer:
     """The project's ASGI application under uvicorn on a thread, against the test database
-    (Django's live server is WSGI and cannot carry websockets)."""
-    port = _free_port()
-    config = uvicorn.Config(
-        "config.asgi:application", host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        assert time.monotonic() < deadline, "uvicorn did not start in time"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    (Django's live server is WSGI and cannot carry websockets). It can stop and start again on
+    the same port, as a deploy would."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server: uvicorn.Server | None = None
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        config = uvicorn.Config(
+            "config.asgi:application", host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert self.thread.is_alive(), "uvicorn stopped while starting"
+            assert time.monotonic() < deadline, "uvicorn did not start in time"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.server is not None and self.thread is not None:
+            self.server.should_exit = True
+            self.thread.join(10)
+
+
+@pytest.fixture
+def asgi(transactional_db: None) -> Iterator[AsgiServer]:
+    server = AsgiServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def asgi_server(asgi: AsgiServer) -> str:
+    return asgi.url
 
 
 def _price_history() -> None:
@@ -88,6 +111,16 @@ def in_worker(work: Callable[[], T]) -> T:
         return worker.submit(run).result(timeout=60)
 
 
+def signed_in(browser, bot: Bot, url: str):
+    session = Client()
+    session.force_login(bot.owner)
+    context = browser.new_context(viewport=DESKTOP)
+    cookie = session.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": url}])
+    context.add_init_script(WATCH_SOCKET)
+    return context
+
+
 def _fits_the_screen(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -106,19 +139,7 @@ def test_a_fill_appears_live_and_stop_clears_the_orders(
         return started(paper_bot)
 
     bot = in_worker(start_with_history)
-    session = Client()
-    session.force_login(bot.owner)
-    context = browser.new_context(viewport=DESKTOP)
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": session.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": asgi_server,
-            }
-        ]
-    )
-    context.add_init_script(WATCH_SOCKET)
+    context = signed_in(browser, bot, asgi_server)
     page = context.new_page()
     page.goto(f"{asgi_server}/bots/{bot.pk}/")
     _wait_for_socket(page)
@@ -165,4 +186,26 @@ def test_a_fill_appears_live_and_stop_clears_the_orders(
     expect(page.get_by_text("No active orders: start the bot to lay out its grid.")).to_be_visible()
     expect(page.get_by_role("button", name="Start", exact=True)).to_be_visible()
     page.screenshot(path=artifacts / "bot-detail-stopped-desktop.png", full_page=True)
+    context.close()
+
+
+def test_a_dropped_socket_shows_paused_then_catches_up(asgi: AsgiServer, browser, paper_bot: Bot) -> None:
+    from playwright.sync_api import expect
+
+    context = signed_in(browser, paper_bot, asgi.url)
+    page = context.new_page()
+    page.goto(f"{asgi.url}/bots/{paper_bot.pk}/?tab=events")
+    _wait_for_socket(page)
+    paused = page.locator("[data-live-status]")
+    assert paused.is_hidden()
+
+    asgi.stop()  # a deploy, or the network going away
+    expect(paused).to_be_visible()
+    expect(paused).to_have_text("Live updates paused. Reconnecting…")
+    in_worker(lambda: actions.do_start_bot(paper_bot))  # happens while the page is cut off
+    asgi.start()
+
+    expect(paused).to_be_hidden(timeout=20_000)
+    expect(page.locator("[data-bot-status]")).to_have_text("Starting")
+    expect(page.locator("#bot-events")).to_contain_text("Starting.")
     context.close()
