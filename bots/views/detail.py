@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
@@ -122,11 +122,11 @@ def tab_context(bot: Bot, tab: str) -> dict[str, Any]:
         rows = orders.filter(status__in=ENDED_STATUSES).order_by("-updated_at", "-id")
     else:
         rows = BotEvent.objects.filter(bot=bot)
-    counts = {
-        "orders": orders.filter(status__in=LIVE_STATUSES).count(),
-        "trades": Fill.objects.filter(bot=bot).count(),
-        "problems": orders.filter(status__in=ENDED_STATUSES).count(),
-    }
+    counts = orders.aggregate(
+        orders=Count("pk", filter=Q(status__in=LIVE_STATUSES)),
+        problems=Count("pk", filter=Q(status__in=ENDED_STATUSES)),
+    )
+    counts["trades"] = Fill.objects.filter(bot=bot).count()
     return {
         "tab": tab,
         "rows": rows[:ROWS_PER_TAB],
