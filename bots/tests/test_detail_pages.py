@@ -242,3 +242,19 @@ def test_re_rendered_forms_carry_a_token_for_the_browsers_csrf_cookie(paper_bot:
     assert paper_bot.status == BotStatus.STARTING
     forged = browser.post(reverse("bot_stop", args=[paper_bot.pk]), {"csrfmiddlewaretoken": "b" * 32})
     assert forged.status_code == 403
+
+
+def test_times_are_in_the_traders_time_zone(owner: Client, paper_bot: Bot) -> None:
+    from datetime import UTC, datetime
+
+    from bots.models import BotEvent
+
+    User.objects.filter(pk=paper_bot.owner_id).update(time_zone="Asia/Tokyo")
+    BotEvent.objects.filter(bot=paper_bot).update(created_at=datetime(2026, 3, 1, 23, 30, tzinfo=UTC))
+    assert "2 Mar 08:30:00" in fragment(owner, paper_bot, "events")
+    live = detail.live_fragments(
+        User.objects.get(pk=paper_bot.owner_id),
+        paper_bot.pk,
+        {"kind": "tab", "kinds": ["tab"], "tab": "events"},
+    )
+    assert "2 Mar 08:30:00" in live
