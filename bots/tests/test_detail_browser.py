@@ -76,7 +76,10 @@ class AsgiServer:
 
 
 @pytest.fixture
-def asgi(transactional_db: None) -> Iterator[AsgiServer]:
+def asgi(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[AsgiServer]:
+    # The server's worker threads outlive the test; with persistent connections they would
+    # keep the test database open and its teardown would fail.
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
     server = AsgiServer()
     server.start()
     yield server
