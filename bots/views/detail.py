@@ -289,7 +289,7 @@ def live_fragments(user: User, bot_id: int, event: dict[str, Any]) -> str:
     kinds = set(event.get("kinds") or [event.get("kind")])
     tab = event.get("tab")
     instrument = _instrument(bot)
-    context: dict[str, Any] = {"oob": True, "csrf_token": _csrf_token(event.get("csrf_cookie"))}
+    context: dict[str, Any] = {"oob": True, "csrf_token": form_token(event.get("csrf_cookie"))}
     parts = []
     with timezone.override(_zone(user)):
         if kinds & HEADER_KINDS:
@@ -322,7 +322,7 @@ def _zone(user: User) -> tzinfo:
         return timezone.get_default_timezone()
 
 
-def _csrf_token(cookie: str | None) -> str:
+def form_token(cookie: str | None) -> str:
     """A masked form token for the CSRF secret the browser already holds in its cookie."""
     if not cookie:
         return ""
