@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import transaction
 
 from bots.webhooks import emit as webhooks
@@ -34,7 +35,12 @@ def _send(groups: tuple[str, ...], message: dict[str, Any]) -> None:
     if layer is None:
         return
     try:
-        for group in groups:
-            async_to_sync(layer.group_send)(group, message)
+        # One trip into the event loop for every group: each async_to_sync call from a
+        # worker thread starts a loop and channels-redis opens a connection for that loop.
+        async_to_sync(_send_to_groups)(layer, groups, message)
     except Exception:
         logger.warning("Could not publish %s to %s.", message.get("kind"), groups, exc_info=True)
+
+
+async def _send_to_groups(layer: BaseChannelLayer, groups: tuple[str, ...], message: dict[str, Any]) -> None:
+    await asyncio.gather(*(layer.group_send(group, message) for group in groups))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from bots.views import wizard
+from bots.views import detail, wizard
 
 urlpatterns: list[URLPattern | URLResolver] = []
 
@@ -17,7 +17,15 @@ urlpatterns += [
 # --------------------------------------------------------------------------------
 
 # A bot's detail page, its fragments and its actions (bots/views/detail.py).
-urlpatterns += []
+urlpatterns += [
+    path("<int:pk>/", detail.bot_detail, name="bot_detail"),
+    path("<int:pk>/tabs/<slug:tab>/", detail.bot_tab, name="bot_tab"),
+    path("<int:pk>/candles/", detail.bot_candles, name="bot_candles"),
+    path("<int:pk>/start/", detail.bot_start, name="bot_start"),
+    path("<int:pk>/stop/", detail.bot_stop, name="bot_stop"),
+    path("<int:pk>/emergency-stop/", detail.bot_emergency_stop, name="bot_emergency_stop"),
+    path("<int:pk>/clone/", detail.bot_clone, name="bot_clone"),
+]
 
 # --------------------------------------------------------------------------------
 

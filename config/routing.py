@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = []
+from bots.consumers import BotConsumer, DashboardConsumer
+
+websocket_urlpatterns: list[URLPattern | URLResolver] = [
+    path("ws/live/", DashboardConsumer.as_asgi()),
+    path("ws/bots/<int:bot_id>/", BotConsumer.as_asgi()),
+]

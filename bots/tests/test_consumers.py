@@ -1,0 +1,220 @@
+"""The live sockets through the real ASGI stack (origin check, session auth, routing) and the
+real Redis channel layer: engine events reach their owner's pages as fragments, nobody else's."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection, transaction
+from django.test import Client
+
+from accounts.models import User
+from accounts.tests.factories import make_user
+from bots import actions, live
+from bots.models import Bot
+from bots.tests.sockets import WebsocketCommunicator
+from bots.tests.test_engine import started, tick
+from config.asgi import application
+from exchanges.paper import market
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+D = Decimal
+WAIT = 5
+
+
+def session_for(user: User) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def socket(path: str, session: str | None = None) -> WebsocketCommunicator:
+    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+    if session:
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session}".encode()))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+async def closed_with(communicator: WebsocketCommunicator) -> int | None:
+    connected, _ = await communicator.connect()
+    assert connected, "accepted, then closed with a code the page can read"
+    message = await communicator.receive_output(WAIT)
+    assert message["type"] == "websocket.close"
+    return message.get("code")
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    """On a thread of its own: once the suite's Playwright browser is up, it keeps an event loop
+    on the main thread, where async_to_sync refuses to run."""
+
+    async def with_fresh_layer() -> None:
+        try:
+            await scenario()
+        finally:
+            await get_channel_layer().flush()
+
+    def in_thread() -> None:
+        try:
+            async_to_sync(with_fresh_layer)()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(in_thread).result()
+
+
+@pytest.fixture
+def dashboard_stand_in(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The dashboard's renderer is another module's job; this stand-in keeps its contract
+    (`live_fragments(user, event) -> str`) and records what it was asked to render."""
+    calls: list[dict[str, Any]] = []
+
+    def live_fragments(user: User, event: dict[str, Any]) -> str:
+        calls.append({"user": user.pk, **event})
+        return f'<div id="dash-{event.get("bot_id")}" data-kinds="{",".join(event.get("kinds", []))}"></div>'
+
+    module = types.ModuleType("bots.views.dashboard")
+    module.live_fragments = live_fragments  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bots.views.dashboard", module)
+    return calls
+
+
+def test_signed_out_and_other_traders_cannot_open_a_bots_socket(paper_bot: Bot) -> None:
+    outsider = session_for(make_user(email="outsider@example.com"))
+    owner = session_for(paper_bot.owner)
+
+    async def scenario() -> None:
+        assert await closed_with(socket(f"/ws/bots/{paper_bot.pk}/")) == 4401
+        assert await closed_with(socket("/ws/live/")) == 4401
+        assert await closed_with(socket(f"/ws/bots/{paper_bot.pk}/", outsider)) == 4404
+        assert await closed_with(socket(f"/ws/bots/{paper_bot.pk + 1000}/", owner)) == 4404
+        stranger_origin = WebsocketCommunicator(
+            application, f"/ws/bots/{paper_bot.pk}/", headers=[(b"origin", b"http://evil.example")]
+        )
+        connected, _ = await stranger_origin.connect()
+        assert not connected
+
+    run(scenario)
+
+
+def test_an_engine_fill_reaches_the_owners_pages_and_no_one_elses(
+    paper_bot: Bot, dashboard_stand_in: list[dict[str, Any]]
+) -> None:
+    bot = started(paper_bot)
+    outsider_user = make_user(email="outsider@example.com")
+    outsider_bot = actions.do_create_bot(
+        outsider_user, bot.exchange_account, "Not theirs", bot.grid_config, D("54000")
+    )
+    owner, outsider = session_for(bot.owner), session_for(outsider_user)
+
+    async def scenario() -> None:
+        page = socket(f"/ws/bots/{bot.pk}/", owner)
+        assert (await page.connect())[0]
+        catch_up = await page.receive_from(WAIT)
+        assert (
+            '<section id="bot-header" class="bot-header" aria-live="polite" hx-swap-oob="true">' in catch_up
+        )
+        assert 'data-bot-status="running"' in catch_up
+        await page.send_to(text_data=json.dumps({"tab": "trades"}))
+        trades_before = await page.receive_from(WAIT)
+        assert trades_before.count("<tr data-trade=") == 1  # the start trade
+
+        dashboard, strangers_dashboard = socket("/ws/live/", owner), socket("/ws/live/", outsider)
+        strangers_bot_page = socket(f"/ws/bots/{outsider_bot.pk}/", outsider)
+        for communicator in (dashboard, strangers_dashboard, strangers_bot_page):
+            assert (await communicator.connect())[0]
+            await communicator.receive_from(WAIT)  # each page catches up
+
+        def fill_a_grid_buy() -> None:
+            market.set_price("BTCUSDT", D("52900"))
+            tick(bot)
+
+        await database_sync_to_async(fill_a_grid_buy)()
+
+        update = await page.receive_from(WAIT)
+        assert update.count("<tr data-trade=") == 2
+        assert "53,000.0" in update
+        assert 'id="bot-header"' in update, "the PnL changed"
+        assert 'id="bot-chart-data"' in update
+        assert await page.receive_nothing(0.5), "one burst, one message"
+
+        assert f'id="dash-{bot.pk}"' in await dashboard.receive_from(WAIT)
+        assert await strangers_dashboard.receive_nothing(0.5)
+        assert await strangers_bot_page.receive_nothing(0.1)
+        for communicator in (page, dashboard, strangers_dashboard, strangers_bot_page):
+            await communicator.disconnect()
+
+    run(scenario)
+    seen_by = {call["user"] for call in dashboard_stand_in if call["kind"] != "connect"}
+    assert seen_by == {bot.owner_id}
+
+
+def test_a_burst_of_events_is_rendered_once(paper_bot: Bot, dashboard_stand_in: list[dict[str, Any]]) -> None:
+    owner = session_for(paper_bot.owner)
+
+    def burst() -> None:
+        for kind in ("order", "order", "fill", "order", "status"):
+            with transaction.atomic():
+                live.publish(paper_bot, kind, {})
+
+    async def scenario() -> None:
+        page, dashboard = socket(f"/ws/bots/{paper_bot.pk}/", owner), socket("/ws/live/", owner)
+        for communicator in (page, dashboard):
+            assert (await communicator.connect())[0]
+            await communicator.receive_from(WAIT)
+        await page.send_to(text_data=json.dumps({"tab": "events"}))
+        await page.receive_from(WAIT)
+
+        await database_sync_to_async(burst)()
+
+        on_page, on_dashboard = await everything(page), await everything(dashboard)
+        # Five events; a busy machine may split the burst once, never render each event.
+        assert 1 <= len(on_page) <= 2
+        # header, actions (a status changed), chart data, the events tab
+        assert sum(html.count('hx-swap-oob="true"') for html in on_page[:1]) == 4
+        assert 1 <= len(on_dashboard) <= 2
+        kinds = {
+            kind for html in on_dashboard for kind in html.split('data-kinds="')[1].split('"')[0].split(",")
+        }
+        assert kinds == {"fill", "order", "status"}
+
+    run(scenario)
+
+
+async def everything(communicator: WebsocketCommunicator) -> list[str]:
+    """Every message until the socket stays quiet for half a second."""
+    messages = [await communicator.receive_from(WAIT)]
+    while not await communicator.receive_nothing(0.5):
+        messages.append(await communicator.receive_from(WAIT))
+    return messages
+
+
+def test_a_reconnecting_page_catches_up_at_once(paper_bot: Bot) -> None:
+    owner = session_for(paper_bot.owner)
+
+    async def scenario() -> None:
+        first = socket(f"/ws/bots/{paper_bot.pk}/", owner)
+        assert (await first.connect())[0]
+        assert 'data-bot-status="draft"' in await first.receive_from(WAIT)
+        await first.disconnect()
+
+        await database_sync_to_async(actions.do_start_bot)(paper_bot)  # missed while away
+
+        again = socket(f"/ws/bots/{paper_bot.pk}/", owner)
+        assert (await again.connect())[0]
+        assert 'data-bot-status="starting"' in await again.receive_from(WAIT)
+        await again.disconnect()
+
+    run(scenario)

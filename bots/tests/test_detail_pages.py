@@ -1,0 +1,260 @@
+"""The bot detail page, its tab fragments, its chart data and its buttons, over real HTTP views."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import User
+from accounts.tests.factories import make_user
+from bots import actions
+from bots.models import Bot, BotStatus
+from bots.tests.test_engine import started, tick
+from bots.views import detail
+from exchanges.paper import market
+from trading.models import Order, OrderStatus
+
+D = Decimal
+TABS = ("orders", "trades", "problems", "events")
+
+
+@pytest.fixture
+def owner(paper_bot: Bot) -> Client:
+    client = Client()
+    client.force_login(paper_bot.owner)
+    return client
+
+
+@pytest.fixture
+def outsider(db: None) -> Client:
+    client = Client()
+    client.force_login(make_user(email="stranger@example.com"))
+    return client
+
+
+def page(bot: Bot, tab: str | None = None) -> str:
+    url = reverse("bot_detail", args=[bot.pk])
+    return f"{url}?tab={tab}" if tab else url
+
+
+def fragment(client: Client, bot: Bot, tab: str) -> str:
+    response = client.get(reverse("bot_tab", args=[bot.pk, tab]), headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_a_draft_bot_shows_its_setup_and_an_empty_state_on_every_tab(owner: Client, paper_bot: Bot) -> None:
+    html = owner.get(page(paper_bot)).content.decode()
+    assert "BTC grid" in html
+    assert 'data-bot-status="draft"' in html
+    assert "45,000.0–65,000.0 in 5 grids" in html  # noqa: RUF001  (tick size 0.1)
+    assert "Not started yet" in html
+    assert f'ws-connect="/ws/bots/{paper_bot.pk}/"' in html
+    assert "No active orders: start the bot to lay out its grid." in html
+    assert "No fills yet." in fragment(owner, paper_bot, "trades")
+    assert "No cancelled, rejected or lost orders." in fragment(owner, paper_bot, "problems")
+    assert "Created." in fragment(owner, paper_bot, "events")
+
+
+def test_each_tab_is_a_fragment_over_htmx_and_a_whole_page_without(owner: Client, paper_bot: Bot) -> None:
+    html = fragment(owner, paper_bot, "trades")
+    assert html.lstrip().startswith('<section id="bot-tab"')
+    assert 'data-live-tab="trades"' in html
+    assert "<html" not in html
+    response = owner.get(reverse("bot_tab", args=[paper_bot.pk, "trades"]))
+    assert response.status_code == 302
+    assert response["Location"] == page(paper_bot, "trades")
+    full = owner.get(page(paper_bot, "trades")).content.decode()
+    assert "<html" in full
+    assert 'data-live-tab="trades"' in full
+    assert 'data-live-tab="orders"' in owner.get(page(paper_bot, "nonsense")).content.decode()
+
+
+def test_a_running_bot_shows_its_orders_fills_and_pnl(owner: Client, paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+    market.set_price("BTCUSDT", D("52900"))  # fills the 53,000 buy
+    bot = tick(bot)
+
+    html = owner.get(page(bot)).content.decode()
+    assert 'data-bot-status="running"' in html
+    assert html.count('<tr data-order="') == bot.orders.filter(status=OrderStatus.OPEN).count() == 5
+    assert "57,000.0" in html
+    assert "49,000.0" in html
+    assert "Total PnL" in html
+    assert "pnl pnl-" in html
+    trades = fragment(owner, bot, "trades")
+    assert trades.count("<tr data-trade=") == bot.fills.count() == 2  # the start trade and the grid buy
+    assert "52,900.0" not in trades
+    assert "53,000.0" in trades
+    chart = json.loads(_chart_json(html))
+    assert chart["grid"] == ["45000", "49000", "53000", "57000", "61000", "65000"]
+    assert {"side": "sell", "price": "57000"} in chart["orders"]
+    assert len(chart["fills"]) == 2
+
+
+def _chart_json(html: str) -> str:
+    from html import unescape
+
+    start = html.index('data-chart="') + len('data-chart="')
+    return unescape(html[start : html.index('"', start)])
+
+
+def test_an_errored_bot_says_why_and_how_to_fix_it(owner: Client, paper_bot: Bot) -> None:
+    actions.do_start_bot(paper_bot)
+    actions.do_fail_bot(paper_bot, "The exchange refused the API key: expired. Re-check the key.")
+    html = owner.get(page(paper_bot)).content.decode()
+    assert 'role="alert"' in html
+    assert "The exchange refused the API key: expired. Re-check the key." in html
+    assert "Start again" in html
+    assert reverse("exchange_account_detail", args=[paper_bot.exchange_account_id]) in html
+
+
+def test_rejected_orders_show_the_exchanges_reason(owner: Client, paper_bot: Bot) -> None:
+    Order.objects.create(
+        bot=paper_bot,
+        client_order_id="gwx-rejected",
+        symbol="BTCUSDT",
+        side="buy",
+        order_type="limit",
+        price=D("50000"),
+        quantity=D("0.001"),
+        status=OrderStatus.REJECTED,
+        reject_reason="Order value below the minimum of 5 USDT.",
+    )
+    html = fragment(owner, paper_bot, "problems")
+    assert "Order value below the minimum of 5 USDT." in html
+    assert "Rejected" in html
+
+
+def test_start_stop_and_emergency_stop_change_the_bot(owner: Client, paper_bot: Bot) -> None:
+    response = owner.post(reverse("bot_start", args=[paper_bot.pk]))
+    assert response.status_code == 302
+    paper_bot.refresh_from_db()
+    assert paper_bot.status == BotStatus.STARTING
+    assert paper_bot.events.filter(message="Starting.").exists()
+
+    owner.post(reverse("bot_stop", args=[paper_bot.pk]), {"sell_base": "on"})
+    paper_bot.refresh_from_db()
+    assert (paper_bot.status, paper_bot.sell_base_on_stop) == (BotStatus.STOPPING, True)
+    assert paper_bot.events.filter(message="Stopping, selling the base.").exists()
+
+    Bot.objects.filter(pk=paper_bot.pk).update(status=BotStatus.RUNNING)
+    owner.post(reverse("bot_emergency_stop", args=[paper_bot.pk]))
+    paper_bot.refresh_from_db()
+    assert (paper_bot.status, paper_bot.sell_base_on_stop) == (BotStatus.STOPPING, False)
+    assert paper_bot.events.filter(message="Emergency stop.").exists()
+
+
+def test_an_action_the_status_forbids_is_a_message_not_an_error(owner: Client, paper_bot: Bot) -> None:
+    response = owner.post(reverse("bot_stop", args=[paper_bot.pk]))
+    assert response.status_code == 302
+    paper_bot.refresh_from_db()
+    assert paper_bot.status == BotStatus.DRAFT
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "“BTC grid” is draft; it cannot do that now."
+    ]
+    assert owner.get(reverse("bot_start", args=[paper_bot.pk])).status_code == 405
+
+
+def test_clone_opens_the_wizard_with_the_bot(owner: Client, paper_bot: Bot) -> None:
+    response = owner.post(reverse("bot_clone", args=[paper_bot.pk]))
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"/bots/new/?clone={paper_bot.pk}")
+
+
+def test_another_traders_bot_is_a_404_everywhere(outsider: Client, paper_bot: Bot) -> None:
+    events = paper_bot.events.count()
+    assert outsider.get(page(paper_bot)).status_code == 404
+    for tab in TABS:
+        url = reverse("bot_tab", args=[paper_bot.pk, tab])
+        assert outsider.get(url, headers={"HX-Request": "true"}).status_code == 404
+    assert outsider.get(reverse("bot_candles", args=[paper_bot.pk])).status_code == 404
+    for name in ("bot_start", "bot_stop", "bot_emergency_stop", "bot_clone"):
+        assert outsider.post(reverse(name, args=[paper_bot.pk]), {"sell_base": "on"}).status_code == 404
+    paper_bot.refresh_from_db()
+    assert paper_bot.status == BotStatus.DRAFT
+    assert paper_bot.events.count() == events
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(paper_bot: Bot) -> None:
+    response = Client().get(page(paper_bot))
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+def test_candles_come_from_the_venue_as_decimal_strings(owner: Client, paper_bot: Bot) -> None:
+    for price in ("54010", "53990.5", "54020"):
+        market.set_price("BTCUSDT", D(price))
+    body = owner.get(reverse("bot_candles", args=[paper_bot.pk]), {"interval": "1m"}).json()
+    assert body["interval"] == "1m"
+    last = body["candles"][-1]
+    assert last["high"] == "54020"
+    assert last["low"] == "53990.5"
+    response = owner.get(reverse("bot_candles", args=[paper_bot.pk]), {"interval": "7m"})
+    assert response.status_code == 400
+    assert "Unknown interval '7m'" in response.json()["error"]
+
+
+def test_live_fragments_are_the_pages_partials_marked_out_of_band(paper_bot: Bot) -> None:
+    user: User = paper_bot.owner
+    connect = detail.live_fragments(
+        user, paper_bot.pk, {"kind": "connect", "kinds": ["connect"], "tab": None}
+    )
+    assert '<section id="bot-header"' in connect
+    assert '<div id="bot-chart-data"' in connect
+    assert '<div id="bot-actions"' in connect
+    assert connect.count('hx-swap-oob="true"') == 3, "no tab until the page says which one it shows"
+
+    fill = detail.live_fragments(user, paper_bot.pk, {"kind": "fill", "kinds": ["fill"], "tab": "trades"})
+    assert fill.count('hx-swap-oob="true"') == 3
+    assert "bot-actions" not in fill, "a fill leaves a half-filled stop form alone"
+    assert 'data-live-tab="trades"' in fill
+    assert "No fills yet." in fill
+
+    order = detail.live_fragments(user, paper_bot.pk, {"kind": "order", "kinds": ["order"], "tab": "orders"})
+    assert "bot-header" not in order, "an order leaves PnL and status alone"
+
+    stranger = make_user(email="someone.else@example.com")
+    assert detail.live_fragments(stranger, paper_bot.pk, {"kind": "connect", "tab": "orders"}) == ""
+
+
+def test_re_rendered_forms_carry_a_token_for_the_browsers_csrf_cookie(paper_bot: Bot) -> None:
+    secret = "a" * 32  # the browser's csrftoken cookie, as the socket's scope sees it
+    html = detail.live_fragments(
+        paper_bot.owner, paper_bot.pk, {"kind": "status", "kinds": ["status"], "csrf_cookie": secret}
+    )
+    marker = 'name="csrfmiddlewaretoken" value="'
+    start = html.index(marker) + len(marker)
+    token = html[start : html.index('"', start)]
+    assert token != secret, "masked, as {% csrf_token %} does"
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(paper_bot.owner)
+    browser.cookies["csrftoken"] = secret
+    response = browser.post(reverse("bot_start", args=[paper_bot.pk]), {"csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    paper_bot.refresh_from_db()
+    assert paper_bot.status == BotStatus.STARTING
+    forged = browser.post(reverse("bot_stop", args=[paper_bot.pk]), {"csrfmiddlewaretoken": "b" * 32})
+    assert forged.status_code == 403
+
+
+def test_times_are_in_the_traders_time_zone(owner: Client, paper_bot: Bot) -> None:
+    from datetime import UTC, datetime
+
+    from bots.models import BotEvent
+
+    User.objects.filter(pk=paper_bot.owner_id).update(time_zone="Asia/Tokyo")
+    BotEvent.objects.filter(bot=paper_bot).update(created_at=datetime(2026, 3, 1, 23, 30, tzinfo=UTC))
+    assert "2 Mar 08:30:00" in fragment(owner, paper_bot, "events")
+    live = detail.live_fragments(
+        User.objects.get(pk=paper_bot.owner_id),
+        paper_bot.pk,
+        {"kind": "tab", "kinds": ["tab"], "tab": "events"},
+    )
+    assert "2 Mar 08:30:00" in live

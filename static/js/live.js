@@ -1,0 +1,45 @@
+// Live pages (htmx's ws extension): show the "updates paused" marker while the socket is down,
+// and tell a bot page's socket which tab is on screen, so its updates refresh what is shown.
+(function () {
+  "use strict";
+  var socket = null;
+  var sentTab = null;
+  var FINAL = { 4401: "Signed out: reload the page to sign in again.", 4404: "This bot is gone: reload the page." };
+
+  function marker(show, text) {
+    document.querySelectorAll("[data-live-status]").forEach(function (el) {
+      if (text) el.textContent = text;
+      el.hidden = !show;
+    });
+  }
+
+  function sendTab() {
+    var panel = document.querySelector("[data-live-tab]");
+    if (!socket || !panel || panel.dataset.liveTab === sentTab) return;
+    sentTab = panel.dataset.liveTab;
+    socket.send(JSON.stringify({ tab: sentTab }));
+  }
+
+  document.addEventListener("htmx:wsOpen", function (event) {
+    socket = event.detail.socketWrapper;
+    sentTab = null; // a new connection knows nothing yet
+    marker(false);
+    sendTab();
+  });
+  document.addEventListener("htmx:wsClose", function (event) {
+    var code = event.detail.event && event.detail.event.code;
+    marker(true, FINAL[code]);
+  });
+  document.addEventListener("htmx:wsError", function () { marker(true); });
+  document.addEventListener("htmx:afterSettle", sendTab);
+  // A tab rendered for the socket must not replace the panel while the trader is switching
+  // tabs (the click's own answer brings fresh content), nor show another tab than the one open.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var shown = event.detail.target.getAttribute("data-live-tab");
+    var incoming = event.detail.fragment.firstElementChild;
+    if (!shown || !incoming) return;
+    if (event.detail.target.querySelector(".htmx-request") || incoming.getAttribute("data-live-tab") !== shown) {
+      event.detail.shouldSwap = false;
+    }
+  });
+})();
