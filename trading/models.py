@@ -88,10 +88,18 @@ class Fill(models.Model):
             # A venue's trade id is recorded once per account, whatever retries or crashes happen.
             models.UniqueConstraint(fields=("exchange_account", "trade_id"), name="fill_once_per_trade"),
         )
-        indexes = (models.Index(fields=("bot", "-time"), name="fill_by_bot_time"),)
+        indexes = (
+            # Trade history pages by keyset (time, id), for one bot or across a trader's bots.
+            models.Index(fields=("bot", "time", "id"), name="fill_by_bot_time_id"),
+            models.Index(fields=("time", "id"), name="fill_by_time_id"),
+        )
 
     def __str__(self) -> str:
         return f"{self.side} {self.quantity} {self.symbol} @ {self.price}"
+
+    @property
+    def quote_amount(self) -> Decimal:
+        return self.price * self.quantity
 
 
 class EquitySnapshot(models.Model):

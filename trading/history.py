@@ -1,0 +1,254 @@
+"""Trade history: a trader's fills, filtered, paged by a keyset cursor, and exported as CSV.
+
+Pages never use OFFSET: a cursor names the last row shown by (time, id), and the next page
+starts just past it on the `fill_by_time_id` / `fill_by_bot_time_id` indexes, so page 2,000
+costs what page 1 does and rows arriving meanwhile never shift a page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from accounts.models import User
+from trading.models import Fill
+
+PAGE_SIZE = 50
+CSV_BATCH = 1000
+
+CSV_HEADER = (
+    "time",
+    "bot_id",
+    "bot",
+    "symbol",
+    "side",
+    "price",
+    "quantity",
+    "quote_amount",
+    "fee",
+    "fee_asset",
+    "liquidity",
+    "trade_id",
+    "client_order_id",
+)
+CSV_FIELDS = (
+    "time",
+    "bot_id",
+    "bot__name",
+    "symbol",
+    "side",
+    "price",
+    "quantity",
+    "fee",
+    "fee_asset",
+    "is_maker",
+    "trade_id",
+    "order__client_order_id",
+)
+
+
+class FillFilterForm(forms.Form):
+    """The history's filters. Bot and symbol choices are the trader's own; a bot id that is
+    not the trader's is left for the view to answer with a 404."""
+
+    bot = forms.IntegerField(required=False, min_value=1, widget=forms.Select, label="Bot")
+    symbol = forms.ChoiceField(required=False, label="Symbol")
+    side = forms.ChoiceField(
+        required=False, choices=(("", "Buys and sells"), ("buy", "Buys"), ("sell", "Sells")), label="Side"
+    )
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data: Any, *, bots: Iterable[Any]) -> None:
+        super().__init__(data)
+        bots = list(bots)
+        self.fields["bot"].widget.choices = [("", "All bots"), *((b.pk, b.name) for b in bots)]
+        symbols = sorted({b.symbol for b in bots})
+        symbol_field = self.fields["symbol"]
+        assert isinstance(symbol_field, forms.ChoiceField)
+        symbol_field.choices = [("", "All symbols"), *((s, s) for s in symbols)]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            raise forms.ValidationError("“From” is after “To”: swap the dates.")
+        return cleaned
+
+
+def _local_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+def user_fills(user: User, filters: dict[str, Any]) -> QuerySet[Fill]:
+    """The trader's fills narrowed by the cleaned filters; dates are whole days in their time zone."""
+    fills = Fill.objects.filter(bot__owner=user)
+    if filters.get("bot"):
+        fills = fills.filter(bot_id=filters["bot"])
+    if filters.get("symbol"):
+        fills = fills.filter(symbol=filters["symbol"])
+    if filters.get("side"):
+        fills = fills.filter(side=filters["side"])
+    if filters.get("date_from"):
+        fills = fills.filter(time__gte=_local_start(filters["date_from"]))
+    if filters.get("date_to"):
+        fills = fills.filter(time__lt=_local_start(filters["date_to"] + timedelta(days=1)))
+    return fills
+
+
+# Keyset pages -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    time: datetime
+    id: int
+
+    def encode(self) -> str:
+        raw = f"{self.time.isoformat()}~{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        """Raises ValueError for anything that is not a cursor this module made."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            stamp, _, pk = raw.partition("~")
+            when = parse_datetime(stamp)
+            if when is None or when.tzinfo is None:
+                raise ValueError("no time")
+            return cls(when, int(pk))
+        except (binascii.Error, UnicodeDecodeError, ValueError) as bad:
+            raise ValueError("That page link is not valid.") from bad
+
+    @classmethod
+    def of(cls, fill: Fill) -> Cursor:
+        return cls(fill.time, fill.pk)
+
+
+@dataclass(frozen=True)
+class Page:
+    fills: list[Fill]
+    newer: Cursor | None  # pass as `before` to see the page above
+    older: Cursor | None  # pass as `after` to see the page below
+
+
+def _older_than(cursor: Cursor) -> Q:
+    # `time <= t` bounds the index scan; the OR then orders ties by id.
+    return Q(time__lte=cursor.time) & (Q(time__lt=cursor.time) | Q(id__lt=cursor.id))
+
+
+def _newer_than(cursor: Cursor) -> Q:
+    return Q(time__gte=cursor.time) & (Q(time__gt=cursor.time) | Q(id__gt=cursor.id))
+
+
+def page_of(
+    fills: QuerySet[Fill], *, after: Cursor | None = None, before: Cursor | None = None, size: int = PAGE_SIZE
+) -> Page:
+    """Newest first. `after`: the page below a cursor; `before`: the page above one."""
+    fills = fills.select_related("bot")
+    if before is not None:
+        rows = list(fills.filter(_newer_than(before)).order_by("time", "id")[: size + 1])
+        more_newer = len(rows) > size
+        rows = rows[:size][::-1]
+        if not rows:  # nothing above the cursor any more: start from the top
+            return page_of(fills, size=size)
+        return Page(rows, Cursor.of(rows[0]) if more_newer else None, Cursor.of(rows[-1]))
+    query = fills.filter(_older_than(after)) if after is not None else fills
+    rows = list(query.order_by("-time", "-id")[: size + 1])
+    more_older = len(rows) > size
+    rows = rows[:size]
+    newer = Cursor.of(rows[0]) if after is not None and rows else None
+    return Page(rows, newer, Cursor.of(rows[-1]) if more_older else None)
+
+
+# CSV ----------------------------------------------------------------------------
+
+
+class _Line:
+    """csv.writer's file: hands back each written line instead of storing it."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _text(value: str) -> str:
+    # A cell starting with these is a formula to spreadsheet programs.
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _number(value: Decimal) -> str:
+    """Exactly the stored value, without padding zeros or exponent: never through float."""
+    normalized = value.normalize()
+    return "0" if normalized == 0 else f"{normalized:f}"
+
+
+def csv_line(writer: Any, row: tuple[Any, ...], zone: tzinfo) -> str:
+    when, bot_id, bot_name, symbol, side, price, quantity, fee, fee_asset, is_maker, trade_id, client_id = row
+    return str(
+        writer.writerow(
+            (
+                timezone.localtime(when, zone).isoformat(),
+                bot_id,
+                _text(bot_name),
+                symbol,
+                side,
+                _number(price),
+                _number(quantity),
+                _number(price * quantity),
+                _number(fee),
+                fee_asset,
+                "maker" if is_maker else "taker",
+                _text(trade_id),
+                client_id,
+            )
+        )
+    )
+
+
+def _csv_rows(fills: QuerySet[Fill]) -> QuerySet[Any]:
+    return fills.order_by("-time", "-id").values_list(*CSV_FIELDS)
+
+
+def csv_stream(fills: QuerySet[Fill], zone: tzinfo) -> Iterator[str]:
+    """The CSV in batches of lines, read through a server-side cursor."""
+    writer = csv.writer(_Line())
+    yield csv_line_header(writer)
+    batch: list[str] = []
+    for row in _csv_rows(fills).iterator(chunk_size=CSV_BATCH):
+        batch.append(csv_line(writer, row, zone))
+        if len(batch) >= CSV_BATCH:
+            yield "".join(batch)
+            batch = []
+    if batch:
+        yield "".join(batch)
+
+
+async def csv_stream_async(fills: QuerySet[Fill], zone: tzinfo) -> AsyncIterator[str]:
+    """The same CSV for the ASGI server, which would otherwise read a sync iterator to the end
+    before sending its first byte."""
+    writer = csv.writer(_Line())
+    yield csv_line_header(writer)
+    batch: list[str] = []
+    async for row in _csv_rows(fills).aiterator(chunk_size=CSV_BATCH):
+        batch.append(csv_line(writer, row, zone))
+        if len(batch) >= CSV_BATCH:
+            yield "".join(batch)
+            batch = []
+    if batch:
+        yield "".join(batch)
+
+
+def csv_line_header(writer: Any) -> str:
+    return str(writer.writerow(CSV_HEADER))
