@@ -14,8 +14,10 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -225,29 +227,21 @@ def csv_stream(fills: QuerySet[Fill], zone: tzinfo) -> Iterator[str]:
     """The CSV in batches of lines, read through a server-side cursor."""
     writer = csv.writer(_Line())
     yield csv_line_header(writer)
-    batch: list[str] = []
-    for row in _csv_rows(fills).iterator(chunk_size=CSV_BATCH):
-        batch.append(csv_line(writer, row, zone))
-        if len(batch) >= CSV_BATCH:
-            yield "".join(batch)
-            batch = []
-    if batch:
-        yield "".join(batch)
+    rows = _csv_rows(fills).iterator(chunk_size=CSV_BATCH)
+    while batch := list(islice(rows, CSV_BATCH)):
+        yield "".join(csv_line(writer, row, zone) for row in batch)
+
+
+_DONE = object()
 
 
 async def csv_stream_async(fills: QuerySet[Fill], zone: tzinfo) -> AsyncIterator[str]:
     """The same CSV for the ASGI server, which would otherwise read a sync iterator to the end
-    before sending its first byte."""
-    writer = csv.writer(_Line())
-    yield csv_line_header(writer)
-    batch: list[str] = []
-    async for row in _csv_rows(fills).aiterator(chunk_size=CSV_BATCH):
-        batch.append(csv_line(writer, row, zone))
-        if len(batch) >= CSV_BATCH:
-            yield "".join(batch)
-            batch = []
-    if batch:
-        yield "".join(batch)
+    before sending its first byte. Each batch is read on the one thread that owns the cursor."""
+    batches = csv_stream(fills, zone)
+    read_next = sync_to_async(lambda: next(batches, _DONE), thread_sensitive=True)
+    while (batch := await read_next()) is not _DONE:
+        yield str(batch)
 
 
 def csv_line_header(writer: Any) -> str:
