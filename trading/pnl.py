@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from exchanges.base import ExchangeError
@@ -47,7 +48,7 @@ def bot_pnl(bot: Bot, mark: Decimal | None = None, *, now: datetime | None = Non
 
 def mark_prices(bots: Iterable[Bot]) -> dict[int, Decimal | None]:
     """`mark_price` for many bots in at most two queries: each paper symbol's price is read once,
-    and the latest snapshot of every other bot comes from one DISTINCT ON query."""
+    and the latest snapshot of every other bot comes from one query."""
     from exchanges.paper.models import PaperMarket
 
     bots = list(bots)
@@ -62,12 +63,17 @@ def mark_prices(bots: Iterable[Bot]) -> dict[int, Decimal | None]:
         bot.pk: paper_prices[bot.symbol] for bot in paper_bots if bot.symbol in paper_prices
     }
     unpriced = [bot.pk for bot in bots if bot.pk not in marks]
-    latest: dict[int, Decimal] = (
+    latest: dict[int, Decimal | None] = (
         dict(
-            EquitySnapshot.objects.filter(bot_id__in=unpriced)
-            .order_by("bot_id", "-time")
-            .distinct("bot_id")
-            .values_list("bot_id", "price")
+            # The bots' own model, so trading never imports bots.
+            type(bots[0])
+            ._default_manager.filter(pk__in=unpriced)
+            .annotate(
+                latest=Subquery(
+                    EquitySnapshot.objects.filter(bot=OuterRef("pk")).order_by("-time").values("price")[:1]
+                )
+            )
+            .values_list("pk", "latest")
         )
         if unpriced
         else {}

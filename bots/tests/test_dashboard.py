@@ -19,7 +19,7 @@ from bots import actions
 from bots.models import Bot, BotStatus
 from bots.tests.conftest import grid_config, paper_account_for
 from bots.tests.test_engine import started
-from bots.views.dashboard import live_fragments, local_midnight, overview
+from bots.views.dashboard import equity_series, live_fragments, local_midnight, overview
 from exchanges.models import ExchangeAccount
 from exchanges.paper import market
 from trading.models import EquitySnapshot
@@ -264,3 +264,30 @@ def test_the_live_region_refreshes_on_its_own(paper_bot: Bot, trader_client: Cli
     assert 'id="dashboard-cards"' in page
     assert "<html" not in page
     assert "hx-swap-oob" not in page
+
+
+def test_the_equity_chart_sums_each_bots_last_snapshot_per_point(trader: User) -> None:
+    first, second = running_bot(trader, "first"), running_bot(trader, "second")
+    now = timezone.now()
+    for bot, minutes_ago, equity in (
+        (first, 200, "1000"),  # before the point two hours ago: not in it
+        (first, 100, "1001.25"),
+        (first, 10, "1002.5"),
+        (second, 5, "999.125"),
+        (second, 3, "999.5"),
+    ):
+        EquitySnapshot.objects.create(
+            bot=bot,
+            time=now - timedelta(minutes=minutes_ago),
+            price=D(54000),
+            equity=D(equity),
+            grid_profit=0,
+            unrealized_pnl=0,
+        )
+
+    series = equity_series("USDT", overview(trader, now=now).lines, now=now)
+
+    assert series[-1]["time"] == int(now.timestamp())
+    assert D(series[-1]["value"]) == D("1002.5") + D("999.5")
+    assert D(series[-2]["value"]) in {D("1001.25"), D("1000")}  # the point before: only the first bot
+    assert all(isinstance(point["value"], str) for point in series)

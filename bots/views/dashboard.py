@@ -11,8 +11,9 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import connection
 from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce, Trunc
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -32,6 +33,7 @@ from trading.pnl import bot_pnl, mark_prices
 TEMPLATE = "bots/dashboard.html"
 RECENT_FILLS = 10
 CHART_DAYS = 7
+CHART_STEP = timedelta(hours=2)
 # Bots whose funds are still in play: their equity and today's PnL count in the totals.
 IDLE_STATUSES = (BotStatus.DRAFT, BotStatus.STOPPED)
 RUNNING_FIRST = Case(
@@ -95,8 +97,9 @@ class Overview:
 # Reading ------------------------------------------------------------------------
 
 
-def _bots(user: User) -> QuerySet[Bot]:
+def _bots(user: User, midnight: datetime) -> QuerySet[Bot]:
     last_fill = Fill.objects.filter(bot=OuterRef("pk")).order_by("-time").values("time")[:1]
+    before_midnight = EquitySnapshot.objects.filter(bot=OuterRef("pk"), time__lt=midnight).order_by("-time")
     open_orders = (
         Order.objects.filter(bot=OuterRef("pk"), status__in=LIVE_STATUSES)
         .values("bot")
@@ -110,6 +113,8 @@ def _bots(user: User) -> QuerySet[Bot]:
             last_fill_at=Subquery(last_fill),
             open_orders=Coalesce(Subquery(open_orders, output_field=IntegerField()), 0),
             running_first=RUNNING_FIRST,
+            midnight_time=Subquery(before_midnight.values("time")[:1]),
+            midnight_equity=Subquery(before_midnight.values("equity")[:1]),
         )
         .order_by("running_first", "-created_at", "-pk")
     )
@@ -126,23 +131,12 @@ def local_midnight(user: User, now: datetime) -> datetime:
     return timezone.localtime(now, _zone(user)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _equity_at_midnight(bots: list[Bot], midnight: datetime) -> dict[int, tuple[datetime, Decimal]]:
-    """Each bot's last snapshot before `midnight`, in one DISTINCT ON query."""
-    if not bots:
-        return {}
-    rows = (
-        EquitySnapshot.objects.filter(bot__in=bots, time__lt=midnight)
-        .order_by("bot_id", "-time")
-        .distinct("bot_id")
-        .values_list("bot_id", "time", "equity")
-    )
-    return {bot_id: (time, equity) for bot_id, time, equity in rows}
-
-
-def _today_pnl(bot: Bot, summary: LedgerSummary, baseline: tuple[datetime, Decimal] | None) -> Decimal:
-    """Equity now minus equity at local midnight; a run started since then counts from its investment."""
-    if baseline is not None and bot.started_at is not None and baseline[0] >= bot.started_at:
-        return summary.equity - baseline[1]
+def _today_pnl(bot: Any, summary: LedgerSummary) -> Decimal:
+    """Equity now minus the last snapshot before local midnight (annotated by `_bots`); a run
+    started since then counts from its investment."""
+    taken_at, equity = bot.midnight_time, bot.midnight_equity
+    if taken_at is not None and bot.started_at is not None and taken_at >= bot.started_at:
+        return Decimal(summary.equity - equity)
     return summary.equity - summary.investment
 
 
@@ -163,13 +157,12 @@ def _totals(lines: list[BotLine]) -> list[QuoteTotals]:
 def overview(user: User, *, now: datetime | None = None) -> Overview:
     """Everything the dashboard shows, in a fixed number of queries whatever the number of bots."""
     now = now or timezone.now()
-    bots = list(_bots(user))
+    bots = list(_bots(user, local_midnight(user, now)))
     marks = mark_prices(bots)
-    baselines = _equity_at_midnight(bots, local_midnight(user, now))
     lines = []
     for bot in bots:
         summary = bot_pnl(bot, marks[bot.pk], now=now) if marks[bot.pk] is not None else None
-        today = _today_pnl(bot, summary, baselines.get(bot.pk)) if summary else None
+        today = _today_pnl(bot, summary) if summary else None
         lines.append(BotLine(bot, summary, today, bot.last_fill_at, bot.open_orders))  # type: ignore[attr-defined]
     return Overview(
         lines=lines,
@@ -184,23 +177,53 @@ def recent_fills(user: User, limit: int = RECENT_FILLS) -> list[Fill]:
     return list(Fill.objects.filter(bot__owner=user).select_related("bot").order_by("-time", "-id")[:limit])
 
 
-def equity_series(user: User, quote: str, lines: list[BotLine], *, now: datetime) -> list[dict[str, Any]]:
-    """Hourly total equity over the last days: per hour, the last snapshot of each bot that
-    recorded one, summed. Values are decimal strings; the chart turns them into numbers."""
+def equity_series(quote: str, lines: list[BotLine], *, now: datetime) -> list[dict[str, Any]]:
+    """Total equity every CHART_STEP over the last CHART_DAYS: at each point, the sum of each
+    bot's last snapshot within the step before it (a bot not snapshotting then was not running).
+    Values are decimal strings; the chart turns them into numbers for drawing only."""
     bot_ids = [line.bot.pk for line in lines if line.quote == quote]
     if not bot_ids:
         return []
-    rows = (
-        EquitySnapshot.objects.filter(bot_id__in=bot_ids, time__gte=now - timedelta(days=CHART_DAYS))
-        .annotate(hour=Trunc("time", "hour", tzinfo=zoneinfo.ZoneInfo("UTC")))
-        .order_by("bot_id", "hour", "-time")
-        .distinct("bot_id", "hour")
-        .values_list("hour", "equity")
-    )
-    per_hour: dict[datetime, Decimal] = defaultdict(Decimal)
-    for hour, equity in rows:
-        per_hour[hour] += equity
-    return [{"time": int(hour.timestamp()), "value": str(total)} for hour, total in sorted(per_hour.items())]
+    start = now - timedelta(days=CHART_DAYS)
+    start -= timedelta(seconds=start.timestamp() % CHART_STEP.total_seconds())
+    points = [start + CHART_STEP * n for n in range(int((now - start) / CHART_STEP) + 1)]
+    if points[-1] < now:
+        points.append(now)
+    totals = _equity_at_points(bot_ids, points)
+    return [{"time": int(at.timestamp()), "value": str(totals[at])} for at in points if at in totals]
+
+
+def _equity_at_points(bot_ids: list[int], points: list[datetime]) -> dict[datetime, Decimal]:
+    if connection.vendor == "postgresql":
+        # One index probe per bot and point, however often bots snapshot.
+        sql = f"""
+            SELECT p.at, SUM(s.equity)
+            FROM unnest(%s::timestamptz[]) AS p(at)
+            CROSS JOIN unnest(%s::bigint[]) AS b(id)
+            CROSS JOIN LATERAL (
+                SELECT equity FROM {EquitySnapshot._meta.db_table}
+                WHERE bot_id = b.id AND time <= p.at AND time > p.at - make_interval(secs => %s)
+                ORDER BY time DESC LIMIT 1
+            ) AS s
+            GROUP BY p.at
+        """  # noqa: S608 - the table name is ours; values are parameters
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [points, bot_ids, CHART_STEP.total_seconds()])
+            return dict(cursor.fetchall())
+    # The embedded shape (SQLite) holds one demo's worth of snapshots: read them all.
+    rows = EquitySnapshot.objects.filter(
+        bot_id__in=bot_ids, time__gt=points[0] - CHART_STEP, time__lte=points[-1]
+    ).values_list("bot_id", "time", "equity")
+    latest: dict[tuple[datetime, int], tuple[datetime, Decimal]] = {}
+    for bot_id, time, equity in rows:
+        for at in points:
+            earlier = latest.get((at, bot_id))
+            if at - CHART_STEP < time <= at and (earlier is None or time > earlier[0]):
+                latest[(at, bot_id)] = (time, equity)
+    totals: dict[datetime, Decimal] = defaultdict(Decimal)
+    for (at, _), (_, equity) in latest.items():
+        totals[at] += equity
+    return totals
 
 
 def onboarding(user: User) -> dict[str, bool]:
@@ -229,7 +252,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "overview": data,
         "chart_quote": chart_quote,
-        "equity_series": equity_series(user, chart_quote, data.lines, now=now) if chart_quote else [],
+        "equity_series": equity_series(chart_quote, data.lines, now=now) if chart_quote else [],
         **onboarding(user),
     }
     return render(request, TEMPLATE, context)
