@@ -19,7 +19,9 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django import forms
-from django.db.models import Q, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
+from django.db.models import OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -93,20 +95,33 @@ def _local_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
 
 
-def user_fills(user: User, filters: dict[str, Any]) -> QuerySet[Fill]:
-    """The trader's fills narrowed by the cleaned filters; dates are whole days in their time zone."""
-    fills = Fill.objects.filter(bot__owner=user)
+def _bot_model() -> Any:
+    # Bots own fills; trading reaches their model through the relation, never by importing bots.
+    return Fill._meta.get_field("bot").related_model
+
+
+def user_bots(user: User) -> QuerySet[Any]:
+    return _bot_model().objects.filter(owner=user).only("pk", "name", "symbol").order_by("name", "pk")
+
+
+def fill_conditions(filters: dict[str, Any]) -> Q:
+    """The cleaned filters as conditions on Fill; dates are whole days in the trader's time zone."""
+    conditions = Q()
     if filters.get("bot"):
-        fills = fills.filter(bot_id=filters["bot"])
+        conditions &= Q(bot_id=filters["bot"])
     if filters.get("symbol"):
-        fills = fills.filter(symbol=filters["symbol"])
+        conditions &= Q(symbol=filters["symbol"])
     if filters.get("side"):
-        fills = fills.filter(side=filters["side"])
+        conditions &= Q(side=filters["side"])
     if filters.get("date_from"):
-        fills = fills.filter(time__gte=_local_start(filters["date_from"]))
+        conditions &= Q(time__gte=_local_start(filters["date_from"]))
     if filters.get("date_to"):
-        fills = fills.filter(time__lt=_local_start(filters["date_to"] + timedelta(days=1)))
-    return fills
+        conditions &= Q(time__lt=_local_start(filters["date_to"] + timedelta(days=1)))
+    return conditions
+
+
+def user_fills(user: User, filters: dict[str, Any]) -> QuerySet[Fill]:
+    return Fill.objects.filter(fill_conditions(filters), bot__owner=user)
 
 
 # Keyset pages -------------------------------------------------------------------
@@ -155,24 +170,55 @@ def _newer_than(cursor: Cursor) -> Q:
     return Q(time__gte=cursor.time) & (Q(time__gt=cursor.time) | Q(id__gt=cursor.id))
 
 
+NEWEST_FIRST = ("-time", "-id")
+OLDEST_FIRST = ("time", "id")
+
+
 def page_of(
-    fills: QuerySet[Fill], *, after: Cursor | None = None, before: Cursor | None = None, size: int = PAGE_SIZE
+    user: User,
+    filters: dict[str, Any],
+    *,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    size: int = PAGE_SIZE,
 ) -> Page:
     """Newest first. `after`: the page below a cursor; `before`: the page above one."""
-    fills = fills.select_related("bot")
+    conditions = fill_conditions(filters)
     if before is not None:
-        rows = list(fills.filter(_newer_than(before)).order_by("time", "id")[: size + 1])
+        rows = _rows(user, conditions & _newer_than(before), OLDEST_FIRST, size + 1, filters)
         more_newer = len(rows) > size
         rows = rows[:size][::-1]
         if not rows:  # nothing above the cursor any more: start from the top
-            return page_of(fills, size=size)
+            return page_of(user, filters, size=size)
         return Page(rows, Cursor.of(rows[0]) if more_newer else None, Cursor.of(rows[-1]))
-    query = fills.filter(_older_than(after)) if after is not None else fills
-    rows = list(query.order_by("-time", "-id")[: size + 1])
+    if after is not None:
+        conditions &= _older_than(after)
+    rows = _rows(user, conditions, NEWEST_FIRST, size + 1, filters)
     more_older = len(rows) > size
     rows = rows[:size]
     newer = Cursor.of(rows[0]) if after is not None and rows else None
     return Page(rows, newer, Cursor.of(rows[-1]) if more_older else None)
+
+
+def _rows(
+    user: User, conditions: Q, order: tuple[str, str], limit: int, filters: dict[str, Any]
+) -> list[Fill]:
+    """The first `limit` fills in `order`. Across many bots on PostgreSQL, each bot's own first
+    `limit` ids come from its (bot, time, id) index in one query, and the page is the best of
+    those: the cost follows the trader's bots and the page size, never the number of fills, theirs
+    or anyone else's."""
+    fills = Fill.objects.select_related("bot").order_by(*order)
+    if filters.get("bot") or connection.vendor != "postgresql":
+        return list(fills.filter(conditions, bot__owner=user)[:limit])
+    per_bot = Fill.objects.filter(conditions, bot_id=OuterRef("pk")).order_by(*order).values("id")[:limit]
+    id_lists = (
+        _bot_model()
+        .objects.filter(owner=user)
+        .annotate(ids=ArraySubquery(per_bot))
+        .values_list("ids", flat=True)
+    )
+    ids = [pk for bot_ids in id_lists for pk in bot_ids]
+    return list(fills.filter(pk__in=ids)[:limit]) if ids else []
 
 
 # CSV ----------------------------------------------------------------------------

@@ -14,8 +14,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from bots.models import Bot
-from trading.history import Cursor, FillFilterForm, csv_stream, csv_stream_async, page_of, user_fills
+from trading.history import (
+    Cursor,
+    FillFilterForm,
+    csv_stream,
+    csv_stream_async,
+    page_of,
+    user_bots,
+    user_fills,
+)
 
 TEMPLATE = "trading/history.html"
 
@@ -24,7 +31,7 @@ def _filters(request: HttpRequest) -> tuple[FillFilterForm, dict[str, Any] | Non
     """The bound filter form and its cleaned values, or None when the input is invalid.
     A bot id of someone else's bot is a 404, as for any other object of theirs."""
     user: User = request.user  # type: ignore[assignment]
-    bots = list(Bot.objects.owned_by(user).only("pk", "name", "symbol").order_by("name"))
+    bots = list(user_bots(user))
     form = FillFilterForm(request.GET, bots=bots)
     if not form.is_valid():
         return form, None
@@ -58,8 +65,10 @@ def trade_history(request: HttpRequest) -> HttpResponse:
     form, filters = _filters(request)
     context: dict[str, Any] = {"form": form, "filter_query": _filter_query(request), "page": None}
     if filters is not None:
-        fills = user_fills(request.user, filters)  # type: ignore[arg-type]
-        context["page"] = page_of(fills, after=_cursor(request, "after"), before=_cursor(request, "before"))
+        user: User = request.user  # type: ignore[assignment]
+        context["page"] = page_of(
+            user, filters, after=_cursor(request, "after"), before=_cursor(request, "before")
+        )
     else:
         messages.error(request, "Some filters are not valid: fix them to see your trades.")
     template = f"{TEMPLATE}#results" if getattr(request, "htmx", False) else TEMPLATE

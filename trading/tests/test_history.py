@@ -279,3 +279,23 @@ def test_the_export_in_the_traders_time_zone(owner: User, owner_client: Client) 
 
     assert rows[1][0] == "2026-03-01T17:30:00+05:30"
     assert datetime.fromisoformat(rows[1][0]) - START == timedelta(0)
+
+
+def test_keyset_pages_across_bots_interleave_exactly(owner: User, owner_client: Client, world) -> None:
+    fills = []
+    for n, name in enumerate(("one", "two", "three")):
+        # Offset starts so the bots' fills interleave, with ties across bots too.
+        fills += make_fills(bot_for(owner, name), 70, start=START + timedelta(seconds=30 * (n % 2)))
+    make_fills(bot_for(world.outsider, "theirs"), 40, start=START)
+    expected = [f.pk for f in sorted(fills, key=lambda f: (f.time, f.pk), reverse=True)]
+
+    seen: list[int] = []
+    url = "/trades/?side=buy"
+    while url:
+        page = owner_client.get(url).content.decode()
+        seen += shown_ids(page)
+        older = re.search(r'href="\?(side=buy&amp;after=[^"]+)"', page)
+        url = f"/trades/?{older[1].replace('&amp;', '&')}" if older else ""
+
+    buys = {f.pk for f in fills if f.side == "buy"}
+    assert seen == [pk for pk in expected if pk in buys]
