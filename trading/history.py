@@ -1,7 +1,7 @@
 """Trade history: a trader's fills, filtered, paged by a keyset cursor, and exported as CSV.
 
 Pages never use OFFSET: a cursor names the last row shown by (time, id), and the next page
-starts just past it on the `fill_by_time_id` / `fill_by_bot_time_id` indexes, so page 2,000
+starts just past it on the `fill_by_bot_time_id` index, so page 2,000
 costs what page 1 does and rows arriving meanwhile never shift a page.
 """
 
@@ -21,7 +21,7 @@ from asgiref.sync import sync_to_async
 from django import forms
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
-from django.db.models import OuterRef, Q, QuerySet
+from django.db.models import BigIntegerField, Func, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -170,6 +170,7 @@ def _newer_than(cursor: Cursor) -> Q:
     return Q(time__gte=cursor.time) & (Q(time__gt=cursor.time) | Q(id__gt=cursor.id))
 
 
+BOT_JSON = ("bot__config", "bot__state", "bot__ledger")
 NEWEST_FIRST = ("-time", "-id")
 OLDEST_FIRST = ("time", "id")
 
@@ -207,18 +208,18 @@ def _rows(
     `limit` ids come from its (bot, time, id) index in one query, and the page is the best of
     those: the cost follows the trader's bots and the page size, never the number of fills, theirs
     or anyone else's."""
-    fills = Fill.objects.select_related("bot").order_by(*order)
+    # The bot's name is all a fill row shows: its large JSON columns stay in the database.
+    fills = Fill.objects.select_related("bot").defer(*BOT_JSON).order_by(*order)
     if filters.get("bot") or connection.vendor != "postgresql":
         return list(fills.filter(conditions, bot__owner=user)[:limit])
     per_bot = Fill.objects.filter(conditions, bot_id=OuterRef("pk")).order_by(*order).values("id")[:limit]
-    id_lists = (
+    candidates = (
         _bot_model()
         .objects.filter(owner=user)
-        .annotate(ids=ArraySubquery(per_bot))
-        .values_list("ids", flat=True)
+        .annotate(fill_id=Func(ArraySubquery(per_bot), function="unnest", output_field=BigIntegerField()))
+        .values("fill_id")
     )
-    ids = [pk for bot_ids in id_lists for pk in bot_ids]
-    return list(fills.filter(pk__in=ids)[:limit]) if ids else []
+    return list(fills.filter(pk__in=candidates)[:limit])
 
 
 # CSV ----------------------------------------------------------------------------

@@ -89,9 +89,9 @@ class Fill(models.Model):
             models.UniqueConstraint(fields=("exchange_account", "trade_id"), name="fill_once_per_trade"),
         )
         indexes = (
-            # Trade history pages by keyset (time, id), for one bot or across a trader's bots.
+            # Trade history pages by keyset (time, id), per bot; across a trader's bots too
+            # (trading/history.py merges each bot's first rows).
             models.Index(fields=("bot", "time", "id"), name="fill_by_bot_time_id"),
-            models.Index(fields=("time", "id"), name="fill_by_time_id"),
         )
 
     def __str__(self) -> str:
@@ -111,7 +111,10 @@ class EquitySnapshot(models.Model):
     unrealized_pnl = amount_field()
 
     class Meta:
-        indexes = (models.Index(fields=("bot", "time"), name="equity_by_bot_time"),)
+        indexes = (
+            # Covers the dashboard's chart: one index-only probe per bot and point in time.
+            models.Index(fields=("bot", "time"), include=("equity",), name="equity_by_bot_time_cover"),
+        )
 
     def __str__(self) -> str:
         return f"{self.time:%Y-%m-%d %H:%M} {self.equity}"

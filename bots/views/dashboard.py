@@ -109,6 +109,7 @@ def _bots(user: User, midnight: datetime) -> QuerySet[Bot]:
     return (
         Bot.objects.owned_by(user)
         .select_related("exchange_account")
+        .defer("state")  # the grid's level states: large, and not shown here
         .annotate(
             last_fill_at=Subquery(last_fill),
             open_orders=Coalesce(Subquery(open_orders, output_field=IntegerField()), 0),
