@@ -47,6 +47,7 @@ RUNNING_FIRST = Case(
 @dataclass
 class BotLine:
     bot: Bot
+    quote: str
     summary: LedgerSummary | None
     today_pnl: Decimal | None
     last_fill_at: datetime | None
@@ -55,11 +56,6 @@ class BotLine:
     @property
     def dom_id(self) -> str:
         return f"bot-row-{self.bot.pk}"
-
-    @property
-    def quote(self) -> str:
-        books = self.bot.books
-        return books.quote_asset if books else ""
 
     @property
     def in_play(self) -> bool:
@@ -141,6 +137,19 @@ def _today_pnl(bot: Any, summary: LedgerSummary) -> Decimal:
     return summary.equity - summary.investment
 
 
+def _line(bot: Any, mark: Decimal | None, now: datetime) -> BotLine:
+    summary = bot_pnl(bot, mark, now=now) if mark is not None else None
+    books = bot.books if summary is not None else None
+    return BotLine(
+        bot=bot,
+        quote=books.quote_asset if books else "",
+        summary=summary,
+        today_pnl=_today_pnl(bot, summary) if summary else None,
+        last_fill_at=bot.last_fill_at,
+        open_orders=bot.open_orders,
+    )
+
+
 def _totals(lines: list[BotLine]) -> list[QuoteTotals]:
     by_quote: dict[str, QuoteTotals] = {}
     for line in lines:
@@ -162,9 +171,7 @@ def overview(user: User, *, now: datetime | None = None) -> Overview:
     marks = mark_prices(bots)
     lines = []
     for bot in bots:
-        summary = bot_pnl(bot, marks[bot.pk], now=now) if marks[bot.pk] is not None else None
-        today = _today_pnl(bot, summary) if summary else None
-        lines.append(BotLine(bot, summary, today, bot.last_fill_at, bot.open_orders))  # type: ignore[attr-defined]
+        lines.append(_line(bot, marks[bot.pk], now))
     return Overview(
         lines=lines,
         totals=_totals(lines),
