@@ -26,6 +26,7 @@ from accounts.verification import has_verified_email
 from bots import actions
 from bots.models import Bot, BotStatus
 from exchanges.models import ExchangeAccount
+from trading.history import page_of
 from trading.ledger import LedgerSummary
 from trading.models import LIVE_STATUSES, EquitySnapshot, Fill, Order
 from trading.pnl import bot_pnl, mark_prices
@@ -182,7 +183,7 @@ def overview(user: User, *, now: datetime | None = None) -> Overview:
 
 
 def recent_fills(user: User, limit: int = RECENT_FILLS) -> list[Fill]:
-    return list(Fill.objects.filter(bot__owner=user).select_related("bot").order_by("-time", "-id")[:limit])
+    return page_of(user, {}, size=limit).fills
 
 
 def equity_series(quote: str, lines: list[BotLine], *, now: datetime) -> list[dict[str, Any]]:
