@@ -294,12 +294,14 @@ def stop_bot(request: HttpRequest, bot_id: int) -> HttpResponse:
     bot = get_object_or_404(Bot.objects.owned_by(user), pk=bot_id)
     try:
         actions.do_stop_bot(bot)
-        messages.success(request, f"Stopping “{bot.name}”: its orders are being cancelled.")
+        outcome, level = f"Stopping “{bot.name}”: its orders are being cancelled.", messages.SUCCESS
     except actions.InvalidTransition as refused:
-        messages.error(request, str(refused))
+        outcome, level = str(refused), messages.ERROR
     if getattr(request, "htmx", False):
+        # The row's new status is the answer; a queued message would surface on some later page.
         line = next(line for line in overview(user).lines if line.bot.pk == bot.pk)
         return render(request, f"{TEMPLATE}#bot-row", {"line": line})
+    messages.add_message(request, level, outcome)
     return redirect("home")
 
 
