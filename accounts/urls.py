@@ -5,7 +5,6 @@ from django.urls import path, re_path
 from accounts import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("account/", views.profile, name="profile"),
     path("account/security/", views.security, name="security"),
     path("account/api-tokens/", views.api_tokens, name="api_tokens"),

@@ -20,7 +20,6 @@ from accounts.audit import record_failed_login
 from accounts.forms import ApiTokenForm, CodeForm, ProfileForm
 from accounts.models import ApiToken, User
 from accounts.stages import TWO_FACTOR_STAGE_KEY
-from accounts.verification import has_verified_email
 
 SECOND_FACTOR_LABEL = "Authenticator or backup code"
 
@@ -31,17 +30,6 @@ class HtmxHttpRequest(HttpRequest):
 
 def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_authenticated:
-        return render(request, "landing.html")
-    user = _user(request)
-    context = {
-        "email_verified": has_verified_email(user),
-        "two_factor": twofactor.has_two_factor(user),
-    }
-    return render(request, "home.html", context)
 
 
 @login_required

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from bots.views import detail, wizard
+from bots.views import dashboard, detail, wizard
 
 urlpatterns: list[URLPattern | URLResolver] = []
 
@@ -30,4 +30,8 @@ urlpatterns += [
 # --------------------------------------------------------------------------------
 
 # The dashboard's fragments and "stop all" (bots/views/dashboard.py).
-urlpatterns += []
+urlpatterns += [
+    path("dashboard/live/", dashboard.live_region, name="dashboard_live"),
+    path("dashboard/stop-all/", dashboard.stop_all, name="stop_all"),
+    path("dashboard/<int:bot_id>/stop/", dashboard.stop_bot, name="dashboard_stop_bot"),
+]

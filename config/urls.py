@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django_otp.admin import OTPAdminSite
 
+from bots.views.dashboard import dashboard
 from config.health import healthz
 
 # Staff must pass a second factor to reach the admin.
@@ -14,6 +15,7 @@ admin.site.site_title = "Gridwise staff"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", dashboard, name="home"),
     path("account/webhooks/", include("bots.webhook_urls")),
     path("", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),

@@ -88,10 +88,18 @@ class Fill(models.Model):
             # A venue's trade id is recorded once per account, whatever retries or crashes happen.
             models.UniqueConstraint(fields=("exchange_account", "trade_id"), name="fill_once_per_trade"),
         )
-        indexes = (models.Index(fields=("bot", "-time"), name="fill_by_bot_time"),)
+        indexes = (
+            # Trade history pages by keyset (time, id), per bot; across a trader's bots too
+            # (trading/history.py merges each bot's first rows).
+            models.Index(fields=("bot", "time", "id"), name="fill_by_bot_time_id"),
+        )
 
     def __str__(self) -> str:
         return f"{self.side} {self.quantity} {self.symbol} @ {self.price}"
+
+    @property
+    def quote_amount(self) -> Decimal:
+        return self.price * self.quantity
 
 
 class EquitySnapshot(models.Model):
@@ -103,7 +111,10 @@ class EquitySnapshot(models.Model):
     unrealized_pnl = amount_field()
 
     class Meta:
-        indexes = (models.Index(fields=("bot", "time"), name="equity_by_bot_time"),)
+        indexes = (
+            # Covers the dashboard's chart: one index-only probe per bot and point in time.
+            models.Index(fields=("bot", "time"), include=("equity",), name="equity_by_bot_time_cover"),
+        )
 
     def __str__(self) -> str:
         return f"{self.time:%Y-%m-%d %H:%M} {self.equity}"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from exchanges.base import ExchangeError
@@ -42,3 +44,42 @@ def bot_pnl(bot: Bot, mark: Decimal | None = None, *, now: datetime | None = Non
     now = now or timezone.now()
     end = bot.stopped_at if bot.stopped_at and bot.started_at and bot.stopped_at > bot.started_at else now
     return books.summary(mark, running_for=running_time(bot.started_at, end))
+
+
+def mark_prices(bots: Iterable[Bot]) -> dict[int, Decimal | None]:
+    """`mark_price` for many bots in at most two queries: each paper symbol's price is read once,
+    and the latest snapshot of every other bot comes from one query."""
+    from exchanges.paper.models import PaperMarket
+
+    bots = list(bots)
+    paper_bots = [bot for bot in bots if bot.exchange_account.exchange == ExchangeName.PAPER]
+    symbols = {bot.symbol for bot in paper_bots}
+    paper_prices: dict[str, Decimal] = (
+        dict(PaperMarket.objects.filter(symbol__in=symbols).values_list("symbol", "last_price"))
+        if symbols
+        else {}
+    )
+    marks: dict[int, Decimal | None] = {
+        bot.pk: paper_prices[bot.symbol] for bot in paper_bots if bot.symbol in paper_prices
+    }
+    unpriced = [bot.pk for bot in bots if bot.pk not in marks]
+    latest: dict[int, Decimal | None] = (
+        dict(
+            # The bots' own model, so trading never imports bots.
+            type(bots[0])
+            ._default_manager.filter(pk__in=unpriced)
+            .annotate(
+                latest=Subquery(
+                    EquitySnapshot.objects.filter(bot=OuterRef("pk")).order_by("-time").values("price")[:1]
+                )
+            )
+            .values_list("pk", "latest")
+        )
+        if unpriced
+        else {}
+    )
+    for bot in bots:
+        if bot.pk not in marks:
+            snapshot_price = latest.get(bot.pk)
+            marks[bot.pk] = snapshot_price if snapshot_price is not None else bot.price_at_start
+    return marks

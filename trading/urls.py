@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from trading import views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.trade_history, name="trade_history"),
+    path("export.csv", views.trade_export, name="trade_export"),
+]

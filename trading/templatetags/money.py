@@ -80,3 +80,15 @@ def pnl(value: Any, step: Any = QUOTE_STEP, unit: str = "") -> str:
         text,
         f" {unit}" if unit else "",
     )
+
+
+@register.filter
+def plain(value: Any) -> str:
+    """A stored decimal without its padding zeros and never in exponent form: 54,000 or 0.000125."""
+    number = _decimal(value)
+    if number is None:
+        return ""
+    normalized = number.normalize()
+    if normalized == 0:
+        return "0"
+    return f"{normalized:,f}"

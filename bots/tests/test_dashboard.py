@@ -1,0 +1,293 @@
+"""The dashboard: totals, bots, fills, stop and stop-all, live fragments, and its query budget."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.tests.factories import make_user
+from bots import actions
+from bots.models import Bot, BotStatus
+from bots.tests.conftest import grid_config, paper_account_for
+from bots.tests.test_engine import started
+from bots.views.dashboard import equity_series, live_fragments, local_midnight, overview
+from exchanges.models import ExchangeAccount
+from exchanges.paper import market
+from trading.models import EquitySnapshot
+from trading.pnl import bot_pnl
+from trading.tests.factories import make_fills
+
+D = Decimal
+
+
+def client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def running_bot(owner: User, name: str = "BTC grid") -> Bot:
+    market.set_price("BTCUSDT", D("54000"))
+    account = ExchangeAccount.objects.owned_by(owner).first() or paper_account_for(owner, usdt="20000")
+    config = grid_config()
+    bot = actions.do_create_bot(owner, account, name, config, actions.check_bot_config(account, config))
+    return started(bot)
+
+
+@pytest.fixture
+def trader_client(trader: User) -> Client:
+    return client_for(trader)
+
+
+def test_anonymous_visitors_get_the_landing_page(client: Client, db: None) -> None:
+    page = client.get("/").content.decode()
+    assert "Grid bots that are careful with your money." in page
+    assert "dashboard-cards" not in page
+
+
+def test_a_new_trader_sees_the_checklist_and_is_asked_to_connect_an_exchange(db: None) -> None:
+    user = make_user(email="new@example.com", verified=False)
+    page = client_for(user).get("/").content.decode()
+
+    assert "Welcome" in page
+    assert "Verify your email" in page
+    assert "No exchange account yet" in page
+    assert 'href="/exchange-accounts/new/"' in page
+    assert "Create your first bot" not in page
+    assert "No fills yet" in page
+
+
+def test_with_an_account_but_no_bots_the_first_bot_is_offered(trader: User, trader_client: Client) -> None:
+    paper_account_for(trader)
+    page = trader_client.get("/").content.decode()
+
+    assert re.search(r'<a class="button" href="/bots/new/">Create your first bot</a>', page)
+    assert "No exchange account yet" not in page
+
+
+def test_a_running_bot_shows_in_cards_list_fills_and_chart(paper_bot: Bot, trader_client: Client) -> None:
+    bot = started(paper_bot)
+    EquitySnapshot.objects.create(
+        bot=bot, time=timezone.now(), price=D(54000), equity=D("1000.5"), grid_profit=0, unrealized_pnl=0
+    )
+    summary = bot_pnl(bot)
+    assert summary is not None
+
+    response = trader_client.get("/")
+    page = response.content.decode()
+
+    assert response.status_code == 200
+    assert f'id="bot-row-{bot.pk}"' in page
+    assert f'href="/bots/{bot.pk}/"' in page
+    assert "Running" in page
+    assert "45,000 \u2013 65,000" in page
+    assert f"/bots/dashboard/{bot.pk}/stop/" in page
+    assert f"{summary.equity:,.2f}" in page  # the equity card
+    assert "No fills yet" not in page  # the start trade is a fill
+    assert 'ws-connect="/ws/live/"' in page
+    assert "data-live-status" in page
+    chart_data = re.search(r'<script id="equity-series" type="application/json">(.*?)</script>', page)
+    assert chart_data is not None
+    series = json.loads(chart_data[1])
+    assert series[-1]["value"] == "1000.500000000000000000"  # a string, never a float
+    assert "lightweight-charts.standalone.production.js" in page
+
+
+def test_the_onboarding_checklist_goes_once_every_step_is_done(paper_bot: Bot, trader_client: Client) -> None:
+    from accounts import twofactor
+
+    twofactor.enable_two_factor(twofactor.pending_totp_device(paper_bot.owner))
+    page = trader_client.get("/").content.decode()
+    assert "Verify your email" not in page
+    assert "<h1>Dashboard</h1>" in page
+
+
+def test_stop_on_a_row_stops_the_bot(paper_bot: Bot, trader_client: Client) -> None:
+    bot = started(paper_bot)
+
+    response = trader_client.post(f"/bots/dashboard/{bot.pk}/stop/")
+
+    assert response.status_code == 302
+    bot.refresh_from_db()
+    assert bot.status == BotStatus.STOPPING
+
+
+def test_stop_over_htmx_returns_the_row(paper_bot: Bot, trader_client: Client) -> None:
+    bot = started(paper_bot)
+
+    response = trader_client.post(f"/bots/dashboard/{bot.pk}/stop/", HTTP_HX_REQUEST="true")
+
+    page = response.content.decode()
+    assert page.lstrip().startswith(f'<tr id="bot-row-{bot.pk}"')
+    assert "Stopping" in page
+    assert "<html" not in page
+    assert Bot.objects.get(pk=bot.pk).status == BotStatus.STOPPING
+
+
+def test_another_traders_bot_cannot_be_stopped(paper_bot: Bot, world) -> None:
+    bot = started(paper_bot)
+
+    response = client_for(world.outsider).post(f"/bots/dashboard/{bot.pk}/stop/")
+
+    assert response.status_code == 404
+    assert Bot.objects.get(pk=bot.pk).status == BotStatus.RUNNING
+
+
+def test_stopping_a_stopped_bot_says_why(paper_bot: Bot, trader_client: Client) -> None:
+    response = trader_client.post(f"/bots/dashboard/{paper_bot.pk}/stop/", follow=True)
+    assert "cannot do that now" in response.content.decode()
+    assert Bot.objects.get(pk=paper_bot.pk).status == BotStatus.DRAFT
+
+
+def test_stop_all_asks_first_then_stops_every_bot(trader: User, trader_client: Client, world) -> None:
+    mine = [running_bot(trader, "one"), running_bot(trader, "two")]
+    theirs = running_bot(world.outsider, "not mine")
+
+    confirm = trader_client.get("/bots/dashboard/stop-all/")
+    page = confirm.content.decode()
+    assert confirm.status_code == 200
+    assert "2 bots" in page
+    assert "one" in page
+    assert "not mine" not in page
+    assert all(Bot.objects.get(pk=b.pk).status == BotStatus.RUNNING for b in mine), "a GET changes nothing"
+
+    response = trader_client.post("/bots/dashboard/stop-all/", follow=True)
+
+    assert "Emergency stop: 2 bots stopping" in response.content.decode()
+    assert {Bot.objects.get(pk=b.pk).status for b in mine} == {BotStatus.STOPPING}
+    assert Bot.objects.get(pk=theirs.pk).status == BotStatus.RUNNING
+
+
+def test_stop_all_confirm_is_a_fragment_over_htmx(paper_bot: Bot, trader_client: Client) -> None:
+    started(paper_bot)
+    page = trader_client.get("/bots/dashboard/stop-all/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="stop-all-confirm"' in page
+    assert "<html" not in page
+
+
+def test_stop_all_with_nothing_running_says_so(trader: User, trader_client: Client) -> None:
+    assert "nothing to stop" in trader_client.get("/bots/dashboard/stop-all/").content.decode()
+    assert "nothing to stop" in trader_client.post("/bots/dashboard/stop-all/", follow=True).content.decode()
+
+
+def test_todays_pnl_counts_from_the_last_snapshot_before_local_midnight(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+    owner = bot.owner
+    owner.time_zone = "Asia/Tokyo"
+    owner.save(update_fields=["time_zone"])
+    now = timezone.now()
+    midnight = local_midnight(owner, now)
+    assert midnight.utcoffset() == timedelta(hours=9)
+    Bot.objects.filter(pk=bot.pk).update(started_at=midnight - timedelta(days=2))
+    for minutes, equity in ((-90, "990"), (-30, "995.5"), (30, "1200")):  # the last one is after midnight
+        EquitySnapshot.objects.create(
+            bot=bot,
+            time=midnight + timedelta(minutes=minutes),
+            price=D(54000),
+            equity=D(equity),
+            grid_profit=D(0),
+            unrealized_pnl=D(0),
+        )
+
+    line = overview(owner, now=now).lines[0]
+
+    assert line.summary is not None
+    assert line.today_pnl == line.summary.equity - D("995.5")
+
+
+def test_a_run_started_today_counts_from_its_investment(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+    data = overview(bot.owner)
+    line = data.lines[0]
+    assert line.summary is not None
+    assert line.today_pnl == line.summary.equity - line.summary.investment
+    assert data.totals[0].today_pnl == line.today_pnl
+
+
+def test_running_bots_are_listed_first(trader: User) -> None:
+    draft = actions.do_create_bot(trader, paper_account_for(trader), "draft", grid_config(), D(54000))
+    running = running_bot(trader, "running")
+    assert [line.bot.pk for line in overview(trader).lines] == [running.pk, draft.pk]
+
+
+def test_the_dashboard_query_count_does_not_grow_with_bots(trader: User, trader_client: Client) -> None:
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert trader_client.get("/").status_code == 200
+        return len(captured)
+
+    bots = [running_bot(trader, "first"), running_bot(trader, "second")]
+    for bot in bots:
+        make_fills(bot, 3, start=timezone.now() - timedelta(hours=1))
+    queries()  # the first visit also records the session
+    with_two = queries()
+    for name in ("third", "fourth", "fifth", "sixth"):
+        make_fills(running_bot(trader, name), 3, start=timezone.now() - timedelta(hours=1))
+    with_six = queries()
+
+    assert with_six == with_two
+    assert with_six <= 20
+
+
+def test_live_fragments_swap_cards_the_bot_row_and_fills_out_of_band(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+
+    html = live_fragments(bot.owner, {"type": "bot.event", "kind": "fill", "bot_id": bot.pk})
+
+    for dom_id in ("dashboard-cards", f"bot-row-{bot.pk}", "dashboard-fills"):
+        assert re.search(rf'id="{dom_id}"[^>]*hx-swap-oob="true"', html), dom_id
+    assert "<html" not in html
+
+
+def test_live_fragments_never_show_another_traders_bot(paper_bot: Bot, world) -> None:
+    bot = started(paper_bot)
+
+    html = live_fragments(world.outsider, {"type": "bot.event", "kind": "fill", "bot_id": bot.pk})
+
+    assert f"bot-row-{bot.pk}" not in html
+    assert bot.name not in html
+
+
+def test_the_live_region_refreshes_on_its_own(paper_bot: Bot, trader_client: Client) -> None:
+    bot = started(paper_bot)
+    page = trader_client.get("/bots/dashboard/live/").content.decode()
+    assert f'id="bot-row-{bot.pk}"' in page
+    assert 'id="dashboard-cards"' in page
+    assert "<html" not in page
+    assert "hx-swap-oob" not in page
+
+
+def test_the_equity_chart_sums_each_bots_last_snapshot_per_point(trader: User) -> None:
+    first, second = running_bot(trader, "first"), running_bot(trader, "second")
+    now = timezone.now()
+    for bot, minutes_ago, equity in (
+        (first, 200, "1000"),  # before the point two hours ago: not in it
+        (first, 100, "1001.25"),
+        (first, 10, "1002.5"),
+        (second, 5, "999.125"),
+        (second, 3, "999.5"),
+    ):
+        EquitySnapshot.objects.create(
+            bot=bot,
+            time=now - timedelta(minutes=minutes_ago),
+            price=D(54000),
+            equity=D(equity),
+            grid_profit=0,
+            unrealized_pnl=0,
+        )
+
+    series = equity_series("USDT", overview(trader, now=now).lines, now=now)
+
+    assert series[-1]["time"] == int(now.timestamp())
+    assert D(series[-1]["value"]) == D("1002.5") + D("999.5")
+    assert D(series[-2]["value"]) in {D("1001.25"), D("1000")}  # the point before: only the first bot
+    assert all(isinstance(point["value"], str) for point in series)

@@ -1,0 +1,324 @@
+"""The dashboard: the site root for a signed-in trader, its live fragments and "stop all"."""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from accounts.twofactor import has_two_factor
+from accounts.verification import has_verified_email
+from bots import actions
+from bots.models import Bot, BotStatus
+from exchanges.models import ExchangeAccount
+from trading.history import page_of
+from trading.ledger import LedgerSummary
+from trading.models import LIVE_STATUSES, EquitySnapshot, Fill, Order
+from trading.pnl import bot_pnl, mark_prices
+
+TEMPLATE = "bots/dashboard.html"
+RECENT_FILLS = 10
+CHART_DAYS = 7
+CHART_STEP = timedelta(hours=2)
+# Bots whose funds are still in play: their equity and today's PnL count in the totals.
+IDLE_STATUSES = (BotStatus.DRAFT, BotStatus.STOPPED)
+RUNNING_FIRST = Case(
+    When(status=BotStatus.RUNNING, then=Value(0)),
+    When(status__in=(BotStatus.STARTING, BotStatus.STOPPING, BotStatus.ERROR), then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+
+
+@dataclass
+class BotLine:
+    bot: Bot
+    quote: str
+    summary: LedgerSummary | None
+    today_pnl: Decimal | None
+    last_fill_at: datetime | None
+    open_orders: int
+
+    @property
+    def dom_id(self) -> str:
+        return f"bot-row-{self.bot.pk}"
+
+    @property
+    def in_play(self) -> bool:
+        return self.bot.status not in IDLE_STATUSES
+
+    @property
+    def can_stop(self) -> bool:
+        return self.bot.status in actions.STOPPABLE
+
+
+@dataclass
+class QuoteTotals:
+    """Totals in one quote asset: amounts in different quotes are never added together."""
+
+    quote: str
+    equity: Decimal = Decimal(0)
+    total_pnl: Decimal = Decimal(0)
+    today_pnl: Decimal = Decimal(0)
+    grid_profit: Decimal = Decimal(0)
+
+
+@dataclass
+class Overview:
+    lines: list[BotLine]
+    totals: list[QuoteTotals]
+    running: int
+    open_orders: int
+    recent_fills: list[Fill] = field(default_factory=list)
+
+    @property
+    def stoppable(self) -> int:
+        return sum(1 for line in self.lines if line.can_stop)
+
+
+# Reading ------------------------------------------------------------------------
+
+
+def _bots(user: User, midnight: datetime) -> QuerySet[Bot]:
+    last_fill = Fill.objects.filter(bot=OuterRef("pk")).order_by("-time").values("time")[:1]
+    before_midnight = EquitySnapshot.objects.filter(bot=OuterRef("pk"), time__lt=midnight).order_by("-time")
+    open_orders = (
+        Order.objects.filter(bot=OuterRef("pk"), status__in=LIVE_STATUSES)
+        .values("bot")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return (
+        Bot.objects.owned_by(user)
+        .select_related("exchange_account")
+        .defer("state")  # the grid's level states: large, and not shown here
+        .annotate(
+            last_fill_at=Subquery(last_fill),
+            open_orders=Coalesce(Subquery(open_orders, output_field=IntegerField()), 0),
+            running_first=RUNNING_FIRST,
+            midnight_time=Subquery(before_midnight.values("time")[:1]),
+            midnight_equity=Subquery(before_midnight.values("equity")[:1]),
+        )
+        .order_by("running_first", "-created_at", "-pk")
+    )
+
+
+def _zone(user: User) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(user.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def local_midnight(user: User, now: datetime) -> datetime:
+    return timezone.localtime(now, _zone(user)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _today_pnl(bot: Any, summary: LedgerSummary) -> Decimal:
+    """Equity now minus the last snapshot before local midnight (annotated by `_bots`); a run
+    started since then counts from its investment."""
+    taken_at, equity = bot.midnight_time, bot.midnight_equity
+    if taken_at is not None and bot.started_at is not None and taken_at >= bot.started_at:
+        return Decimal(summary.equity - equity)
+    return summary.equity - summary.investment
+
+
+def _line(bot: Any, mark: Decimal | None, now: datetime) -> BotLine:
+    summary = bot_pnl(bot, mark, now=now) if mark is not None else None
+    books = bot.books if summary is not None else None
+    return BotLine(
+        bot=bot,
+        quote=books.quote_asset if books else "",
+        summary=summary,
+        today_pnl=_today_pnl(bot, summary) if summary else None,
+        last_fill_at=bot.last_fill_at,
+        open_orders=bot.open_orders,
+    )
+
+
+def _totals(lines: list[BotLine]) -> list[QuoteTotals]:
+    by_quote: dict[str, QuoteTotals] = {}
+    for line in lines:
+        if line.summary is None:
+            continue
+        totals = by_quote.setdefault(line.quote, QuoteTotals(line.quote))
+        totals.total_pnl += line.summary.total_pnl
+        totals.grid_profit += line.summary.grid_profit
+        if line.in_play:
+            totals.equity += line.summary.equity
+            totals.today_pnl += line.today_pnl or Decimal(0)
+    return sorted(by_quote.values(), key=lambda t: -t.equity)
+
+
+def overview(user: User, *, now: datetime | None = None) -> Overview:
+    """Everything the dashboard shows, in a fixed number of queries whatever the number of bots."""
+    now = now or timezone.now()
+    bots = list(_bots(user, local_midnight(user, now)))
+    marks = mark_prices(bots)
+    lines = []
+    for bot in bots:
+        lines.append(_line(bot, marks[bot.pk], now))
+    return Overview(
+        lines=lines,
+        totals=_totals(lines),
+        running=sum(1 for bot in bots if bot.status == BotStatus.RUNNING),
+        open_orders=sum(line.open_orders for line in lines),
+        recent_fills=recent_fills(user),
+    )
+
+
+def recent_fills(user: User, limit: int = RECENT_FILLS) -> list[Fill]:
+    return page_of(user, {}, size=limit).fills
+
+
+def equity_series(quote: str, lines: list[BotLine], *, now: datetime) -> list[dict[str, Any]]:
+    """Total equity every CHART_STEP over the last CHART_DAYS: at each point, the sum of each
+    bot's last snapshot within the step before it (a bot not snapshotting then was not running).
+    Values are decimal strings; the chart turns them into numbers for drawing only."""
+    bot_ids = [line.bot.pk for line in lines if line.quote == quote]
+    if not bot_ids:
+        return []
+    start = now - timedelta(days=CHART_DAYS)
+    start -= timedelta(seconds=start.timestamp() % CHART_STEP.total_seconds())
+    points = [start + CHART_STEP * n for n in range(int((now - start) / CHART_STEP) + 1)]
+    if points[-1] < now:
+        points.append(now)
+    totals = _equity_at_points(bot_ids, points)
+    return [{"time": int(at.timestamp()), "value": str(totals[at])} for at in points if at in totals]
+
+
+def _equity_at_points(bot_ids: list[int], points: list[datetime]) -> dict[datetime, Decimal]:
+    if connection.vendor == "postgresql":
+        # One index probe per bot and point, however often bots snapshot.
+        sql = f"""
+            SELECT p.at, SUM(s.equity)
+            FROM unnest(%s::timestamptz[]) AS p(at)
+            CROSS JOIN unnest(%s::bigint[]) AS b(id)
+            CROSS JOIN LATERAL (
+                SELECT equity FROM {EquitySnapshot._meta.db_table}
+                WHERE bot_id = b.id AND time <= p.at AND time > p.at - make_interval(secs => %s)
+                ORDER BY time DESC LIMIT 1
+            ) AS s
+            GROUP BY p.at
+        """  # noqa: S608 - the table name is ours; values are parameters
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [points, bot_ids, CHART_STEP.total_seconds()])
+            return dict(cursor.fetchall())
+    # The embedded shape (SQLite) holds one demo's worth of snapshots: read them all.
+    rows = EquitySnapshot.objects.filter(
+        bot_id__in=bot_ids, time__gt=points[0] - CHART_STEP, time__lte=points[-1]
+    ).values_list("bot_id", "time", "equity")
+    latest: dict[tuple[datetime, int], tuple[datetime, Decimal]] = {}
+    for bot_id, time, equity in rows:
+        for at in points:
+            earlier = latest.get((at, bot_id))
+            if at - CHART_STEP < time <= at and (earlier is None or time > earlier[0]):
+                latest[(at, bot_id)] = (time, equity)
+    totals: dict[datetime, Decimal] = defaultdict(Decimal)
+    for (at, _), (_, equity) in latest.items():
+        totals[at] += equity
+    return totals
+
+
+def onboarding(user: User) -> dict[str, bool]:
+    steps = {
+        "email_verified": has_verified_email(user),
+        "two_factor": has_two_factor(user),
+        "connected": ExchangeAccount.objects.owned_by(user).exists(),
+    }
+    return {**steps, "onboarding": not all(steps.values())}
+
+
+# Pages --------------------------------------------------------------------------
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return render(request, "landing.html")
+    user = _user(request)
+    now = timezone.now()
+    data = overview(user, now=now)
+    chart_quote = data.totals[0].quote if data.totals else ""
+    context = {
+        "overview": data,
+        "chart_quote": chart_quote,
+        "equity_series": equity_series(chart_quote, data.lines, now=now) if chart_quote else [],
+        **onboarding(user),
+    }
+    return render(request, TEMPLATE, context)
+
+
+@login_required
+def live_region(request: HttpRequest) -> HttpResponse:
+    """The live part of the dashboard, for a page catching up after its websocket reconnects."""
+    return render(request, f"{TEMPLATE}#live", {"overview": overview(_user(request))})
+
+
+def live_fragments(user: User, event: dict[str, Any]) -> str:
+    """HTML the live consumer sends for `event` (a `bot.event` from bots.live): the cards, the
+    changed bot's row and the recent fills, each swapped out of band by its stable id."""
+    data = overview(user)
+    context: dict[str, Any] = {"overview": data, "oob": True}
+    line = next((line for line in data.lines if line.bot.pk == event.get("bot_id")), None)
+    with timezone.override(_zone(user)):
+        parts = [render_to_string(f"{TEMPLATE}#cards", context)]
+        if line is not None:
+            parts.append(render_to_string(f"{TEMPLATE}#bot-row", {**context, "line": line}))
+        parts.append(render_to_string(f"{TEMPLATE}#recent-fills", context))
+    return "".join(parts)
+
+
+@login_required
+@require_POST
+def stop_bot(request: HttpRequest, bot_id: int) -> HttpResponse:
+    user = _user(request)
+    bot = get_object_or_404(Bot.objects.owned_by(user), pk=bot_id)
+    try:
+        actions.do_stop_bot(bot)
+        outcome, level = f"Stopping “{bot.name}”: its orders are being cancelled.", messages.SUCCESS
+    except actions.InvalidTransition as refused:
+        outcome, level = str(refused), messages.ERROR
+    if getattr(request, "htmx", False):
+        # The row's new status is the answer; a queued message would surface on some later page.
+        line = next(line for line in overview(user).lines if line.bot.pk == bot.pk)
+        return render(request, f"{TEMPLATE}#bot-row", {"line": line})
+    messages.add_message(request, level, outcome)
+    return redirect("home")
+
+
+@login_required
+def stop_all(request: HttpRequest) -> HttpResponse:
+    """GET asks for confirmation (a page, or its fragment over htmx); POST stops every bot."""
+    user = _user(request)
+    if request.method == "POST":
+        stopped = actions.do_stop_all(user, sell_base=request.POST.get("sell_base") == "on")
+        if stopped:
+            count = f"{len(stopped)} bot{'s' if len(stopped) != 1 else ''}"
+            messages.success(request, f"Emergency stop: {count} stopping, their orders being cancelled.")
+        else:
+            messages.info(request, "No bot was running: nothing to stop.")
+        return redirect("home")
+    bots = list(Bot.objects.owned_by(user).filter(status__in=actions.STOPPABLE).order_by("name"))
+    template = "bots/stop_all.html"
+    if getattr(request, "htmx", False):
+        template += "#stop-all-confirm"
+    return render(request, template, {"bots": bots})
