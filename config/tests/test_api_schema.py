@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -191,3 +192,21 @@ def test_every_operation_documents_examples_and_errors() -> None:
             if method in ("put", "patch") or (method == "post" and "requestBody" in operation):
                 body = operation.get("requestBody", {}).get("content", {})
                 assert not body or any("examples" in c for c in body.values()), where
+
+
+def test_swagger_ui_and_redoc_load_only_our_own_static_files(db: None) -> None:
+    from django.contrib.staticfiles import finders
+    from django.test import Client
+
+    client = Client()
+    for page, expected in (("/api/docs/", "swagger-ui-bundle.js"), ("/api/redoc/", "redoc.standalone.js")):
+        html = client.get(page).content.decode()
+        assert "jsdelivr" not in html, page
+        assert "googleapis" not in html, page
+        urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+        urls += re.findall(r"""["'](https?://[^"']+)["']""", html)
+        assert any(url.endswith(expected) for url in urls), (page, urls)
+        for url in urls:
+            assert not url.startswith(("http:", "https:", "//")), (page, url)
+            if url.startswith(settings.STATIC_URL):
+                assert finders.find(url.removeprefix(settings.STATIC_URL)), url
