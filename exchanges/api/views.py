@@ -6,7 +6,7 @@ from typing import Any
 
 from allauth.core import ratelimit
 from django.core.exceptions import ValidationError
-from django.db.models import ProtectedError, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -142,10 +142,8 @@ class ExchangeAccountViewSet(
     def perform_destroy(self, instance: ExchangeAccount) -> None:
         try:
             actions.do_delete_account(self.request._request, instance)
-        except ProtectedError as exc:
-            raise ApiError(
-                409, "account_in_use", f"Bots still use “{instance.label}”. Delete those bots first."
-            ) from exc
+        except actions.AccountInUse as exc:
+            raise ApiError(409, "account_in_use", str(exc)) from exc
 
     @extend_schema(
         summary="Check the account's key again",
