@@ -12,7 +12,14 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.errors import OBJECT_ERRORS, READ_ERRORS, ApiError, error_responses, validation_error
+from accounts.api.errors import (
+    OBJECT_ERRORS,
+    READ_ERRORS,
+    ApiError,
+    error_responses,
+    form_error_fields,
+    validation_error,
+)
 from accounts.api.pagination import ApiCursorPagination
 from accounts.api.views import ApiViewSet, owned_or_404
 from bots.api.webhook_serializers import (
@@ -64,18 +71,11 @@ DELIVERY_EXAMPLE = {
 ENDPOINT_RESPONSE_EXAMPLE = OpenApiExample("Endpoint", value=ENDPOINT_EXAMPLE, response_only=True)
 
 
-def _form_errors(form: EndpointForm) -> dict[str, list[str]]:
-    return {
-        "non_field_errors" if field == "__all__" else field: [str(m) for m in messages]
-        for field, messages in form.errors.items()
-    }
-
-
 def _checked_fields(data: dict[str, Any]) -> dict[str, Any]:
     """The page form's checks (URL syntax, the SSRF guard, events), or a 400 naming the field."""
     form = EndpointForm(data)
     if not form.is_valid():
-        raise validation_error(_form_errors(form))
+        raise validation_error(form_error_fields(form))
     return form.endpoint_fields()
 
 
