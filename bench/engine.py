@@ -192,6 +192,8 @@ class WorkerConfig:
 
 
 def start_workers(config: WorkerConfig, env: dict[str, str], log_dir: Path) -> list[subprocess.Popen[bytes]]:
+    from django.conf import settings
+
     workers = []
     for n in range(config.processes):
         log = (log_dir / f"worker{n}.log").open("wb")
@@ -201,7 +203,7 @@ def start_workers(config: WorkerConfig, env: dict[str, str], log_dir: Path) -> l
             "config",
             "worker",
             "--queues",
-            "priority,celery",
+            settings.CELERY_WORKER_QUEUES,
             "--pool",
             config.pool,
             "--concurrency",

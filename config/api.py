@@ -19,6 +19,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api.errors import ApiError, render_api_exception, validation_error
 from bots.actions import InvalidTransition
 from bots.api.views import BotViewSet
+from bots.api.webhook_views import WebhookEndpointViewSet
 from bots.strategies.grid import GridConfigError
 from exchanges import base as exchange_errors
 from exchanges.api.views import ExchangeAccountViewSet
@@ -29,12 +30,17 @@ router.include_root_view = False
 router.register("exchange-accounts", ExchangeAccountViewSet, basename="api-exchange-account")
 router.register("bots", BotViewSet, basename="api-bot")
 router.register("fills", FillViewSet, basename="api-fill")
+router.register("webhooks", WebhookEndpointViewSet, basename="api-webhook")
 
 urlpatterns = [
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html"),
+        name="api-redoc",
+    ),
 ]
 
 

@@ -15,12 +15,17 @@ from django.conf import settings
 from config.celery import app
 
 
+def worker_queues() -> list[str]:
+    """Every queue a worker must drain; the in-memory broker has no other worker."""
+    return settings.CELERY_WORKER_QUEUES.split(",")
+
+
 def start_embedded_worker(concurrency: int = 2) -> None:
     worker = app.WorkController(
         hostname=f"embedded@{socket.gethostname()}",
         pool="threads",
         concurrency=concurrency,
-        queues=settings.CELERY_WORKER_QUEUES.split(","),
+        queues=worker_queues(),
         loglevel="INFO",
         without_heartbeat=True,
         without_mingle=True,

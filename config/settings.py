@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "allauth.usersessions",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "config",
     "accounts",
     "billing",
@@ -170,13 +171,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # Wake-ups after a fill, traders' start and stop, and the dispatcher itself go to the priority
-# queue, which workers drain first (`-Q priority,celery`): a backlog of routine ticks never
-# delays a counter-order or an emergency stop.
+# queue, which workers drain first (`-Q priority,celery,webhooks`): a backlog of routine ticks
+# never delays a counter-order or an emergency stop. Webhook sends (and their sweeps) have a
+# queue of their own, drained after ticks, so a backlog of sends never holds up a tick; a site
+# with slow receivers gives it dedicated workers (`-Q webhooks`).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_PRIORITY_QUEUE = "priority"
-CELERY_WORKER_QUEUES = f"{CELERY_PRIORITY_QUEUE},{CELERY_TASK_DEFAULT_QUEUE}"
+CELERY_WEBHOOKS_QUEUE = "webhooks"
+CELERY_WORKER_QUEUES = f"{CELERY_PRIORITY_QUEUE},{CELERY_TASK_DEFAULT_QUEUE},{CELERY_WEBHOOKS_QUEUE}"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}
-CELERY_TASK_ROUTES = {"bots.tasks.dispatch_due_bots": {"queue": CELERY_PRIORITY_QUEUE}}
+CELERY_TASK_ROUTES = {
+    "bots.tasks.dispatch_due_bots": {"queue": CELERY_PRIORITY_QUEUE},
+    "bots.webhooks.tasks.*": {"queue": CELERY_WEBHOOKS_QUEUE},
+}
 CELERY_BEAT_SCHEDULER = env.str(
     "CELERY_BEAT_SCHEDULER",
     default="celery.beat:Scheduler" if EMBEDDED else "django_celery_beat.schedulers:DatabaseScheduler",
@@ -324,6 +331,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc from our own static files (drf-spectacular-sidecar), not a CDN: the
+    # docs work offline and load no third-party script.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ExitActionEnum": ["keep_base", "sell_base"],
     },

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.http import HttpRequest
 
 from accounts.audit import record_event
@@ -169,14 +170,35 @@ def do_record_check(request: HttpRequest, account: ExchangeAccount, check: KeyCh
         record_event(AuditAction.CHECKED, request=request, actor=account.owner, details=details)
 
 
+class AccountInUse(Exception):
+    """Bots still use the account; the message says how many and what to do."""
+
+
+def check_can_delete_account(account: ExchangeAccount) -> None:
+    """Raises AccountInUse while any bot (in any state) uses the account: its orders, fills
+    and history hang off the account, so they go first."""
+    count = account.bots.count()
+    if count:
+        bots = "1 bot" if count == 1 else f"{count} bots"
+        raise AccountInUse(
+            f"“{account.label}” has {bots}; delete them or move them to another account first."
+        )
+
+
 def do_delete_account(request: HttpRequest, account: ExchangeAccount) -> None:
-    with transaction.atomic():
-        details = _audit_details(account, outcome="deleted")
-        paper_account = account.paper_account
-        account.delete()
-        if paper_account is not None:
-            paper_account.delete()
-        record_event(AuditAction.DELETED, request=request, actor=account.owner, details=details)
+    """Raises AccountInUse, also when a bot was added between the check and the delete."""
+    check_can_delete_account(account)
+    try:
+        with transaction.atomic():
+            details = _audit_details(account, outcome="deleted")
+            paper_account = account.paper_account
+            account.delete()
+            if paper_account is not None:
+                paper_account.delete()
+            record_event(AuditAction.DELETED, request=request, actor=account.owner, details=details)
+    except ProtectedError:
+        check_can_delete_account(account)
+        raise
 
 
 DEMO_LABEL = "Paper demo"

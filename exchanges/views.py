@@ -87,8 +87,14 @@ def account_recheck(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
     account = _own_account(request, pk)
-    if request.method == "POST":
-        actions.do_delete_account(request, account)
-        messages.success(request, f"“{account.label}” was removed. Its API key is deleted from Gridwise.")
-        return redirect("exchange_accounts")
+    try:
+        actions.check_can_delete_account(account)
+        if request.method == "POST":
+            actions.do_delete_account(request, account)
+            messages.success(request, f"“{account.label}” was removed. Its API key is deleted from Gridwise.")
+            return redirect("exchange_accounts")
+    except actions.AccountInUse as exc:
+        context = {"account": account, "in_use": str(exc), "bots": account.bots.order_by("name")}
+        status = 409 if request.method == "POST" else 200
+        return render(request, "exchanges/account_confirm_delete.html", context, status=status)
     return render(request, "exchanges/account_confirm_delete.html", {"account": account})

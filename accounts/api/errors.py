@@ -63,6 +63,12 @@ def flatten_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or NON_FIELD: [str(detail)]}
 
 
+def form_error_fields(form: Any, renames: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """A page form's errors by API field name, for views that reuse the page's form."""
+    names = {"__all__": NON_FIELD, **(renames or {})}
+    return {names.get(field, field): [str(m) for m in messages] for field, messages in form.errors.items()}
+
+
 def validation_error(fields: dict[str, list[str]]) -> ApiError:
     first = next((messages[0] for messages in fields.values() if messages), "The request is not valid.")
     return ApiError(status.HTTP_400_BAD_REQUEST, "validation_error", first, fields=fields)

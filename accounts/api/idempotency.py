@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from rest_framework.response import Response
 
 from accounts.api.errors import ApiError
 from accounts.models import IdempotencyKey, User
+from exchanges import credentials
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -80,18 +82,32 @@ def claim(request: Request) -> IdempotencyKey | None:
     raise Replay(first.status_code, first.response_body)
 
 
-def finish(record: IdempotencyKey, response: Response) -> None:
-    """Keep the answer; a server error releases the key so the call can be retried."""
+def finish(record: IdempotencyKey, response: Response, secret_fields: Iterable[str] = ()) -> None:
+    """Keep the answer; a server error releases the key so the call can be retried.
+
+    `secret_fields` (e.g. a webhook's signing secret) are kept encrypted, like the secret itself.
+    """
     if response.status_code >= 500:
         IdempotencyKey.objects.filter(pk=record.pk).delete()
         return
     body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+    body = _map_fields(body, secret_fields, credentials.encrypt)
     IdempotencyKey.objects.filter(pk=record.pk).update(status_code=response.status_code, response_body=body)
+
+
+def _map_fields(body: Any, names: Iterable[str], change: Callable[[str], str]) -> Any:
+    if not isinstance(body, dict):
+        return body
+    return {
+        key: change(value) if key in names and isinstance(value, str) else value
+        for key, value in body.items()
+    }
 
 
 def release(record: IdempotencyKey) -> None:
     IdempotencyKey.objects.filter(pk=record.pk).delete()
 
 
-def replay_response(replay: Replay) -> Response:
-    return Response(replay.body, status=replay.status_code, headers={"Idempotent-Replayed": "true"})
+def replay_response(replay: Replay, secret_fields: Iterable[str] = ()) -> Response:
+    body = _map_fields(replay.body, secret_fields, credentials.decrypt)
+    return Response(body, status=replay.status_code, headers={"Idempotent-Replayed": "true"})

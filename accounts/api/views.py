@@ -35,6 +35,9 @@ class ApiViewSet(viewsets.GenericViewSet):
     _idempotency: IdempotencyKey | None = None
     # Set on an action (`@action(read_only_post=True)`) for a POST that changes nothing.
     read_only_post = False
+    # Response fields holding a secret shown once (a webhook's signing secret): an idempotent
+    # replay returns them too, but they are stored encrypted in the meantime.
+    secret_fields: tuple[str, ...] = ()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -43,7 +46,7 @@ class ApiViewSet(viewsets.GenericViewSet):
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, idempotency.Replay):
-            return idempotency.replay_response(exc)
+            return idempotency.replay_response(exc, self.secret_fields)
         try:
             return super().handle_exception(exc)
         except Exception:
@@ -54,7 +57,7 @@ class ApiViewSet(viewsets.GenericViewSet):
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         if self._idempotency is not None and isinstance(response, Response):
-            idempotency.finish(self._idempotency, response)
+            idempotency.finish(self._idempotency, response, self.secret_fields)
             self._idempotency = None
         return super().finalize_response(request, response, *args, **kwargs)
 

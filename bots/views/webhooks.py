@@ -31,11 +31,10 @@ def endpoint_list(request: HttpRequest) -> HttpResponse:
     form = EndpointForm(request.POST or None, initial={"enabled": True})
     if request.method == "POST" and form.is_valid():
         try:
-            actions.check_can_add_endpoint(user)
+            endpoint = actions.do_create_endpoint(user, **form.endpoint_fields(), request=request)
         except actions.EndpointLimitReached as exc:
             form.add_error(None, str(exc))
         else:
-            endpoint = actions.do_create_endpoint(user, **form.endpoint_fields(), request=request)
             messages.success(request, "Endpoint added. Its signing secret is below.")
             return redirect("webhook_detail", pk=endpoint.pk)
     context = {

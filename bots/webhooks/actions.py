@@ -30,6 +30,7 @@ def check_endpoint_url(url: str) -> None:
 
 
 def check_can_add_endpoint(owner: User) -> None:
+    """Raises EndpointLimitReached. `do_create_endpoint` checks again under a lock."""
     if WebhookEndpoint.objects.owned_by(owner).count() >= MAX_ENDPOINTS_PER_USER:
         raise EndpointLimitReached(
             f"You can have at most {MAX_ENDPOINTS_PER_USER} webhook endpoints; delete one first."
@@ -45,7 +46,11 @@ def do_create_endpoint(
     enabled: bool = True,
     request: HttpRequest | None = None,
 ) -> WebhookEndpoint:
+    """Raises EndpointLimitReached; the owner's row is locked so two requests cannot both add
+    the last allowed endpoint."""
     with transaction.atomic():
+        list(User.objects.select_for_update().filter(pk=owner.pk).values_list("pk", flat=True))
+        check_can_add_endpoint(owner)
         endpoint = WebhookEndpoint(
             owner=owner, url=url, events=events, description=description, enabled=enabled
         )

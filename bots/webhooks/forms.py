@@ -39,6 +39,6 @@ class EndpointForm(forms.Form):
         return {
             "url": data["url"],
             "description": data["description"],
-            "events": list(data["events"]),
+            "events": list(dict.fromkeys(data["events"])),
             "enabled": data["enabled"],
         }

@@ -6,14 +6,21 @@ from typing import Any
 
 from allauth.core import ratelimit
 from django.core.exceptions import ValidationError
-from django.db.models import ProtectedError, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.errors import OBJECT_ERRORS, READ_ERRORS, ApiError, error_responses, validation_error
+from accounts.api.errors import (
+    OBJECT_ERRORS,
+    READ_ERRORS,
+    ApiError,
+    error_responses,
+    form_error_fields,
+    validation_error,
+)
 from accounts.api.views import ApiViewSet, owned_or_404
 from accounts.verification import UNVERIFIED_MESSAGE, has_verified_email
 from exchanges import actions
@@ -45,12 +52,6 @@ ACCOUNT_EXAMPLE = {
 }
 # Form field -> API field, for errors the page's form reports.
 _FIELD_NAMES = {"venue": "environment", "__all__": "non_field_errors"}
-
-
-def _form_errors(form: ExchangeAccountForm) -> dict[str, list[str]]:
-    return {
-        _FIELD_NAMES.get(field, field): [str(m) for m in messages] for field, messages in form.errors.items()
-    }
 
 
 def _check_rate(request: Request) -> None:
@@ -126,7 +127,7 @@ class ExchangeAccountViewSet(
         data: dict[str, Any] = dict(given.validated_data)
         form = ExchangeAccountForm(self.user, _form_data(data))
         if not form.is_valid() or form.account is None:
-            raise validation_error(_form_errors(form))
+            raise validation_error(form_error_fields(form, _FIELD_NAMES))
         if form.account.needs_keys:
             _check_rate(request)
         check = actions.check_new_account(form.account)
@@ -142,10 +143,8 @@ class ExchangeAccountViewSet(
     def perform_destroy(self, instance: ExchangeAccount) -> None:
         try:
             actions.do_delete_account(self.request._request, instance)
-        except ProtectedError as exc:
-            raise ApiError(
-                409, "account_in_use", f"Bots still use “{instance.label}”. Delete those bots first."
-            ) from exc
+        except actions.AccountInUse as exc:
+            raise ApiError(409, "account_in_use", str(exc)) from exc
 
     @extend_schema(
         summary="Check the account's key again",

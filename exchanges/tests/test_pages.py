@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.test import Client
 
 from accounts.models import AuditEvent
+from accounts.tests.api import bearer, error_of
 from accounts.tests.factories import make_user
 from accounts.verification import UNVERIFIED_MESSAGE
+from bots import actions as bot_actions
+from bots.models import Bot
+from bots.tests.conftest import paper_account_for
+from bots.tests.factories import grid_config
 from exchanges.models import ExchangeAccount
+from exchanges.paper import market
 from exchanges.tests.factories import API_KEY, API_SECRET, make_bybit_account
 
 pytestmark = pytest.mark.django_db
@@ -135,6 +143,38 @@ def test_the_detail_page_shows_the_masked_key_and_never_the_secret(owner_client:
     assert f"••••{API_KEY[-4:]}" in page
     for secret in (API_KEY, API_SECRET, account.api_key_encrypted, account.api_secret_encrypted):
         assert secret not in page
+
+
+def test_deleting_an_account_its_bots_use_is_refused_with_a_clear_message(
+    owner_client: Client, world
+) -> None:
+    market.set_price("BTCUSDT", Decimal("54000"))
+    account = paper_account_for(world.owner)
+    for name in ("Grid A", "Grid B"):
+        bot_actions.do_create_bot(world.owner, account, name, grid_config(), Decimal("54000"))
+    url = f"/exchange-accounts/{account.pk}/delete/"
+    message = "“Paper” has 2 bots; delete them or move them to another account first."
+
+    confirm = owner_client.get(url)
+    assert confirm.status_code == 200
+    assert message in confirm.content.decode()
+    assert "Grid A" in confirm.content.decode()
+    assert "Remove account</button>" not in confirm.content.decode()
+
+    refused = owner_client.post(url)
+
+    assert refused.status_code == 409
+    assert message in refused.content.decode()
+    assert ExchangeAccount.objects.filter(pk=account.pk).exists()
+    assert not AuditEvent.objects.filter(action="exchange_account_deleted").exists()
+    # The API answers from the same rule.
+    api = bearer(world.owner).delete(f"/api/v1/exchange-accounts/{account.pk}/")
+    assert api.status_code == 409
+    assert error_of(api) == {"code": "account_in_use", "message": message}
+
+    Bot.objects.filter(exchange_account=account).delete()
+    assert owner_client.post(url).status_code == 302
+    assert not ExchangeAccount.objects.filter(pk=account.pk).exists()
 
 
 def test_deleting_asks_first_then_removes_and_audits(owner_client: Client, world) -> None:

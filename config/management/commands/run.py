@@ -26,7 +26,8 @@ class Command(BaseCommand):
             start_embedded_worker()
         elif not no_worker:
             self.stdout.write(
-                "Broker is external: start `celery -A config worker --queues priority,celery` "
+                "Broker is external: start "
+                f"`celery -A config worker --queues {settings.CELERY_WORKER_QUEUES}` "
                 "and `celery -A config beat`."
             )
         self.stdout.write(self.style.SUCCESS(f"Gridwise is running at http://{host}:{port}/"))
