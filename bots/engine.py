@@ -105,7 +105,9 @@ class Claimed:
     quiet: bool
 
 
-def claim_and_load(bot_id: int, *, reschedule_in: timedelta | None = None) -> Claimed | None:
+def claim_and_load(
+    bot_id: int, *, reschedule_in: timedelta | None = None, dispatched_until: datetime | None = None
+) -> Claimed | None:
     """Claim the lease, load the bot with its accounts and ask "anything to do?", in one statement.
 
     The lease is taken only if it is free or expired (a conditional UPDATE: one worker wins).
@@ -113,6 +115,11 @@ def claim_and_load(bot_id: int, *, reschedule_in: timedelta | None = None) -> Cl
     tick, which the dispatcher had pushed out to DISPATCH_TIMEOUT while the message waited in
     the queue. A bot is so never dispatched again while its tick is still queued, and a fill's
     wake-up that lands during this tick (next_tick_at = now) is not overwritten by it.
+
+    `dispatched_until` is the next_tick_at the dispatcher set when it sent this message. If the
+    bot's next_tick_at is no longer that, the message is superseded (a tick already ran, a
+    wake-up made the bot due again, or the dispatcher re-sent it after its timeout): it does
+    not tick, so a queue that fell behind never runs one bot's stale messages back to back.
     """
     token = uuid.uuid4()
     now = timezone.now()
@@ -123,6 +130,7 @@ def claim_and_load(bot_id: int, *, reschedule_in: timedelta | None = None) -> Cl
         "lease_until": now + LEASE,
         "token": token,
         "next_tick_at": now + reschedule_in if reschedule_in is not None else None,
+        "dispatched_until": dispatched_until,
         "paper": ExchangeName.PAPER.value,
         "pending": OrderStatus.PENDING.value,
         "overlap": FILLS_OVERLAP,
@@ -132,8 +140,12 @@ def claim_and_load(bot_id: int, *, reschedule_in: timedelta | None = None) -> Cl
         row = cursor.fetchone()
     if row is None:
         if reschedule_in is not None:
-            # Busy with another tick: due again at once, so the dispatcher retries it when free.
-            Bot.objects.filter(pk=bot_id, next_tick_at__gt=now).update(next_tick_at=now)
+            # Busy with another tick: due again at once, so the dispatcher retries it when free
+            # (unless this message was superseded: then the bot is already scheduled).
+            busy = Bot.objects.filter(pk=bot_id, next_tick_at__gt=now)
+            if dispatched_until is not None:
+                busy = busy.filter(next_tick_at=dispatched_until)
+            busy.update(next_tick_at=now)
         return None
     *loaded, _, quiet = row
     return Claimed(token, _loaded_bot(loaded), bool(quiet))
@@ -190,6 +202,7 @@ def _claim_sql() -> str:
                 next_tick_at = COALESCE(%(next_tick_at)s, next_tick_at)
             WHERE id = %(bot_id)s AND status = ANY(%(active)s)
                 AND (lease_until IS NULL OR lease_until < %(now)s)
+                AND (%(dispatched_until)s::timestamptz IS NULL OR next_tick_at = %(dispatched_until)s)
             RETURNING *
         )
         SELECT {columns("claimed", Bot)}, {columns("account", ExchangeAccount)},
@@ -233,9 +246,11 @@ def _release_sql() -> str:
     """  # noqa: S608
 
 
-def run_tick(bot_id: int, *, reschedule_in: timedelta | None = None) -> bool:
-    """Run one tick if no other is running. Returns whether it ran."""
-    claimed = claim_and_load(bot_id, reschedule_in=reschedule_in)
+def run_tick(
+    bot_id: int, *, reschedule_in: timedelta | None = None, dispatched_until: datetime | None = None
+) -> bool:
+    """Run one tick if no other runs and, if dispatched, its message is current. Returns whether it ran."""
+    claimed = claim_and_load(bot_id, reschedule_in=reschedule_in, dispatched_until=dispatched_until)
     if claimed is None:
         return False
     try:

@@ -27,10 +27,13 @@ def dispatch_due_bots() -> int:
     claimed = _claim_due(now)
     if claimed:
         # One broker connection for the whole batch; the claim is already committed.
+        dispatched_until = (now + DISPATCH_TIMEOUT).isoformat()  # exact, unlike a float
         with tick_bot.app.producer_or_acquire() as producer:
             for bot_id, interval, due_at in claimed:
                 tick_bot.apply_async(
-                    (bot_id,), {"due": due_at.timestamp(), "interval": interval}, producer=producer
+                    (bot_id,),
+                    {"due": due_at.timestamp(), "interval": interval, "dispatched_until": dispatched_until},
+                    producer=producer,
                 )
     _restart_due_bots(now)
     return len(claimed)
@@ -76,10 +79,23 @@ def _restart_due_bots(now: object) -> None:
 
 
 @shared_task(ignore_result=True, acks_late=True)
-def tick_bot(bot_id: int, attempt: int = 0, due: float | None = None, interval: int | None = None) -> None:
-    """One tick; `interval` comes with a dispatched tick, whose claim then sets the next one."""
+def tick_bot(
+    bot_id: int,
+    attempt: int = 0,
+    due: float | None = None,
+    interval: int | None = None,
+    dispatched_until: str | None = None,
+) -> None:
+    """One tick; `interval` comes with a dispatched tick, whose claim then sets the next one.
+
+    `dispatched_until` (ISO time) marks which dispatch sent it: a superseded message does not tick.
+    """
     started = time.time()
-    ran = engine.run_tick(bot_id, reschedule_in=timedelta(seconds=interval) if interval else None)
+    ran = engine.run_tick(
+        bot_id,
+        reschedule_in=timedelta(seconds=interval) if interval else None,
+        dispatched_until=datetime.fromisoformat(dispatched_until) if dispatched_until else None,
+    )
     tick_finished.send(
         sender=tick_bot, bot_id=bot_id, ran=ran, started=started, finished=time.time(), due=due
     )

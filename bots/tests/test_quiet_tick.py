@@ -216,3 +216,32 @@ def test_a_bybit_bot_is_never_quiet(paper_bot: Bot) -> None:
     assert not claimed.quiet, "only the venue can say what changed there: it is polled every tick"
     assert claimed.bot.exchange_account.paper_account is None
     assert claimed.bot.exchange_account.api_key_encrypted == account.api_key_encrypted
+
+
+def test_a_superseded_dispatch_message_does_not_tick(paper_bot: Bot) -> None:
+    """A queue that fell behind holds several messages for one bot: only the current one ticks."""
+    from bots import tasks
+
+    bot = steady(paper_bot)
+    sent: list[dict[str, object]] = []
+    original = tasks.tick_bot.apply_async
+    tasks.tick_bot.apply_async = lambda args, kwargs, **options: sent.append(kwargs)  # type: ignore[method-assign,assignment]
+    try:
+        for _ in range(2):  # the first message waits so long that the dispatcher sends another
+            Bot.objects.filter(pk=bot.pk).update(next_tick_at=timezone.now() - timedelta(seconds=1))
+            tasks.dispatch_due_bots()
+    finally:
+        tasks.tick_bot.apply_async = original  # type: ignore[method-assign]
+    stale, current = sent
+    assert stale["dispatched_until"] != current["dispatched_until"]
+
+    tasks.tick_bot(bot.pk, **stale)  # type: ignore[arg-type]
+    bot.refresh_from_db()
+    dispatched_until = bot.next_tick_at
+    assert dispatched_until is not None
+    assert dispatched_until.isoformat() == current["dispatched_until"], "the stale one did not tick"
+
+    tasks.tick_bot(bot.pk, **current)  # type: ignore[arg-type]
+    bot.refresh_from_db()
+    assert bot.next_tick_at is not None
+    assert bot.next_tick_at < dispatched_until, "the current one ran and set the next tick"
