@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from bots import codec, ids
@@ -135,20 +135,39 @@ def claim_and_load(
         "pending": OrderStatus.PENDING.value,
         "overlap": FILLS_OVERLAP,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(), params)
-        row = cursor.fetchone()
-    if row is None:
-        if reschedule_in is not None:
-            # Busy with another tick: due again at once, so the dispatcher retries it when free
-            # (unless this message was superseded: then the bot is already scheduled).
-            busy = Bot.objects.filter(pk=bot_id, next_tick_at__gt=now)
-            if dispatched_until is not None:
-                busy = busy.filter(next_tick_at=dispatched_until)
-            busy.update(next_tick_at=now)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_claim_sql(), params)
+            row = cursor.fetchone()
+        *loaded, _, quiet = row or (None, None)
+        claimed = Claimed(token, _loaded_bot(loaded), bool(quiet)) if row else None
+    else:
+        claimed = _claim_and_load_portably(params)
+    if claimed is None and reschedule_in is not None:
+        # Busy with another tick: due again at once, so the dispatcher retries it when free
+        # (unless this message was superseded: then the bot is already scheduled).
+        busy = Bot.objects.filter(pk=bot_id, next_tick_at__gt=now)
+        if dispatched_until is not None:
+            busy = busy.filter(next_tick_at=dispatched_until)
+        busy.update(next_tick_at=now)
+    return claimed
+
+
+def _claim_and_load_portably(params: dict[str, Any]) -> Claimed | None:
+    """The same claim through the ORM, for the embedded SQLite shape: never quiet, so a full tick."""
+    now = params["now"]
+    claimable = Bot.objects.filter(pk=params["bot_id"], status__in=ACTIVE_STATUSES).filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    )
+    if params["dispatched_until"] is not None:
+        claimable = claimable.filter(next_tick_at=params["dispatched_until"])
+    fields = {"lease_until": params["lease_until"], "lease_token": params["token"]}
+    if params["next_tick_at"] is not None:
+        fields["next_tick_at"] = params["next_tick_at"]
+    if not claimable.update(**fields):
         return None
-    *loaded, _, quiet = row
-    return Claimed(token, _loaded_bot(loaded), bool(quiet))
+    bot = Bot.objects.select_related("exchange_account__paper_account").get(pk=params["bot_id"])
+    return Claimed(params["token"], bot, quiet=False)
 
 
 _LOADED = (Bot, ExchangeAccount, PaperAccount)
@@ -230,6 +249,9 @@ def _claim_sql() -> str:
 
 
 def release(bot_id: int, token: uuid.UUID) -> None:
+    if connection.vendor != "postgresql":
+        Bot.objects.filter(pk=bot_id, lease_token=token).update(lease_until=None, lease_token=None)
+        return
     with connection.cursor() as cursor:
         cursor.execute(_release_sql(), {"bot_id": bot_id, "token": token})
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from bots import engine
@@ -47,6 +47,8 @@ def _claim_due(now: datetime) -> list[tuple[int, int, datetime]]:
     fills with repeats of the same bots. SKIP LOCKED lets two dispatchers split the work.
     Each tick carries when it fell due, so dispatch lag can be measured where it runs.
     """
+    if connection.vendor != "postgresql":
+        return _claim_due_portably(now)
     table = Bot._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -68,6 +70,20 @@ def _claim_due(now: datetime) -> list[tuple[int, int, datetime]]:
             },
         )
         return sorted(cursor.fetchall(), key=lambda row: row[2])
+
+
+def _claim_due_portably(now: datetime) -> list[tuple[int, int, datetime]]:
+    """The same claim through the ORM, for the embedded SQLite shape (one process, no SKIP LOCKED)."""
+    with transaction.atomic():
+        due = list(
+            Bot.objects.select_for_update(skip_locked=True)
+            .filter(status__in=ACTIVE_STATUSES, next_tick_at__lte=now)
+            .order_by("next_tick_at")
+            .values_list("id", "tick_interval", "next_tick_at")[:DISPATCH_BATCH]
+        )
+        claimed = Bot.objects.filter(id__in=[bot_id for bot_id, _, _ in due])
+        claimed.update(next_tick_at=now + DISPATCH_TIMEOUT)
+    return [(bot_id, interval, due_at) for bot_id, interval, due_at in due if due_at is not None]
 
 
 def _restart_due_bots(now: object) -> None:
