@@ -4,7 +4,7 @@ Run from the project root:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/gridwise REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/engine.py [--bots 1000] [--seconds 60] [--interval 5] \\
-        [--workers 1] [--pool prefork] [--concurrency 4]
+        [--workers 1] [--pool prefork] [--concurrency 4] [--prefetch 1]
 
 What runs where:
 - Database: the server from DATABASE_URL, always the benchmark's own database
@@ -189,6 +189,7 @@ class WorkerConfig:
     processes: int
     pool: str
     concurrency: int
+    prefetch: int = 1
 
 
 def start_workers(config: WorkerConfig, env: dict[str, str], log_dir: Path) -> list[subprocess.Popen[bytes]]:
@@ -208,6 +209,8 @@ def start_workers(config: WorkerConfig, env: dict[str, str], log_dir: Path) -> l
             config.pool,
             "--concurrency",
             str(config.concurrency),
+            "--prefetch-multiplier",
+            str(config.prefetch),
             "--loglevel",
             "WARNING",
             "--hostname",
@@ -387,7 +390,11 @@ def report(
     rows = [
         ("bots", f"{args.bots}"),
         ("tick interval", f"{args.interval} s"),
-        ("workers", f"{workers.processes} x {workers.pool}, concurrency {workers.concurrency}"),
+        (
+            "workers",
+            f"{workers.processes} x {workers.pool}, concurrency {workers.concurrency}, "
+            f"prefetch x{workers.prefetch}",
+        ),
         ("window", f"{args.seconds} s"),
         ("ticks/s", f"{ticks['ticks'] / args.seconds:.1f}  (needed {args.bots / args.interval:.0f})"),
         ("skipped (busy/superseded)", f"{ticks['busy']}"),
@@ -414,11 +421,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="celery worker processes")
     parser.add_argument("--pool", default="prefork", choices=("prefork", "threads", "solo"))
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--prefetch", type=int, default=1, help="worker --prefetch-multiplier")
     parser.add_argument("--volatility", type=float, default=0.0005, help="random-walk step per second")
     parser.add_argument("--warmup-limit", type=int, default=300, help="give up warming up after this")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    workers_config = WorkerConfig(args.workers, args.pool, args.concurrency)
+    workers_config = WorkerConfig(args.workers, args.pool, args.concurrency, args.prefetch)
     rng = random.Random(args.seed)  # noqa: S311 - a price walk, not a secret
 
     env = bench_environment()

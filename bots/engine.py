@@ -13,14 +13,17 @@ A lease on the bot row keeps two ticks of one bot from ever running at once.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from bots import codec, ids
@@ -45,6 +48,8 @@ from exchanges.base import (
     Side,
 )
 from exchanges.base import OrderStatus as VenueStatus
+from exchanges.models import ExchangeAccount, ExchangeName
+from exchanges.paper.models import PaperAccount, PaperFill, PaperOrder
 from exchanges.registry import exchange_for_account
 from trading.ledger import START_LOT, Ledger, LedgerFill, LedgerSummary
 from trading.models import LIVE_STATUSES, EquitySnapshot, Order, OrderPurpose, OrderStatus
@@ -80,52 +85,210 @@ class BotHalted(Exception):
 
 
 def claim(bot_id: int, *, reschedule_in: timedelta | None = None) -> uuid.UUID | None:
-    """Take the bot's lease if it is free or expired: a conditional UPDATE, so only one worker wins.
+    """Take the bot's lease if it is free or expired: a conditional UPDATE, so only one worker wins."""
+    claimed = claim_and_load(bot_id, reschedule_in=reschedule_in)
+    return claimed.token if claimed else None
 
-    A dispatched tick passes `reschedule_in` (the bot's interval): the same UPDATE sets its
-    next tick, which the dispatcher had pushed out to DISPATCH_TIMEOUT while the message
-    waited in the queue. A bot is so never dispatched again while its tick is still queued.
+
+@dataclass
+class Claimed:
+    """A tick's lease, the bot as the claim left it (exchange account loaded), and whether it is quiet.
+
+    `quiet`: on the paper venue, nothing waits for this bot: no order of its run is pending
+    (unsent, or sent with an unknown outcome) and no fill of its orders inside the reconcile's
+    window is unbooked. Read in the claim's own statement; a bybit bot is never quiet (only the
+    venue can tell what changed there).
+    """
+
+    token: uuid.UUID
+    bot: Bot
+    quiet: bool
+
+
+def claim_and_load(
+    bot_id: int, *, reschedule_in: timedelta | None = None, dispatched_until: datetime | None = None
+) -> Claimed | None:
+    """Claim the lease, load the bot with its accounts and ask "anything to do?", in one statement.
+
+    The lease is taken only if it is free or expired (a conditional UPDATE: one worker wins).
+    A dispatched tick passes `reschedule_in` (the bot's interval): the same UPDATE sets its next
+    tick, which the dispatcher had pushed out to DISPATCH_TIMEOUT while the message waited in
+    the queue. A bot is so never dispatched again while its tick is still queued, and a fill's
+    wake-up that lands during this tick (next_tick_at = now) is not overwritten by it.
+
+    `dispatched_until` is the next_tick_at the dispatcher set when it sent this message. If the
+    bot's next_tick_at is no longer that, the message is superseded (a tick already ran, a
+    wake-up made the bot due again, or the dispatcher re-sent it after its timeout): it does
+    not tick, so a queue that fell behind never runs one bot's stale messages back to back.
     """
     token = uuid.uuid4()
     now = timezone.now()
-    fields: dict[str, object] = {"lease_until": now + LEASE, "lease_token": token}
-    if reschedule_in is not None:
-        fields["next_tick_at"] = now + reschedule_in
-    claimed = (
-        Bot.objects.filter(pk=bot_id, status__in=ACTIVE_STATUSES)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(**fields)
+    params: dict[str, Any] = {
+        "bot_id": bot_id,
+        "active": list(ACTIVE_STATUSES),
+        "now": now,
+        "lease_until": now + LEASE,
+        "token": token,
+        "next_tick_at": now + reschedule_in if reschedule_in is not None else None,
+        "dispatched_until": dispatched_until,
+        "paper": ExchangeName.PAPER.value,
+        "pending": OrderStatus.PENDING.value,
+        "overlap": FILLS_OVERLAP,
+    }
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_claim_sql(), params)
+            row = cursor.fetchone()
+        *loaded, _, quiet = row or (None, None)
+        claimed = Claimed(token, _loaded_bot(loaded), bool(quiet)) if row else None
+    else:
+        claimed = _claim_and_load_portably(params)
+    if claimed is None and reschedule_in is not None:
+        # Busy with another tick: due again at once, so the dispatcher retries it when free
+        # (unless this message was superseded: then the bot is already scheduled).
+        busy = Bot.objects.filter(pk=bot_id, next_tick_at__gt=now)
+        if dispatched_until is not None:
+            busy = busy.filter(next_tick_at=dispatched_until)
+        busy.update(next_tick_at=now)
+    return claimed
+
+
+def _claim_and_load_portably(params: dict[str, Any]) -> Claimed | None:
+    """The same claim through the ORM, for the embedded SQLite shape: never quiet, so a full tick."""
+    now = params["now"]
+    claimable = Bot.objects.filter(pk=params["bot_id"], status__in=ACTIVE_STATUSES).filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     )
-    if not claimed and reschedule_in is not None:
-        # Busy with another tick: due again at once, so the dispatcher retries it when free.
-        Bot.objects.filter(pk=bot_id, next_tick_at__gt=now).update(next_tick_at=now)
-    return token if claimed else None
+    if params["dispatched_until"] is not None:
+        claimable = claimable.filter(next_tick_at=params["dispatched_until"])
+    fields = {"lease_until": params["lease_until"], "lease_token": params["token"]}
+    if params["next_tick_at"] is not None:
+        fields["next_tick_at"] = params["next_tick_at"]
+    if not claimable.update(**fields):
+        return None
+    bot = Bot.objects.select_related("exchange_account__paper_account").get(pk=params["bot_id"])
+    return Claimed(params["token"], bot, quiet=False)
+
+
+_LOADED = (Bot, ExchangeAccount, PaperAccount)
+
+
+def _loaded_bot(row: Sequence[Any]) -> Bot:
+    """The bot, its exchange account and paper account from one row, as select_related builds them."""
+    objects: list[Model | None] = []
+    for model in _LOADED:
+        fields = model._meta.concrete_fields
+        values, row = list(row[: len(fields)]), row[len(fields) :]
+        if values[0] is None:  # no paper account
+            objects.append(None)
+            continue
+        for index, field in enumerate(fields):
+            for convert in field.get_db_converters(connection):  # e.g. JSON text to objects
+                values[index] = convert(values[index], field.cached_col, connection)
+        objects.append(model.from_db(connection.alias, [field.attname for field in fields], values))
+    bot, account, paper = objects
+    assert isinstance(bot, Bot)
+    assert isinstance(account, ExchangeAccount)
+    account.paper_account = paper  # type: ignore[assignment]
+    bot.exchange_account = account
+    return bot
+
+
+# The lease's own statements commit without waiting for the WAL flush (SET LOCAL, this
+# transaction only), which is most of their cost. A database crash can lose only such a
+# commit and nothing after it: WAL is written in order, so the first durable commit of the
+# tick (a fill, a pending order, a send claim) flushes the claim before it. A lost claim or
+# release costs at worst one LEASE of waiting; the dispatcher's timeout re-dispatches.
+_LEASE_ONLY_COMMIT = "set_config('synchronous_commit', 'off', true)"
+
+
+@functools.cache
+def _claim_sql() -> str:
+    def columns(alias: str, model: type[Model]) -> str:
+        return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+    bot, account, paper = (model._meta.db_table for model in _LOADED)
+    order, fill = Order._meta.db_table, FillRow._meta.db_table
+    paper_fill, paper_order = PaperFill._meta.db_table, PaperOrder._meta.db_table
+    # The quiet test mirrors what _reconcile would find: fills of this run's orders
+    # (client id prefix, bots.ids.bot_prefix) from FILLS_OVERLAP before the cursor on,
+    # not yet booked for the account (the unique trade id), and pending orders.
+    # Only table and column names from the models' meta are formatted in; values are parameters.
+    return f"""
+        WITH claimed AS (
+            UPDATE {bot}
+            SET lease_until = %(lease_until)s, lease_token = %(token)s,
+                next_tick_at = COALESCE(%(next_tick_at)s, next_tick_at)
+            WHERE id = %(bot_id)s AND status = ANY(%(active)s)
+                AND (lease_until IS NULL OR lease_until < %(now)s)
+                AND (%(dispatched_until)s::timestamptz IS NULL OR next_tick_at = %(dispatched_until)s)
+            RETURNING *
+        )
+        SELECT {columns("claimed", Bot)}, {columns("account", ExchangeAccount)},
+            {columns("paper", PaperAccount)},
+            {_LEASE_ONLY_COMMIT},
+            account.exchange = %(paper)s
+            AND NOT EXISTS (
+                SELECT 1 FROM {order} o WHERE o.bot_id = claimed.id AND o.status = %(pending)s
+            )
+            AND NOT EXISTS (
+                SELECT 1 FROM {paper_fill} pf JOIN {paper_order} po ON po.id = pf.order_id
+                WHERE pf.account_id = account.paper_account_id AND pf.symbol = claimed.symbol
+                    AND (claimed.fills_cursor IS NULL OR pf.time >= claimed.fills_cursor - %(overlap)s)
+                    AND starts_with(po.client_order_id, 'gw' || claimed.id || 'r' || claimed.run || '-')
+                    AND NOT EXISTS (
+                        SELECT 1 FROM {fill} f
+                        WHERE f.exchange_account_id = claimed.exchange_account_id
+                            AND f.trade_id = pf.trade_id
+                    )
+            ) AS quiet
+        FROM claimed
+        JOIN {account} account ON account.id = claimed.exchange_account_id
+        LEFT JOIN {paper} paper ON paper.id = account.paper_account_id
+    """  # noqa: S608
 
 
 def release(bot_id: int, token: uuid.UUID) -> None:
-    Bot.objects.filter(pk=bot_id, lease_token=token).update(lease_until=None, lease_token=None)
+    if connection.vendor != "postgresql":
+        Bot.objects.filter(pk=bot_id, lease_token=token).update(lease_until=None, lease_token=None)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_release_sql(), {"bot_id": bot_id, "token": token})
 
 
-def run_tick(bot_id: int, *, reschedule_in: timedelta | None = None) -> bool:
-    """Run one tick if no other is running. Returns whether it ran."""
-    token = claim(bot_id, reschedule_in=reschedule_in)
-    if token is None:
+@functools.cache
+def _release_sql() -> str:
+    return f"""
+        WITH released AS (
+            UPDATE {Bot._meta.db_table} SET lease_until = NULL, lease_token = NULL
+            WHERE id = %(bot_id)s AND lease_token = %(token)s
+            RETURNING id
+        )
+        SELECT {_LEASE_ONLY_COMMIT} FROM released
+    """  # noqa: S608
+
+
+def run_tick(
+    bot_id: int, *, reschedule_in: timedelta | None = None, dispatched_until: datetime | None = None
+) -> bool:
+    """Run one tick if no other runs and, if dispatched, its message is current. Returns whether it ran."""
+    claimed = claim_and_load(bot_id, reschedule_in=reschedule_in, dispatched_until=dispatched_until)
+    if claimed is None:
         return False
     try:
-        bot = Bot.objects.select_related("exchange_account__paper_account").get(pk=bot_id)
-        _tick(bot)
+        _tick(claimed.bot, quiet=claimed.quiet)
     finally:
-        release(bot_id, token)
+        release(bot_id, claimed.token)
     return True
 
 
-def _tick(bot: Bot) -> None:
+def _tick(bot: Bot, *, quiet: bool = False) -> None:
     try:
         exchange = exchange_for_account(bot.exchange_account)
         if bot.status == BotStatus.STARTING:
             _starting(bot, exchange)
         elif bot.status == BotStatus.RUNNING:
-            _running(bot, exchange)
+            _running(bot, exchange, quiet=quiet)
         elif bot.status == BotStatus.STOPPING:
             _stopping(bot, exchange)
     except RateLimited as exc:
@@ -277,10 +440,15 @@ def _lay_out_grid(bot: Bot, exchange: Exchange) -> None:
 # Running ---------------------------------------------------------------------
 
 
-def _running(bot: Bot, exchange: Exchange) -> None:
+def _running(bot: Bot, exchange: Exchange, *, quiet: bool = False) -> None:
     now = timezone.now()
     sweep = bot.orders_checked_at is None or now - bot.orders_checked_at >= SWEEP_EVERY
-    outcome = _reconcile(bot, exchange, follow_finished=sweep)
+    if quiet and not sweep:
+        # The claim found nothing to book, settle or send (Claimed.quiet): the reconcile's
+        # reads would come back empty. Exit rules and the snapshot below still run.
+        outcome = Reconciled(changed=False, unsent=[])
+    else:
+        outcome = _reconcile(bot, exchange, follow_finished=sweep)
     if sweep:
         Bot.objects.filter(pk=bot.pk).update(orders_checked_at=now)
     if outcome.changed:

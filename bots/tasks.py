@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from bots import engine
@@ -24,6 +24,56 @@ DISPATCH_TIMEOUT = timedelta(seconds=60)
 def dispatch_due_bots() -> int:
     """Claim due bots with a conditional update and enqueue one tick each (never a beat entry per bot)."""
     now = timezone.now()
+    claimed = _claim_due(now)
+    if claimed:
+        # One broker connection for the whole batch; the claim is already committed.
+        dispatched_until = (now + DISPATCH_TIMEOUT).isoformat()  # exact, unlike a float
+        with tick_bot.app.producer_or_acquire() as producer:
+            for bot_id, interval, due_at in claimed:
+                tick_bot.apply_async(
+                    (bot_id,),
+                    {"due": due_at.timestamp(), "interval": interval, "dispatched_until": dispatched_until},
+                    producer=producer,
+                )
+    _restart_due_bots(now)
+    return len(claimed)
+
+
+def _claim_due(now: datetime) -> list[tuple[int, int, datetime]]:
+    """Due bots, each pushed out to DISPATCH_TIMEOUT, in one statement: (id, interval, when it fell due).
+
+    Not due again until its tick runs (whose claim sets the real next tick) or, should the
+    message or its worker be lost, until DISPATCH_TIMEOUT: a queue that falls behind never
+    fills with repeats of the same bots. SKIP LOCKED lets two dispatchers split the work.
+    Each tick carries when it fell due, so dispatch lag can be measured where it runs.
+    """
+    if connection.vendor != "postgresql":
+        return _claim_due_portably(now)
+    table = Bot._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH due AS (
+                SELECT id, tick_interval, next_tick_at FROM {table}
+                WHERE status = ANY(%(active)s) AND next_tick_at <= %(now)s
+                ORDER BY next_tick_at LIMIT %(batch)s
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE {table} SET next_tick_at = %(timeout)s FROM due WHERE {table}.id = due.id
+            RETURNING due.id, due.tick_interval, due.next_tick_at
+            """,  # noqa: S608 - the table name from the model's meta; values are parameters
+            {
+                "active": list(ACTIVE_STATUSES),
+                "now": now,
+                "batch": DISPATCH_BATCH,
+                "timeout": now + DISPATCH_TIMEOUT,
+            },
+        )
+        return sorted(cursor.fetchall(), key=lambda row: row[2])
+
+
+def _claim_due_portably(now: datetime) -> list[tuple[int, int, datetime]]:
+    """The same claim through the ORM, for the embedded SQLite shape (one process, no SKIP LOCKED)."""
     with transaction.atomic():
         due = list(
             Bot.objects.select_for_update(skip_locked=True)
@@ -31,24 +81,9 @@ def dispatch_due_bots() -> int:
             .order_by("next_tick_at")
             .values_list("id", "tick_interval", "next_tick_at")[:DISPATCH_BATCH]
         )
-        # Not due again until its tick runs (which sets the real next tick) or, should the
-        # message or its worker be lost, until DISPATCH_TIMEOUT: a queue that falls behind
-        # never fills with repeats of the same bots.
-        Bot.objects.filter(id__in=[bot_id for bot_id, _, _ in due]).update(
-            next_tick_at=now + DISPATCH_TIMEOUT
-        )
-        # Each tick carries when it fell due, so dispatch lag can be measured where it runs.
-        # (next_tick_at__lte matched, so it is never None here.)
-        claimed = [
-            (bot_id, interval, due_at.timestamp() if due_at else None) for bot_id, interval, due_at in due
-        ]
-        transaction.on_commit(
-            lambda: [
-                tick_bot.delay(bot_id, due=due_at, interval=interval) for bot_id, interval, due_at in claimed
-            ]
-        )
-    _restart_due_bots(now)
-    return len(claimed)
+        claimed = Bot.objects.filter(id__in=[bot_id for bot_id, _, _ in due])
+        claimed.update(next_tick_at=now + DISPATCH_TIMEOUT)
+    return [(bot_id, interval, due_at) for bot_id, interval, due_at in due if due_at is not None]
 
 
 def _restart_due_bots(now: object) -> None:
@@ -60,10 +95,23 @@ def _restart_due_bots(now: object) -> None:
 
 
 @shared_task(ignore_result=True, acks_late=True)
-def tick_bot(bot_id: int, attempt: int = 0, due: float | None = None, interval: int | None = None) -> None:
-    """One tick; `interval` comes with a dispatched tick, whose claim then sets the next one."""
+def tick_bot(
+    bot_id: int,
+    attempt: int = 0,
+    due: float | None = None,
+    interval: int | None = None,
+    dispatched_until: str | None = None,
+) -> None:
+    """One tick; `interval` comes with a dispatched tick, whose claim then sets the next one.
+
+    `dispatched_until` (ISO time) marks which dispatch sent it: a superseded message does not tick.
+    """
     started = time.time()
-    ran = engine.run_tick(bot_id, reschedule_in=timedelta(seconds=interval) if interval else None)
+    ran = engine.run_tick(
+        bot_id,
+        reschedule_in=timedelta(seconds=interval) if interval else None,
+        dispatched_until=datetime.fromisoformat(dispatched_until) if dispatched_until else None,
+    )
     tick_finished.send(
         sender=tick_bot, bot_id=bot_id, ran=ran, started=started, finished=time.time(), due=due
     )
