@@ -79,8 +79,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def send_render(self, event: Event) -> None:
         html = await database_sync_to_async(self._render_safely)(event)
-        if html:
+        if not html:
+            return
+        try:
             await self.send(text_data=html)
+        except OSError:
+            # The page went away during the render (a navigation, a closed tab); ASGI servers
+            # raise an OSError for a send after the close. Nothing is left to deliver.
+            self.pending.clear()
 
     def _render_safely(self, event: Event) -> str:
         try:

@@ -33,3 +33,13 @@ def sign_in(client: Client, email: str, password: str = PASSWORD):
 
 def session_user_id(client: Client) -> str | None:
     return client.session.get("_auth_user_id")
+
+
+def sign_in_browser(page, base_url: str, email: str, password: str = PASSWORD):
+    """Sign in through the login form in a Playwright page; lands on the dashboard."""
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password:", exact=True).fill(password)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(f"{base_url}/")
+    return page

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from accounts.models import User
 from accounts.tests.factories import make_user
 from bots import actions
 from bots.models import Bot
+from bots.tests.asgi import AsgiServer
 from bots.tests.factories import grid_config
 from exchanges.models import Environment, ExchangeAccount, ExchangeName
 from exchanges.paper import market
@@ -46,3 +49,15 @@ def venue(bot: Bot) -> PaperExchange:
     bot.exchange_account.refresh_from_db()
     assert bot.exchange_account.paper_account is not None
     return PaperExchange(bot.exchange_account.paper_account)
+
+
+@pytest.fixture
+def live_server_asgi(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[AsgiServer]:
+    """Like pytest-django's `live_server`, but ASGI (uvicorn), so the pages' websockets work."""
+    # The server's worker threads outlive the test; with persistent connections they would
+    # keep the test database open and its teardown would fail.
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    server = AsgiServer()
+    server.start()
+    yield server
+    server.stop()

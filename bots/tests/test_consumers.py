@@ -4,8 +4,6 @@ real Redis channel layer: engine events reach their owner's pages as fragments, 
 from __future__ import annotations
 
 import json
-import sys
-import types
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -77,17 +75,17 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
 
 @pytest.fixture
 def dashboard_stand_in(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The dashboard's renderer is another module's job; this stand-in keeps its contract
-    (`live_fragments(user, event) -> str`) and records what it was asked to render."""
+    """Keeps the dashboard renderer's contract (`live_fragments(user, event) -> str`) and records
+    what it was asked to render, to test the socket's routing and coalescing on their own.
+    `test_the_dashboard_socket_carries_the_real_dashboards_fragments` runs the real one."""
     calls: list[dict[str, Any]] = []
 
     def live_fragments(user: User, event: dict[str, Any]) -> str:
         calls.append({"user": user.pk, **event})
         return f'<div id="dash-{event.get("bot_id")}" data-kinds="{",".join(event.get("kinds", []))}"></div>'
 
-    module = types.ModuleType("bots.views.dashboard")
-    module.live_fragments = live_fragments  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bots.views.dashboard", module)
+    # Only the function: the module itself also serves the site root (config/urls.py imports it).
+    monkeypatch.setattr("bots.views.dashboard.live_fragments", live_fragments)
     return calls
 
 
@@ -218,3 +216,82 @@ def test_a_reconnecting_page_catches_up_at_once(paper_bot: Bot) -> None:
         await again.disconnect()
 
     run(scenario)
+
+
+FRAGMENT_OPENINGS = ("<section id=", '<tr id="bot-row-')
+
+
+def fragment(html: str, opening: str) -> str:
+    """The element `html` holds that starts with `opening`, up to the next top-level fragment."""
+    assert opening in html, html[:2000]
+    start = html.index(opening)
+    ends = [at for tag in FRAGMENT_OPENINGS if (at := html.find(tag, start + 1)) >= 0]
+    return html[start : min(ends, default=len(html))]
+
+
+def test_the_dashboard_socket_carries_the_real_dashboards_fragments(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+    owner, outsider = session_for(bot.owner), session_for(make_user(email="outsider@example.com"))
+
+    async def scenario() -> None:
+        dashboard, strangers_dashboard = socket("/ws/live/", owner), socket("/ws/live/", outsider)
+        for communicator in (dashboard, strangers_dashboard):
+            assert (await communicator.connect())[0]
+
+        catch_up = await dashboard.receive_from(WAIT)
+        cards = fragment(catch_up, '<section id="dashboard-cards"')
+        assert 'hx-swap-oob="true"' in cards.split(">", 1)[0]
+        assert '<h2>Running bots</h2><p class="stat-value">1</p>' in cards
+        assert '<h2>Open orders</h2><p class="stat-value">5</p>' in cards
+        assert "USDT" in cards, "the totals per quote asset"
+        assert bot.name in fragment(catch_up, '<section id="dashboard-fills"'), "the start trade"
+        strangers_catch_up = await strangers_dashboard.receive_from(WAIT)
+        assert '<h2>Running bots</h2><p class="stat-value">0</p>' in strangers_catch_up
+        assert bot.name not in strangers_catch_up
+
+        def fill_a_grid_buy() -> None:
+            market.set_price("BTCUSDT", D("52900"))  # crosses the 53,000 buy
+            tick(bot)
+
+        await database_sync_to_async(fill_a_grid_buy)()
+
+        update = "".join(await everything(dashboard))
+        fills = fragment(update, '<section id="dashboard-fills"')
+        assert 'hx-swap-oob="true"' in fills.split(">", 1)[0]
+        newest = fills.split("<tbody>", 1)[1].split("</tr>", 1)[0]
+        assert '<td data-label="Price">53,000</td>' in newest
+        assert bot.name in newest
+        assert "Buy" in newest
+        row = fragment(update, f'<tr id="bot-row-{bot.pk}"')
+        assert 'hx-swap-oob="true"' in row.split(">", 1)[0]
+        assert "Running" in row
+        cards = fragment(update, '<section id="dashboard-cards"')
+        assert '<h2>Open orders</h2><p class="stat-value">5</p>' in cards
+        assert await strangers_dashboard.receive_nothing(0.5), "another trader's fill is not theirs to see"
+        for communicator in (dashboard, strangers_dashboard):
+            await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_a_page_gone_during_a_render_is_not_an_error() -> None:
+    """A navigation closes the socket while its fragments render; the send then fails with the
+    server's OSError, which must not surface as an unhandled task error."""
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    from bots.consumers import BotConsumer
+
+    consumer = BotConsumer()
+    consumer.pending = [{"type": "bot.event", "kind": "fill"}]
+    consumer.render = lambda event: "<div>fragment</div>"  # type: ignore[method-assign]
+
+    async def gone(message: dict[str, Any]) -> None:
+        raise ClientDisconnected()
+
+    consumer.base_send = gone
+
+    async def scenario() -> None:
+        await consumer.send_render({"type": "bot.event", "kind": "fill"})
+
+    run(scenario)
+    assert consumer.pending == []

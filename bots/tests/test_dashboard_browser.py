@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from accounts.tests.factories import PASSWORD, make_user
+from accounts.tests.factories import make_user
+from accounts.tests.helpers import sign_in_browser
 from bots.models import Bot, BotStatus
 from bots.tests.test_dashboard import running_bot
 from trading.models import EquitySnapshot
@@ -44,12 +45,7 @@ def test_dashboard_history_and_stop_all_on_a_phone(live_server, browser, artifac
         )
 
     context = browser.new_context(viewport=PHONE)
-    page = context.new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(trader.email)
-    page.get_by_label("Password:", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(f"{live_server.url}/")
+    page = sign_in_browser(context.new_page(), live_server.url, trader.email)
 
     assert page.get_by_role("link", name="BTC tight").first.is_visible()
     page.wait_for_selector(".equity-chart canvas")  # lightweight-charts drew the equity

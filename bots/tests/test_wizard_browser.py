@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from accounts.tests.factories import PASSWORD, make_user
+from accounts.tests.factories import make_user
+from accounts.tests.helpers import sign_in_browser
 from bots.models import Bot, BotStatus
 from bots.tests.conftest import paper_account_for
 from bots.tests.test_wizard import trade_a_day
@@ -24,15 +25,6 @@ def fits_the_screen(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def signed_in(page, base_url: str, email: str):
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password:", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(f"{base_url}/")
-    return page
-
-
 def wait_for_levels(page, count: int) -> None:
     page.wait_for_function(
         f"document.querySelectorAll('{LEVEL_ROWS}').length === {count}"
@@ -45,9 +37,9 @@ def test_build_preview_auto_range_and_start_a_bot(live_server, browser, artifact
     account = paper_account_for(trader)
     trade_a_day(Decimal("54000"))
     context = browser.new_context(viewport=DESKTOP)
-    page = signed_in(context.new_page(), live_server.url, trader.email)
+    page = sign_in_browser(context.new_page(), live_server.url, trader.email)
 
-    page.get_by_role("link", name="New bot").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="New bot").click()
     page.wait_for_url(f"{live_server.url}/bots/new/")
     assert page.get_by_test_id("last-price").inner_text() == "54,000.0"
     page.get_by_label("Lower price").fill("45000")
@@ -111,7 +103,7 @@ def test_build_preview_auto_range_and_start_a_bot(live_server, browser, artifact
 def test_a_trader_without_an_account_is_sent_to_add_one(live_server, browser) -> None:
     trader = make_user(email="new.trader@example.com")
     context = browser.new_context(viewport=PHONE)
-    page = signed_in(context.new_page(), live_server.url, trader.email)
+    page = sign_in_browser(context.new_page(), live_server.url, trader.email)
     page.goto(f"{live_server.url}/bots/new/")
     page.get_by_role("link", name="Add an exchange account").click()
     page.wait_for_url(f"{live_server.url}/exchange-accounts/new/")

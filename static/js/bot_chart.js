@@ -16,7 +16,7 @@
     autoSize: true,
     layout: { background: { color: "transparent" }, textColor: dark ? "#9aa7bd" : "#5b6678" },
     grid: { vertLines: { visible: false }, horzLines: { color: dark ? "#24314d" : "#eef1f6" } },
-    timeScale: { timeVisible: true },
+    timeScale: { timeVisible: true, rightOffset: 3 }, // room for the newest candle's fill markers
     localization: { timeFormatter: function (t) { return when.format(new Date(t * 1000)); } },
   });
   chart.applyOptions({
