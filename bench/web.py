@@ -56,18 +56,22 @@ BENCH_DATABASE = "gridwise_webbench"
 SYMBOL = "BTCUSDT"
 START_PRICE = Decimal("30000")
 INVESTMENT = Decimal("1000")
+# As the Procfile runs the web process: a connection pool per uvicorn worker (under ASGI each
+# request runs on a thread of its own, so per-thread connections would leak). The worker and
+# this process keep one connection each, as Celery workers do.
+WEB_ONLY = {"DB_POOL": "on"}
 PAGE_TARGET_MS = 100
 FILL_TARGET_MS = 500
 
 
-def bench_environment(redis_dbs: tuple[int, int]) -> dict[str, str]:
+def bench_environment(redis_dbs: tuple[int, int], database: str = BENCH_DATABASE) -> dict[str, str]:
     from cryptography.fernet import Fernet
 
     redis = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     layer = urlunsplit(redis._replace(path=f"/{redis_dbs[0]}"))
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": bench_database_url(BENCH_DATABASE),
+        "DATABASE_URL": bench_database_url(database),
         "REDIS_URL": layer,
         "CELERY_BROKER_URL": layer,
         "CACHE_URL": urlunsplit(redis._replace(path=f"/{redis_dbs[1]}")),
@@ -78,9 +82,6 @@ def bench_environment(redis_dbs: tuple[int, int]) -> dict[str, str]:
         "EMAIL_URL": "consolemail://",
         "CREDENTIALS_KEYS": Fernet.generate_key().decode(),
         "SECURE_COOKIES": "false",  # plain http on the loopback
-        # Under ASGI each request's sync code runs on a thread of its own, so a connection
-        # kept for reuse outlives its thread and PostgreSQL runs out of connections.
-        "DB_CONN_MAX_AGE": "0",
         "PAPER_FEED": "none",
         "LOG_LEVEL": "WARNING",
     }
@@ -270,7 +271,11 @@ def start_web(env: dict[str, str], port: int, workers: int, log: Path) -> subpro
         "warning",
     ]
     return subprocess.Popen(  # noqa: S603 - our own venv's uvicorn, fixed arguments
-        command, cwd=ROOT, env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env, **WEB_ONLY},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -496,14 +501,15 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=30, help="price moves for fill-to-screen")
     parser.add_argument("--redis-dbs", default="10,11", help="channel layer/broker and cache databases")
     parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--database", default=BENCH_DATABASE, help="the benchmark's own database, emptied")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     rng = random.Random(args.seed)  # noqa: S311 - reproducible test data, not secrets
     layer_db, cache_db = (int(n) for n in args.redis_dbs.split(","))
 
-    env = bench_environment((layer_db, cache_db))
+    env = bench_environment((layer_db, cache_db), args.database)
     setup_django()
-    print(f"Setting up {args.bots} running bots and {args.fills:,} fills in {BENCH_DATABASE}…")  # noqa: T201
+    print(f"Setting up {args.bots} running bots and {args.fills:,} fills in {args.database}…")  # noqa: T201
     user, bots = create_trader(args.bots, rng)
     create_fills(bots, args.fills, rng)
     create_snapshots(bots)
