@@ -19,6 +19,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
 from django.test import Client
+from django.urls import get_resolver
 
 from accounts.models import User
 from accounts.tests.factories import make_user
@@ -86,6 +87,7 @@ def dashboard_stand_in(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         calls.append({"user": user.pk, **event})
         return f'<div id="dash-{event.get("bot_id")}" data-kinds="{",".join(event.get("kinds", []))}"></div>'
 
+    get_resolver().url_patterns  # noqa: B018 - the URLconf imports the real module before it is replaced
     module = types.ModuleType("bots.views.dashboard")
     module.live_fragments = live_fragments  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "bots.views.dashboard", module)
