@@ -28,7 +28,7 @@ from accounts.verification import has_verified_email
 from bots import actions
 from bots.models import Bot, BotStatus
 from exchanges.models import ExchangeAccount
-from trading.history import page_of
+from trading.history import BOT_JSON, page_of
 from trading.ledger import LedgerSummary
 from trading.models import LIVE_STATUSES, EquitySnapshot, Fill, Order
 from trading.pnl import bot_pnl, mark_prices
@@ -184,12 +184,22 @@ def overview(user: User, *, now: datetime | None = None) -> Overview:
         totals=_totals(lines),
         running=sum(1 for bot in bots if bot.status == BotStatus.RUNNING),
         open_orders=sum(line.open_orders for line in lines),
-        recent_fills=recent_fills(user),
+        recent_fills=recent_fills(user, bots),
     )
 
 
-def recent_fills(user: User, limit: int = RECENT_FILLS) -> list[Fill]:
-    return page_of(user, {}, size=limit).fills
+def recent_fills(user: User, bots: list[Any], limit: int = RECENT_FILLS) -> list[Fill]:
+    """The trader's newest `limit` fills; `bots` are all theirs, annotated by `_bots`. Once
+    `limit` bots have filled, the `limit`-th newest of their last fills is a floor: at least
+    `limit` fills are that new, so no older one makes the list, and only bots whose last fill
+    reaches the floor can hold one. Each is read from its (bot, time, id) index."""
+    last_fills = sorted((bot.last_fill_at for bot in bots if bot.last_fill_at is not None), reverse=True)
+    if len(last_fills) < limit:
+        return page_of(user, {}, size=limit).fills
+    floor = last_fills[limit - 1]
+    candidates = [bot.pk for bot in bots if bot.last_fill_at is not None and bot.last_fill_at >= floor]
+    fills = Fill.objects.filter(bot_id__in=candidates, time__gte=floor)
+    return list(fills.select_related("bot").defer(*BOT_JSON).order_by("-time", "-id")[:limit])
 
 
 def equity_series(quote: str, lines: list[BotLine], *, now: datetime) -> list[dict[str, Any]]:
