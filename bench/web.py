@@ -277,6 +277,7 @@ def start_web(env: dict[str, str], port: int, workers: int, log: Path) -> subpro
         env={**os.environ, **env, **WEB_ONLY},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # a group of its own, so `stop` can end its workers too
     )
 
 
@@ -299,7 +300,12 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         "--without-heartbeat",
     ]
     return subprocess.Popen(  # noqa: S603 - our own venv's celery, fixed arguments
-        command, cwd=ROOT, env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -311,6 +317,10 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    # uvicorn's and Celery's worker processes outlived their parent's kill (holding pooled
+    # connections) in earlier runs: end whatever is left of the group.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def wait_for_web(base: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
