@@ -24,7 +24,9 @@ NOT_SIGNED_IN = 4401
 NOT_FOUND = 4404
 
 # A burst of events (a tick booking many fills) is rendered once, this long after its first event.
-COALESCE_SECONDS = 0.15
+# A tick's events are published as its transactions commit, milliseconds apart; every
+# millisecond here is added to each fill's way to the screen (bench/web.py), so it is short.
+COALESCE_SECONDS = 0.05
 
 Event = dict[str, Any]
 

@@ -8,11 +8,13 @@ an unsafe combination refuses to start.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.database import connection_settings
 from config.safety import INSECURE_SECRET_KEY_PREFIX, DeploymentSettings, production_problems
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -89,7 +91,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "accounts.middleware.UserSessionActivityMiddleware",  # allauth's, throttled
     "accounts.middleware.UserTimezoneMiddleware",
 ]
 
@@ -131,8 +133,7 @@ if EMBEDDED:
     }
 else:
     DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///" + str(DATA_DIR / "gridwise.sqlite3"))}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    DATABASES["default"].update(connection_settings(DATABASES["default"], os.environ))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -141,11 +142,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 CACHE_URL = env.str("CACHE_URL", default=REDIS_URL)
 
+CHANNEL_LAYER_READ_TIMEOUT = 30  # seconds; above channels-redis's blocking pop (5 s)
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # channels-redis waits for messages with a 5 s blocking pop; redis-py 8's default
+            # 5 s read timeout cut it short and killed every socket idle that long.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_READ_TIMEOUT}]},
         }
     }
 else:

@@ -3,6 +3,7 @@ real Redis channel layer: engine events reach their owner's pages as fragments, 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -295,3 +296,25 @@ def test_a_page_gone_during_a_render_is_not_an_error() -> None:
 
     run(scenario)
     assert consumer.pending == []
+
+
+def test_a_page_idle_longer_than_the_layers_blocking_read_still_gets_events(paper_bot: Bot) -> None:
+    """channels-redis waits for messages with a blocking pop of `brpop_timeout` seconds; a Redis
+    read timeout no longer than that used to end the consumer of every quiet page."""
+    bot = started(paper_bot)
+    owner = session_for(bot.owner)
+
+    async def scenario() -> None:
+        page = socket(f"/ws/bots/{bot.pk}/", owner)
+        assert (await page.connect())[0]
+        await page.receive_from(WAIT)  # the catch-up
+        await asyncio.sleep(get_channel_layer().brpop_timeout + 1.5)
+
+        await get_channel_layer().group_send(
+            live.bot_group(bot.pk), {"type": "bot.event", "kind": "status", "bot_id": bot.pk}
+        )
+
+        assert 'id="bot-header"' in await page.receive_from(WAIT)
+        await page.disconnect()
+
+    run(scenario)

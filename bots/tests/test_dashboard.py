@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -19,6 +20,7 @@ from bots import actions
 from bots.models import Bot, BotStatus
 from bots.tests.conftest import grid_config, paper_account_for
 from bots.tests.test_engine import started
+from bots.views import dashboard
 from bots.views.dashboard import equity_series, live_fragments, local_midnight, overview
 from exchanges.models import ExchangeAccount
 from exchanges.paper import market
@@ -289,5 +291,72 @@ def test_the_equity_chart_sums_each_bots_last_snapshot_per_point(trader: User) -
 
     assert series[-1]["time"] == int(now.timestamp())
     assert D(series[-1]["value"]) == D("1002.5") + D("999.5")
-    assert D(series[-2]["value"]) in {D("1001.25"), D("1000")}  # the point before: only the first bot
+    # The point before holds only the first bot (which of its snapshots depends on the hour).
+    assert D(series[-2]["value"]) in {D("1000"), D("1001.25"), D("1002.5")}
     assert all(isinstance(point["value"], str) for point in series)
+
+
+def _snapshot(bot: Bot, at: datetime, equity: str) -> None:
+    EquitySnapshot.objects.create(
+        bot=bot, time=at, price=D(54000), equity=D(equity), grid_profit=0, unrealized_pnl=0
+    )
+
+
+def test_the_equity_chart_reads_only_the_points_that_can_still_change(
+    trader: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = running_bot(trader, "first")
+    EquitySnapshot.objects.all().delete()  # the engine's own, taken as it started
+    now = timezone.now()
+    _snapshot(first, now - timedelta(hours=3), "1000")
+    _snapshot(first, now - timedelta(minutes=2), "1010")
+    read: list[list[datetime]] = []
+    real = dashboard._equity_at_points
+
+    def spy(bot_ids: list[int], points: list[datetime]) -> dict[datetime, Decimal]:
+        read.append(points)
+        return real(bot_ids, points)
+
+    monkeypatch.setattr(dashboard, "_equity_at_points", spy)
+    before = equity_series("USDT", overview(trader, now=now).lines, now=now)
+    later = now + timedelta(minutes=1)
+    _snapshot(first, later, "1020")  # a snapshot taken since: the newest point moves
+    after = equity_series("USDT", overview(trader, now=later).lines, now=later)
+
+    assert len(read[0]) > 80  # every point once: 7 days every 2 hours
+    assert read[1]
+    assert all(at > later - dashboard.SETTLED_AFTER for at in read[1])  # then only the newest
+    assert D(before[-1]["value"]) == D("1010")
+    assert D(after[-1]["value"]) == D("1020")
+    settled = now - dashboard.SETTLED_AFTER
+    assert [p for p in after if _at(p) <= settled] == [p for p in before if _at(p) <= settled]
+
+    second = running_bot(trader, "second")  # another set of bots: nothing remembered applies
+    EquitySnapshot.objects.filter(bot=second).delete()
+    _snapshot(second, now - timedelta(hours=3), "500")
+    with_second = equity_series("USDT", overview(trader, now=later).lines, now=later)
+    assert len(read[2]) > 80
+    three_hours_ago = [
+        p for p in with_second if _at(p) - timedelta(hours=2) < now - timedelta(hours=3) <= _at(p)
+    ]
+    assert D(three_hours_ago[0]["value"]) == D("1500")
+
+
+def _at(point: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(point["time"], tz=UTC)
+
+
+def test_recent_fills_are_the_newest_across_bots_as_the_history_shows_them(trader: User) -> None:
+    from bots.views.dashboard import _bots, recent_fills
+    from trading.history import page_of
+
+    now = timezone.now()
+    bots = [running_bot(trader, f"bot {n}") for n in range(5)]
+    make_fills(bots[0], 6, start=now - timedelta(minutes=10), step=timedelta(seconds=30))  # chatty
+    make_fills(bots[1], 2, start=now - timedelta(minutes=9), same_time_every=2)
+    make_fills(bots[2], 3, start=now - timedelta(days=3))
+    annotated = list(_bots(trader, local_midnight(trader, now)))
+
+    for limit in (3, 5, 10):
+        expected = [fill.pk for fill in page_of(trader, {}, size=limit).fills]
+        assert [fill.pk for fill in recent_fills(trader, annotated, limit)] == expected

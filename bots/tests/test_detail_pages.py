@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import make_user
@@ -18,6 +22,7 @@ from bots.tests.test_engine import started, tick
 from bots.views import detail
 from exchanges.paper import market
 from trading.models import Order, OrderStatus
+from trading.tests.factories import make_fills
 
 D = Decimal
 TABS = ("orders", "trades", "problems", "events")
@@ -258,3 +263,45 @@ def test_times_are_in_the_traders_time_zone(owner: Client, paper_bot: Bot) -> No
         {"kind": "tab", "kinds": ["tab"], "tab": "events"},
     )
     assert "2 Mar 08:30:00" in live
+
+
+def test_the_bot_pages_queries_do_not_grow_with_its_orders_and_fills(owner: Client, paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+
+    def queries(path: str, **headers: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert owner.get(path, headers=headers).status_code == 200
+        return len(captured)
+
+    def every_view() -> list[int]:
+        return [queries(page(bot, tab)) for tab in TABS] + [
+            queries(reverse("bot_tab", args=[bot.pk, tab]), HX_Request="true") for tab in TABS
+        ]
+
+    every_view()  # the first view also records the session and caches the instrument
+    few = every_view()
+    _pile_up(bot, orders=120, fills=300)
+    many = every_view()
+
+    assert many == few
+    assert max(many) <= 12
+
+
+def _pile_up(bot: Bot, *, orders: int, fills: int) -> None:
+    """Orders that ended every way, live ones, and fills, as a long-running bot gathers."""
+    statuses = (OrderStatus.OPEN, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.FILLED)
+    Order.objects.bulk_create(
+        Order(
+            bot=bot,
+            client_order_id=f"pile-{bot.pk}-{n}",
+            symbol=bot.symbol,
+            side="buy" if n % 2 else "sell",
+            order_type="limit",
+            price=D(50000 + n),
+            quantity=D("0.001"),
+            status=statuses[n % len(statuses)],
+            reject_reason="Insufficient balance" if n % len(statuses) == 2 else "",
+        )
+        for n in range(orders)
+    )
+    make_fills(bot, fills, start=timezone.now() - timedelta(days=2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
@@ -26,7 +28,7 @@ from accounts.verification import has_verified_email
 from bots import actions
 from bots.models import Bot, BotStatus
 from exchanges.models import ExchangeAccount
-from trading.history import page_of
+from trading.history import BOT_JSON, page_of
 from trading.ledger import LedgerSummary
 from trading.models import LIVE_STATUSES, EquitySnapshot, Fill, Order
 from trading.pnl import bot_pnl, mark_prices
@@ -35,6 +37,10 @@ TEMPLATE = "bots/dashboard.html"
 RECENT_FILLS = 10
 CHART_DAYS = 7
 CHART_STEP = timedelta(hours=2)
+# A chart point this far in the past has every snapshot it will ever have (taking one commits
+# within a tick); the margin is wide so that a slow tick's snapshot still lands before it.
+SETTLED_AFTER = timedelta(minutes=10)
+CHART_CACHE_SECONDS = int((timedelta(days=CHART_DAYS) + CHART_STEP).total_seconds())
 # Bots whose funds are still in play: their equity and today's PnL count in the totals.
 IDLE_STATUSES = (BotStatus.DRAFT, BotStatus.STOPPED)
 RUNNING_FIRST = Case(
@@ -178,12 +184,22 @@ def overview(user: User, *, now: datetime | None = None) -> Overview:
         totals=_totals(lines),
         running=sum(1 for bot in bots if bot.status == BotStatus.RUNNING),
         open_orders=sum(line.open_orders for line in lines),
-        recent_fills=recent_fills(user),
+        recent_fills=recent_fills(user, bots),
     )
 
 
-def recent_fills(user: User, limit: int = RECENT_FILLS) -> list[Fill]:
-    return page_of(user, {}, size=limit).fills
+def recent_fills(user: User, bots: list[Any], limit: int = RECENT_FILLS) -> list[Fill]:
+    """The trader's newest `limit` fills; `bots` are all theirs, annotated by `_bots`. Once
+    `limit` bots have filled, the `limit`-th newest of their last fills is a floor: at least
+    `limit` fills are that new, so no older one makes the list, and only bots whose last fill
+    reaches the floor can hold one. Each is read from its (bot, time, id) index."""
+    last_fills = sorted((bot.last_fill_at for bot in bots if bot.last_fill_at is not None), reverse=True)
+    if len(last_fills) < limit:
+        return page_of(user, {}, size=limit).fills
+    floor = last_fills[limit - 1]
+    candidates = [bot.pk for bot in bots if bot.last_fill_at is not None and bot.last_fill_at >= floor]
+    fills = Fill.objects.filter(bot_id__in=candidates, time__gte=floor)
+    return list(fills.select_related("bot").defer(*BOT_JSON).order_by("-time", "-id")[:limit])
 
 
 def equity_series(quote: str, lines: list[BotLine], *, now: datetime) -> list[dict[str, Any]]:
@@ -198,8 +214,33 @@ def equity_series(quote: str, lines: list[BotLine], *, now: datetime) -> list[di
     points = [start + CHART_STEP * n for n in range(int((now - start) / CHART_STEP) + 1)]
     if points[-1] < now:
         points.append(now)
-    totals = _equity_at_points(bot_ids, points)
+    totals = _equity_at_points_cached(bot_ids, points, now=now)
     return [{"time": int(at.timestamp()), "value": str(totals[at])} for at in points if at in totals]
+
+
+def _equity_at_points_cached(
+    bot_ids: list[int], points: list[datetime], *, now: datetime
+) -> dict[datetime, Decimal]:
+    """`_equity_at_points`, remembering the points that can no longer change. Snapshots are
+    only ever added at the time they are taken (bots.engine) and leave only with their bot, so
+    a point SETTLED_AFTER in the past has its final sum for a given set of bots; the set is in
+    the cache key, so a bot added or deleted starts afresh. Only the newest points are read."""
+    key = "equity-chart:" + hashlib.sha256(",".join(map(str, sorted(bot_ids))).encode()).hexdigest()
+    known: dict[int, str | None] = cache.get(key) or {}
+    settled_before = now - SETTLED_AFTER
+    wanted = [at for at in points if int(at.timestamp()) not in known]
+    found = _equity_at_points(bot_ids, wanted) if wanted else {}
+    newly_settled = {int(at.timestamp()): _text(found.get(at)) for at in wanted if at <= settled_before}
+    if newly_settled:
+        horizon = int((now - timedelta(days=CHART_DAYS) - CHART_STEP).timestamp())
+        kept = {at: value for at, value in known.items() if at >= horizon}
+        cache.set(key, kept | newly_settled, CHART_CACHE_SECONDS)
+    remembered = ((at, known.get(int(at.timestamp()))) for at in points)
+    return {at: Decimal(value) for at, value in remembered if value is not None} | found
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _equity_at_points(bot_ids: list[int], points: list[datetime]) -> dict[datetime, Decimal]:

@@ -53,6 +53,7 @@ STARTABLE = (BotStatus.DRAFT, BotStatus.STOPPED, BotStatus.ERROR)
 # Which fragments an event changes; "connect" (a page catching up) changes everything.
 HEADER_KINDS = {"connect", "status", "fill"}
 ACTION_KINDS = {"connect", "status"}  # not on fills: a half-filled stop form must survive them
+HEADER_OR_ACTION_KINDS = HEADER_KINDS | ACTION_KINDS
 CHART_KINDS = {"connect", "status", "fill", "order"}
 TAB_KINDS = {"connect", "status", "fill", "order", "tab"}
 
@@ -97,12 +98,13 @@ def base_context(bot: Bot, instrument: Instrument | None) -> dict[str, Any]:
 
 
 def header_context(bot: Bot, instrument: Instrument | None) -> dict[str, Any]:
-    summary: LedgerSummary | None = bot_pnl(bot)
+    mark = mark_price(bot)
+    summary: LedgerSummary | None = bot_pnl(bot, mark) if mark is not None else None
     return {
         **base_context(bot, instrument),
         "config": bot.grid_config,
         "summary": summary,
-        "mark": mark_price(bot),
+        "mark": mark,
         "can_start": bot.status in STARTABLE,
         "can_stop": bot.status in actions.STOPPABLE,
         "max_restarts": actions.MAX_AUTO_RESTARTS,
@@ -292,14 +294,11 @@ def live_fragments(user: User, bot_id: int, event: dict[str, Any]) -> str:
     context: dict[str, Any] = {"oob": True, "csrf_token": form_token(event.get("csrf_cookie"))}
     parts = []
     with timezone.override(_zone(user)):
+        header = {**context, **header_context(bot, instrument)} if kinds & HEADER_OR_ACTION_KINDS else {}
         if kinds & HEADER_KINDS:
-            parts.append(
-                render_to_string(f"{TEMPLATE}#header", {**context, **header_context(bot, instrument)})
-            )
+            parts.append(render_to_string(f"{TEMPLATE}#header", header))
         if kinds & ACTION_KINDS:
-            parts.append(
-                render_to_string(f"{TEMPLATE}#actions", {**context, **header_context(bot, instrument)})
-            )
+            parts.append(render_to_string(f"{TEMPLATE}#actions", header))
         if kinds & CHART_KINDS:
             parts.append(
                 render_to_string(
