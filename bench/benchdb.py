@@ -19,3 +19,21 @@ def bench_database_url(name: str) -> str:
         if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             admin.execute(f'CREATE DATABASE "{name}"')
     return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def throwaway_production_env(allowed_hosts: str = "localhost") -> dict[str, str]:
+    """DEBUG off, as in production (DEBUG would also record every query), with values that pass
+    the production checks and are thrown away with the run. No price feed: the bench moves prices."""
+    import uuid
+
+    from cryptography.fernet import Fernet
+
+    return {
+        "DEBUG": "false",
+        "SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
+        "ALLOWED_HOSTS": allowed_hosts,
+        "EMAIL_URL": "consolemail://",
+        "CREDENTIALS_KEYS": Fernet.generate_key().decode(),
+        "PAPER_FEED": "none",
+        "LOG_LEVEL": "WARNING",
+    }

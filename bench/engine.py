@@ -50,7 +50,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -58,7 +57,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from benchdb import bench_database_url
+from benchdb import bench_database_url, throwaway_production_env
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DATABASE = "gridwise_enginebench"
@@ -73,8 +72,6 @@ GRACE_SECONDS = 5.0  # after the window, for counter-orders of its last fills to
 
 def bench_environment() -> dict[str, str]:
     """Point the database and Redis at the benchmark's own, with a throwaway production-style config."""
-    from cryptography.fernet import Fernet
-
     database_url = bench_database_url(BENCH_DATABASE)
     redis = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     broker = urlunsplit(redis._replace(path=f"/{BROKER_DB}"))
@@ -84,15 +81,7 @@ def bench_environment() -> dict[str, str]:
         "REDIS_URL": broker,
         "CELERY_BROKER_URL": broker,
         "CACHE_URL": urlunsplit(redis._replace(path=f"/{CACHE_DB}")),
-        # DEBUG off, as in production (DEBUG would also record every query); these values
-        # satisfy the production checks and are thrown away with the run.
-        "DEBUG": "false",
-        "SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
-        "ALLOWED_HOSTS": "localhost",
-        "EMAIL_URL": "consolemail://",
-        "CREDENTIALS_KEYS": Fernet.generate_key().decode(),
-        "PAPER_FEED": "none",
-        "LOG_LEVEL": "WARNING",
+        **throwaway_production_env(),
         "BOT_TICK_STREAM": TICK_STREAM,
     }
     os.environ.update(env)

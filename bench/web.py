@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from benchdb import bench_database_url
+from benchdb import bench_database_url, throwaway_production_env
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DATABASE = "gridwise_webbench"
@@ -66,8 +66,6 @@ FEW_BOTS = 5  # fill-to-screen is also reported for moves filling at most this m
 
 
 def bench_environment(redis_dbs: tuple[int, int], database: str = BENCH_DATABASE) -> dict[str, str]:
-    from cryptography.fernet import Fernet
-
     redis = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     layer = urlunsplit(redis._replace(path=f"/{redis_dbs[0]}"))
     env = {
@@ -76,15 +74,8 @@ def bench_environment(redis_dbs: tuple[int, int], database: str = BENCH_DATABASE
         "REDIS_URL": layer,
         "CELERY_BROKER_URL": layer,
         "CACHE_URL": urlunsplit(redis._replace(path=f"/{redis_dbs[1]}")),
-        # Production checks pass with these; they are thrown away with the run.
-        "DEBUG": "false",
-        "SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "EMAIL_URL": "consolemail://",
-        "CREDENTIALS_KEYS": Fernet.generate_key().decode(),
+        **throwaway_production_env(allowed_hosts="127.0.0.1,localhost"),
         "SECURE_COOKIES": "false",  # plain http on the loopback
-        "PAPER_FEED": "none",
-        "LOG_LEVEL": "WARNING",
     }
     os.environ.update(env)
     return env
