@@ -1,10 +1,13 @@
-"""An account's instrument filters, cached: pages format every number with them."""
+"""Market data pages read often, cached: an account's instrument filters and recent candles."""
 
 from __future__ import annotations
 
-from django.core.cache import cache
+from datetime import timedelta
 
-from exchanges.base import Instrument
+from django.core.cache import cache
+from django.utils import timezone
+
+from exchanges.base import Candle, Instrument
 from exchanges.models import ExchangeAccount, ExchangeName
 from exchanges.paper import instruments as paper_instruments
 from exchanges.registry import exchange_for_account
@@ -24,3 +27,19 @@ def instrument_for(account: ExchangeAccount, symbol: str) -> Instrument:
     instrument = exchange_for_account(account).instrument(symbol)
     cache.set(key, instrument, INSTRUMENT_CACHE_SECONDS)
     return instrument
+
+
+def recent_candles(
+    account: ExchangeAccount, symbol: str, interval: str, span: timedelta, *, cache_seconds: int
+) -> list[Candle]:
+    """Candles of `interval` over the last `span`, cached briefly per account so pages that redraw
+    often (a preview per keystroke, a chart per reload) do not cost a venue call each time.
+    Raises `ExchangeError`."""
+    key = f"candles:{account.pk}:{symbol}:{interval}:{int(span.total_seconds())}"
+    found = cache.get(key)
+    if isinstance(found, list):
+        return found
+    end = timezone.now()
+    candles = exchange_for_account(account).candles(symbol, interval, end - span, end)
+    cache.set(key, candles, cache_seconds)
+    return candles

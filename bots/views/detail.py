@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.db.models import Count, F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
@@ -28,9 +27,9 @@ from bots import actions
 from bots.engine import plain
 from bots.models import Bot, BotEvent, BotStatus
 from bots.strategies import grid
+from bots.views.charts import candle_points
 from exchanges.base import CANDLE_INTERVALS, ExchangeError, Instrument
-from exchanges.instruments import instrument_for
-from exchanges.registry import exchange_for_account
+from exchanges.instruments import instrument_for, recent_candles
 from trading.ledger import LedgerSummary
 from trading.models import LIVE_STATUSES, Fill, Order, OrderStatus
 from trading.pnl import bot_pnl, mark_price
@@ -199,27 +198,17 @@ def bot_candles(request: HttpRequest, pk: int) -> JsonResponse:
     if width is None:
         choices = ", ".join(CANDLE_INTERVALS)
         return JsonResponse({"error": f"Unknown interval {interval!r}; use one of {choices}."}, status=400)
-    key = f"bot-candles:{bot.exchange_account_id}:{bot.symbol}:{interval}"
-    candles = cache.get(key)
-    if candles is None:
-        end = timezone.now()
-        try:
-            found = exchange_for_account(bot.exchange_account).candles(
-                bot.symbol, interval, end - width * CANDLES_SHOWN, end
-            )
-        except ExchangeError as exc:
-            return JsonResponse({"error": f"The exchange did not send candles: {exc.message}"}, status=502)
-        candles = [
-            {
-                "time": int(c.open_time.timestamp()),
-                "open": plain(c.open),
-                "high": plain(c.high),
-                "low": plain(c.low),
-                "close": plain(c.close),
-            }
-            for c in found
-        ]
-        cache.set(key, candles, CANDLE_CACHE_SECONDS)
+    try:
+        found = recent_candles(
+            bot.exchange_account,
+            bot.symbol,
+            interval,
+            width * CANDLES_SHOWN,
+            cache_seconds=CANDLE_CACHE_SECONDS,
+        )
+    except ExchangeError as exc:
+        return JsonResponse({"error": f"The exchange did not send candles: {exc.message}"}, status=502)
+    candles = candle_points(found)
     return JsonResponse({"symbol": bot.symbol, "interval": interval, "candles": candles})
 
 

@@ -18,16 +18,17 @@ from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
 from accounts.models import User
 from bots import actions, codec
+from bots.engine import plain
 from bots.forms import DEFAULT_GRID_COUNT, BotForm, initial_from_bot, initial_from_config, venue_message
 from bots.models import Bot
 from bots.previews import PreviewResult, check_preview
 from bots.strategies import grid, ranges
+from bots.views.charts import candle_points
 from exchanges.base import Candle, ExchangeError, Instrument
-from exchanges.instruments import instrument_for
+from exchanges.instruments import instrument_for, recent_candles
 from exchanges.models import ExchangeAccount, ExchangeName
 from exchanges.registry import exchange_for_account
 from trading.templatetags.money import format_amount
@@ -59,17 +60,6 @@ class Market:
     error: str | None = None
 
 
-def recent_candles(account: ExchangeAccount, symbol: str) -> list[Candle]:
-    key = f"bot-wizard:candles:{account.pk}:{symbol}:{CHART_INTERVAL}"
-    found = cache.get(key)
-    if isinstance(found, list):
-        return found
-    end = timezone.now()
-    candles = exchange_for_account(account).candles(symbol, CHART_INTERVAL, end - CHART_WINDOW, end)
-    cache.set(key, candles, CANDLES_CACHE_SECONDS)
-    return candles
-
-
 def load_market(form: BotForm) -> Market | None:
     symbol = form.chosen_symbol
     if form.chosen_account is None or symbol is None:
@@ -78,7 +68,9 @@ def load_market(form: BotForm) -> Market | None:
     try:
         market.instrument = instrument_for(form.chosen_account, symbol)
         market.price = exchange_for_account(form.chosen_account).ticker(symbol).last
-        market.candles = recent_candles(form.chosen_account, symbol)
+        market.candles = recent_candles(
+            form.chosen_account, symbol, CHART_INTERVAL, CHART_WINDOW, cache_seconds=CANDLES_CACHE_SECONDS
+        )
     except ExchangeError as exc:
         market.error = venue_message(form.chosen_account, exc)
     return market
@@ -121,35 +113,21 @@ def chart_data(market: Market | None, result: PreviewResult | None) -> dict[str,
     """Numbers as strings for the chart only: display, never arithmetic."""
     if market is None or market.price is None:
         return None
-    candles = [
-        {
-            "time": int(candle.open_time.timestamp()),
-            "open": _plain(candle.open),
-            "high": _plain(candle.high),
-            "low": _plain(candle.low),
-            "close": _plain(candle.close),
-        }
-        for candle in market.candles
-    ]
+    candles = candle_points(market.candles)
     levels = []
     if result is not None:
         levels = [
-            {"price": _plain(level.price), "side": level.side.value if level.side else ""}
+            {"price": plain(level.price), "side": level.side.value if level.side else ""}
             for level in result.preview.levels
         ]
     tick = market.instrument.tick_size if market.instrument else Decimal("0.01")
     return {
-        "price": _plain(market.price),
-        "tick": _plain(tick),
+        "price": plain(market.price),
+        "tick": plain(tick),
         "precision": max(0, -int(tick.normalize().as_tuple().exponent)),
         "candles": candles,
         "levels": levels,
     }
-
-
-def _plain(value: Decimal) -> str:
-    """A database decimal without its trailing zeros, never in exponent form."""
-    return format(value.normalize(), "f")
 
 
 def shown_errors(form: BotForm, *, typing: bool) -> dict[str, list[str]]:
