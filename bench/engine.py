@@ -413,6 +413,12 @@ def main() -> None:
     parser.add_argument("--prefetch", type=int, default=1, help="worker --prefetch-multiplier")
     parser.add_argument("--volatility", type=float, default=0.0005, help="random-walk step per second")
     parser.add_argument("--warmup-limit", type=int, default=300, help="give up warming up after this")
+    parser.add_argument(
+        "--settle",
+        type=int,
+        default=15,
+        help="seconds between the warm-up and the window, for the start's backlog to drain",
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     workers_config = WorkerConfig(args.workers, args.pool, args.concurrency, args.prefetch)
@@ -431,7 +437,8 @@ def main() -> None:
         for loop in loops:
             loop.start()
         warmup = wait_until_running(args.bots, time.monotonic() + args.warmup_limit)
-        print(f"Warm-up {warmup:.0f} s; measuring {args.seconds} s ...")  # noqa: T201
+        print(f"Warm-up {warmup:.0f} s; settling {args.settle} s; measuring {args.seconds} s ...")  # noqa: T201
+        time.sleep(args.settle)
         window_start = time.time()
         time.sleep(args.seconds)
         window_end = time.time()

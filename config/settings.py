@@ -168,6 +168,9 @@ else:
 
 # A Redis stream that receives every tick's timing (bots.metrics); empty records nothing.
 BOT_TICK_STREAM = env.str("BOT_TICK_STREAM", default="")
+# Dispatched ticks per Celery message (bots.tasks.tick_bots): fewer messages, less overhead per
+# tick; more bots share one worker process's turn.
+BOT_TICKS_PER_MESSAGE = env.int("BOT_TICKS_PER_MESSAGE", default=10)
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://localhost/")
 CELERY_TASK_IGNORE_RESULT = True

@@ -353,11 +353,16 @@ class Exchange(ABC):
         """Finished orders (filled, cancelled, rejected), newest first."""
 
     @abstractmethod
-    def fills_since(self, symbol: str, since: datetime | None) -> list[Fill]:
+    def fills_since(
+        self, symbol: str, since: datetime | None, *, client_order_prefix: str | None = None
+    ) -> list[Fill]:
         """Fills at or after `since` (all when None), oldest first.
 
         The boundary is inclusive so none is missed; callers record each fill
-        once by its `trade_id`.
+        once by its `trade_id`. `client_order_prefix` narrows the answer to the
+        fills of orders whose client id starts with it, where the venue can do so
+        on its side (many bots share an account); a venue that cannot returns
+        every fill, so callers still check each fill's client order id.
         """
 
     @abstractmethod

@@ -182,8 +182,13 @@ class FaultyExchange(Exchange):
     def order_history(self, symbol: str, limit: int = 50) -> list[OrderState]:
         return self._call("order_history", lambda: self.inner.order_history(symbol, limit))
 
-    def fills_since(self, symbol: str, since: datetime | None) -> list[Fill]:
-        return self._call("fills_since", lambda: self.inner.fills_since(symbol, since))
+    def fills_since(
+        self, symbol: str, since: datetime | None, *, client_order_prefix: str | None = None
+    ) -> list[Fill]:
+        return self._call(
+            "fills_since",
+            lambda: self.inner.fills_since(symbol, since, client_order_prefix=client_order_prefix),
+        )
 
     def check_api_key(self) -> KeyPermissions:
         return self._call("check_api_key", self.inner.check_api_key)

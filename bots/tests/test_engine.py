@@ -257,16 +257,16 @@ def test_a_dispatched_bot_is_not_dispatched_again_until_its_tick_runs(
 
     started(paper_bot)
     Bot.objects.filter(pk=paper_bot.pk).update(next_tick_at=timezone.now() - timedelta(seconds=1))
-    sent: list[tuple[int, dict[str, object]]] = []
-    original = tasks.tick_bot.apply_async
-    tasks.tick_bot.apply_async = lambda args, kwargs, **options: sent.append((args[0], kwargs))  # type: ignore[method-assign,assignment]
+    sent: list[tuple[object, ...]] = []
+    original = tasks.tick_bots.apply_async
+    tasks.tick_bots.apply_async = lambda args, **options: sent.extend(args[0])  # type: ignore[method-assign,assignment]
     try:
         for _ in range(2):  # the second time its tick is still queued: not claimed again
             with django_capture_on_commit_callbacks(execute=True):
                 tasks.dispatch_due_bots()
     finally:
-        tasks.tick_bot.apply_async = original  # type: ignore[method-assign]
-    assert [bot_id for bot_id, _ in sent] == [paper_bot.pk]
+        tasks.tick_bots.apply_async = original  # type: ignore[method-assign]
+    assert [bot_id for bot_id, _, _ in sent] == [paper_bot.pk]
     assert engine.run_tick(paper_bot.pk, reschedule_in=timedelta(seconds=5))
     paper_bot.refresh_from_db()
     assert paper_bot.next_tick_at is not None

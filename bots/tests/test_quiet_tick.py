@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -223,25 +224,25 @@ def test_a_superseded_dispatch_message_does_not_tick(paper_bot: Bot) -> None:
     from bots import tasks
 
     bot = steady(paper_bot)
-    sent: list[dict[str, object]] = []
-    original = tasks.tick_bot.apply_async
-    tasks.tick_bot.apply_async = lambda args, kwargs, **options: sent.append(kwargs)  # type: ignore[method-assign,assignment]
+    sent: list[tuple[Any, ...]] = []
+    original = tasks.tick_bots.apply_async
+    tasks.tick_bots.apply_async = lambda args, **options: sent.append(args)  # type: ignore[method-assign,assignment]
     try:
         for _ in range(2):  # the first message waits so long that the dispatcher sends another
             Bot.objects.filter(pk=bot.pk).update(next_tick_at=timezone.now() - timedelta(seconds=1))
             tasks.dispatch_due_bots()
     finally:
-        tasks.tick_bot.apply_async = original  # type: ignore[method-assign]
+        tasks.tick_bots.apply_async = original  # type: ignore[method-assign]
     stale, current = sent
-    assert stale["dispatched_until"] != current["dispatched_until"]
+    assert stale[1] != current[1], "each dispatch marks its messages"
 
-    tasks.tick_bot(bot.pk, **stale)  # type: ignore[arg-type]
+    tasks.tick_bots(*stale)
     bot.refresh_from_db()
     dispatched_until = bot.next_tick_at
     assert dispatched_until is not None
-    assert dispatched_until.isoformat() == current["dispatched_until"], "the stale one did not tick"
+    assert dispatched_until.isoformat() == current[1], "the stale one did not tick"
 
-    tasks.tick_bot(bot.pk, **current)  # type: ignore[arg-type]
+    tasks.tick_bots(*current)
     bot.refresh_from_db()
     assert bot.next_tick_at is not None
     assert bot.next_tick_at < dispatched_until, "the current one ran and set the next tick"

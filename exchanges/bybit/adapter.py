@@ -366,7 +366,11 @@ class BybitExchange(Exchange):
         finished = [state for state in states if not state.status.is_open]
         return sorted(finished, key=lambda state: state.created_at, reverse=True)[:limit]
 
-    def fills_since(self, symbol: str, since: datetime | None) -> list[Fill]:
+    def fills_since(
+        self, symbol: str, since: datetime | None, *, client_order_prefix: str | None = None
+    ) -> list[Fill]:
+        # The execution list filters by one exact orderLinkId, not by a prefix: every fill of
+        # the account comes back, and the caller's cursor moves on with all of them.
         now = datetime.now(UTC)
         start = max(since, now - EXECUTION_HISTORY) if since else now - EXECUTION_WINDOW
         fills: dict[str, Fill] = {}

@@ -94,10 +94,14 @@ class PaperExchange(Exchange):
         orders = PaperOrder.objects.filter(account=self.account, symbol=symbol, status__in=FINISHED_STATUSES)
         return [order_state(order) for order in orders.order_by("-updated_at", "-id")[:limit]]
 
-    def fills_since(self, symbol: str, since: datetime | None) -> list[Fill]:
+    def fills_since(
+        self, symbol: str, since: datetime | None, *, client_order_prefix: str | None = None
+    ) -> list[Fill]:
         fills = PaperFill.objects.filter(account=self.account, symbol=symbol).select_related("order")
         if since is not None:
             fills = fills.filter(time__gte=since)
+        if client_order_prefix:
+            fills = fills.filter(order__client_order_id__startswith=client_order_prefix)
         return [fill_from_row(row) for row in fills.order_by("time", "id")]
 
     def check_api_key(self) -> KeyPermissions:

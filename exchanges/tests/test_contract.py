@@ -19,6 +19,7 @@ from exchanges.base import (
     OrderType,
     Side,
 )
+from exchanges.paper.exchange import PaperExchange
 from exchanges.tests.conftest import START_PRICE, Venue
 
 
@@ -182,3 +183,32 @@ def test_api_key_check_reports_no_withdrawal(venue: Venue) -> None:
     permissions = venue.exchange.check_api_key()
     assert permissions.can_trade_spot
     assert not permissions.can_withdraw
+
+
+def test_fills_narrowed_to_a_client_id_prefix_keep_every_fill_of_that_prefix(venue: Venue) -> None:
+    ex = venue.exchange
+    ex.place_order(limit(Side.SELL, "0.01", "20100", "gw7r1-a"))
+    ex.place_order(limit(Side.SELL, "0.01", "20150", "gw8r1-a"))
+    ex.place_order(limit(Side.SELL, "0.01", "20180", "gw7r1-b"))
+    venue.move_price("BTCUSDT", Decimal("20200"))
+
+    everything = ex.fills_since("BTCUSDT", None)
+    narrowed = ex.fills_since("BTCUSDT", None, client_order_prefix="gw7r1-")
+
+    assert {f.client_order_id for f in everything} == {"gw7r1-a", "gw8r1-a", "gw7r1-b"}
+    # A venue may return more than asked (Bybit cannot filter by prefix), never fewer.
+    ours = [f for f in narrowed if f.client_order_id.startswith("gw7r1-")]
+    assert [f.client_order_id for f in ours] == ["gw7r1-a", "gw7r1-b"]
+    assert {f.trade_id for f in ours} == {f.trade_id for f in everything if f.client_order_id != "gw8r1-a"}
+
+
+def test_the_paper_venue_leaves_out_other_bots_fills(venue: Venue) -> None:
+    if not isinstance(venue.exchange, PaperExchange):
+        pytest.skip("only the paper venue filters by prefix on its side")
+    venue.exchange.place_order(limit(Side.SELL, "0.01", "20100", "gw7r1-a"))
+    venue.exchange.place_order(limit(Side.SELL, "0.01", "20150", "gw70r1-a"))
+    venue.move_price("BTCUSDT", Decimal("20200"))
+
+    narrowed = venue.exchange.fills_since("BTCUSDT", None, client_order_prefix="gw7r1-")
+
+    assert [f.client_order_id for f in narrowed] == ["gw7r1-a"]
