@@ -173,11 +173,8 @@ class DashboardConsumer(LiveConsumer):
         fragments = _dashboard_renderer()
         if fragments is None:
             return ""
-        if event.get("type") == "live.burst":
-            return "".join(
-                fragments(self.user, {**bot_event, **self.csrf()}) for bot_event in event["events"]
-            )
-        return fragments(self.user, {**event, **self.csrf()})
+        events = event["events"] if event.get("type") == "live.burst" else [event]
+        return fragments(self.user, [{**bot_event, **self.csrf()} for bot_event in events])
 
 
 def _by_bot(events: list[Event]) -> list[Event]:
@@ -188,9 +185,10 @@ def _by_bot(events: list[Event]) -> list[Event]:
     return [merged(group) for group in per_bot.values()]
 
 
-def _dashboard_renderer() -> Callable[[User, Event], str] | None:
+def _dashboard_renderer() -> Callable[[User, list[Event]], str] | None:
+    """The dashboard's renderer for a burst: one overview and one set of cards for all of it."""
     try:
-        from bots.views.dashboard import live_fragments
+        from bots.views.dashboard import burst_fragments
     except ImportError:
         return None  # the dashboard's fragments are not part of this build
-    return live_fragments
+    return burst_fragments

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from exchanges.base import ExchangeError
 from exchanges.models import ExchangeName
-from trading.ledger import LedgerSummary, running_time
+from trading.ledger import Ledger, LedgerSummary, running_time
 from trading.models import EquitySnapshot
 
 if TYPE_CHECKING:
@@ -33,9 +33,12 @@ def mark_price(bot: Bot) -> Decimal | None:
     return latest if latest is not None else bot.price_at_start
 
 
-def bot_pnl(bot: Bot, mark: Decimal | None = None, *, now: datetime | None = None) -> LedgerSummary | None:
-    """None until the bot has books (it has never started)."""
-    books = bot.books
+def bot_pnl(
+    bot: Bot, mark: Decimal | None = None, *, now: datetime | None = None, books: Ledger | None = None
+) -> LedgerSummary | None:
+    """None until the bot has books (it has never started). `books` saves decoding the bot's
+    ledger again when the caller already holds it."""
+    books = books if books is not None else bot.books
     if books is None:
         return None
     mark = mark if mark is not None else mark_price(bot)

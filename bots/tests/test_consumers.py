@@ -76,17 +76,21 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
 
 @pytest.fixture
 def dashboard_stand_in(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Keeps the dashboard renderer's contract (`live_fragments(user, event) -> str`) and records
-    what it was asked to render, to test the socket's routing and coalescing on their own.
+    """Keeps the dashboard renderer's contract (`burst_fragments(user, events) -> str`, one
+    rendering per burst) and records what it was asked to render, to test the socket's routing
+    and coalescing on their own, one entry per event.
     `test_the_dashboard_socket_carries_the_real_dashboards_fragments` runs the real one."""
     calls: list[dict[str, Any]] = []
 
-    def live_fragments(user: User, event: dict[str, Any]) -> str:
-        calls.append({"user": user.pk, **event})
-        return f'<div id="dash-{event.get("bot_id")}" data-kinds="{",".join(event.get("kinds", []))}"></div>'
+    def burst_fragments(user: User, events: list[dict[str, Any]]) -> str:
+        calls.extend({"user": user.pk, **event} for event in events)
+        return "".join(
+            f'<div id="dash-{event.get("bot_id")}" data-kinds="{",".join(event.get("kinds", []))}"></div>'
+            for event in events
+        )
 
     # Only the function: the module itself also serves the site root (config/urls.py imports it).
-    monkeypatch.setattr("bots.views.dashboard.live_fragments", live_fragments)
+    monkeypatch.setattr("bots.views.dashboard.burst_fragments", burst_fragments)
     return calls
 
 

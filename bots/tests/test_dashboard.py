@@ -360,3 +360,79 @@ def test_recent_fills_are_the_newest_across_bots_as_the_history_shows_them(trade
     for limit in (3, 5, 10):
         expected = [fill.pk for fill in page_of(trader, {}, size=limit).fills]
         assert [fill.pk for fill in recent_fills(trader, annotated, limit)] == expected
+
+
+def test_a_snapshot_from_before_this_run_does_not_count_for_today(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+    now = timezone.now()
+    midnight = local_midnight(bot.owner, now)
+    Bot.objects.filter(pk=bot.pk).update(started_at=midnight - timedelta(minutes=60))
+
+    def snapshot(minutes: int, equity: str) -> None:
+        EquitySnapshot.objects.create(
+            bot=bot,
+            time=midnight + timedelta(minutes=minutes),
+            price=D(54000),
+            equity=D(equity),
+            grid_profit=D(0),
+            unrealized_pnl=D(0),
+        )
+
+    snapshot(-90, "990")  # the previous run's
+    line = overview(bot.owner, now=now).lines[0]
+    assert line.summary is not None
+    assert line.today_pnl == line.summary.equity - line.summary.investment
+
+    snapshot(-30, "995.5")  # this run's, before midnight
+    line = overview(bot.owner, now=now).lines[0]
+    assert line.summary is not None
+    assert line.today_pnl == line.summary.equity - D("995.5")
+
+
+def _fragments(html: str) -> list[str]:
+    """The out-of-band fragments of a live message, each from its opening tag."""
+    starts = r'(?=<section id="dashboard-cards"|<tr id="bot-row-|<section id="dashboard-fills")'
+    return [part.strip() for part in re.split(starts, html) if part.strip()]
+
+
+def test_a_burst_renders_what_each_event_would_once_per_fragment(trader: User) -> None:
+    bots = [running_bot(trader, "first"), running_bot(trader, "second"), running_bot(trader, "third")]
+    for bot in bots:
+        make_fills(bot, 2, start=timezone.now() - timedelta(hours=1))
+    first, second = (live_fragments(trader, {"kind": "fill", "bot_id": bot.pk}) for bot in bots[:2])
+    cards, first_row, fills = _fragments(first)
+
+    burst = dashboard.burst_fragments(
+        trader,
+        [
+            {"kind": "order", "bot_id": bots[0].pk},
+            {"kind": "fill", "bot_id": bots[1].pk},
+            {"kind": "fill", "bot_id": bots[0].pk},
+        ],
+    )
+
+    assert _fragments(second)[0] == cards
+    assert _fragments(second)[2] == fills
+    assert _fragments(burst) == [cards, first_row, _fragments(second)[1], fills]
+    assert f"bot-row-{bots[2].pk}" not in burst  # not in the burst
+
+
+def test_a_burst_costs_one_overview_whatever_its_size(trader: User, world) -> None:
+    bots = [running_bot(trader, name) for name in ("first", "second", "third", "fourth")]
+    for bot in bots:
+        make_fills(bot, 2, start=timezone.now() - timedelta(hours=1))
+    strangers = running_bot(world.outsider, "stranger's")
+
+    def queries(call: Any) -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as captured:
+            html = call()
+        return len(captured), html
+
+    read_once, _ = queries(lambda: overview(trader))
+    one_event, _ = queries(lambda: live_fragments(trader, {"kind": "fill", "bot_id": bots[0].pk}))
+    events = [{"kind": "fill", "bot_id": bot.pk} for bot in bots] + [{"kind": "fill", "bot_id": strangers.pk}]
+    burst, html = queries(lambda: dashboard.burst_fragments(trader, events))
+
+    assert one_event == read_once
+    assert burst == read_once
+    assert html.count("<tr id=") == 4, "the stranger's bot is not the trader's to see"

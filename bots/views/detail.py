@@ -66,6 +66,12 @@ def _own_bot(user: User, pk: int) -> Bot:
     return get_object_or_404(Bot.objects.owned_by(user).select_related("exchange_account"), pk=pk)
 
 
+def _shown_bots(user: User) -> QuerySet[Bot]:
+    """The user's bots as the page reads them: without the grid's level states, which it does
+    not show and which are the largest column to decode."""
+    return Bot.objects.owned_by(user).select_related("exchange_account").defer("state")
+
+
 # Context -----------------------------------------------------------------------
 
 
@@ -140,13 +146,16 @@ def chart_data(bot: Bot, instrument: Instrument | None) -> str:
     config = bot.grid_config
     lines = [plain(p) for p in grid.grid_lines(config, instrument)] if instrument is not None else []
     orders = Order.objects.filter(bot=bot, status__in=LIVE_STATUSES, price__isnull=False)
-    fills = Fill.objects.filter(bot=bot).order_by("-time")[:CHART_FILLS]
+    # Tuples, not model instances: a fill's way to the screen renders this for every fill.
+    fills = Fill.objects.filter(bot=bot).order_by("-time").values_list("time", "side", "price")[:CHART_FILLS]
     data = {
         "grid": lines,
-        "orders": [{"side": o.side, "price": plain(o.price)} for o in orders.only("side", "price")],
+        "orders": [
+            {"side": side, "price": plain(price)} for side, price in orders.values_list("side", "price")
+        ],
         "fills": [
-            {"time": int(f.time.timestamp()), "side": f.side, "price": plain(f.price)}
-            for f in reversed(fills.only("time", "side", "price"))
+            {"time": int(at.timestamp()), "side": side, "price": plain(price)}
+            for at, side, price in reversed(fills)
         ],
         "take_profit": plain(config.take_profit_price) if config.take_profit_price else None,
         "stop_loss": plain(config.stop_loss_price) if config.stop_loss_price else None,
@@ -172,7 +181,7 @@ def _tab_from(value: str | None) -> str:
 
 @login_required
 def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    bot = _own_bot(_user(request), pk)
+    bot = get_object_or_404(_shown_bots(_user(request)), pk=pk)
     tab = _tab_from(request.GET.get("tab"))
     return render(request, TEMPLATE, page_context(bot, tab))
 
@@ -180,7 +189,7 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def bot_tab(request: HttpRequest, pk: int, tab: str) -> HttpResponse:
     """One tab as a fragment for htmx; without htmx, the whole page showing that tab."""
-    bot = _own_bot(_user(request), pk)
+    bot = get_object_or_404(_shown_bots(_user(request)), pk=pk)
     tab = _tab_from(tab)
     if not request.headers.get("HX-Request"):
         return redirect(f"{reverse('bot_detail', args=[bot.pk])}?tab={tab}")
@@ -274,7 +283,7 @@ def live_fragments(user: User, bot_id: int, event: dict[str, Any]) -> str:
     the page said); `event["csrf_cookie"]` is the socket's CSRF cookie, so re-rendered forms
     post like the first render's. An empty string when the user may not see the bot (any more).
     """
-    bot = Bot.objects.owned_by(user).select_related("exchange_account").filter(pk=bot_id).first()
+    bot = _shown_bots(user).filter(pk=bot_id).first()
     if bot is None:
         return ""
     kinds = set(event.get("kinds") or [event.get("kind")])
