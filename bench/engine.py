@@ -179,41 +179,67 @@ class WorkerConfig:
     pool: str
     concurrency: int
     prefetch: int = 1
+    # A worker of its own for the priority queue (fill wake-ups, starts, stops, the dispatcher),
+    # with this many processes; 0: every worker drains every queue.
+    priority_concurrency: int = 0
+    # Niceness of the routine workers when the priority queue has its own: under load the
+    # kernel then gives a fill's wake-up the CPU before routine ticks.
+    routine_nice: int = 0
 
 
 def start_workers(config: WorkerConfig, env: dict[str, str], log_dir: Path) -> list[subprocess.Popen[bytes]]:
     from django.conf import settings
 
-    workers = []
-    for n in range(config.processes):
-        log = (log_dir / f"worker{n}.log").open("wb")
-        command = [
-            str(ROOT / ".venv" / "bin" / "celery"),
-            "-A",
-            "config",
-            "worker",
-            "--queues",
-            settings.CELERY_WORKER_QUEUES,
-            "--pool",
-            config.pool,
-            "--concurrency",
-            str(config.concurrency),
-            "--prefetch-multiplier",
-            str(config.prefetch),
-            "--loglevel",
-            "WARNING",
-            "--hostname",
-            f"bench{n}@%h",
-            "--without-mingle",
-            "--without-gossip",
-            "--without-heartbeat",
+    all_queues = settings.CELERY_WORKER_QUEUES
+    if not config.priority_concurrency:
+        return [
+            _worker(n, all_queues, config.concurrency, config, env, log_dir) for n in range(config.processes)
         ]
-        workers.append(
-            subprocess.Popen(  # noqa: S603 - our own venv's celery, fixed arguments
-                command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
-            )
-        )
+    routine = ",".join(q for q in all_queues.split(",") if q != settings.CELERY_PRIORITY_QUEUE)
+    workers = [_worker(0, settings.CELERY_PRIORITY_QUEUE, config.priority_concurrency, config, env, log_dir)]
+    nice = ["nice", "-n", str(config.routine_nice)] if config.routine_nice else []
+    workers += [
+        _worker(n + 1, routine, config.concurrency, config, env, log_dir, prefix=nice)
+        for n in range(config.processes)
+    ]
     return workers
+
+
+def _worker(
+    n: int,
+    queues: str,
+    concurrency: int,
+    config: WorkerConfig,
+    env: dict[str, str],
+    log_dir: Path,
+    prefix: list[str] | None = None,
+) -> subprocess.Popen[bytes]:
+    log = (log_dir / f"worker{n}.log").open("wb")
+    command = [
+        *(prefix or []),
+        str(ROOT / ".venv" / "bin" / "celery"),
+        "-A",
+        "config",
+        "worker",
+        "--queues",
+        queues,
+        "--pool",
+        config.pool,
+        "--concurrency",
+        str(concurrency),
+        "--prefetch-multiplier",
+        str(config.prefetch),
+        "--loglevel",
+        "WARNING",
+        "--hostname",
+        f"bench{n}@%h",
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+    ]
+    return subprocess.Popen(  # noqa: S603 - our own venv's celery, fixed arguments
+        command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
@@ -382,7 +408,13 @@ def report(
         (
             "workers",
             f"{workers.processes} x {workers.pool}, concurrency {workers.concurrency}, "
-            f"prefetch x{workers.prefetch}",
+            f"prefetch x{workers.prefetch}"
+            + (
+                f"; priority queue: its own worker, concurrency {workers.priority_concurrency}"
+                f", routine workers at nice {workers.routine_nice}"
+                if workers.priority_concurrency
+                else ""
+            ),
         ),
         ("window", f"{args.seconds} s"),
         ("ticks/s", f"{ticks['ticks'] / args.seconds:.1f}  (needed {args.bots / args.interval:.0f})"),
@@ -411,6 +443,13 @@ def main() -> None:
     parser.add_argument("--pool", default="prefork", choices=("prefork", "threads", "solo"))
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--prefetch", type=int, default=1, help="worker --prefetch-multiplier")
+    parser.add_argument(
+        "--priority-concurrency",
+        type=int,
+        default=0,
+        help="processes of a worker of its own for the priority queue (0: every worker drains every queue)",
+    )
+    parser.add_argument("--routine-nice", type=int, default=0, help="niceness of the routine workers")
     parser.add_argument("--volatility", type=float, default=0.0005, help="random-walk step per second")
     parser.add_argument("--warmup-limit", type=int, default=300, help="give up warming up after this")
     parser.add_argument(
@@ -421,7 +460,9 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    workers_config = WorkerConfig(args.workers, args.pool, args.concurrency, args.prefetch)
+    workers_config = WorkerConfig(
+        args.workers, args.pool, args.concurrency, args.prefetch, args.priority_concurrency, args.routine_nice
+    )
     rng = random.Random(args.seed)  # noqa: S311 - a price walk, not a secret
 
     env = bench_environment()

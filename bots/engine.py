@@ -813,10 +813,16 @@ def _mark_lost_and_replace(bot: Bot, order: Order) -> None:
             client_id = ids.start_order_id(bot.pk, bot.run, attempt)
         else:
             client_id = ids.exit_order_id(bot.pk, bot.run, attempt)
-        replacement = _pend(
-            bot, client_id, Side(order.side), order.price, order.quantity, order.purpose, attempt=attempt
+        _pend(
+            bot,
+            client_id,
+            Side(order.side),
+            order.price,
+            order.quantity,
+            order.purpose,
+            attempt=attempt,
+            grid_place=(order.interval, order.cycle) if order.interval is not None else None,
         )
-        Order.objects.filter(pk=replacement.pk).update(interval=order.interval, cycle=order.cycle)
         _note(
             bot,
             BotEventKind.ORDER_LOST,
@@ -829,9 +835,15 @@ def _mark_lost_and_replace(bot: Bot, order: Order) -> None:
 
 def _pend_intent(bot: Bot, intent: grid.OrderIntent) -> Order:
     client_id = ids.grid_order_id(bot.pk, bot.run, intent.interval, intent.cycle, intent.side)
-    order = _pend(bot, client_id, intent.side, intent.price, intent.quantity, OrderPurpose.GRID)
-    Order.objects.filter(pk=order.pk).update(interval=intent.interval, cycle=intent.cycle)
-    return order
+    return _pend(
+        bot,
+        client_id,
+        intent.side,
+        intent.price,
+        intent.quantity,
+        OrderPurpose.GRID,
+        grid_place=(intent.interval, intent.cycle),
+    )
 
 
 def _pend(
@@ -843,8 +855,11 @@ def _pend(
     purpose: str,
     *,
     attempt: int = 0,
+    grid_place: tuple[int, int] | None = None,
 ) -> Order:
-    """Commit the order as pending before anything is sent. The same intent twice is one row."""
+    """Commit the order as pending before anything is sent. The same intent twice is one row
+    (its client id names the grid interval and cycle, `grid_place`, of a grid order)."""
+    interval, cycle = grid_place if grid_place is not None else (None, 0)
     order, _ = Order.objects.get_or_create(
         client_order_id=client_id,
         defaults={
@@ -856,6 +871,8 @@ def _pend(
             "quantity": quantity,
             "purpose": purpose,
             "attempt": attempt,
+            "interval": interval,
+            "cycle": cycle,
         },
     )
     return order

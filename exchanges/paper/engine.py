@@ -45,11 +45,21 @@ def new_exchange_order_id() -> str:
 
 
 def lock_balances(account_id: int, assets: Iterable[str]) -> dict[str, PaperBalance]:
-    balances: dict[str, PaperBalance] = {}
-    for asset in sorted(set(assets)):
-        PaperBalance.objects.get_or_create(account_id=account_id, asset=asset)
-        balances[asset] = PaperBalance.objects.select_for_update().get(account_id=account_id, asset=asset)
+    """The account's balances of `assets`, row-locked in asset order (one lock order for every
+    caller, so two transactions never deadlock), created at zero if missing."""
+    wanted = sorted(set(assets))
+    balances = _locked(account_id, wanted)
+    if len(balances) < len(wanted):  # a first trade in an asset: rare, so checked only then
+        for asset in wanted:
+            PaperBalance.objects.get_or_create(account_id=account_id, asset=asset)
+        balances = _locked(account_id, wanted)
     return balances
+
+
+def _locked(account_id: int, assets: list[str]) -> dict[str, PaperBalance]:
+    # PostgreSQL takes the row locks as the sorted rows come out: in asset order.
+    rows = PaperBalance.objects.select_for_update().filter(account_id=account_id, asset__in=assets)
+    return {balance.asset: balance for balance in rows.order_by("asset")}
 
 
 def current_price(symbol: str) -> Decimal:
