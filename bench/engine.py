@@ -446,10 +446,12 @@ def main() -> None:
     parser.add_argument(
         "--priority-concurrency",
         type=int,
-        default=0,
+        default=2,
         help="processes of a worker of its own for the priority queue (0: every worker drains every queue)",
     )
-    parser.add_argument("--routine-nice", type=int, default=0, help="niceness of the routine workers")
+    parser.add_argument(
+        "--routine-nice", type=int, default=10, help="niceness of the routine workers (as in the Procfile)"
+    )
     parser.add_argument("--volatility", type=float, default=0.0005, help="random-walk step per second")
     parser.add_argument("--warmup-limit", type=int, default=300, help="give up warming up after this")
     parser.add_argument(

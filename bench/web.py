@@ -22,7 +22,7 @@ Figures:
   the trade history when that page is not in this branch), the trade history's first page,
   a page 1,000 pages deep (keyset cursor) and the full CSV export, fetched by `--users`
   concurrent httpx clients, each with its own signed-in session.
-- Fill to screen: with a Celery worker running the bots, websocket clients on
+- Fill to screen: with the Celery workers running the bots (as the Procfile runs them), websocket clients on
   `ws/bots/<id>/` for every bot; the price is moved so that orders fill, and the time from
   each paper fill to the first websocket message on that bot's socket is recorded. Skipped,
   with a message, when this branch has no such websocket route.
@@ -272,18 +272,32 @@ def start_web(env: dict[str, str], port: int, workers: int, log: Path) -> subpro
     )
 
 
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start_workers(env: dict[str, str], log_dir: Path) -> list[subprocess.Popen[bytes]]:
+    """The two workers as the Procfile runs them: the priority queue on processes of its own,
+    routine ticks niced."""
+    return [
+        _worker(env, log_dir / "worker-priority.log", "priority", 2),
+        _worker(env, log_dir / "worker-routine.log", "celery", 4, prefix=["nice", "-n", "10"]),
+    ]
+
+
+def _worker(
+    env: dict[str, str], log: Path, queues: str, concurrency: int, prefix: list[str] | None = None
+) -> subprocess.Popen[bytes]:
     command = [
+        *(prefix or []),
         str(ROOT / ".venv" / "bin" / "celery"),
         "-A",
         "config",
         "worker",
         "--queues",
-        "priority,celery",
+        queues,
+        "--hostname",
+        f"{queues}@%h",
         "--pool",
         "prefork",
         "--concurrency",
-        "2",
+        str(concurrency),
         "--loglevel",
         "WARNING",
         "--without-mingle",
@@ -534,7 +548,7 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     web = start_web(env, port, args.web_workers, log_dir / "uvicorn.log")
-    worker = None
+    workers: list[subprocess.Popen[bytes]] = []
     try:
         wait_for_web(base, web)
         load = os.getloadavg()
@@ -575,7 +589,7 @@ def main() -> None:
                 "(config/routing.py); it runs once the bot consumer is merged."
             )
             return
-        worker = start_worker(env, log_dir / "worker.log")
+        workers = start_workers(env, log_dir)
         time.sleep(5)
         filled = asyncio.run(fill_to_screen(base, sessions[0], bots, args.moves, rng))
         report_fills("fill to screen (websocket)", [seconds for _, seconds in filled])
@@ -584,7 +598,7 @@ def main() -> None:
         report_fills(f"  moves filling <= {FEW_BOTS} bots", few)
         report_fills(f"  moves filling > {FEW_BOTS} bots", [s for n, s in filled if n > FEW_BOTS])
     finally:
-        if worker is not None:
+        for worker in workers:
             stop(worker)
         stop(web)
         print(f"\nLogs in {log_dir}")  # noqa: T201

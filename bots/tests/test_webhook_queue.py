@@ -1,6 +1,9 @@
-"""Webhook sends travel on a queue of their own, which every worker (the embedded one too) drains."""
+"""Webhook sends travel on a queue of their own, drained with the routine ticks; fill wake-ups
+have a worker of their own in every deployment."""
 
 from __future__ import annotations
+
+import re
 
 import redis
 from django.conf import settings
@@ -35,10 +38,14 @@ def test_a_queued_send_lands_on_the_webhooks_queue_not_with_the_ticks() -> None:
         broker.delete(*QUEUES)
 
 
-def test_every_worker_drains_the_webhooks_queue() -> None:
-    assert worker_queues() == ["priority", "celery", "webhooks"]
-    root = settings.BASE_DIR
+def test_every_queue_is_drained_and_wake_ups_have_a_worker_of_their_own() -> None:
+    assert worker_queues() == ["priority", "celery", "webhooks"]  # the embedded worker: all of them
     for path in ("Procfile", "docker-compose.yml", "README.md"):
-        text = (root / path).read_text()
-        assert "--queues priority,celery,webhooks" in text, path
-        assert "--queues priority,celery " not in text, path
+        text = (settings.BASE_DIR / path).read_text()
+        commands = [line for line in text.splitlines() if "celery -A config worker --queues" in line]
+        drained = [set(re.findall(r"--queues (\S+)", line)[0].split(",")) for line in commands]
+        assert set().union(*drained) == set(QUEUES), path
+        assert {"priority"} in drained, f"{path}: fill wake-ups never wait behind routine ticks"
+        routine = [line for line, queues in zip(commands, drained, strict=True) if "celery" in queues]
+        assert routine, path
+        assert all("nice -n" in line for line in routine), f"{path}: routine ticks yield the CPU"
