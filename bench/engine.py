@@ -437,7 +437,7 @@ def report(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bots", type=int, default=1000)
-    parser.add_argument("--seconds", type=int, default=60, help="length of the measured window")
+    parser.add_argument("--seconds", type=int, default=120, help="length of the measured window")
     parser.add_argument("--interval", type=int, default=5, help="each bot's tick_interval")
     parser.add_argument("--workers", type=int, default=1, help="celery worker processes")
     parser.add_argument("--pool", default="prefork", choices=("prefork", "threads", "solo"))

@@ -148,13 +148,13 @@ def claim_and_load(
         claimed = Claimed(token, _loaded_bot(loaded), bool(quiet)) if row else None
     else:
         claimed = _claim_and_load_portably(params)
-    if claimed is None and reschedule_in is not None:
-        # Busy with another tick: due again at once, so the dispatcher retries it when free
-        # (unless this message was superseded: then the bot is already scheduled).
-        busy = Bot.objects.filter(pk=bot_id, next_tick_at__gt=now)
-        if dispatched_until is not None:
-            busy = busy.filter(next_tick_at=dispatched_until)
-        busy.update(next_tick_at=now)
+    if claimed is None and dispatched_until is not None:
+        # A dispatched tick busy with another: due again at once, so the dispatcher retries it
+        # when free (unless this message was superseded: then the bot is already scheduled).
+        # A wake-up tries again itself (bots.tasks).
+        Bot.objects.filter(pk=bot_id, next_tick_at__gt=now, next_tick_at=dispatched_until).update(
+            next_tick_at=now
+        )
     return claimed
 
 
@@ -860,22 +860,24 @@ def _pend(
     """Commit the order as pending before anything is sent. The same intent twice is one row
     (its client id names the grid interval and cycle, `grid_place`, of a grid order)."""
     interval, cycle = grid_place if grid_place is not None else (None, 0)
-    order, _ = Order.objects.get_or_create(
-        client_order_id=client_id,
-        defaults={
-            "bot": bot,
-            "symbol": bot.symbol,
-            "side": side,
-            "order_type": OrderType.LIMIT if price is not None else OrderType.MARKET,
-            "price": price,
-            "quantity": quantity,
-            "purpose": purpose,
-            "attempt": attempt,
-            "interval": interval,
-            "cycle": cycle,
-        },
-    )
-    return order
+    try:
+        # New in the common case: insert first (a read first would be a round trip per order).
+        with transaction.atomic():
+            return Order.objects.create(
+                bot=bot,
+                client_order_id=client_id,
+                symbol=bot.symbol,
+                side=side,
+                order_type=OrderType.LIMIT if price is not None else OrderType.MARKET,
+                price=price,
+                quantity=quantity,
+                purpose=purpose,
+                attempt=attempt,
+                interval=interval,
+                cycle=cycle,
+            )
+    except IntegrityError:
+        return Order.objects.get(client_order_id=client_id)
 
 
 _SENDING_STATUS = {
@@ -890,18 +892,27 @@ def _send_pending(bot: Bot, exchange: Exchange, unsent: list[Order] | None = Non
     if unsent is None:
         unsent = list(bot.orders.filter(status=OrderStatus.PENDING, sent_at__isnull=True).order_by("id"))
     for order in unsent:
-        if not Bot.objects.filter(pk=bot.pk, status=_SENDING_STATUS[OrderPurpose(order.purpose)]).exists():
+        sending_status = _SENDING_STATUS[OrderPurpose(order.purpose)]
+        if _claim_send(order, sending_status):
+            _send_once(bot, exchange, order)
+        elif (
+            order.purpose == OrderPurpose.GRID
+            and not Bot.objects.filter(pk=bot.pk, status=sending_status).exists()
+        ):
             # Stopped while this tick ran (an emergency stop): never send it.
-            if order.purpose == OrderPurpose.GRID:
-                _set_status(order, OrderStatus.CANCELLED, "The bot was stopped before it was sent.")
-            continue
-        _send_once(bot, exchange, order)
+            _set_status(order, OrderStatus.CANCELLED, "The bot was stopped before it was sent.")
+
+
+def _claim_send(order: Order, sending_status: str) -> bool:
+    """Claim the one send, in one statement with the check that the bot may still send it: a
+    racing worker that also saw it pending finds sent_at taken, and a bot stopped since (an
+    emergency stop during this tick) claims nothing."""
+    claimable = Order.objects.filter(pk=order.pk, sent_at__isnull=True, bot__status=sending_status)
+    return bool(claimable.update(sent_at=timezone.now()))
 
 
 def _send_once(bot: Bot, exchange: Exchange, order: Order) -> None:
-    # Claim the one send: a racing worker that also saw it pending finds sent_at taken.
-    if not Order.objects.filter(pk=order.pk, sent_at__isnull=True).update(sent_at=timezone.now()):
-        return
+    """Send a claimed order once."""
     request = OrderRequest(
         symbol=order.symbol,
         side=Side(order.side),

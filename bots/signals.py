@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.dispatch import receiver
@@ -10,6 +11,8 @@ from django.utils import timezone
 from bots.models import Bot, BotStatus
 from exchanges.base import Fill
 from exchanges.paper.market import fills_recorded
+
+WAKE_GRACE = timedelta(seconds=3)
 
 
 @receiver(fills_recorded)
@@ -24,8 +27,13 @@ def wake_bots_on_fill(sender: object, account_ids: list[int], fills: list[Fill],
         exchange_account__paper_account_id__in=account_ids,
         orders__client_order_id__in=filled,
     ).distinct()
-    bot_ids = list(bots.values_list("id", flat=True))
-    if bot_ids:
-        Bot.objects.filter(id__in=bot_ids).update(next_tick_at=timezone.now())
-        for bot_id in bot_ids:
-            tick_now(bot_id)
+    woken = dict(bots.values_list("id", "tick_interval"))
+    if woken:
+        # The wake-up is the bot's next tick (it reschedules the bot): the dispatcher stays
+        # away while it is queued, unless it has not run within WAKE_GRACE (a lost message),
+        # and a routine message already queued for the bot is superseded. Dispatched as well, the bot's
+        # routine tick would race the wake-up for the lease and, winning, book the fill on
+        # a niced worker.
+        Bot.objects.filter(id__in=woken).update(next_tick_at=timezone.now() + WAKE_GRACE)
+        for bot_id, interval in woken.items():
+            tick_now(bot_id, interval=interval)

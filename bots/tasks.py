@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 DISPATCH_BATCH = 500
 BUSY_RETRY_SECONDS = 0.5
+BUSY_RETRIES = 20
 DISPATCH_TIMEOUT = timedelta(seconds=60)
 
 
@@ -114,6 +115,8 @@ def tick_bots(ticks: Sequence[Sequence[float]], dispatched_until: str) -> None:
             _tick_one(int(bot_id), due=due, interval=int(interval), dispatched_until=dispatched_until)
         except Exception:
             logger.exception("The tick of bot %s failed.", bot_id)
+            if connection.errors_occurred and not connection.is_usable():
+                connection.close()  # broken: the next bot of the batch opens a new one
 
 
 @shared_task(ignore_result=True, acks_late=True)
@@ -150,13 +153,26 @@ def _tick_one(
     tick_finished.send(
         sender=tick_bot, bot_id=bot_id, ran=ran, started=started, finished=time.time(), due=due
     )
-    if not ran and attempt < 20 and Bot.objects.filter(pk=bot_id, status=BotStatus.STOPPING).exists():
-        # A stop waits for the tick in flight, then runs at once.
+    if not ran and attempt < BUSY_RETRIES and _waits_for_tick_in_flight(bot_id, interval, dispatched_until):
         tick_bot.apply_async(
-            (bot_id, attempt + 1), countdown=BUSY_RETRY_SECONDS, queue=settings.CELERY_PRIORITY_QUEUE
+            (bot_id, attempt + 1),
+            {"interval": interval},
+            countdown=BUSY_RETRY_SECONDS,
+            queue=settings.CELERY_PRIORITY_QUEUE,
         )
 
 
-def tick_now(bot_id: int) -> None:
-    """A tick that must not wait behind routine ones: after a fill, a start or a stop."""
-    tick_bot.apply_async((bot_id,), queue=settings.CELERY_PRIORITY_QUEUE)
+def _waits_for_tick_in_flight(bot_id: int, interval: int | None, dispatched_until: str | None) -> bool:
+    """A stop, and a fill's wake-up, wait for the tick in flight and then run at once: the tick
+    in flight may have read the venue before the fill. (A dispatched tick that finds the lease
+    taken leaves the bot due instead: engine.claim_and_load.)"""
+    if dispatched_until is not None:
+        return False
+    statuses = ACTIVE_STATUSES if interval else (BotStatus.STOPPING,)
+    return Bot.objects.filter(pk=bot_id, status__in=statuses).exists()
+
+
+def tick_now(bot_id: int, *, interval: int | None = None) -> None:
+    """A tick that must not wait behind routine ones: after a fill, a start or a stop. With
+    `interval` it is also the bot's scheduled tick: its claim sets the next one."""
+    tick_bot.apply_async((bot_id,), {"interval": interval}, queue=settings.CELERY_PRIORITY_QUEUE)
