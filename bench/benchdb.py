@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -37,3 +38,39 @@ def throwaway_production_env(allowed_hosts: str = "localhost") -> dict[str, str]
         "PAPER_FEED": "none",
         "LOG_LEVEL": "WARNING",
     }
+
+
+def celery_worker_command(
+    root: Path,
+    queues: str,
+    concurrency: int,
+    hostname: str,
+    *,
+    pool: str = "prefork",
+    prefetch: int = 1,
+    nice: int = 0,
+) -> list[str]:
+    """A `celery -A config worker` command line shaped as the Procfile's (queues, processes,
+    niceness), with quiet logs and none of the cluster chatter a benchmark does not need."""
+    return [
+        *(["nice", "-n", str(nice)] if nice else []),
+        str(root / ".venv" / "bin" / "celery"),
+        "-A",
+        "config",
+        "worker",
+        "--queues",
+        queues,
+        "--hostname",
+        hostname,
+        "--pool",
+        pool,
+        "--concurrency",
+        str(concurrency),
+        "--prefetch-multiplier",
+        str(prefetch),
+        "--loglevel",
+        "WARNING",
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+    ]

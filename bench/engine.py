@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from benchdb import bench_database_url, throwaway_production_env
+from benchdb import bench_database_url, celery_worker_command, throwaway_production_env
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DATABASE = "gridwise_enginebench"
@@ -197,9 +197,8 @@ def start_workers(config: WorkerConfig, env: dict[str, str], log_dir: Path) -> l
         ]
     routine = ",".join(q for q in all_queues.split(",") if q != settings.CELERY_PRIORITY_QUEUE)
     workers = [_worker(0, settings.CELERY_PRIORITY_QUEUE, config.priority_concurrency, config, env, log_dir)]
-    nice = ["nice", "-n", str(config.routine_nice)] if config.routine_nice else []
     workers += [
-        _worker(n + 1, routine, config.concurrency, config, env, log_dir, prefix=nice)
+        _worker(n + 1, routine, config.concurrency, config, env, log_dir, nice=config.routine_nice)
         for n in range(config.processes)
     ]
     return workers
@@ -212,31 +211,12 @@ def _worker(
     config: WorkerConfig,
     env: dict[str, str],
     log_dir: Path,
-    prefix: list[str] | None = None,
+    nice: int = 0,
 ) -> subprocess.Popen[bytes]:
     log = (log_dir / f"worker{n}.log").open("wb")
-    command = [
-        *(prefix or []),
-        str(ROOT / ".venv" / "bin" / "celery"),
-        "-A",
-        "config",
-        "worker",
-        "--queues",
-        queues,
-        "--pool",
-        config.pool,
-        "--concurrency",
-        str(concurrency),
-        "--prefetch-multiplier",
-        str(config.prefetch),
-        "--loglevel",
-        "WARNING",
-        "--hostname",
-        f"bench{n}@%h",
-        "--without-mingle",
-        "--without-gossip",
-        "--without-heartbeat",
-    ]
+    command = celery_worker_command(
+        ROOT, queues, concurrency, f"bench{n}@%h", pool=config.pool, prefetch=config.prefetch, nice=nice
+    )
     return subprocess.Popen(  # noqa: S603 - our own venv's celery, fixed arguments
         command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
     )

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from benchdb import bench_database_url, throwaway_production_env
+from benchdb import bench_database_url, celery_worker_command, throwaway_production_env
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DATABASE = "gridwise_webbench"
@@ -277,35 +277,15 @@ def start_workers(env: dict[str, str], log_dir: Path) -> list[subprocess.Popen[b
     routine ticks niced."""
     return [
         _worker(env, log_dir / "worker-priority.log", "priority", 2),
-        _worker(env, log_dir / "worker-routine.log", "celery", 4, prefix=["nice", "-n", "10"]),
+        _worker(env, log_dir / "worker-routine.log", "celery", 4, nice=10),
     ]
 
 
 def _worker(
-    env: dict[str, str], log: Path, queues: str, concurrency: int, prefix: list[str] | None = None
+    env: dict[str, str], log: Path, queues: str, concurrency: int, nice: int = 0
 ) -> subprocess.Popen[bytes]:
-    command = [
-        *(prefix or []),
-        str(ROOT / ".venv" / "bin" / "celery"),
-        "-A",
-        "config",
-        "worker",
-        "--queues",
-        queues,
-        "--hostname",
-        f"{queues}@%h",
-        "--pool",
-        "prefork",
-        "--concurrency",
-        str(concurrency),
-        "--loglevel",
-        "WARNING",
-        "--without-mingle",
-        "--without-gossip",
-        "--without-heartbeat",
-    ]
     return subprocess.Popen(  # noqa: S603 - our own venv's celery, fixed arguments
-        command,
+        celery_worker_command(ROOT, queues, concurrency, f"{queues}@%h", nice=nice),
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=log.open("wb"),

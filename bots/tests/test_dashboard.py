@@ -181,6 +181,12 @@ def test_stop_all_with_nothing_running_says_so(trader: User, trader_client: Clie
     assert "nothing to stop" in trader_client.post("/bots/dashboard/stop-all/", follow=True).content.decode()
 
 
+def snapshot(bot: Bot, at: datetime, equity: str) -> None:
+    EquitySnapshot.objects.create(
+        bot=bot, time=at, price=D(54000), equity=D(equity), grid_profit=D(0), unrealized_pnl=D(0)
+    )
+
+
 def test_todays_pnl_counts_from_the_last_snapshot_before_local_midnight(paper_bot: Bot) -> None:
     bot = started(paper_bot)
     owner = bot.owner
@@ -191,14 +197,7 @@ def test_todays_pnl_counts_from_the_last_snapshot_before_local_midnight(paper_bo
     assert midnight.utcoffset() == timedelta(hours=9)
     Bot.objects.filter(pk=bot.pk).update(started_at=midnight - timedelta(days=2))
     for minutes, equity in ((-90, "990"), (-30, "995.5"), (30, "1200")):  # the last one is after midnight
-        EquitySnapshot.objects.create(
-            bot=bot,
-            time=midnight + timedelta(minutes=minutes),
-            price=D(54000),
-            equity=D(equity),
-            grid_profit=D(0),
-            unrealized_pnl=D(0),
-        )
+        snapshot(bot, midnight + timedelta(minutes=minutes), equity)
 
     line = overview(owner, now=now).lines[0]
 
@@ -368,22 +367,12 @@ def test_a_snapshot_from_before_this_run_does_not_count_for_today(paper_bot: Bot
     midnight = local_midnight(bot.owner, now)
     Bot.objects.filter(pk=bot.pk).update(started_at=midnight - timedelta(minutes=60))
 
-    def snapshot(minutes: int, equity: str) -> None:
-        EquitySnapshot.objects.create(
-            bot=bot,
-            time=midnight + timedelta(minutes=minutes),
-            price=D(54000),
-            equity=D(equity),
-            grid_profit=D(0),
-            unrealized_pnl=D(0),
-        )
-
-    snapshot(-90, "990")  # the previous run's
+    snapshot(bot, midnight - timedelta(minutes=90), "990")  # the previous run's
     line = overview(bot.owner, now=now).lines[0]
     assert line.summary is not None
     assert line.today_pnl == line.summary.equity - line.summary.investment
 
-    snapshot(-30, "995.5")  # this run's, before midnight
+    snapshot(bot, midnight - timedelta(minutes=30), "995.5")  # this run's, before midnight
     line = overview(bot.owner, now=now).lines[0]
     assert line.summary is not None
     assert line.today_pnl == line.summary.equity - D("995.5")
