@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import threading
-from concurrent.futures import Future
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -23,7 +22,7 @@ from bots.webhooks import emit as webhooks
 
 logger = logging.getLogger(__name__)
 
-# A publish gives up on Redis after this long: the change it announces is already committed,
+# A publish waits this long for Redis at most: the change it announces is already committed,
 # and a page that misses it catches up on its next event or reconnect.
 PUBLISH_TIMEOUT_SECONDS = 5.0
 
@@ -62,11 +61,6 @@ async def _send_to_groups(layer: BaseChannelLayer, groups: tuple[str, ...], mess
     await asyncio.gather(*(layer.group_send(group, message) for group in groups))
 
 
-def _log_failure(sent: Future[None], groups: tuple[str, ...], message: dict[str, Any]) -> None:
-    if not sent.cancelled() and sent.exception() is not None:
-        logger.warning("Could not publish %s to %s.", message.get("kind"), groups, exc_info=sent.exception())
-
-
 class _Publisher:
     """One event loop per process, on a thread of its own, and a channel layer of its own.
 
@@ -85,14 +79,9 @@ class _Publisher:
         self._layer: BaseChannelLayer | None = None
 
     def send(self, groups: tuple[str, ...], message: dict[str, Any]) -> None:
-        """Hand the message to the loop and return: a tick never waits for the pages' Redis
-        (it announces a change already committed, and a page catches up on its next event
-        or reconnect). A failure is logged by the loop."""
         loop, layer = self._ready()
-        sending = _send_to_groups(layer, groups, message)
-        asyncio.run_coroutine_threadsafe(
-            asyncio.wait_for(sending, PUBLISH_TIMEOUT_SECONDS), loop
-        ).add_done_callback(lambda sent: _log_failure(sent, groups, message))
+        sent = asyncio.run_coroutine_threadsafe(_send_to_groups(layer, groups, message), loop)
+        sent.result(timeout=PUBLISH_TIMEOUT_SECONDS)
 
     def _ready(self) -> tuple[asyncio.AbstractEventLoop, BaseChannelLayer]:
         config = channel_layers.configs.get(DEFAULT_CHANNEL_LAYER)
