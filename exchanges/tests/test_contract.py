@@ -19,8 +19,7 @@ from exchanges.base import (
     OrderType,
     Side,
 )
-from exchanges.paper.exchange import PaperExchange
-from exchanges.tests.conftest import START_PRICE, Venue
+from exchanges.tests.conftest import START_PRICE, Venue, paper_venue
 
 
 def limit(side: Side, quantity: str, price: str, client_id: str) -> OrderRequest:
@@ -202,13 +201,13 @@ def test_fills_narrowed_to_a_client_id_prefix_keep_every_fill_of_that_prefix(ven
     assert {f.trade_id for f in ours} == {f.trade_id for f in everything if f.client_order_id != "gw8r1-a"}
 
 
-def test_the_paper_venue_leaves_out_other_bots_fills(venue: Venue) -> None:
-    if not isinstance(venue.exchange, PaperExchange):
-        pytest.skip("only the paper venue filters by prefix on its side")
-    venue.exchange.place_order(limit(Side.SELL, "0.01", "20100", "gw7r1-a"))
-    venue.exchange.place_order(limit(Side.SELL, "0.01", "20150", "gw70r1-a"))
-    venue.move_price("BTCUSDT", Decimal("20200"))
+@pytest.mark.django_db
+def test_the_paper_venue_leaves_out_other_bots_fills() -> None:
+    with paper_venue() as venue:
+        venue.exchange.place_order(limit(Side.SELL, "0.01", "20100", "gw7r1-a"))
+        venue.exchange.place_order(limit(Side.SELL, "0.01", "20150", "gw70r1-a"))
+        venue.move_price("BTCUSDT", Decimal("20200"))
 
-    narrowed = venue.exchange.fills_since("BTCUSDT", None, client_order_prefix="gw7r1-")
+        narrowed = venue.exchange.fills_since("BTCUSDT", None, client_order_prefix="gw7r1-")
 
     assert [f.client_order_id for f in narrowed] == ["gw7r1-a"]
