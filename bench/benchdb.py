@@ -74,3 +74,24 @@ def celery_worker_command(
         "--without-gossip",
         "--without-heartbeat",
     ]
+
+
+def fresh_django(root: Path, *, collect_static: bool = False) -> None:
+    """Set up Django on the benchmark's environment, migrate its own database and empty it and
+    its two Redis databases (broker/channel layer and cache), so each run starts alike."""
+    sys.path.insert(0, str(root))
+    import django
+    import redis
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    django.setup()
+    if collect_static:
+        call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG off serves the manifest's names
+    call_command("migrate", interactive=False, verbosity=0)
+    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE {} RESTART IDENTITY CASCADE".format(", ".join(f'"{t}"' for t in tables)))
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).flushdb()

@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from benchdb import bench_database_url, celery_worker_command, throwaway_production_env
+from benchdb import bench_database_url, celery_worker_command, fresh_django, throwaway_production_env
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DATABASE = "gridwise_enginebench"
@@ -89,21 +89,7 @@ def bench_environment() -> dict[str, str]:
 
 
 def setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
-    import django
-    from django.core.management import call_command
-    from django.db import connection
-
-    django.setup()
-    call_command("migrate", interactive=False, verbosity=0)
-    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE {} RESTART IDENTITY CASCADE".format(", ".join(f'"{t}"' for t in tables)))
-    import redis
-    from django.conf import settings
-
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).flushdb()
+    fresh_django(ROOT)
 
 
 # Fixtures ----------------------------------------------------------------------

@@ -35,25 +35,12 @@ QUIET_DATABASE = "gridwise_quiettick"
 
 
 def setup(database: str) -> None:
-    from benchdb import bench_database_url
+    from benchdb import bench_database_url, fresh_django
 
     bench_environment()
     os.environ["DATABASE_URL"] = bench_database_url(database)
     os.environ["BOT_TICK_STREAM"] = ""
-    sys.path.insert(0, str(ROOT))
-    import django
-    import redis
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connection
-
-    django.setup()
-    call_command("migrate", interactive=False, verbosity=0)
-    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE {} RESTART IDENTITY CASCADE".format(", ".join(f'"{t}"' for t in tables)))
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).flushdb()
+    fresh_django(ROOT)
 
 
 def bring_to_steady_state(bot_ids: list[int]) -> None:

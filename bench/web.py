@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from benchdb import bench_database_url, celery_worker_command, throwaway_production_env
+from benchdb import bench_database_url, celery_worker_command, fresh_django, throwaway_production_env
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DATABASE = "gridwise_webbench"
@@ -82,21 +82,7 @@ def bench_environment(redis_dbs: tuple[int, int], database: str = BENCH_DATABASE
 
 
 def setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
-    import django
-    import redis
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connection
-
-    django.setup()
-    call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG off serves the manifest's names
-    call_command("migrate", interactive=False, verbosity=0)
-    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE {} RESTART IDENTITY CASCADE".format(", ".join(f'"{t}"' for t in tables)))
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).flushdb()
+    fresh_django(ROOT, collect_static=True)
 
 
 # Data --------------------------------------------------------------------------
@@ -482,6 +468,9 @@ async def _first_message_at(ws: Any, timeout: float) -> float | None:
 
 
 def report_fills(name: str, latencies: list[float]) -> None:
+    if not latencies:
+        print(f"{name:<44} no fills")  # noqa: T201
+        return
     p50, p95 = percentile(latencies, 50) * 1000, percentile(latencies, 95) * 1000
     verdict = "meets" if p95 < FILL_TARGET_MS else "MISSES"
     print(  # noqa: T201
