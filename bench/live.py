@@ -11,7 +11,8 @@ REDIS_URL. It prints:
 - publish: the after-commit send of one event to its two groups (`bots.live._send`);
 - render: the bot page's fragments for one fill (`bots.views.detail.live_fragments`, trades tab);
 - end to end: publish to the fragment arriving on a `ws/bots/<id>/` socket (the whole ASGI
-  stack with session auth, Redis, the consumer's coalescing window of COALESCE_SECONDS);
+  stack with session auth and Redis; a lone event is rendered at once, without the
+  consumer's coalescing window);
 - burst: N events published at once, how many messages the socket received and when the last came.
 """
 
@@ -106,7 +107,7 @@ async def end_to_end(bot: Any, cookie: str, events: int, burst: int) -> None:
     from asgiref.sync import sync_to_async
     from django.db import transaction
 
-    from bots import consumers, live
+    from bots import live
     from bots.tests.sockets import WebsocketCommunicator
     from config.asgi import application
 
@@ -131,7 +132,6 @@ async def end_to_end(bot: Any, cookie: str, events: int, burst: int) -> None:
         await socket.receive_from(10)
         took.append(time.perf_counter() - started)
     figures("end to end", took)
-    say(f"{'':<12} (includes the {consumers.COALESCE_SECONDS * 1000:.0f} ms coalescing window)")
 
     def publish_burst() -> None:
         for _ in range(burst):

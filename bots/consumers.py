@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,9 +24,10 @@ logger = logging.getLogger(__name__)
 NOT_SIGNED_IN = 4401
 NOT_FOUND = 4404
 
-# A burst of events (a tick booking many fills) is rendered once, this long after its first event.
-# A tick's events are published as its transactions commit, milliseconds apart; every
-# millisecond here is added to each fill's way to the screen (bench/web.py), so it is short.
+# A page renders engine events at most once per this many seconds. An event after a quiet
+# spell is rendered at once: that is a fill's way to the screen (bench/web.py). What arrives
+# during or soon after a render (the rest of a tick's commits, a price move filling many bots)
+# is rendered together when the spell ends, so a burst costs two renders, not one per event.
 COALESCE_SECONDS = 0.05
 
 Event = dict[str, Any]
@@ -50,6 +52,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         self.group = group
         self.pending: list[Event] = []
+        self.rendered_at = 0.0  # time.monotonic() when the last render was sent
         self.flushing: asyncio.Task[None] | None = None
         await self.channel_layer.group_add(group, self.channel_name)
         # Every (re)connect sends the page's current state: that is how it catches up after a drop.
@@ -72,10 +75,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
         so fragments never arrive out of order."""
         try:
             while self.pending:
-                if all(event.get("type") == "bot.event" for event in self.pending):
-                    await asyncio.sleep(COALESCE_SECONDS)  # a page's own request goes at once
+                spell = self.rendered_at + COALESCE_SECONDS - time.monotonic()
+                if spell > 0 and all(event.get("type") == "bot.event" for event in self.pending):
+                    await asyncio.sleep(spell)  # a page's own request goes at once
                 events, self.pending = self.pending, []
                 await self.send_render(self.merge(events))
+                self.rendered_at = time.monotonic()
         finally:
             self.flushing = None
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -291,23 +291,66 @@ def run_tick(
     due: datetime | None = None,
 ) -> bool:
     """Run one tick if no other runs and, if dispatched, its message is current. Returns whether it ran."""
-    claimed = claim_and_load(bot_id, reschedule_in=reschedule_in, dispatched_until=dispatched_until, due=due)
-    if claimed is None:
+    tick = begin_tick(bot_id, reschedule_in=reschedule_in, dispatched_until=dispatched_until, due=due)
+    if tick is None:
         return False
-    try:
-        _tick(claimed.bot, quiet=claimed.quiet)
-    finally:
-        release(bot_id, claimed.token)
+    tick.book()
+    tick.finish()
     return True
 
 
-def _tick(bot: Bot, *, quiet: bool = False) -> None:
+class StagedTick:
+    """A claimed tick in two steps, so that a batch of wake-ups can book every bot's fills
+    (which reach the trader's screen as each booking commits) before any bot sends its
+    counter-orders. `book` reads the venue and records what it did; `finish` sends what that
+    calls for. The lease is released when the tick ends: after `finish`, or when `book` raises.
+    """
+
+    def __init__(self, claimed: Claimed) -> None:
+        self.bot_id = claimed.bot.pk
+        self._token: uuid.UUID | None = claimed.token
+        self._steps = _tick_steps(claimed.bot, quiet=claimed.quiet)
+
+    def book(self) -> None:
+        try:
+            next(self._steps, None)
+        except BaseException:
+            self._release()
+            raise
+
+    def finish(self) -> None:
+        try:
+            for _ in self._steps:
+                pass
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._token is not None:
+            release(self.bot_id, self._token)
+            self._token = None
+
+
+def begin_tick(
+    bot_id: int,
+    *,
+    reschedule_in: timedelta | None = None,
+    dispatched_until: datetime | None = None,
+    due: datetime | None = None,
+) -> StagedTick | None:
+    """The bot's tick, claimed (see `claim_and_load`), or None when it may not run now."""
+    claimed = claim_and_load(bot_id, reschedule_in=reschedule_in, dispatched_until=dispatched_until, due=due)
+    return StagedTick(claimed) if claimed is not None else None
+
+
+def _tick_steps(bot: Bot, *, quiet: bool = False) -> Iterator[None]:
+    """The tick, pausing once where a running bot has booked what the venue did and has yet to send."""
     try:
         exchange = exchange_for_account(bot.exchange_account)
         if bot.status == BotStatus.STARTING:
             _starting(bot, exchange)
         elif bot.status == BotStatus.RUNNING:
-            _running(bot, exchange, quiet=quiet)
+            yield from _running(bot, exchange, quiet=quiet)
         elif bot.status == BotStatus.STOPPING:
             _stopping(bot, exchange)
     except RateLimited as exc:
@@ -459,15 +502,18 @@ def _lay_out_grid(bot: Bot, exchange: Exchange) -> None:
 # Running ---------------------------------------------------------------------
 
 
-def _running(bot: Bot, exchange: Exchange, *, quiet: bool = False) -> None:
+def _running(bot: Bot, exchange: Exchange, *, quiet: bool = False) -> Iterator[None]:
     now = timezone.now()
     sweep = bot.orders_checked_at is None or now - bot.orders_checked_at >= SWEEP_EVERY
     if quiet and not sweep:
         # The claim found nothing to book, settle or send (Claimed.quiet): the reconcile's
         # reads would come back empty. Exit rules and the snapshot below still run.
+        yield
         outcome = Reconciled(changed=False, unsent=[])
     else:
-        outcome = _reconcile(bot, exchange, follow_finished=sweep)
+        booked = _book_new_fills(bot, exchange)
+        yield  # booked, and on the trader's screen: a batch of wake-ups books its other bots now
+        outcome = _settle_live(bot, exchange, changed=booked, follow_finished=sweep)
     if sweep:
         Bot.objects.filter(pk=bot.pk).update(orders_checked_at=now)
     if outcome.changed:
@@ -607,6 +653,12 @@ class Reconciled:
 
 def _reconcile(bot: Bot, exchange: Exchange, *, follow_finished: bool = True) -> Reconciled:
     """Record new fills once, settle unknown outcomes, and follow orders the exchange finished."""
+    booked = _book_new_fills(bot, exchange)
+    return _settle_live(bot, exchange, changed=booked, follow_finished=follow_finished)
+
+
+def _book_new_fills(bot: Bot, exchange: Exchange) -> bool:
+    """Record the venue's new fills of this bot's orders, each once; whether any was new."""
     changed = False
     # Read a little before the cursor: a venue may publish a fill after a newer one. The
     # booked-trade check below keeps the overlap from counting anything twice.
@@ -635,6 +687,11 @@ def _reconcile(bot: Bot, exchange: Exchange, *, follow_finished: bool = True) ->
         if cursor != bot.fills_cursor:
             Bot.objects.filter(pk=bot.pk).update(fills_cursor=cursor)
             bot.fills_cursor = cursor
+    return changed
+
+
+def _settle_live(bot: Bot, exchange: Exchange, *, changed: bool, follow_finished: bool) -> Reconciled:
+    """Settle unknown outcomes and follow orders the exchange finished; `changed`: fills were booked."""
     # One read of every live order serves settling, following and sending.
     live = list(
         bot.orders.filter(

@@ -1,6 +1,6 @@
 """Tick timings for capacity measurement: a signal that is always sent, a Redis stream only when asked.
 
-`tick_finished` is sent by the `tick_bot` task after every attempt with plain
+`tick_finished` is sent by the tick tasks after every attempt with plain
 floats (Unix seconds), so any process can time ticks without touching the
 engine. With BOT_TICK_STREAM set, each one is also appended to that Redis
 stream (capped), which is how `bench/engine.py` reads timings out of worker

@@ -19,7 +19,7 @@ WAKE_GRACE = timedelta(seconds=3)
 def wake_bots_on_fill(sender: object, account_ids: list[int], fills: list[Fill], **kwargs: Any) -> None:
     """Only the bots that own a filled order: bots sharing a paper account would otherwise all
     queue a tick for every fill, and the filled bot's tick would wait behind theirs."""
-    from bots.tasks import tick_now
+    from bots.tasks import wake_now
 
     filled = {fill.client_order_id for fill in fills}
     bots = Bot.objects.filter(
@@ -35,5 +35,4 @@ def wake_bots_on_fill(sender: object, account_ids: list[int], fills: list[Fill],
         # routine tick would race the wake-up for the lease and, winning, book the fill on
         # a niced worker.
         Bot.objects.filter(id__in=woken).update(next_tick_at=timezone.now() + WAKE_GRACE)
-        for bot_id, interval in woken.items():
-            tick_now(bot_id, interval=interval)
+        wake_now(woken)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
@@ -111,12 +112,8 @@ def tick_bots(ticks: Sequence[Sequence[float]], dispatched_until: str) -> None:
     dispatcher's timeout, as when its own message failed.
     """
     for bot_id, due, interval in ticks:
-        try:
+        with _logged_failure(int(bot_id)):
             _tick_one(int(bot_id), due=due, interval=int(interval), dispatched_until=dispatched_until)
-        except Exception:
-            logger.exception("The tick of bot %s failed.", bot_id)
-            if connection.errors_occurred and not connection.is_usable():
-                connection.close()  # broken: the next bot of the batch opens a new one
 
 
 @shared_task(ignore_result=True, acks_late=True)
@@ -154,12 +151,63 @@ def _tick_one(
         sender=tick_bot, bot_id=bot_id, ran=ran, started=started, finished=time.time(), due=due
     )
     if not ran and attempt < BUSY_RETRIES and _waits_for_tick_in_flight(bot_id, interval, dispatched_until):
-        tick_bot.apply_async(
-            (bot_id, attempt + 1),
-            {"interval": interval},
-            countdown=BUSY_RETRY_SECONDS,
-            queue=settings.CELERY_PRIORITY_QUEUE,
+        _retry_when_free(bot_id, interval, attempt=attempt + 1)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def tick_woken_bots(woken: Sequence[Sequence[int]]) -> None:
+    """Wake-ups after one price move, `(bot_id, interval)` each: every bot's fills are booked,
+    and so reach the trader's screen, before any bot of the batch sends its counter-orders.
+
+    Each bot's tick runs exactly as `tick_bot`'s wake-up does (its own claim, lease and
+    transactions), only in two steps. The last counter-order goes out when it would have with
+    one message per bot; the bookings before it no longer wait behind the other bots' sends.
+    """
+    booked: list[tuple[engine.StagedTick, float]] = []
+    for bot_id, interval in woken:
+        started = time.time()
+        with _logged_failure(bot_id):
+            tick = engine.begin_tick(bot_id, reschedule_in=timedelta(seconds=interval))
+            if tick is None:
+                _woke_busy(bot_id, interval, started)
+                continue
+            tick.book()
+            booked.append((tick, started))
+    for tick, started in booked:
+        with _logged_failure(tick.bot_id):
+            tick.finish()
+        # A booked tick's time includes its wait while the batch's other bots booked.
+        tick_finished.send(
+            sender=tick_bot, bot_id=tick.bot_id, ran=True, started=started, finished=time.time(), due=None
         )
+
+
+@contextmanager
+def _logged_failure(bot_id: int) -> Iterator[None]:
+    """One bot's failure is logged and the batch goes on, on a working connection."""
+    try:
+        yield
+    except Exception:
+        logger.exception("The tick of bot %s failed.", bot_id)
+        if connection.errors_occurred and not connection.is_usable():
+            connection.close()  # broken: the next bot of the batch opens a new one
+
+
+def _woke_busy(bot_id: int, interval: int, started: float) -> None:
+    tick_finished.send(
+        sender=tick_bot, bot_id=bot_id, ran=False, started=started, finished=time.time(), due=None
+    )
+    if _waits_for_tick_in_flight(bot_id, interval, None):
+        _retry_when_free(bot_id, interval, attempt=1)
+
+
+def _retry_when_free(bot_id: int, interval: int | None, *, attempt: int) -> None:
+    tick_bot.apply_async(
+        (bot_id, attempt),
+        {"interval": interval},
+        countdown=BUSY_RETRY_SECONDS,
+        queue=settings.CELERY_PRIORITY_QUEUE,
+    )
 
 
 def _waits_for_tick_in_flight(bot_id: int, interval: int | None, dispatched_until: str | None) -> bool:
@@ -176,3 +224,16 @@ def tick_now(bot_id: int, *, interval: int | None = None) -> None:
     """A tick that must not wait behind routine ones: after a fill, a start or a stop. With
     `interval` it is also the bot's scheduled tick: its claim sets the next one."""
     tick_bot.apply_async((bot_id,), {"interval": interval}, queue=settings.CELERY_PRIORITY_QUEUE)
+
+
+def wake_now(woken: dict[int, int]) -> None:
+    """Wake-ups for the bots one price move filled, `{bot_id: interval}`, each also the bot's
+    scheduled tick, in FILL_WAKE_UP_MESSAGES messages so that every priority process takes a
+    share (a bot's share is fixed by its place in the list, not by which process is free)."""
+    entries = sorted(woken.items())
+    messages = max(1, min(settings.FILL_WAKE_UP_MESSAGES, len(entries)))
+    with tick_woken_bots.app.producer_or_acquire() as producer:
+        for share in range(messages):
+            tick_woken_bots.apply_async(
+                (entries[share::messages],), queue=settings.CELERY_PRIORITY_QUEUE, producer=producer
+            )

@@ -171,6 +171,10 @@ BOT_TICK_STREAM = env.str("BOT_TICK_STREAM", default="")
 # Dispatched ticks per Celery message (bots.tasks.tick_bots): fewer messages, less overhead per
 # tick; more bots share one worker process's turn.
 BOT_TICKS_PER_MESSAGE = env.int("BOT_TICKS_PER_MESSAGE", default=10)
+# One message per priority worker process: a price move's wake-ups are shared between them.
+FILL_WAKE_UP_MESSAGES = env.int(
+    "FILL_WAKE_UP_MESSAGES", default=env.int("PRIORITY_WORKER_CONCURRENCY", default=2)
+)
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://localhost/")
 CELERY_TASK_IGNORE_RESULT = True

@@ -20,7 +20,7 @@ from django.test import Client
 
 from accounts.models import User
 from accounts.tests.factories import make_user
-from bots import actions, live
+from bots import actions, consumers, live
 from bots.models import Bot
 from bots.tests.sockets import WebsocketCommunicator
 from bots.tests.test_engine import started, tick
@@ -151,7 +151,9 @@ def test_an_engine_fill_reaches_the_owners_pages_and_no_one_elses(
         assert "53,000.0" in update
         assert 'id="bot-header"' in update, "the PnL changed"
         assert 'id="bot-chart-data"' in update
-        assert await page.receive_nothing(0.5), "one burst, one message"
+        # The fill is rendered the moment it arrives; the tick's counter-order, if it came
+        # during that render, follows in one more message.
+        assert len(await everything(page)) <= 1
 
         assert f'id="dash-{bot.pk}"' in await dashboard.receive_from(WAIT)
         assert await strangers_dashboard.receive_nothing(0.5)
@@ -183,15 +185,43 @@ def test_a_burst_of_events_is_rendered_once(paper_bot: Bot, dashboard_stand_in: 
         await database_sync_to_async(burst)()
 
         on_page, on_dashboard = await everything(page), await everything(dashboard)
-        # Five events; a busy machine may split the burst once, never render each event.
+        # Five events: the first is rendered at once, the rest together, never each on its own.
         assert 1 <= len(on_page) <= 2
-        # header, actions (a status changed), chart data, the events tab
-        assert sum(html.count('hx-swap-oob="true"') for html in on_page[:1]) == 4
+        # The last render has everything the burst changed: header, actions (a status
+        # changed), chart data, the events tab.
+        assert on_page[-1].count('hx-swap-oob="true"') == 4
         assert 1 <= len(on_dashboard) <= 2
         kinds = {
             kind for html in on_dashboard for kind in html.split('data-kinds="')[1].split('"')[0].split(",")
         }
         assert kinds == {"fill", "order", "status"}
+
+    run(scenario)
+
+
+def test_an_event_after_a_quiet_spell_goes_at_once_and_one_right_after_it_waits_out_the_spell(
+    paper_bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fill's way to the screen: no waiting for a burst that may never come."""
+    monkeypatch.setattr(consumers, "COALESCE_SECONDS", 2.0)  # wide enough to tell "at once" apart
+    owner = session_for(paper_bot.owner)
+
+    def publish(kind: str) -> None:
+        with transaction.atomic():
+            live.publish(paper_bot, kind, {})
+
+    async def scenario() -> None:
+        page = socket(f"/ws/bots/{paper_bot.pk}/", owner)
+        assert (await page.connect())[0]
+        await page.receive_from(WAIT)  # the catch-up render starts a spell
+        await asyncio.sleep(2.2)
+
+        await database_sync_to_async(publish)("fill")
+        assert 'id="bot-header"' in await page.receive_from(1.0), "rendered at once"
+        await database_sync_to_async(publish)("order")
+        assert await page.receive_nothing(1.0), "held: the fill's render began a spell"
+        assert 'id="bot-chart-data"' in await page.receive_from(WAIT)
+        await page.disconnect()
 
     run(scenario)
 

@@ -34,7 +34,7 @@ def test_only_the_bot_whose_order_filled_is_woken(
     far = _running(trader, account, "far", wide)
     far_due = far.next_tick_at
     woken: list[int] = []
-    monkeypatch.setattr(tasks, "tick_now", lambda bot_id, **options: woken.append(bot_id))
+    monkeypatch.setattr(tasks, "wake_now", lambda bots: woken.extend(bots))
 
     with django_capture_on_commit_callbacks(execute=True):
         fills = market.set_price("BTCUSDT", D("52900"))
@@ -56,11 +56,11 @@ def test_a_woken_bot_is_not_dispatched_while_its_wake_up_waits_and_the_wake_up_r
     market.set_price("BTCUSDT", D("54000"))
     bot = _running(trader, paper_account_for(trader, usdt="10000"), "near", grid_config())
     Bot.objects.filter(pk=bot.pk).update(next_tick_at=timezone.now() - timedelta(seconds=1))
-    woken: list[tuple[int, dict[str, Any]]] = []
-    monkeypatch.setattr(tasks, "tick_now", lambda bot_id, **options: woken.append((bot_id, options)))
+    woken: list[dict[int, int]] = []
+    monkeypatch.setattr(tasks, "wake_now", woken.append)
     with django_capture_on_commit_callbacks(execute=True):
         market.set_price("BTCUSDT", D("52900"))  # fills its 53,000 buy
-    assert woken == [(bot.pk, {"interval": bot.tick_interval})]
+    assert woken == [{bot.pk: bot.tick_interval}]
 
     dispatched: list[Any] = []
     monkeypatch.setattr(tasks.tick_bots, "apply_async", lambda args, **options: dispatched.append(args))
@@ -68,7 +68,7 @@ def test_a_woken_bot_is_not_dispatched_while_its_wake_up_waits_and_the_wake_up_r
     assert dispatched == [], "the bot was due, but its wake-up is its tick"
 
     before = timezone.now()
-    tasks.tick_bot(bot.pk, **woken[0][1])
+    tasks.tick_woken_bots(list(woken[0].items()))
     bot.refresh_from_db()
     assert bot.orders.filter(side="sell", status="open").count() == 3, "the counter-order is out"
     assert bot.next_tick_at is not None
@@ -80,7 +80,7 @@ def test_a_wake_up_that_never_runs_leaves_the_bot_to_the_dispatcher(
 ) -> None:
     market.set_price("BTCUSDT", D("54000"))
     bot = _running(trader, paper_account_for(trader, usdt="10000"), "near", grid_config())
-    monkeypatch.setattr(tasks, "tick_now", lambda bot_id, **options: None)  # the message is lost
+    monkeypatch.setattr(tasks, "wake_now", lambda bots: None)  # the message is lost
     with django_capture_on_commit_callbacks(execute=True):
         market.set_price("BTCUSDT", D("52900"))
 

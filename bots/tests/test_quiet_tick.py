@@ -148,8 +148,9 @@ def test_a_stop_during_a_quiet_tick_still_stops(paper_bot: Bot) -> None:
     assert claimed is not None
     assert claimed.quiet
     actions.do_emergency_stop(bot)  # the trader stops while the quiet tick is in flight
-    engine._tick(claimed.bot, quiet=claimed.quiet)
-    engine.release(bot.pk, claimed.token)
+    tick = engine.StagedTick(claimed)
+    tick.book()
+    tick.finish()  # and releases the lease
 
     bot.refresh_from_db()
     assert bot.status == BotStatus.STOPPING, "the quiet tick did not overwrite the stop"
