@@ -346,7 +346,7 @@ def _at(point: dict[str, Any]) -> datetime:
 
 
 def test_recent_fills_are_the_newest_across_bots_as_the_history_shows_them(trader: User) -> None:
-    from bots.views.dashboard import _bots, recent_fills
+    from bots.views.dashboard import _bot_rows, recent_fills
     from trading.history import page_of
 
     now = timezone.now()
@@ -354,7 +354,7 @@ def test_recent_fills_are_the_newest_across_bots_as_the_history_shows_them(trade
     make_fills(bots[0], 6, start=now - timedelta(minutes=10), step=timedelta(seconds=30))  # chatty
     make_fills(bots[1], 2, start=now - timedelta(minutes=9), same_time_every=2)
     make_fills(bots[2], 3, start=now - timedelta(days=3))
-    annotated = list(_bots(trader, local_midnight(trader, now)))
+    annotated = _bot_rows(trader, local_midnight(trader, now))
 
     for limit in (3, 5, 10):
         expected = [fill.pk for fill in page_of(trader, {}, size=limit).fills]
