@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
@@ -53,6 +54,7 @@ RUNNING_FIRST = Case(
 )
 STATUS_LABELS = dict(BotStatus.choices)
 REASON_SHOWN = 80
+NO_PNL = mark_safe('<span class="muted">\u2014</span>')  # a bot without books yet
 
 
 @dataclass(slots=True)
@@ -106,8 +108,8 @@ ROW_COLUMNS = (
 
 @dataclass
 class BotLine:
-    """One bot's row, with what the row shows worked out here: Python is many times cheaper
-    than the template's lookups and filters, and the page has a row per bot."""
+    """One bot's row, with what the row shows worked out here, once: Python is many times
+    cheaper than the template's lookups and filters, and the page has a row per bot."""
 
     bot: BotRow
     quote: str
@@ -116,34 +118,25 @@ class BotLine:
     last_fill_at: datetime | None
     open_orders: int
     stop_url: str = ""
+    dom_id: str = field(init=False)
+    href: str = field(init=False)
+    status_label: str = field(init=False)
+    status_note: str = field(init=False)
+    price_range: str = field(init=False)
+    pnl_html: str = field(init=False)
+    in_play: bool = field(init=False)
+    can_stop: bool = field(init=False)
 
-    @property
-    def dom_id(self) -> str:
-        return f"bot-row-{self.bot.pk}"
-
-    @property
-    def in_play(self) -> bool:
-        return self.bot.status not in IDLE_STATUSES
-
-    @property
-    def can_stop(self) -> bool:
-        return self.bot.status in actions.STOPPABLE
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS.get(self.bot.status, self.bot.status)
-
-    @property
-    def status_note(self) -> str:
-        return Truncator(self.bot.status_reason).chars(REASON_SHOWN) if self.bot.status_reason else ""
-
-    @property
-    def price_range(self) -> str:
-        return f"{plain(self.bot.lower_price)} \u2013 {plain(self.bot.upper_price)}"
-
-    @property
-    def pnl_html(self) -> str | None:
-        return pnl(self.summary.total_pnl, "0.01", self.quote) if self.summary else None
+    def __post_init__(self) -> None:
+        bot = self.bot
+        self.dom_id = f"bot-row-{bot.pk}"
+        self.href = f"/bots/{bot.pk}/"
+        self.status_label = STATUS_LABELS.get(bot.status, bot.status)
+        self.status_note = Truncator(bot.status_reason).chars(REASON_SHOWN) if bot.status_reason else ""
+        self.price_range = f"{plain(bot.lower_price)} \u2013 {plain(bot.upper_price)}"
+        self.pnl_html = pnl(self.summary.total_pnl, "0.01", self.quote) if self.summary else NO_PNL
+        self.in_play = bot.status not in IDLE_STATUSES
+        self.can_stop = bot.status in actions.STOPPABLE
 
 
 @dataclass
