@@ -166,6 +166,12 @@ if CACHE_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+if CACHE_URL:
+    # Every request reads its session: from the shared cache, falling back to the database,
+    # which every write still reaches, so a cache flush signs nobody out. Never over a
+    # per-process cache: a session ended in one process would live on in another's.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 # A Redis stream that receives every tick's timing (bots.metrics); empty records nothing.
 BOT_TICK_STREAM = env.str("BOT_TICK_STREAM", default="")
 # Dispatched ticks per Celery message (bots.tasks.tick_bots): fewer messages, less overhead per

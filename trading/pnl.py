@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -17,6 +17,20 @@ from trading.models import EquitySnapshot
 
 if TYPE_CHECKING:
     from bots.models import Bot
+
+
+class Priced(Protocol):
+    """What `mark_prices` reads of a bot: a model instance needs a join for its venue, so pages
+    listing many bots hand it plain rows instead."""
+
+    @property
+    def pk(self) -> int: ...
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def exchange(self) -> str: ...  # the venue of the bot's exchange account
+    @property
+    def price_at_start(self) -> Decimal | None: ...
 
 
 def mark_price(bot: Bot) -> Decimal | None:
@@ -44,18 +58,31 @@ def bot_pnl(
     mark = mark if mark is not None else mark_price(bot)
     if mark is None:
         return None
+    return run_pnl(books, mark, started_at=bot.started_at, stopped_at=bot.stopped_at, now=now)
+
+
+def run_pnl(
+    books: Ledger,
+    mark: Decimal,
+    *,
+    started_at: datetime | None,
+    stopped_at: datetime | None,
+    now: datetime | None = None,
+) -> LedgerSummary:
+    """`bot_pnl` from the parts of a bot it reads, for callers holding plain rows: a stopped
+    run's APR counts up to its stop, a live one's up to `now`."""
     now = now or timezone.now()
-    end = bot.stopped_at if bot.stopped_at and bot.started_at and bot.stopped_at > bot.started_at else now
-    return books.summary(mark, running_for=running_time(bot.started_at, end))
+    end = stopped_at if stopped_at and started_at and stopped_at > started_at else now
+    return books.summary(mark, running_for=running_time(started_at, end))
 
 
-def mark_prices(bots: Iterable[Bot]) -> dict[int, Decimal | None]:
+def mark_prices(bots: Iterable[Priced]) -> dict[int, Decimal | None]:
     """`mark_price` for many bots in at most two queries: each paper symbol's price is read once,
     and the latest snapshot of every other bot comes from one query."""
     from exchanges.paper.models import PaperMarket
 
     bots = list(bots)
-    paper_bots = [bot for bot in bots if bot.exchange_account.exchange == ExchangeName.PAPER]
+    paper_bots = [bot for bot in bots if bot.exchange == ExchangeName.PAPER]
     symbols = {bot.symbol for bot in paper_bots}
     paper_prices: dict[str, Decimal] = (
         dict(PaperMarket.objects.filter(symbol__in=symbols).values_list("symbol", "last_price"))
@@ -68,9 +95,10 @@ def mark_prices(bots: Iterable[Bot]) -> dict[int, Decimal | None]:
     unpriced = [bot.pk for bot in bots if bot.pk not in marks]
     latest: dict[int, Decimal | None] = (
         dict(
-            # The bots' own model, so trading never imports bots.
-            type(bots[0])
-            ._default_manager.filter(pk__in=unpriced)
+            # The bots' own model, reached through the snapshot's key so that trading never
+            # imports bots.
+            EquitySnapshot._meta.get_field("bot")
+            .related_model._default_manager.filter(pk__in=unpriced)
             .annotate(
                 latest=Subquery(
                     EquitySnapshot.objects.filter(bot=OuterRef("pk")).order_by("-time").values("price")[:1]

@@ -11,23 +11,35 @@ every call. Formats other than the ones below go through Django's own formatter.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from django import template
 from django.conf import settings
-from django.utils import dateformat, timezone
+from django.utils import dateformat, timezone, translation
 from django.utils.dates import MONTHS_3
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
+
+
+@lru_cache(maxsize=256)
+def _month(language: str | None, month: int) -> str:
+    """`M`'s month name in `language`: translating it on every call cost more than the rest
+    of a label."""
+    with translation.override(language):
+        return str(MONTHS_3[month].title())
 
 
 def short_label(local: datetime, fmt: str) -> str:
     """`local` as `dateformat.format(local, fmt)` writes it."""
     if fmt == "j M H:i":
-        return f"{local.day} {MONTHS_3[local.month].title()} {local:%H:%M}"
+        return (
+            f"{local.day} {_month(translation.get_language(), local.month)} {local.hour:02}:{local.minute:02}"
+        )
     if fmt == "j M H:i:s":
-        return f"{local.day} {MONTHS_3[local.month].title()} {local:%H:%M:%S}"
+        month = _month(translation.get_language(), local.month)
+        return f"{local.day} {month} {local.hour:02}:{local.minute:02}:{local.second:02}"
     return dateformat.format(local, fmt)
 
 
@@ -38,4 +50,5 @@ def local_time(value: datetime | None, fmt: str) -> SafeString | str:
         return ""
     # The conversion the template engine gives `|date` (template_localtime).
     local = timezone.localtime(value) if settings.USE_TZ and timezone.is_aware(value) else value
-    return format_html('<time datetime="{}">{}</time>', local.isoformat(), short_label(local, fmt))
+    # format_html's output, built directly: an ISO timestamp has nothing to escape.
+    return mark_safe(f'<time datetime="{local.isoformat()}">{escape(short_label(local, fmt))}</time>')  # noqa: S308

@@ -346,7 +346,7 @@ def _at(point: dict[str, Any]) -> datetime:
 
 
 def test_recent_fills_are_the_newest_across_bots_as_the_history_shows_them(trader: User) -> None:
-    from bots.views.dashboard import _bots, recent_fills
+    from bots.views.dashboard import _bot_rows, recent_fills
     from trading.history import page_of
 
     now = timezone.now()
@@ -354,7 +354,7 @@ def test_recent_fills_are_the_newest_across_bots_as_the_history_shows_them(trade
     make_fills(bots[0], 6, start=now - timedelta(minutes=10), step=timedelta(seconds=30))  # chatty
     make_fills(bots[1], 2, start=now - timedelta(minutes=9), same_time_every=2)
     make_fills(bots[2], 3, start=now - timedelta(days=3))
-    annotated = list(_bots(trader, local_midnight(trader, now)))
+    annotated = _bot_rows(trader, local_midnight(trader, now))
 
     for limit in (3, 5, 10):
         expected = [fill.pk for fill in page_of(trader, {}, size=limit).fills]
@@ -425,3 +425,73 @@ def test_a_burst_costs_one_overview_whatever_its_size(trader: User, world) -> No
     assert one_event == read_once
     assert burst == read_once
     assert html.count("<tr id=") == 4, "the stranger's bot is not the trader's to see"
+
+
+def bots_in_every_state(trader: User) -> dict[str, Bot]:
+    bots = {
+        "draft": actions.do_create_bot(trader, paper_account_for(trader), "draft", grid_config(), D(54000))
+    }
+    for status in ("running", "stopping", "stopped", "error"):
+        bots[status] = running_bot(trader, status)
+        make_fills(bots[status], 2, start=timezone.now() - timedelta(hours=1))
+    Bot.objects.filter(pk=bots["stopping"].pk).update(status=BotStatus.STOPPING)
+    Bot.objects.filter(pk=bots["stopped"].pk).update(status=BotStatus.STOPPED, stopped_at=timezone.now())
+    reason = "The exchange said <no>: insufficient balance & a long explanation " * 3
+    Bot.objects.filter(pk=bots["error"].pk).update(status=BotStatus.ERROR, status_reason=reason)
+    return bots
+
+
+def test_the_compiled_bot_query_reads_what_the_orm_does(trader: User, world) -> None:
+    from bots.views.dashboard import BotRow, _bot_rows, _rows_query
+
+    bots = bots_in_every_state(trader)
+    running_bot(world.outsider, "stranger's")
+    now = timezone.now()
+    midnight = local_midnight(trader, now)
+    snapshot(bots["running"], now - timedelta(minutes=1), "990")
+    Bot.objects.filter(pk=bots["running"].pk).update(started_at=midnight - timedelta(days=1))
+    snapshot(bots["running"], midnight - timedelta(minutes=5), "995.5")
+
+    rows = _bot_rows(trader, midnight)
+
+    assert connection.vendor == "postgresql", "the compiled path is PostgreSQL's"
+    assert rows == [BotRow(*row) for row in _rows_query(trader.pk, midnight)]
+    by_pk = {row.pk: row for row in rows}
+    assert set(by_pk) == {bot.pk for bot in bots.values()}, "only the trader's own bots"
+    assert by_pk[bots["draft"].pk].ledger is None
+    assert by_pk[bots["draft"].pk].books is None
+    assert by_pk[bots["running"].pk].ledger == Bot.objects.get(pk=bots["running"].pk).ledger
+    assert by_pk[bots["running"].pk].midnight_equity == D("995.5")
+    assert by_pk[bots["running"].pk].lower_price == "45000"
+    assert [row.name for row in _bot_rows(world.outsider, midnight)] == ["stranger's"]
+
+
+def _row(page: str, bot: Bot) -> str:
+    found = re.search(rf'<tr id="bot-row-{bot.pk}".*?</tr>', page, re.S)
+    assert found is not None, bot.name
+    return found[0]
+
+
+def test_each_state_shows_its_row(trader: User, trader_client: Client) -> None:
+    bots = bots_in_every_state(trader)
+
+    page = trader_client.get("/").content.decode()
+
+    draft = _row(page, bots["draft"])
+    assert '<span class="badge status-draft">Draft</span>' in draft
+    assert '<td data-label="PnL"><span class="muted">—</span></td>' in draft  # no books yet
+    assert '<span class="muted">None yet</span>' in draft
+    assert "<form" not in draft
+    for status in ("running", "stopping", "stopped", "error"):
+        row = _row(page, bots[status])
+        assert f'<span class="badge status-{status}">' in row
+        assert '<span class="pnl pnl-' in row
+        assert "USDT</span>" in row
+        assert "<time datetime=" in row
+        assert f'href="/bots/{bots[status].pk}/"' in row
+    assert "<form" in _row(page, bots["running"])
+    assert "<form" not in _row(page, bots["stopped"])
+    error = _row(page, bots["error"])
+    assert '<br><small class="muted">The exchange said &lt;no&gt;: insufficient balance &amp; a long' in error
+    assert "…</small>" in error  # cut at 80 characters
+    assert "<no>" not in error

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from django.contrib import messages
@@ -15,24 +17,26 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.fields.json import KT
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from accounts.twofactor import has_two_factor
 from accounts.verification import has_verified_email
-from bots import actions
+from bots import actions, codec
 from bots.models import Bot, BotStatus
 from exchanges.models import ExchangeAccount
 from trading.history import page_of
-from trading.ledger import LedgerSummary
+from trading.ledger import Ledger, LedgerSummary
 from trading.models import LIVE_STATUSES, EquitySnapshot, Fill, Order
-from trading.pnl import bot_pnl, mark_prices
+from trading.pnl import mark_prices, run_pnl
 from trading.templatetags.money import plain, pnl
 
 TEMPLATE = "bots/dashboard.html"
@@ -51,66 +55,91 @@ RUNNING_FIRST = Case(
     default=Value(2),
     output_field=IntegerField(),
 )
-# What a row shows of a bot (and `mark_prices` and `bot_pnl` read): the rest of its columns,
-# timestamps and JSON mostly, cost more to turn into Python than the query itself.
-LINE_FIELDS = (
+STATUS_LABELS = dict(BotStatus.choices)
+REASON_SHOWN = 80
+NO_PNL = mark_safe('<span class="muted">\u2014</span>')  # a bot without books yet
+
+
+@dataclass(slots=True)
+class BotRow:
+    """What the dashboard reads of a bot, as plain values: turning 50 rows into `Bot` instances
+    cost more than the query itself. Reads as a `Bot` where the page uses one (`pk`, `name`,
+    `symbol`, `status`, `status_reason`), and as `trading.pnl.Priced` for `mark_prices`."""
+
+    pk: int
+    name: str
+    symbol: str
+    status: str
+    status_reason: str
+    lower_price: str | None  # the config's, as text
+    upper_price: str | None
+    ledger: dict[str, Any] | None
+    price_at_start: Decimal | None
+    started_at: datetime | None
+    stopped_at: datetime | None
+    exchange: str  # the venue of its exchange account
+    account_owner_id: int
+    last_fill_at: datetime | None
+    open_orders: int | None
+    midnight_equity: Decimal | None  # this run's last snapshot before local midnight
+
+    @property
+    def books(self) -> Ledger | None:
+        return codec.ledger_from_json(self.ledger) if self.ledger else None
+
+
+# `BotRow`'s fields, in order, as `_bot_rows` selects them.
+ROW_COLUMNS = (
+    "pk",
     "name",
     "symbol",
-    "config",
     "status",
     "status_reason",
+    "lower_price",
+    "upper_price",
     "ledger",
     "price_at_start",
     "started_at",
     "stopped_at",
     "exchange_account__exchange",
     "exchange_account__owner",
+    "last_fill_at",
+    "open_orders",
+    "midnight_equity",
 )
-STATUS_LABELS = dict(BotStatus.choices)
-REASON_SHOWN = 80
 
 
 @dataclass
 class BotLine:
-    """One bot's row, with what the row shows worked out here: Python is many times cheaper
-    than the template's lookups and filters, and the page has a row per bot."""
+    """One bot's row, with what the row shows worked out here, once: Python is many times
+    cheaper than the template's lookups and filters, and the page has a row per bot."""
 
-    bot: Bot
+    bot: BotRow
     quote: str
     summary: LedgerSummary | None
     today_pnl: Decimal | None
     last_fill_at: datetime | None
     open_orders: int
     stop_url: str = ""
+    dom_id: str = field(init=False)
+    href: str = field(init=False)
+    status_label: str = field(init=False)
+    status_note: str = field(init=False)
+    price_range: str = field(init=False)
+    pnl_html: str = field(init=False)
+    in_play: bool = field(init=False)
+    can_stop: bool = field(init=False)
 
-    @property
-    def dom_id(self) -> str:
-        return f"bot-row-{self.bot.pk}"
-
-    @property
-    def in_play(self) -> bool:
-        return self.bot.status not in IDLE_STATUSES
-
-    @property
-    def can_stop(self) -> bool:
-        return self.bot.status in actions.STOPPABLE
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS.get(self.bot.status, self.bot.status)
-
-    @property
-    def status_note(self) -> str:
-        return Truncator(self.bot.status_reason).chars(REASON_SHOWN) if self.bot.status_reason else ""
-
-    @property
-    def price_range(self) -> str:
-        config = self.bot.config or {}
-        return f"{plain(config.get('lower_price'))} \u2013 {plain(config.get('upper_price'))}"
-
-    @property
-    def pnl_html(self) -> str | None:
-        return pnl(self.summary.total_pnl, "0.01", self.quote) if self.summary else None
+    def __post_init__(self) -> None:
+        bot = self.bot
+        self.dom_id = f"bot-row-{bot.pk}"
+        self.href = f"/bots/{bot.pk}/"
+        self.status_label = STATUS_LABELS.get(bot.status, bot.status)
+        self.status_note = Truncator(bot.status_reason).chars(REASON_SHOWN) if bot.status_reason else ""
+        self.price_range = f"{plain(bot.lower_price)} \u2013 {plain(bot.upper_price)}"
+        self.pnl_html = pnl(self.summary.total_pnl, "0.01", self.quote) if self.summary else NO_PNL
+        self.in_play = bot.status not in IDLE_STATUSES
+        self.can_stop = bot.status in actions.STOPPABLE
 
 
 @dataclass
@@ -130,7 +159,7 @@ class Overview:
     totals: list[QuoteTotals]
     running: int
     open_orders: int
-    recent_fills: list[Fill] = field(default_factory=list)
+    recent_fills: list[RecentFill] = field(default_factory=list)
 
     @property
     def stoppable(self) -> int:
@@ -140,7 +169,33 @@ class Overview:
 # Reading ------------------------------------------------------------------------
 
 
-def _bots(user: User, midnight: datetime) -> QuerySet[Bot]:
+def _bot_rows(user: User, midnight: datetime) -> list[BotRow]:
+    """The user's bots as the dashboard lists them, running ones first."""
+    if connection.vendor != "postgresql":
+        return [BotRow(*row) for row in _rows_query(user.pk, midnight)]
+    # Building and compiling the query cost the page more than running it: its SQL is
+    # compiled once per process, and each call runs it with its own owner and midnight.
+    sql, params, owner_at, midnight_at = _rows_sql()
+    values = list(params)
+    values[owner_at], values[midnight_at] = user.pk, midnight
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        rows = cursor.fetchall()
+    # Django reads jsonb as text and leaves the decoding to the field, which is skipped here.
+    ledger_at = ROW_COLUMNS.index("ledger")
+    bots = []
+    for row in rows:
+        values = list(row)
+        values[ledger_at] = _json(values[ledger_at])
+        bots.append(BotRow(*values))
+    return bots
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _rows_query(owner_id: int, midnight: datetime) -> QuerySet[Bot, tuple[Any, ...]]:
     last_fill = Fill.objects.filter(bot=OuterRef("pk")).order_by("-time").values("time")[:1]
     # The last snapshot before midnight counts only if this run took it: the last one taken
     # between the run's start and midnight is that snapshot when it exists.
@@ -156,17 +211,39 @@ def _bots(user: User, midnight: datetime) -> QuerySet[Bot]:
         .values("n")
     )
     return (
-        Bot.objects.owned_by(user)
-        .select_related("exchange_account")
-        .only(*LINE_FIELDS)
+        Bot.objects.owned_by(owner_id)
         .annotate(
+            # As text: the range is all the row shows of the config, and it needs no decoding.
+            lower_price=KT("config__lower_price"),
+            upper_price=KT("config__upper_price"),
             last_fill_at=Subquery(last_fill),
             open_orders=Subquery(open_orders, output_field=IntegerField()),
             midnight_equity=Subquery(at_midnight),
-            running_first=RUNNING_FIRST,
         )
-        .order_by("running_first", "-created_at", "-pk")
+        .order_by(RUNNING_FIRST, "-created_at", "-pk")
+        .values_list(*ROW_COLUMNS)
     )
+
+
+# Stand-ins for `_rows_query`'s arguments while its SQL is compiled: no real owner or
+# midnight can equal them, so their places among the parameters are unmistakable.
+_OWNER_MARKER = -918_273_645
+_MIDNIGHT_MARKER = datetime(1901, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
+
+
+@lru_cache(maxsize=1)
+def _rows_sql() -> tuple[str, tuple[Any, ...], int, int]:
+    """`_rows_query`'s SQL and parameters, with where its owner and midnight go among them."""
+    query = _rows_query(_OWNER_MARKER, _MIDNIGHT_MARKER).query
+    sql, params = query.get_compiler(connection=connection).as_sql()
+    params = tuple(params)
+    places = [
+        [n for n, value in enumerate(params) if value == marker]
+        for marker in (_OWNER_MARKER, _MIDNIGHT_MARKER)
+    ]
+    if [len(found) for found in places] != [1, 1]:
+        raise RuntimeError(f"The dashboard's bot query takes its owner and midnight at {places}.")
+    return sql, params, places[0][0], places[1][0]
 
 
 def _zone(user: User) -> zoneinfo.ZoneInfo:
@@ -180,17 +257,21 @@ def local_midnight(user: User, now: datetime) -> datetime:
     return timezone.localtime(now, _zone(user)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _today_pnl(bot: Any, summary: LedgerSummary) -> Decimal:
-    """Equity now minus the last snapshot this run took before local midnight (annotated by
-    `_bots`); a run started since then counts from its investment."""
+def _today_pnl(bot: BotRow, summary: LedgerSummary) -> Decimal:
+    """Equity now minus the last snapshot this run took before local midnight (read by
+    `_bot_rows`); a run started since then counts from its investment."""
     if bot.midnight_equity is not None:
         return Decimal(summary.equity - bot.midnight_equity)
     return summary.equity - summary.investment
 
 
-def _line(bot: Any, mark: Decimal | None, now: datetime, stop_url: str) -> BotLine:
+def _line(bot: BotRow, mark: Decimal | None, now: datetime, stop_url: str) -> BotLine:
     books = bot.books if mark is not None else None
-    summary = bot_pnl(bot, mark, now=now, books=books) if books is not None else None
+    summary = (
+        run_pnl(books, mark, started_at=bot.started_at, stopped_at=bot.stopped_at, now=now)
+        if books is not None and mark is not None
+        else None
+    )
     return BotLine(
         bot=bot,
         quote=books.quote_asset if summary is not None and books else "",
@@ -227,7 +308,7 @@ def _totals(lines: list[BotLine]) -> list[QuoteTotals]:
 def overview(user: User, *, now: datetime | None = None) -> Overview:
     """Everything the dashboard shows, in a fixed number of queries whatever the number of bots."""
     now = now or timezone.now()
-    bots = list(_bots(user, local_midnight(user, now)))
+    bots = _bot_rows(user, local_midnight(user, now))
     marks = mark_prices(bots)
     stop_urls = _stop_urls([bot.pk for bot in bots])
     lines = []
@@ -242,20 +323,51 @@ def overview(user: User, *, now: datetime | None = None) -> Overview:
     )
 
 
-def recent_fills(user: User, bots: list[Any], limit: int = RECENT_FILLS) -> list[Fill]:
-    """The trader's newest `limit` fills; `bots` are all theirs, annotated by `_bots`. Once
+@dataclass(slots=True)
+class RecentFill:
+    """A fill as the dashboard lists it."""
+
+    pk: int
+    time: datetime
+    bot_id: int
+    bot_name: str
+    side: str
+    price: Decimal
+    quantity: Decimal
+    symbol: str
+
+    @property
+    def side_label(self) -> str:
+        return SIDE_LABELS.get(self.side, self.side)
+
+
+SIDE_LABELS: dict[str, str] = {
+    str(value): str(label) for value, label in Fill._meta.get_field("side").choices or ()
+}
+FILL_COLUMNS = ("pk", "time", "bot_id", "side", "price", "quantity", "symbol")
+
+
+def recent_fills(user: User, bots: list[BotRow], limit: int = RECENT_FILLS) -> list[RecentFill]:
+    """The trader's newest `limit` fills; `bots` are all theirs, as `_bot_rows` reads them. Once
     `limit` bots have filled, the `limit`-th newest of their last fills is a floor: at least
     `limit` fills are that new, so no older one makes the list, and only bots whose last fill
     reaches the floor can hold one. Each is read from its (bot, time, id) index."""
     last_fills = sorted((bot.last_fill_at for bot in bots if bot.last_fill_at is not None), reverse=True)
+    names = {bot.pk: bot.name for bot in bots}
     if len(last_fills) < limit:
-        return page_of(user, {}, size=limit).fills
+        return [
+            RecentFill(f.pk, f.time, f.bot_id, names[f.bot_id], f.side, f.price, f.quantity, f.symbol)
+            for f in page_of(user, {}, size=limit).fills
+        ]
     floor = last_fills[limit - 1]
-    candidates = {bot.pk: bot for bot in bots if bot.last_fill_at is not None and bot.last_fill_at >= floor}
-    fills = list(Fill.objects.filter(bot_id__in=candidates, time__gte=floor).order_by("-time", "-id")[:limit])
-    for fill in fills:
-        fill.bot = candidates[fill.bot_id]  # already read: no join, no second copy of each bot
-    return fills
+    candidates = [bot.pk for bot in bots if bot.last_fill_at is not None and bot.last_fill_at >= floor]
+    rows = (
+        Fill.objects.filter(bot_id__in=candidates, time__gte=floor)
+        .order_by("-time", "-id")
+        .values_list(*FILL_COLUMNS)[:limit]
+    )
+    # The bots' names are already read: no join, no second copy of each bot.
+    return [RecentFill(pk, time, bot_id, names[bot_id], *rest) for pk, time, bot_id, *rest in rows]
 
 
 def equity_series(quote: str, lines: list[BotLine], *, now: datetime) -> list[dict[str, Any]]:
@@ -335,7 +447,7 @@ def _equity_at_points(bot_ids: list[int], points: list[datetime]) -> dict[dateti
 def onboarding(user: User, lines: list[BotLine] | None = None) -> dict[str, bool]:
     """The getting-started steps; `lines` (the user's bots) can tell "connected" without a query,
     since a bot trades on an account of its owner's."""
-    owned_account = any(line.bot.exchange_account.owner_id == user.pk for line in lines or ())
+    owned_account = any(line.bot.account_owner_id == user.pk for line in lines or ())
     steps = {
         "email_verified": has_verified_email(user),
         "two_factor": has_two_factor(user),

@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from django import template
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -34,12 +36,20 @@ def format_amount(value: Any, step: Any = QUOTE_STEP, *, signed: bool = False) -
     number = _decimal(value)
     if number is None:
         return ""
-    exponent = (_decimal(step) or QUOTE_STEP).normalize().as_tuple().exponent
-    places = max(0, -exponent) if isinstance(exponent, int) else 2
-    rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    places, quantum = _precision(type(step).__name__, step)
+    rounded = number.quantize(quantum, rounding=ROUND_HALF_EVEN)
     if rounded == 0:
         rounded = abs(rounded)  # never show "-0.00"
     return f"{rounded:+,.{places}f}" if signed else f"{rounded:,.{places}f}"
+
+
+@lru_cache(maxsize=128)
+def _precision(kind: str, step: Any) -> tuple[int, Decimal]:
+    """The places `step` shows and its quantum. A page repeats a few steps on every row; the
+    type is part of the key, so that a float and a Decimal that compare equal stay apart."""
+    exponent = (_decimal(step) or QUOTE_STEP).normalize().as_tuple().exponent
+    places = max(0, -exponent) if isinstance(exponent, int) else 2
+    return places, Decimal(1).scaleb(-places)
 
 
 @register.filter
@@ -72,14 +82,11 @@ def pnl(value: Any, step: Any = QUOTE_STEP, unit: str = "") -> str:
     arrow = {"up": "▲", "down": "▼", "flat": "•"}[direction]
     label = {"up": "gain", "down": "loss", "flat": "no change"}[direction]
     text = format_amount(number, step, signed=direction != "flat")
-    return format_html(
-        '<span class="pnl pnl-{}"><span class="pnl-mark" aria-label="{}">{}</span> {}{}</span>',
-        direction,
-        label,
-        arrow,
-        text,
-        f" {unit}" if unit else "",
-    )
+    # What format_html would write, without escaping what cannot need it (the dashboard has
+    # one per bot): the constants above and a formatted number; only the unit is text.
+    suffix = escape(f" {unit}") if unit else ""
+    mark = f'<span class="pnl-mark" aria-label="{label}">{arrow}</span>'
+    return mark_safe(f'<span class="pnl pnl-{direction}">{mark} {text}{suffix}</span>')  # noqa: S308
 
 
 @register.filter

@@ -45,3 +45,38 @@ def test_pnl_tag_is_readable_without_colour() -> None:
     assert "pnl-flat" in flat
     assert "0.00 USDT" in flat
     assert pnl_direction(None) == "flat"
+
+
+@pytest.mark.parametrize("value", [Decimal("12.3456"), Decimal("-0.5"), Decimal("0.001"), None])
+@pytest.mark.parametrize("unit", ["USDT", "", "<b>&"])
+def test_pnl_tag_writes_what_format_html_would(value: Decimal | None, unit: str) -> None:
+    from django.utils.html import format_html
+
+    from trading.templatetags.money import pnl
+
+    if value is None:
+        assert pnl(value, "0.01", unit) == '<span class="pnl pnl-none">—</span>'
+        return
+    direction = pnl_direction(value)
+    expected = format_html(
+        '<span class="pnl pnl-{}"><span class="pnl-mark" aria-label="{}">{}</span> {}{}</span>',
+        direction,
+        {"up": "gain", "down": "loss", "flat": "no change"}[direction],
+        {"up": "▲", "down": "▼", "flat": "•"}[direction],
+        format_amount(value, "0.01", signed=direction != "flat"),
+        f" {unit}" if unit else "",
+    )
+    assert pnl(value, "0.01", unit) == expected
+    assert "<b>" not in pnl(value, "0.01", "<b>&")  # the unit is escaped
+
+
+def test_a_step_is_remembered_by_its_type_and_value() -> None:
+    # Equal as numbers (and so as cache keys), not as steps: the float reads as "0.1", the
+    # Decimal made from it holds its exact binary value, far more places long.
+    exact = Decimal.from_float(0.1)
+    assert exact == 0.1
+    assert amount(Decimal("0.123456"), 0.1) == "0.1"
+    assert len(amount(Decimal("0.123456"), exact).split(".")[1]) > 20
+    assert amount(Decimal("0.123456"), 0.1) == "0.1"
+    assert amount(Decimal("1.23456"), "0.001") == "1.235"
+    assert amount(Decimal("1.23456"), None) == "1.23"
