@@ -4,7 +4,7 @@ Run from the project root:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/gridwise REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/web.py [--bots 50] [--fills 100000] [--users 20] [--requests 20] \\
-        [--moves 30] [--redis-dbs 10,11] [--web-workers 2]
+        [--moves 30] [--redis-dbs 10,11] [--web-workers 2] [--priority-concurrency 2]
 
 What runs where:
 - Database: the benchmark's own `gridwise_webbench` on DATABASE_URL's server, created if
@@ -263,11 +263,11 @@ def start_web(env: dict[str, str], port: int, workers: int, log: Path) -> subpro
     )
 
 
-def start_workers(env: dict[str, str], log_dir: Path) -> list[subprocess.Popen[bytes]]:
+def start_workers(env: dict[str, str], log_dir: Path, priority: int) -> list[subprocess.Popen[bytes]]:
     """The two workers as the Procfile runs them: the priority queue on processes of its own,
     routine ticks niced."""
     return [
-        _worker(env, log_dir / "worker-priority.log", "priority", 2),
+        _worker(env, log_dir / "worker-priority.log", "priority", priority),
         _worker(env, log_dir / "worker-routine.log", "celery", 4, nice=10),
     ]
 
@@ -543,6 +543,12 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=30, help="price moves for fill-to-screen")
     parser.add_argument("--redis-dbs", default="10,11", help="channel layer/broker and cache databases")
     parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument(
+        "--priority-concurrency",
+        type=int,
+        default=2,
+        help="priority worker processes (PRIORITY_WORKER_CONCURRENCY), sharing each move's wake-ups",
+    )
     parser.add_argument("--database", default=BENCH_DATABASE, help="the benchmark's own database, emptied")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-pages", action="store_true", help="measure fill to screen only")
@@ -550,6 +556,7 @@ def main() -> None:
     rng = random.Random(args.seed)  # noqa: S311 - reproducible test data, not secrets
     layer_db, cache_db = (int(n) for n in args.redis_dbs.split(","))
 
+    os.environ["PRIORITY_WORKER_CONCURRENCY"] = str(args.priority_concurrency)  # as the Procfile's env
     env = bench_environment((layer_db, cache_db), args.database)
     setup_django()
     print(f"Setting up {args.bots} running bots and {args.fills:,} fills in {args.database}…")  # noqa: T201
@@ -605,7 +612,7 @@ def main() -> None:
                 "(config/routing.py); it runs once the bot consumer is merged."
             )
             return
-        workers = start_workers(env, log_dir)
+        workers = start_workers(env, log_dir, args.priority_concurrency)
         time.sleep(5)
         stamp_exchange_commits()
         filled = asyncio.run(fill_to_screen(base, sessions[0], bots, args.moves, rng))

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model, Q
+from django.db.models import F, Model, Q, Sum
 from django.utils import timezone
 
 from bots import codec, ids
@@ -111,8 +111,12 @@ def claim_and_load(
     reschedule_in: timedelta | None = None,
     dispatched_until: datetime | None = None,
     due: datetime | None = None,
+    woken_by_fill: bool = False,
 ) -> Claimed | None:
     """Claim the lease, load the bot with its accounts and ask "anything to do?", in one statement.
+
+    A fill's wake-up (`woken_by_fill`) has something to do by definition: the claim does not
+    ask, which spares it a look through the paper account's recent fills.
 
     The lease is taken only if it is free or expired (a conditional UPDATE: one worker wins).
     A dispatched tick passes `reschedule_in` (the bot's interval): the same UPDATE sets its next
@@ -142,7 +146,7 @@ def claim_and_load(
     }
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_claim_sql(), params)
+            cursor.execute(_claim_sql(ask_quiet=not woken_by_fill), params)
             row = cursor.fetchone()
         *loaded, _, quiet = row or (None, None)
         claimed = Claimed(token, _loaded_bot(loaded), bool(quiet)) if row else None
@@ -218,17 +222,11 @@ _LEASE_ONLY_COMMIT = "set_config('synchronous_commit', 'off', true)"
 
 
 @functools.cache
-def _claim_sql() -> str:
+def _claim_sql(*, ask_quiet: bool = True) -> str:
     def columns(alias: str, model: type[Model]) -> str:
         return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
 
     bot, account, paper = (model._meta.db_table for model in _LOADED)
-    order, fill = Order._meta.db_table, FillRow._meta.db_table
-    paper_fill, paper_order = PaperFill._meta.db_table, PaperOrder._meta.db_table
-    # The quiet test mirrors what _reconcile would find: fills of this run's orders
-    # (client id prefix, bots.ids.bot_prefix) from FILLS_OVERLAP before the cursor on,
-    # not yet booked for the account (the unique trade id), and pending orders.
-    # Only table and column names from the models' meta are formatted in; values are parameters.
     return f"""
         WITH claimed AS (
             UPDATE {bot}
@@ -242,6 +240,21 @@ def _claim_sql() -> str:
         SELECT {columns("claimed", Bot)}, {columns("account", ExchangeAccount)},
             {columns("paper", PaperAccount)},
             {_LEASE_ONLY_COMMIT},
+            {_quiet_sql() if ask_quiet else "FALSE"} AS quiet
+        FROM claimed
+        JOIN {account} account ON account.id = claimed.exchange_account_id
+        LEFT JOIN {paper} paper ON paper.id = account.paper_account_id
+    """  # noqa: S608
+
+
+def _quiet_sql() -> str:
+    """The quiet test mirrors what _reconcile would find: fills of this run's orders (client id
+    prefix, bots.ids.bot_prefix) from FILLS_OVERLAP before the cursor on, not yet booked for the
+    account (the unique trade id), and pending orders. Only table and column names from the
+    models' meta are formatted in; values are parameters."""
+    order, fill = Order._meta.db_table, FillRow._meta.db_table
+    paper_fill, paper_order = PaperFill._meta.db_table, PaperOrder._meta.db_table
+    return f"""
             account.exchange = %(paper)s
             AND NOT EXISTS (
                 SELECT 1 FROM {order} o WHERE o.bot_id = claimed.id AND o.status = %(pending)s
@@ -256,10 +269,7 @@ def _claim_sql() -> str:
                         WHERE f.exchange_account_id = claimed.exchange_account_id
                             AND f.trade_id = pf.trade_id
                     )
-            ) AS quiet
-        FROM claimed
-        JOIN {account} account ON account.id = claimed.exchange_account_id
-        LEFT JOIN {paper} paper ON paper.id = account.paper_account_id
+            )
     """  # noqa: S608
 
 
@@ -337,9 +347,16 @@ def begin_tick(
     reschedule_in: timedelta | None = None,
     dispatched_until: datetime | None = None,
     due: datetime | None = None,
+    woken_by_fill: bool = False,
 ) -> StagedTick | None:
     """The bot's tick, claimed (see `claim_and_load`), or None when it may not run now."""
-    claimed = claim_and_load(bot_id, reschedule_in=reschedule_in, dispatched_until=dispatched_until, due=due)
+    claimed = claim_and_load(
+        bot_id,
+        reschedule_in=reschedule_in,
+        dispatched_until=dispatched_until,
+        due=due,
+        woken_by_fill=woken_by_fill,
+    )
     return StagedTick(claimed) if claimed is not None else None
 
 
@@ -711,8 +728,10 @@ def _record_fill(bot: Bot, exchange: Exchange, fill: Fill) -> bool:
     """Book one fill; False when its order is not ours or the trade is already on the books."""
     try:
         with transaction.atomic():
+            # The order and its bot (the books and grid this fill changes), locked in one statement.
             order = (
                 Order.objects.select_for_update()
+                .select_related("bot")
                 .filter(bot=bot, client_order_id=fill.client_order_id)
                 .first()
             )
@@ -732,13 +751,14 @@ def _record_fill(bot: Bot, exchange: Exchange, fill: Fill) -> bool:
                 is_maker=fill.is_maker,
                 time=fill.time,
             )
-            _apply_fill(bot, exchange, order, fill)
+            _apply_fill(bot, exchange, order, fill, locked=order.bot)
     except IntegrityError:
         return False  # this trade id is already on the books
     return True
 
 
-def _apply_fill(bot: Bot, exchange: Exchange, order: Order, fill: Fill) -> None:
+def _apply_fill(bot: Bot, exchange: Exchange, order: Order, fill: Fill, *, locked: Bot) -> None:
+    """`locked`: the bot's row as read under its lock, with the books and grid to change."""
     previous_value = order.filled_quantity * (order.average_price or 0)
     order.filled_quantity += fill.quantity
     order.average_price = (previous_value + fill.quantity * fill.price) / order.filled_quantity
@@ -747,7 +767,6 @@ def _apply_fill(bot: Bot, exchange: Exchange, order: Order, fill: Fill) -> None:
         order.status = OrderStatus.FILLED if complete else OrderStatus.PARTIALLY_FILLED
     order.save(update_fields=["filled_quantity", "average_price", "status", "updated_at"])
 
-    locked = Bot.objects.select_for_update().get(pk=bot.pk)
     ledger = codec.ledger_from_json(locked.ledger) if locked.ledger else None
     state = codec.state_from_json(locked.state) if locked.state else None
     config = codec.config_from_json(locked.config)
@@ -793,10 +812,8 @@ def _advance_grid(
     grid_fill = grid.GridFill(
         order.interval or 0, order.cycle, fill.side, fill.price, fill.quantity, fill.fee, fill.fee_asset
     )
-    offered = sum(
-        (o.quantity - o.filled_quantity for o in bot.orders.filter(side=Side.SELL, status__in=LIVE_STATUSES)),
-        Decimal(0),
-    )
+    live_sells = bot.orders.filter(side=Side.SELL, status__in=LIVE_STATUSES)
+    offered = live_sells.aggregate(offered=Sum(F("quantity") - F("filled_quantity")))["offered"] or Decimal(0)
     available = (ledger.base if ledger else Decimal(0)) - offered
     decision = grid.apply_fills(
         config, instrument, state, [grid_fill], base_available=max(Decimal(0), available)
@@ -890,9 +907,9 @@ def _mark_lost_and_replace(bot: Bot, order: Order) -> None:
 # Act -------------------------------------------------------------------------
 
 
-def _pend_intent(bot: Bot, intent: grid.OrderIntent) -> Order:
+def _pend_intent(bot: Bot, intent: grid.OrderIntent) -> None:
     client_id = ids.grid_order_id(bot.pk, bot.run, intent.interval, intent.cycle, intent.side)
-    return _pend(
+    _pend(
         bot,
         client_id,
         intent.side,
@@ -913,28 +930,26 @@ def _pend(
     *,
     attempt: int = 0,
     grid_place: tuple[int, int] | None = None,
-) -> Order:
+) -> None:
     """Commit the order as pending before anything is sent. The same intent twice is one row
-    (its client id names the grid interval and cycle, `grid_place`, of a grid order)."""
+    (its client id names the grid interval and cycle, `grid_place`, of a grid order): one
+    INSERT that skips a client id already taken, with no savepoint and no read first (each a
+    round trip inside a fill's booking)."""
     interval, cycle = grid_place if grid_place is not None else (None, 0)
-    try:
-        # New in the common case: insert first (a read first would be a round trip per order).
-        with transaction.atomic():
-            return Order.objects.create(
-                bot=bot,
-                client_order_id=client_id,
-                symbol=bot.symbol,
-                side=side,
-                order_type=OrderType.LIMIT if price is not None else OrderType.MARKET,
-                price=price,
-                quantity=quantity,
-                purpose=purpose,
-                attempt=attempt,
-                interval=interval,
-                cycle=cycle,
-            )
-    except IntegrityError:
-        return Order.objects.get(client_order_id=client_id)
+    order = Order(
+        bot=bot,
+        client_order_id=client_id,
+        symbol=bot.symbol,
+        side=side,
+        order_type=OrderType.LIMIT if price is not None else OrderType.MARKET,
+        price=price,
+        quantity=quantity,
+        purpose=purpose,
+        attempt=attempt,
+        interval=interval,
+        cycle=cycle,
+    )
+    Order.objects.bulk_create([order], ignore_conflicts=True)  # client_order_id is the only unique key
 
 
 _SENDING_STATUS = {

@@ -167,7 +167,7 @@ def tick_woken_bots(woken: Sequence[Sequence[int]]) -> None:
     for bot_id, interval in woken:
         started = time.time()
         with _logged_failure(bot_id):
-            tick = engine.begin_tick(bot_id, reschedule_in=timedelta(seconds=interval))
+            tick = engine.begin_tick(bot_id, reschedule_in=timedelta(seconds=interval), woken_by_fill=True)
             if tick is None:
                 _woke_busy(bot_id, interval, started)
                 continue

@@ -111,3 +111,14 @@ def test_a_woken_bot_whose_tick_is_in_flight_tries_again_shortly_and_the_rest_ti
     assert not Fill.objects.filter(bot=busy, order__price=D("53000")).exists(), "left to its retry"
     assert Fill.objects.filter(bot=free, order__price=D("53000")).exists()
     engine.release(busy.pk, token)
+
+
+def test_an_orders_only_unique_key_is_its_client_id() -> None:
+    """`engine._pend` inserts with ON CONFLICT DO NOTHING, which skips a conflict on any unique
+    key: were another added, an order could vanish silently instead of failing loudly."""
+    unique = [field.name for field in Order._meta.concrete_fields if field.unique and not field.primary_key]
+    assert unique == ["client_order_id"]
+    assert not Order._meta.unique_together
+    assert not [
+        c for c in Order._meta.constraints if getattr(c, "fields", None) or getattr(c, "expressions", None)
+    ]

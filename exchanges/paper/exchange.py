@@ -30,6 +30,20 @@ from exchanges.paper.instruments import INSTRUMENTS, instrument_for
 from exchanges.paper.models import PaperAccount, PaperBalance, PaperFill, PaperOrder, PaperTick
 
 FINISHED_STATUSES = (OrderStatus.FILLED.value, OrderStatus.CANCELLED.value, OrderStatus.REJECTED.value)
+# What `fill_from_row` reads of a fill and its order.
+FILL_FIELDS = (
+    "trade_id",
+    "symbol",
+    "side",
+    "price",
+    "quantity",
+    "fee",
+    "fee_asset",
+    "is_maker",
+    "time",
+    "order__exchange_order_id",
+    "order__client_order_id",
+)
 
 
 class PaperExchange(Exchange):
@@ -97,7 +111,11 @@ class PaperExchange(Exchange):
     def fills_since(
         self, symbol: str, since: datetime | None, *, client_order_prefix: str | None = None
     ) -> list[Fill]:
-        fills = PaperFill.objects.filter(account=self.account, symbol=symbol).select_related("order")
+        fills = (
+            PaperFill.objects.filter(account=self.account, symbol=symbol)
+            .select_related("order")
+            .only(*FILL_FIELDS)  # a woken bot reads these on its way to booking a fill
+        )
         if since is not None:
             fills = fills.filter(time__gte=since)
         if client_order_prefix:
