@@ -22,13 +22,14 @@ Figures:
   the trade history when that page is not in this branch), the trade history's first page,
   a page 1,000 pages deep (keyset cursor) and the full CSV export, fetched by `--users`
   concurrent httpx clients, each with its own signed-in session.
-- Fill to screen: with the Celery workers running the bots (as the Procfile runs them), websocket clients on
-  `ws/bots/<id>/` for every bot; the price is moved so that orders fill, and the time from
-  the paper exchange committing the fills to the first websocket message on each filled bot's
-  socket is recorded. The clock starts at the exchange's commit, before any of our code hears of
-  the fills: the paper venue's own matching (about 3 ms of ORM work per fill, in this process)
-  is the simulator's cost, which a real venue does not have. The time from the start of the
-  price move is reported too. Skipped, with a message, when this branch has no such websocket route.
+- Fill to screen: with the Celery workers running the bots (as the Procfile runs them),
+  websocket clients on `ws/bots/<id>/` for every bot, each on the active orders tab as a page
+  is; the price is moved so that orders fill, and the time from the paper exchange committing
+  the fills to the first fragment of the fill on each filled bot's socket is recorded. The
+  clock starts at the exchange's commit, before any of our code hears of the fills: the paper
+  venue's own matching (about 3 ms of ORM work per fill, in this process) is the simulator's
+  cost, which a real venue does not have. The time from the start of the price move is
+  reported too. Skipped, with a message, when this branch has no such websocket route.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import random
 import signal
@@ -415,11 +417,16 @@ async def fill_to_screen(
     import websockets
     from asgiref.sync import sync_to_async
 
+    from bots.views.detail import DEFAULT_TAB
+
     ws_base = base.replace("http://", "ws://")
     headers = {"Cookie": f"sessionid={session_key}", "Origin": base}
     sockets = {}
     for bot in bots:
         sockets[bot.pk] = await websockets.connect(f"{ws_base}/ws/bots/{bot.pk}/", additional_headers=headers)
+        # As the page's script does on connect (static/js/live.js): its updates then refresh
+        # the tab on screen too, the active orders unless the trader picked another.
+        await sockets[bot.pk].send(json.dumps({"tab": DEFAULT_TAB}))
     await asyncio.sleep(1)
     await _drain(sockets.values())  # whatever a consumer sends on connect is not a fill
 
