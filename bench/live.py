@@ -107,7 +107,7 @@ async def end_to_end(bot: Any, cookie: str, events: int, burst: int) -> None:
     from asgiref.sync import sync_to_async
     from django.db import transaction
 
-    from bots import live
+    from bots import consumers, live
     from bots.tests.sockets import WebsocketCommunicator
     from config.asgi import application
 
@@ -127,6 +127,7 @@ async def end_to_end(bot: Any, cookie: str, events: int, burst: int) -> None:
 
     took = []
     for _ in range(events):
+        await asyncio.sleep(consumers.COALESCE_SECONDS)  # a lone event, as a fill after a quiet spell
         started = time.perf_counter()
         await sync_to_async(publish)()
         await socket.receive_from(10)
