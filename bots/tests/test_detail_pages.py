@@ -305,3 +305,89 @@ def _pile_up(bot: Bot, *, orders: int, fills: int) -> None:
         for n in range(orders)
     )
     make_fills(bot, fills, start=timezone.now() - timedelta(days=2))
+
+
+# PostgreSQL's own paths give what the portable (ORM) paths give -------------------------
+
+TRICKY_PRICES = ("30000.000", "0", "0.000123400", "54000.12", "12345.678901234567", "100.10")
+TOO_MANY_DIGITS = "12345678901234567890.123456789012345678"  # plain() keeps 28 significant digits
+
+
+def _marks(bot: Bot, prices: tuple[str, ...]) -> None:
+    """Live orders and fills at `prices`, fills a second apart, the last just under a second."""
+    for n, price in enumerate(prices):
+        status = (OrderStatus.OPEN, OrderStatus.PENDING, OrderStatus.PARTIALLY_FILLED)[n % 3]
+        Order.objects.create(
+            bot=bot,
+            client_order_id=f"mark-{bot.pk}-{n}",
+            symbol=bot.symbol,
+            side="buy" if n % 2 else "sell",
+            order_type="limit",
+            price=D(price),
+            quantity=D("0.001"),
+            status=status,
+        )
+        make_fills(bot, 1, start=timezone.now() - timedelta(seconds=n, microseconds=1), price=price)
+
+
+def _needs_postgresql() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the compiled and SQL-written paths are PostgreSQL's")
+
+
+def test_the_chart_marks_postgresql_writes_equal_the_portable_ones(paper_bot: Bot) -> None:
+    _needs_postgresql()
+    _marks(paper_bot, TRICKY_PRICES)
+    written = detail._chart_marks_sql(paper_bot.pk)
+    assert written is not None
+    assert written == detail._chart_marks(paper_bot.pk)
+    orders, fills = (json.loads(part) for part in written)
+    assert sorted(order["price"] for order in orders) == sorted(
+        ["30000", "0", "0.0001234", "54000.12", "12345.678901234567", "100.1"]
+    )
+    assert [fill["price"] for fill in fills] == [
+        "100.1",
+        "12345.678901234567",
+        "54000.12",
+        "0.0001234",
+        "0",
+        "30000",
+    ]
+
+
+def test_a_price_with_more_digits_than_plain_keeps_goes_the_portable_way(paper_bot: Bot) -> None:
+    _needs_postgresql()
+    _marks(paper_bot, ("54000.12", TOO_MANY_DIGITS))
+    assert detail._chart_marks_sql(paper_bot.pk) is None
+    chart = json.loads(detail.chart_data(paper_bot, None))
+    assert "12345678901234567890.12345679" in [fill["price"] for fill in chart["fills"]]
+
+
+def test_no_orders_and_no_fills_are_empty_arrays_either_way(paper_bot: Bot) -> None:
+    _needs_postgresql()
+    assert detail._chart_marks_sql(paper_bot.pk) == ("[]", "[]") == detail._chart_marks(paper_bot.pk)
+
+
+def test_the_bot_read_by_sql_is_the_querysets_bot_and_only_its_owners(paper_bot: Bot) -> None:
+    _needs_postgresql()
+    bot = started(paper_bot)
+    owner = User.objects.get(pk=bot.owner_id)
+    read = detail._shown_bot(owner, bot.pk)
+    expected = detail._shown_bots(owner).get(pk=bot.pk)
+    assert read is not None
+    fields = [field.attname for field in Bot._meta.concrete_fields if field.name != "state"]
+    assert [getattr(read, name) for name in fields] == [getattr(expected, name) for name in fields]
+    assert read.get_deferred_fields() == {"state"}
+    assert vars(read.exchange_account).keys() == vars(expected.exchange_account).keys()
+    assert read.exchange_account.label == expected.exchange_account.label
+    assert read.books == expected.books
+    assert detail._shown_bot(make_user(email="not.the.owner@example.com"), bot.pk) is None
+
+
+def test_compiled_tab_queries_give_the_querysets_rows(paper_bot: Bot) -> None:
+    _needs_postgresql()
+    bot = started(paper_bot)
+    _pile_up(bot, orders=40, fills=60)
+    for query in (detail._live_orders, detail._ended_orders, detail._fills, detail._events):
+        assert detail._fetch(query, bot.pk) == list(query(bot.pk)), query.__name__
+        assert detail._fetch(query, bot.pk + 1000) == [], "another bot's rows are not this one's"

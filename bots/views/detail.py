@@ -3,8 +3,10 @@ fragments its websocket swaps in (`live_fragments`, called by bots.consumers.Bot
 
 from __future__ import annotations
 
+import functools
 import json
 import zoneinfo
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from decimal import Decimal
@@ -13,26 +15,31 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, F, Q, QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.db import connection
+from django.db.models import F, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from bots import actions
 from bots.engine import plain
-from bots.models import Bot, BotEvent, BotStatus
+from bots.models import Bot, BotEvent, BotEventKind, BotStatus
 from bots.strategies import grid
+from bots.templatetags.times import local_time
 from bots.views.charts import candle_points
 from exchanges.base import CANDLE_INTERVALS, ExchangeError, Instrument
 from exchanges.instruments import instrument_for, recent_candles
+from exchanges.models import ExchangeAccount
 from trading.ledger import LedgerSummary
-from trading.models import LIVE_STATUSES, Fill, Order, OrderStatus
+from trading.models import LIVE_STATUSES, Fill, Order, OrderPurpose, OrderStatus
 from trading.pnl import bot_pnl, mark_price
+from trading.templatetags.money import format_amount
 
 TEMPLATE = "bots/detail.html"
 TABS: dict[str, str] = {
@@ -70,6 +77,47 @@ def _shown_bots(user: User) -> QuerySet[Bot]:
     """The user's bots as the page reads them: without the grid's level states, which it does
     not show and which are the largest column to decode."""
     return Bot.objects.owned_by(user).select_related("exchange_account").defer("state")
+
+
+def _shown_bot(user: User, pk: int) -> Bot | None:
+    """`_shown_bots(user).filter(pk=pk).first()`: None for another trader's bot. On PostgreSQL
+    from SQL written once, as the engine loads a bot: building and compiling the queryset cost
+    more than running it, and every live event on the page reads its bot."""
+    if connection.vendor != "postgresql":
+        return _shown_bots(user).filter(pk=pk).first()
+    with connection.cursor() as cursor:
+        cursor.execute(_bot_sql(), [pk, user.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    bot_fields, account_fields = _bot_fields(), ExchangeAccount._meta.concrete_fields
+    bot = _from_row(Bot, bot_fields, row[: len(bot_fields)])
+    bot.exchange_account = _from_row(ExchangeAccount, account_fields, row[len(bot_fields) :])
+    return bot
+
+
+def _bot_fields() -> list[Any]:
+    return [field for field in Bot._meta.concrete_fields if field.name != "state"]
+
+
+def _from_row(model: type[Any], fields: Sequence[Any], row: Sequence[Any]) -> Any:
+    values = list(row)
+    for index, field in enumerate(fields):
+        for convert in field.get_db_converters(connection):  # e.g. JSON text to objects
+            values[index] = convert(values[index], field.cached_col, connection)
+    return model.from_db(connection.alias, [field.attname for field in fields], values)
+
+
+@functools.cache
+def _bot_sql() -> str:
+    bot = ", ".join(f'bot."{field.column}"' for field in _bot_fields())
+    account = ", ".join(f'account."{field.column}"' for field in ExchangeAccount._meta.concrete_fields)
+    return f"""
+        SELECT {bot}, {account}
+        FROM {Bot._meta.db_table} bot
+        JOIN {ExchangeAccount._meta.db_table} account ON account.id = bot.exchange_account_id
+        WHERE bot.id = %s AND bot.owner_id = %s
+    """  # noqa: S608
 
 
 # Context -----------------------------------------------------------------------
@@ -116,28 +164,183 @@ def header_context(bot: Bot, instrument: Instrument | None) -> dict[str, Any]:
     }
 
 
-def tab_context(bot: Bot, tab: str) -> dict[str, Any]:
-    orders = Order.objects.filter(bot=bot)
-    rows: QuerySet[Any]
-    if tab == "orders":
-        rows = orders.filter(status__in=LIVE_STATUSES).order_by("-price", "-id")
-    elif tab == "trades":
-        rows = (
-            Fill.objects.filter(bot=bot).annotate(value=F("price") * F("quantity")).order_by("-time", "-id")
-        )
-    elif tab == "problems":
-        rows = orders.filter(status__in=ENDED_STATUSES).order_by("-updated_at", "-id")
-    else:
-        rows = BotEvent.objects.filter(bot=bot)
-    counts = orders.aggregate(
-        orders=Count("pk", filter=Q(status__in=LIVE_STATUSES)),
-        problems=Count("pk", filter=Q(status__in=ENDED_STATUSES)),
+# The tabs' rows, with what each cell shows worked out in Python, once: a fill re-renders the
+# open tab for every page showing the bot, and the template's lookups and filters cost many
+# times more than these few lines (as the dashboard's BotLine). Labels as get_FOO_display.
+SIDE_LABELS = dict(Order._meta.get_field("side").flatchoices)
+STATUS_LABELS = dict(OrderStatus.choices)
+PURPOSE_LABELS = dict(OrderPurpose.choices)
+EVENT_LABELS = dict(BotEventKind.choices)
+TIME_SHOWN = "j M H:i:s"
+ORDER_COLUMNS = (
+    "client_order_id",
+    "side",
+    "purpose",
+    "price",
+    "quantity",
+    "filled_quantity",
+    "status",
+    "created_at",
+    "updated_at",
+    "reject_reason",
+)
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    client_order_id: str
+    side: str
+    side_label: str
+    purpose_label: str  # empty for a grid order, which shows no badge
+    price: str
+    quantity: str
+    filled: str
+    status: str
+    status_label: str
+    placed: SafeString | str
+    updated: SafeString | str
+    reject_reason: str
+
+
+@dataclass(frozen=True)
+class FillLine:
+    trade_id: str
+    time: SafeString | str
+    side: str
+    side_label: str
+    price: str
+    quantity: str
+    value: str
+    fee: str
+    fee_asset: str
+
+
+@dataclass(frozen=True)
+class EventLine:
+    kind: str
+    kind_label: str
+    created: SafeString | str
+    message: str
+
+
+def _order_line(row: Sequence[Any], precision: Precision, *, live: bool) -> OrderLine:
+    client_order_id, side, purpose, price, quantity, filled, status, created, updated, reason = row
+    return OrderLine(
+        client_order_id=client_order_id,
+        side=side,
+        side_label=SIDE_LABELS.get(side, side),
+        purpose_label=PURPOSE_LABELS.get(purpose, purpose) if purpose != OrderPurpose.GRID else "",
+        price=format_amount(price, precision.price) if price else "Market",
+        quantity=format_amount(quantity, precision.quantity),
+        filled=format_amount(filled, precision.quantity) if live else "",
+        status=status,
+        status_label=STATUS_LABELS.get(status, status),
+        placed=local_time(created, TIME_SHOWN) if live else "",
+        updated="" if live else local_time(updated, TIME_SHOWN),
+        reject_reason=reason,
     )
-    counts["trades"] = Fill.objects.filter(bot=bot).count()
+
+
+def _live_orders(bot_id: int) -> QuerySet[Any, tuple[Any, ...]]:
+    return (
+        Order.objects.filter(bot_id=bot_id, status__in=LIVE_STATUSES)
+        .order_by("-price", "-id")
+        .values_list(*ORDER_COLUMNS)[:ROWS_PER_TAB]
+    )
+
+
+def _ended_orders(bot_id: int) -> QuerySet[Any, tuple[Any, ...]]:
+    return (
+        Order.objects.filter(bot_id=bot_id, status__in=ENDED_STATUSES)
+        .order_by("-updated_at", "-id")
+        .values_list(*ORDER_COLUMNS)[:ROWS_PER_TAB]
+    )
+
+
+def _fills(bot_id: int) -> QuerySet[Any, tuple[Any, ...]]:
+    return (
+        Fill.objects.filter(bot_id=bot_id)
+        .annotate(value=F("price") * F("quantity"))
+        .order_by("-time", "-id")
+        .values_list("trade_id", "time", "side", "price", "quantity", "value", "fee", "fee_asset")[
+            :ROWS_PER_TAB
+        ]
+    )
+
+
+def _events(bot_id: int) -> QuerySet[Any, tuple[Any, ...]]:
+    return BotEvent.objects.filter(bot_id=bot_id).values_list("kind", "created_at", "message")[:ROWS_PER_TAB]
+
+
+def tab_rows(bot: Bot, tab: str, precision: Precision) -> list[Any]:
+    if tab == "orders":
+        return [_order_line(row, precision, live=True) for row in _fetch(_live_orders, bot.pk)]
+    if tab == "problems":
+        return [_order_line(row, precision, live=False) for row in _fetch(_ended_orders, bot.pk)]
+    if tab == "trades":
+        return [
+            FillLine(
+                trade_id=trade_id,
+                time=local_time(at, TIME_SHOWN),
+                side=side,
+                side_label=SIDE_LABELS.get(side, side),
+                price=format_amount(price, precision.price),
+                quantity=format_amount(quantity, precision.quantity),
+                value=format_amount(value, "0.01"),
+                fee=format_amount(fee, "0.00000001"),
+                fee_asset=fee_asset,
+            )
+            for trade_id, at, side, price, quantity, value, fee, fee_asset in _fetch(_fills, bot.pk)
+        ]
+    return [
+        EventLine(
+            kind=kind,
+            kind_label=EVENT_LABELS.get(kind, kind),
+            created=local_time(at, TIME_SHOWN),
+            message=message,
+        )
+        for kind, at, message in _fetch(_events, bot.pk)
+    ]
+
+
+def tab_counts(bot_id: int) -> dict[str, int]:
+    """The tabs' counts in one statement: live orders, ended orders, fills."""
+    with connection.cursor() as cursor:
+        cursor.execute(_counts_sql(), [bot_id, bot_id])
+        orders, problems, trades = cursor.fetchone()
+    # COUNT(CASE ...) counts nothing as 0 on both databases; SUM would give NULL.
+    return {"orders": orders, "problems": problems, "trades": trades}
+
+
+@functools.cache
+def _counts_sql() -> str:
+    def listed(statuses: Sequence[str]) -> str:
+        return ", ".join(f"'{status}'" for status in statuses)  # the choices' own constants
+
+    return f"""
+        SELECT COUNT(CASE WHEN status IN ({listed(LIVE_STATUSES)}) THEN 1 END),
+            COUNT(CASE WHEN status IN ({listed(ENDED_STATUSES)}) THEN 1 END),
+            (SELECT COUNT(*) FROM {Fill._meta.db_table} WHERE bot_id = %s)
+        FROM {Order._meta.db_table} WHERE bot_id = %s
+    """  # noqa: S608
+
+
+def tab_context(bot: Bot, tab: str, precision: Precision) -> dict[str, Any]:
+    counts: dict[str, int | None] = {**tab_counts(bot.pk)}
+    page = reverse("bot_detail", args=[bot.pk])
     return {
         "tab": tab,
-        "rows": rows[:ROWS_PER_TAB],
-        "tab_links": [{"key": key, "label": label, "count": counts.get(key)} for key, label in TABS.items()],
+        "rows": tab_rows(bot, tab, precision),
+        "tab_links": [
+            {
+                "key": key,
+                "label": label,
+                "count": counts.get(key),
+                "page": f"{page}?tab={key}",
+                "fragment": reverse("bot_tab", args=[bot.pk, key]),
+            }
+            for key, label in TABS.items()
+        ],
     }
 
 
@@ -145,29 +348,134 @@ def chart_data(bot: Bot, instrument: Instrument | None) -> str:
     """What the chart draws over the candles, as JSON with decimal strings (display only)."""
     config = bot.grid_config
     lines = [plain(p) for p in grid.grid_lines(config, instrument)] if instrument is not None else []
-    orders = Order.objects.filter(bot=bot, status__in=LIVE_STATUSES, price__isnull=False)
-    # Tuples, not model instances: a fill's way to the screen renders this for every fill.
-    fills = Fill.objects.filter(bot=bot).order_by("-time").values_list("time", "side", "price")[:CHART_FILLS]
-    data = {
-        "grid": lines,
-        "orders": [
-            {"side": side, "price": plain(price)} for side, price in orders.values_list("side", "price")
-        ],
-        "fills": [
-            {"time": int(at.timestamp()), "side": side, "price": plain(price)}
-            for at, side, price in reversed(fills)
-        ],
-        "take_profit": plain(config.take_profit_price) if config.take_profit_price else None,
-        "stop_loss": plain(config.stop_loss_price) if config.stop_loss_price else None,
-    }
-    return json.dumps(data)
+    marks = _chart_marks_sql(bot.pk) if connection.vendor == "postgresql" else None
+    orders, fills = marks if marks is not None else _chart_marks(bot.pk)
+    take_profit = plain(config.take_profit_price) if config.take_profit_price else None
+    stop_loss = plain(config.stop_loss_price) if config.stop_loss_price else None
+    # json.dumps's own layout, with the two long arrays already written out.
+    return (
+        f'{{"grid": {json.dumps(lines)}, "orders": {orders}, "fills": {fills}, '
+        f'"take_profit": {json.dumps(take_profit)}, "stop_loss": {json.dumps(stop_loss)}}}'
+    )
+
+
+def _chart_orders(bot_id: int) -> QuerySet[Any, tuple[Any, ...]]:
+    return Order.objects.filter(bot_id=bot_id, status__in=LIVE_STATUSES, price__isnull=False).values_list(
+        "side", "price"
+    )
+
+
+def _chart_fills(bot_id: int) -> QuerySet[Any, tuple[Any, ...]]:
+    fills = Fill.objects.filter(bot_id=bot_id).order_by("-time", "-id")
+    return fills.values_list("time", "side", "price")[:CHART_FILLS]
+
+
+def _chart_marks(bot_id: int) -> tuple[str, str]:
+    """The open orders and the latest fills as JSON arrays, through the ORM (any database)."""
+    orders = [{"side": side, "price": plain(price)} for side, price in _chart_orders(bot_id)]
+    fills = [
+        {"time": int(at.timestamp()), "side": side, "price": plain(price)}
+        for at, side, price in reversed(list(_chart_fills(bot_id)))
+    ]
+    return json.dumps(orders), json.dumps(fills)
+
+
+def _chart_marks_sql(bot_id: int) -> tuple[str, str] | None:
+    """`_chart_marks`, written by PostgreSQL: decoding 200 rows of times and decimals only to
+    write them out again was most of the chart's cost. None when a price has more significant
+    digits than Python's decimal context keeps (28): `plain` rounds those, trim_scale does not."""
+    with connection.cursor() as cursor:
+        cursor.execute(_chart_sql(), [bot_id, *LIVE_STATUSES, bot_id, CHART_FILLS])
+        orders, orders_wide, fills, fills_wide = cursor.fetchone()
+    if orders_wide or fills_wide:
+        return None
+    return orders, fills
+
+
+# Whether a price written by trim_scale has more than 28 significant digits ("0.000120" has
+# 2; "30000" counts its zeros: an overcount only sends such a price down the portable path).
+_WIDE = "length(replace(ltrim(trim_scale({0})::text, '0.'), '.', '')) > 28"
+# `plain(price)` is trim_scale(price)::text for prices of at most 28 significant digits; a
+# side is "buy" or "sell", which to_json quotes as json.dumps does; int(time.timestamp())
+# is the epoch's whole seconds.
+_ORDER_JSON = (
+    """'{"side": ' || to_json(o.side)::text || ', "price": "' || trim_scale(o.price)::text || '"}'"""
+)
+_FILL_JSON = (
+    """'{"time": ' || floor(extract(epoch FROM f.time))::bigint::text || ', "side": ' """
+    """|| to_json(f.side)::text || ', "price": "' || trim_scale(f.price)::text || '"}'"""
+)
+
+
+@functools.cache
+def _chart_sql() -> str:
+    order, fill = Order._meta.db_table, Fill._meta.db_table
+    return f"""
+        SELECT '[' || COALESCE(o.marks, '') || ']', o.wide, '[' || COALESCE(f.marks, '') || ']', f.wide
+        FROM (
+            SELECT string_agg({_ORDER_JSON}, ', ') AS marks, bool_or({_WIDE.format("o.price")}) AS wide
+            FROM {order} o
+            WHERE o.bot_id = %s AND o.price IS NOT NULL AND o.status IN (%s, %s, %s)
+        ) o, (
+            SELECT string_agg({_FILL_JSON}, ', ' ORDER BY f.time, f.id) AS marks,
+                bool_or({_WIDE.format("f.price")}) AS wide
+            FROM (
+                SELECT id, time, side, price FROM {fill} WHERE bot_id = %s
+                ORDER BY time DESC, id DESC LIMIT %s
+            ) f
+        ) f
+    """  # noqa: S608
+
+
+# Compiled reads ------------------------------------------------------------------
+
+# A stand-in bot id while a query's SQL is compiled: no bot has it, so its place among the
+# parameters is unmistakable.
+_BOT_MARKER = -918_273_645
+RowsQuery = Callable[[int], "QuerySet[Any, tuple[Any, ...]]"]
+
+
+def _fetch(query: RowsQuery, bot_id: int) -> list[tuple[Any, ...]]:
+    """`list(query(bot_id))`. On PostgreSQL the query's SQL is compiled once per process and run
+    with each bot's id: building and compiling a queryset cost the page more than running it."""
+    if connection.vendor != "postgresql":
+        return list(query(bot_id))
+    compiled = _compiled(query)
+    values = list(compiled.params)
+    values[compiled.place] = bot_id
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, values)
+        rows = cursor.fetchall()
+    if not compiled.converters:
+        return rows
+    return [tuple(row) for row in compiled.compiler.apply_converters(rows, compiled.converters)]
+
+
+@dataclass(frozen=True)
+class Compiled:
+    sql: str
+    params: tuple[Any, ...]
+    place: int  # of the bot's id among the parameters
+    compiler: Any
+    converters: dict[int, Any]  # Django's own, e.g. a computed decimal's
+
+
+@functools.cache
+def _compiled(query: RowsQuery) -> Compiled:
+    compiler = query(_BOT_MARKER).query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    places = [n for n, value in enumerate(params) if value == _BOT_MARKER]
+    if len(places) != 1:
+        raise RuntimeError(f"{query.__name__} takes its bot at {places}.")
+    converters = compiler.get_converters([column for column, _, _ in compiler.select])
+    return Compiled(sql, tuple(params), places[0], compiler, converters)
 
 
 def page_context(bot: Bot, tab: str) -> dict[str, Any]:
     instrument = _instrument(bot)
     return {
         **header_context(bot, instrument),
-        **tab_context(bot, tab),
+        **tab_context(bot, tab, Precision.of(instrument, bot)),
         "chart_json": chart_data(bot, instrument),
     }
 
@@ -181,7 +489,9 @@ def _tab_from(value: str | None) -> str:
 
 @login_required
 def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    bot = get_object_or_404(_shown_bots(_user(request)), pk=pk)
+    bot = _shown_bot(_user(request), pk)
+    if bot is None:
+        raise Http404("No Bot matches the given query.")
     tab = _tab_from(request.GET.get("tab"))
     return render(request, TEMPLATE, page_context(bot, tab))
 
@@ -189,13 +499,14 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def bot_tab(request: HttpRequest, pk: int, tab: str) -> HttpResponse:
     """One tab as a fragment for htmx; without htmx, the whole page showing that tab."""
-    bot = get_object_or_404(_shown_bots(_user(request)), pk=pk)
+    bot = _shown_bot(_user(request), pk)
+    if bot is None:
+        raise Http404("No Bot matches the given query.")
     tab = _tab_from(tab)
     if not request.headers.get("HX-Request"):
         return redirect(f"{reverse('bot_detail', args=[bot.pk])}?tab={tab}")
-    return render(
-        request, f"{TEMPLATE}#tab", {**base_context(bot, _instrument(bot)), **tab_context(bot, tab)}
-    )
+    base = base_context(bot, _instrument(bot))
+    return render(request, f"{TEMPLATE}#tab", {**base, **tab_context(bot, tab, base["precision"])})
 
 
 @login_required
@@ -283,7 +594,7 @@ def live_fragments(user: User, bot_id: int, event: dict[str, Any]) -> str:
     the page said); `event["csrf_cookie"]` is the socket's CSRF cookie, so re-rendered forms
     post like the first render's. An empty string when the user may not see the bot (any more).
     """
-    bot = _shown_bots(user).filter(pk=bot_id).first()
+    bot = _shown_bot(user, bot_id)
     if bot is None:
         return ""
     kinds = set(event.get("kinds") or [event.get("kind")])
@@ -304,9 +615,10 @@ def live_fragments(user: User, bot_id: int, event: dict[str, Any]) -> str:
                 )
             )
         if tab in TABS and kinds & TAB_KINDS:
+            base = base_context(bot, instrument)
             parts.append(
                 render_to_string(
-                    f"{TEMPLATE}#tab", {**context, **base_context(bot, instrument), **tab_context(bot, tab)}
+                    f"{TEMPLATE}#tab", {**context, **base, **tab_context(bot, tab, base["precision"])}
                 )
             )
     return "".join(parts)
