@@ -29,6 +29,7 @@ from django.utils import timezone
 from bots import codec, ids
 from bots.live import publish
 from bots.models import ACTIVE_STATUSES, Bot, BotEvent, BotEventKind, BotStatus
+from bots.rows import from_row
 from bots.strategies import grid
 from exchanges.base import (
     AuthError,
@@ -197,14 +198,9 @@ def _loaded_bot(row: Sequence[Any]) -> Bot:
     objects: list[Model | None] = []
     for model in _LOADED:
         fields = model._meta.concrete_fields
-        values, row = list(row[: len(fields)]), row[len(fields) :]
-        if values[0] is None:  # no paper account
-            objects.append(None)
-            continue
-        for index, field in enumerate(fields):
-            for convert in field.get_db_converters(connection):  # e.g. JSON text to objects
-                values[index] = convert(values[index], field.cached_col, connection)
-        objects.append(model.from_db(connection.alias, [field.attname for field in fields], values))
+        values, row = row[: len(fields)], row[len(fields) :]
+        no_paper_account = values[0] is None
+        objects.append(None if no_paper_account else from_row(model, fields, values))
     bot, account, paper = objects
     assert isinstance(bot, Bot)
     assert isinstance(account, ExchangeAccount)

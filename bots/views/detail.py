@@ -30,6 +30,7 @@ from accounts.models import User
 from bots import actions
 from bots.engine import plain
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
+from bots.rows import from_row
 from bots.strategies import grid
 from bots.templatetags.times import local_time
 from bots.views.charts import candle_points
@@ -91,21 +92,13 @@ def _shown_bot(user: User, pk: int) -> Bot | None:
     if row is None:
         return None
     bot_fields, account_fields = _bot_fields(), ExchangeAccount._meta.concrete_fields
-    bot = _from_row(Bot, bot_fields, row[: len(bot_fields)])
-    bot.exchange_account = _from_row(ExchangeAccount, account_fields, row[len(bot_fields) :])
+    bot = from_row(Bot, bot_fields, row[: len(bot_fields)])
+    bot.exchange_account = from_row(ExchangeAccount, account_fields, row[len(bot_fields) :])
     return bot
 
 
 def _bot_fields() -> list[Any]:
     return [field for field in Bot._meta.concrete_fields if field.name != "state"]
-
-
-def _from_row(model: type[Any], fields: Sequence[Any], row: Sequence[Any]) -> Any:
-    values = list(row)
-    for index, field in enumerate(fields):
-        for convert in field.get_db_converters(connection):  # e.g. JSON text to objects
-            values[index] = convert(values[index], field.cached_col, connection)
-    return model.from_db(connection.alias, [field.attname for field in fields], values)
 
 
 @functools.cache
