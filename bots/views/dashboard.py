@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from django.contrib import messages
@@ -32,6 +30,7 @@ from accounts.twofactor import has_two_factor
 from accounts.verification import has_verified_email
 from bots import actions, codec
 from bots.models import Bot, BotStatus
+from bots.rows import CompiledRows
 from exchanges.models import ExchangeAccount
 from trading.history import page_of
 from trading.ledger import Ledger, LedgerSummary
@@ -171,28 +170,7 @@ class Overview:
 
 def _bot_rows(user: User, midnight: datetime) -> list[BotRow]:
     """The user's bots as the dashboard lists them, running ones first."""
-    if connection.vendor != "postgresql":
-        return [BotRow(*row) for row in _rows_query(user.pk, midnight)]
-    # Building and compiling the query cost the page more than running it: its SQL is
-    # compiled once per process, and each call runs it with its own owner and midnight.
-    sql, params, owner_at, midnight_at = _rows_sql()
-    values = list(params)
-    values[owner_at], values[midnight_at] = user.pk, midnight
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        rows = cursor.fetchall()
-    # Django reads jsonb as text and leaves the decoding to the field, which is skipped here.
-    ledger_at = ROW_COLUMNS.index("ledger")
-    bots = []
-    for row in rows:
-        values = list(row)
-        values[ledger_at] = _json(values[ledger_at])
-        bots.append(BotRow(*values))
-    return bots
-
-
-def _json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return [BotRow(*row) for row in _ROWS.rows(user.pk, midnight)]
 
 
 def _rows_query(owner_id: int, midnight: datetime) -> QuerySet[Bot, tuple[Any, ...]]:
@@ -226,24 +204,11 @@ def _rows_query(owner_id: int, midnight: datetime) -> QuerySet[Bot, tuple[Any, .
 
 
 # Stand-ins for `_rows_query`'s arguments while its SQL is compiled: no real owner or
-# midnight can equal them, so their places among the parameters are unmistakable.
+# midnight can equal them, so their places among the parameters are unmistakable. Building
+# and compiling the query cost the page more than running it.
 _OWNER_MARKER = -918_273_645
 _MIDNIGHT_MARKER = datetime(1901, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
-
-
-@lru_cache(maxsize=1)
-def _rows_sql() -> tuple[str, tuple[Any, ...], int, int]:
-    """`_rows_query`'s SQL and parameters, with where its owner and midnight go among them."""
-    query = _rows_query(_OWNER_MARKER, _MIDNIGHT_MARKER).query
-    sql, params = query.get_compiler(connection=connection).as_sql()
-    params = tuple(params)
-    places = [
-        [n for n, value in enumerate(params) if value == marker]
-        for marker in (_OWNER_MARKER, _MIDNIGHT_MARKER)
-    ]
-    if [len(found) for found in places] != [1, 1]:
-        raise RuntimeError(f"The dashboard's bot query takes its owner and midnight at {places}.")
-    return sql, params, places[0][0], places[1][0]
+_ROWS = CompiledRows(_rows_query, _OWNER_MARKER, _MIDNIGHT_MARKER)
 
 
 def _zone(user: User) -> zoneinfo.ZoneInfo:

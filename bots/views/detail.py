@@ -30,7 +30,7 @@ from accounts.models import User
 from bots import actions
 from bots.engine import plain
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
-from bots.rows import from_row
+from bots.rows import CompiledRows, from_row
 from bots.strategies import grid
 from bots.templatetags.times import local_time
 from bots.views.charts import candle_points
@@ -429,39 +429,13 @@ RowsQuery = Callable[[int], "QuerySet[Any, tuple[Any, ...]]"]
 
 
 def _fetch(query: RowsQuery, bot_id: int) -> list[tuple[Any, ...]]:
-    """`list(query(bot_id))`. On PostgreSQL the query's SQL is compiled once per process and run
-    with each bot's id: building and compiling a queryset cost the page more than running it."""
-    if connection.vendor != "postgresql":
-        return list(query(bot_id))
-    compiled = _compiled(query)
-    values = list(compiled.params)
-    values[compiled.place] = bot_id
-    with connection.cursor() as cursor:
-        cursor.execute(compiled.sql, values)
-        rows = cursor.fetchall()
-    if not compiled.converters:
-        return rows
-    return [tuple(row) for row in compiled.compiler.apply_converters(rows, compiled.converters)]
-
-
-@dataclass(frozen=True)
-class Compiled:
-    sql: str
-    params: tuple[Any, ...]
-    place: int  # of the bot's id among the parameters
-    compiler: Any
-    converters: dict[int, Any]  # Django's own, e.g. a computed decimal's
+    """`list(query(bot_id))`, compiled once per process (bots.rows.CompiledRows)."""
+    return _compiled(query).rows(bot_id)
 
 
 @functools.cache
-def _compiled(query: RowsQuery) -> Compiled:
-    compiler = query(_BOT_MARKER).query.get_compiler(connection=connection)
-    sql, params = compiler.as_sql()
-    places = [n for n, value in enumerate(params) if value == _BOT_MARKER]
-    if len(places) != 1:
-        raise RuntimeError(f"{query.__name__} takes its bot at {places}.")
-    converters = compiler.get_converters([column for column, _, _ in compiler.select])
-    return Compiled(sql, tuple(params), places[0], compiler, converters)
+def _compiled(query: RowsQuery) -> CompiledRows[RowsQuery]:
+    return CompiledRows(query, _BOT_MARKER)
 
 
 def page_context(bot: Bot, tab: str) -> dict[str, Any]:
