@@ -270,28 +270,27 @@ def test_the_live_region_refreshes_on_its_own(paper_bot: Bot, trader_client: Cli
 def test_the_equity_chart_sums_each_bots_last_snapshot_per_point(trader: User) -> None:
     first, second = running_bot(trader, "first"), running_bot(trader, "second")
     now = timezone.now()
-    for bot, minutes_ago, equity in (
-        (first, 200, "1000"),  # before the point two hours ago: not in it
-        (first, 100, "1001.25"),
-        (first, 10, "1002.5"),
-        (second, 5, "999.125"),
-        (second, 3, "999.5"),
-    ):
+    taken = [
+        (first, now - timedelta(minutes=200), D("1000")),
+        (first, now - timedelta(minutes=100), D("1001.25")),
+        (first, now - timedelta(minutes=10), D("1002.5")),
+        (second, now - timedelta(minutes=5), D("999.125")),
+        (second, now - timedelta(minutes=3), D("999.5")),
+    ]
+    for bot, at, equity in taken:
         EquitySnapshot.objects.create(
-            bot=bot,
-            time=now - timedelta(minutes=minutes_ago),
-            price=D(54000),
-            equity=D(equity),
-            grid_profit=0,
-            unrealized_pnl=0,
+            bot=bot, time=at, price=D(54000), equity=equity, grid_profit=0, unrealized_pnl=0
         )
 
     series = equity_series("USDT", overview(trader, now=now).lines, now=now)
 
     assert series[-1]["time"] == int(now.timestamp())
     assert D(series[-1]["value"]) == D("1002.5") + D("999.5")
-    # The point before holds only the first bot (which of its snapshots depends on the hour).
-    assert D(series[-2]["value"]) in {D("1000"), D("1001.25"), D("1002.5")}
+    # The point before sums each bot's last snapshot in the step before it. Which snapshots
+    # those are depends on the time of day: points fall on the clock's even hours.
+    point = _at(series[-2])
+    in_step = {bot.pk: equity for bot, at, equity in taken if point - dashboard.CHART_STEP < at <= point}
+    assert D(series[-2]["value"]) == sum(in_step.values())
     assert all(isinstance(point["value"], str) for point in series)
 
 
