@@ -95,6 +95,9 @@ def test_a_running_bot_shows_in_cards_list_fills_and_chart(paper_bot: Bot, trade
     assert f"/bots/dashboard/{bot.pk}/stop/" in page
     assert f"{summary.equity:,.2f}" in page  # the equity card
     assert "No fills yet" not in page  # the start trade is a fill
+    start_trade = re.search(r'<td data-label="Quantity">([^<]*)</td>', page)
+    assert start_trade is not None
+    assert start_trade[1].endswith(" BTC"), "a quantity counts the base asset, not the pair"
     assert 'ws-connect="/ws/live/"' in page
     assert "data-live-status" in page
     chart_data = re.search(r'<script id="equity-series" type="application/json">(.*?)</script>', page)

@@ -300,6 +300,7 @@ class RecentFill:
     price: Decimal
     quantity: Decimal
     symbol: str
+    base_asset: str  # what the quantity counts: BTC for BTCUSDT
 
     @property
     def side_label(self) -> str:
@@ -319,9 +320,21 @@ def recent_fills(user: User, bots: list[BotRow], limit: int = RECENT_FILLS) -> l
     reaches the floor can hold one. Each is read from its (bot, time, id) index."""
     last_fills = sorted((bot.last_fill_at for bot in bots if bot.last_fill_at is not None), reverse=True)
     names = {bot.pk: bot.name for bot in bots}
+    # A bot with fills has books, which name its base asset; no venue is asked for it.
+    bases = {bot.pk: (bot.ledger or {}).get("base_asset") or bot.symbol for bot in bots}
     if len(last_fills) < limit:
         return [
-            RecentFill(f.pk, f.time, f.bot_id, names[f.bot_id], f.side, f.price, f.quantity, f.symbol)
+            RecentFill(
+                f.pk,
+                f.time,
+                f.bot_id,
+                names[f.bot_id],
+                f.side,
+                f.price,
+                f.quantity,
+                f.symbol,
+                bases[f.bot_id],
+            )
             for f in page_of(user, {}, size=limit).fills
         ]
     floor = last_fills[limit - 1]
@@ -332,7 +345,9 @@ def recent_fills(user: User, bots: list[BotRow], limit: int = RECENT_FILLS) -> l
         .values_list(*FILL_COLUMNS)[:limit]
     )
     # The bots' names are already read: no join, no second copy of each bot.
-    return [RecentFill(pk, time, bot_id, names[bot_id], *rest) for pk, time, bot_id, *rest in rows]
+    return [
+        RecentFill(pk, time, bot_id, names[bot_id], *rest, bases[bot_id]) for pk, time, bot_id, *rest in rows
+    ]
 
 
 def equity_series(quote: str, lines: list[BotLine], *, now: datetime) -> list[dict[str, Any]]:
