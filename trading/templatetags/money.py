@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from django import template
-from django.utils.html import escape, format_html
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 register = template.Library()
@@ -72,12 +72,15 @@ def pnl_direction(value: Any) -> str:
     return "up" if number > 0 else "down"
 
 
+NO_PNL = mark_safe('<span class="pnl pnl-none">—</span>')
+
+
 @register.simple_tag
 def pnl(value: Any, step: Any = QUOTE_STEP, unit: str = "") -> str:
     """A signed amount, coloured by CSS and marked with an arrow so it reads without colour."""
     number = _decimal(value)
     if number is None:
-        return format_html('<span class="pnl pnl-none">—</span>')
+        return NO_PNL
     direction = pnl_direction(number)
     arrow = {"up": "▲", "down": "▼", "flat": "•"}[direction]
     label = {"up": "gain", "down": "loss", "flat": "no change"}[direction]
