@@ -67,6 +67,16 @@ def test_the_history_lists_only_the_traders_own_fills(owner: User, owner_client:
     assert 'href="/trades/export.csv"' in page
 
 
+def test_a_fill_value_is_shown_in_quote_cents_and_exported_exactly(owner: User, owner_client: Client) -> None:
+    make_fills(bot_for(owner), 1, start=START, price="54000.12", quantity="0.001234")  # 66.63614808
+
+    page = owner_client.get("/trades/").content.decode()
+    export = b"".join(cast(StreamingHttpResponse, owner_client.get("/trades/export.csv")).streaming_content)
+
+    assert '<td data-label="Value">66.64</td>' in page
+    assert "66.63614808" in export.decode()
+
+
 def test_no_fills_yet_is_an_empty_state(owner_client: Client) -> None:
     page = owner_client.get("/trades/").content.decode()
     assert "No fills yet" in page
