@@ -29,7 +29,10 @@ Figures:
   clock starts at the exchange's commit, before any of our code hears of the fills: the paper
   venue's own matching (about 3 ms of ORM work per fill, in this process) is the simulator's
   cost, which a real venue does not have. The time from the start of the price move is
-  reported too. Skipped, with a message, when this branch has no such websocket route.
+  reported too, and fill to screen split at the bot's booking of the fill (its Fill row's
+  insert): the worker's part (exchange commit to booking) and the page's (booking to screen:
+  the commit, the publish, the render and the socket). Skipped, with a message, when this
+  branch has no such websocket route.
 """
 
 from __future__ import annotations
@@ -437,17 +440,23 @@ async def fill_to_screen(
         # Down, then back up past where it was, so buys and then sells fill.
         step = Decimal(1 + rng.uniform(0.004, 0.012) * (-1 if n % 2 == 0 else 1))
         price = (price * step).quantize(Decimal("0.1"))
-        moved_at, committed_at, bot_ids = await move(price)
-        waiting = [sockets[pk] for pk in bot_ids if pk in sockets]
-        arrivals = await asyncio.gather(*(_first_fill_at(ws, 5.0) for ws in waiting))
+        moved_at, committed_at, trade_ids = await move(price)
+        filled = [pk for pk in trade_ids if pk in sockets]
+        arrivals = await asyncio.gather(*(_first_fill_at(sockets[pk], 5.0) for pk in filled))
+        booked = await sync_to_async(_booked_at, thread_sensitive=True)(trade_ids)
         latencies += [
-            Arrival(len(waiting), arrived - committed_at, arrived - moved_at)
-            for arrived in arrivals
+            Arrival(
+                len(filled),
+                arrived - committed_at,
+                arrived - moved_at,
+                booked.get(pk, arrived) - committed_at,
+            )
+            for pk, arrived in zip(filled, arrivals, strict=True)
             if arrived is not None
         ]
         missed = sum(1 for arrived in arrivals if arrived is None)
         print(  # noqa: T201
-            f"  move {n + 1}/{moves}: price {price}, {len(waiting)} bots filled, "
+            f"  move {n + 1}/{moves}: price {price}, {len(filled)} bots filled, "
             f"{missed} without a message in 5 s",
             flush=True,
         )
@@ -462,11 +471,14 @@ async def fill_to_screen(
 @dataclass(frozen=True)
 class Arrival:
     """One filled bot's first message: how many bots the move filled, and seconds from the
-    exchange's commit of the fills and from the start of the price move."""
+    exchange's commit of the fills and from the start of the price move; `booked`: seconds
+    from the exchange's commit to the bot's booking of its first fill of the move (the Fill
+    row's insert), which splits fill to screen into the worker's part and the page's."""
 
     bots_filled: int
     since_commit: float
     since_move: float
+    booked: float
 
 
 _committed_at: list[float] = []
@@ -486,16 +498,32 @@ def stamp_exchange_commits() -> None:
     fills_recorded.connect(wake_bots_on_fill)
 
 
-def _move_and_find_filled_bots(price: Decimal) -> tuple[float, float, set[int]]:
+def _move_and_find_filled_bots(price: Decimal) -> tuple[float, float, dict[int, list[str]]]:
+    """When the move started and when the exchange committed it, and each filled bot's trade ids."""
     from exchanges.paper import market
     from trading.models import Order
 
     _committed_at.clear()
     moved_at = time.time()
     fills = market.set_price(SYMBOL, price)
-    exchange_ids = {fill.exchange_order_id for fill in fills}
-    bot_ids = set(Order.objects.filter(exchange_order_id__in=exchange_ids).values_list("bot_id", flat=True))
-    return moved_at, _committed_at[0] if _committed_at else moved_at, bot_ids
+    by_order = {fill.exchange_order_id: fill.trade_id for fill in fills}
+    trade_ids: dict[int, list[str]] = {}
+    for bot_id, exchange_id in Order.objects.filter(exchange_order_id__in=by_order).values_list(
+        "bot_id", "exchange_order_id"
+    ):
+        trade_ids.setdefault(bot_id, []).append(by_order[exchange_id])
+    return moved_at, _committed_at[0] if _committed_at else moved_at, trade_ids
+
+
+def _booked_at(trade_ids: dict[int, list[str]]) -> dict[int, float]:
+    """When each bot booked its first fill of the move (epoch seconds)."""
+    from django.db.models import Min
+
+    from trading.models import Fill
+
+    every = [trade_id for ids in trade_ids.values() for trade_id in ids]
+    rows = Fill.objects.filter(trade_id__in=every).values("bot_id").annotate(first=Min("recorded_at"))
+    return {row["bot_id"]: row["first"].timestamp() for row in rows}
 
 
 async def _first_fill_at(ws: Any, timeout: float) -> float | None:
@@ -631,6 +659,8 @@ def main() -> None:
             f"  moves filling > {FEW_BOTS} bots", [a.since_commit for a in filled if a.bots_filled > FEW_BOTS]
         )
         report_fills("  from the start of the move (with matching)", [a.since_move for a in filled])
+        report_fills("  of which booked (exchange commit to Fill row)", [a.booked for a in filled])
+        report_fills("  of which shown (Fill row to screen)", [a.since_commit - a.booked for a in filled])
     finally:
         for worker in workers:
             stop(worker)
