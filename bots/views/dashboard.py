@@ -346,7 +346,8 @@ def recent_fills(user: User, bots: list[BotRow], limit: int = RECENT_FILLS) -> l
     )
     # The bots' names are already read: no join, no second copy of each bot.
     return [
-        RecentFill(pk, time, bot_id, names[bot_id], *rest, bases[bot_id]) for pk, time, bot_id, *rest in rows
+        RecentFill(pk, time, bot_id, names[bot_id], side, price, quantity, symbol, bases[bot_id])
+        for pk, time, bot_id, side, price, quantity, symbol in rows
     ]
 
 

@@ -71,7 +71,7 @@ def test_a_fill_value_is_shown_in_quote_cents_and_exported_exactly(owner: User, 
     make_fills(bot_for(owner), 1, start=START, price="54000.12", quantity="0.001234")  # 66.63614808
 
     page = owner_client.get("/trades/").content.decode()
-    export = b"".join(cast(StreamingHttpResponse, owner_client.get("/trades/export.csv")).streaming_content)
+    export = b"".join(chunks_of(owner_client.get("/trades/export.csv")))
 
     assert '<td data-label="Value">66.64</td>' in page
     assert "66.63614808" in export.decode()
