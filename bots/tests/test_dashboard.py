@@ -107,6 +107,16 @@ def test_a_running_bot_shows_in_cards_list_fills_and_chart(paper_bot: Bot, trade
     assert "lightweight-charts.standalone.production.js" in page
 
 
+def test_a_trader_with_bots_but_no_2fa_is_asked_to_secure_them_not_to_start_a_first_bot(
+    paper_bot: Bot, trader_client: Client
+) -> None:
+    started(paper_bot)
+    page = trader_client.get("/").content.decode()
+    assert "Turn on two-factor authentication" in page
+    assert "these steps keep your bots safe" in page
+    assert "start your first grid bot" not in page
+
+
 def test_the_onboarding_checklist_goes_once_every_step_is_done(paper_bot: Bot, trader_client: Client) -> None:
     from accounts import twofactor
 
