@@ -24,17 +24,29 @@
       tickMarkFormatter: function (t, type) { return (type < 3 ? day : hour).format(new Date(t * 1000)); },
     },
   });
-  var levels = []; // grid and order prices: the view stretches to the nearest one each side
+  // The view stretches past the candles to the nearest open order each side (the next buy and
+  // sell are what a trader watches), or the nearest grid line where no order is on that side.
+  var orderPrices = [];
+  var gridPrices = [];
+  function nearest(prices, beyond, below) {
+    var found = prices.filter(function (p) { return below ? p < beyond : p > beyond; });
+    if (!found.length) return null;
+    return below ? Math.max.apply(null, found) : Math.min.apply(null, found);
+  }
+  function reach(beyond, below) {
+    var order = nearest(orderPrices, beyond, below);
+    return order !== null ? order : nearest(gridPrices, beyond, below);
+  }
   var series = chart.addSeries(LC.CandlestickSeries, {
     priceFormat: { type: "price", precision: decimals, minMove: Number(step) },
     autoscaleInfoProvider: function (original) {
       var found = original();
       if (!found || !found.priceRange) return found;
       var range = found.priceRange;
-      var below = levels.filter(function (p) { return p < range.minValue; });
-      var above = levels.filter(function (p) { return p > range.maxValue; });
-      if (below.length) range.minValue = Math.max.apply(null, below);
-      if (above.length) range.maxValue = Math.min.apply(null, above);
+      var low = reach(range.minValue, true);
+      var high = reach(range.maxValue, false);
+      if (low !== null) range.minValue = low;
+      if (high !== null) range.maxValue = high;
       return found;
     },
   });
@@ -49,7 +61,8 @@
     var data = holder ? JSON.parse(holder.dataset.chart) : { grid: [], orders: [], fills: [] };
     lines.forEach(function (line) { series.removePriceLine(line); });
     lines = [];
-    levels = data.grid.concat(data.orders.map(function (o) { return o.price; })).map(Number);
+    orderPrices = data.orders.map(function (o) { return Number(o.price); });
+    gridPrices = data.grid.map(Number);
     var add = function (price, color, style, title) {
       lines.push(series.createPriceLine({
         price: Number(price), color: color, lineWidth: 1, lineStyle: style, axisLabelVisible: !!title, title: title || "",
