@@ -106,6 +106,11 @@ def ledger_to_json(ledger: Ledger) -> Json:
     }
 
 
+def ledger_base_asset(data: Json | None) -> str | None:
+    """The base asset stored books count in, without decoding the rest of them."""
+    return data["base_asset"] if data else None
+
+
 def ledger_from_json(data: Json) -> Ledger:
     ledger = Ledger(data["base_asset"], data["quote_asset"], Decimal(data["investment"]))
     ledger.quote = Decimal(data["quote"])

@@ -321,7 +321,7 @@ def recent_fills(user: User, bots: list[BotRow], limit: int = RECENT_FILLS) -> l
     last_fills = sorted((bot.last_fill_at for bot in bots if bot.last_fill_at is not None), reverse=True)
     names = {bot.pk: bot.name for bot in bots}
     # A bot with fills has books, which name its base asset; no venue is asked for it.
-    bases = {bot.pk: (bot.ledger or {}).get("base_asset") or bot.symbol for bot in bots}
+    bases = {bot.pk: codec.ledger_base_asset(bot.ledger) or bot.symbol for bot in bots}
     if len(last_fills) < limit:
         return [
             RecentFill(
