@@ -88,6 +88,19 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _redis_key_space() -> Iterator[None]:
+    """This run's keys (config/tests/settings.py) go with it; nobody else's are touched."""
+    yield
+    from django.conf import settings
+
+    for url in {settings.REDIS_URL, settings.CACHE_URL, settings.CELERY_BROKER_URL}:
+        server = redis.Redis.from_url(url)
+        keys = list(server.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}*", count=1000))
+        for start in range(0, len(keys), 1000):
+            server.delete(*keys[start : start + 1000])
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
     """Rate limits and throttles live in the cache; each test starts clean."""

@@ -141,6 +141,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 CACHE_URL = env.str("CACHE_URL", default=REDIS_URL)
+# Every key Gridwise writes to Redis (cache, sessions, channel layer, Celery's queues) starts
+# with this, so several sites, or a test run beside a running stack, can share one server.
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="")
 
 CHANNEL_LAYER_READ_TIMEOUT = 30  # seconds; above channels-redis's blocking pop (5 s)
 
@@ -150,7 +153,10 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # channels-redis waits for messages with a 5 s blocking pop; redis-py 8's default
             # 5 s read timeout cut it short and killed every socket idle that long.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_READ_TIMEOUT}]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_READ_TIMEOUT}],
+                "prefix": f"{REDIS_KEY_PREFIX}asgi",
+            },
         }
     }
 else:
@@ -159,8 +165,9 @@ else:
 if CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.NamespacedRedisCache",
             "LOCATION": CACHE_URL,
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
         }
     }
 else:
@@ -203,7 +210,9 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_PRIORITY_QUEUE = "priority"
 CELERY_WEBHOOKS_QUEUE = "webhooks"
 CELERY_WORKER_QUEUES = f"{CELERY_PRIORITY_QUEUE},{CELERY_TASK_DEFAULT_QUEUE},{CELERY_WEBHOOKS_QUEUE}"
-CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"queue_order_strategy": "priority"}
+if REDIS_KEY_PREFIX:
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = REDIS_KEY_PREFIX
 CELERY_TASK_ROUTES = {
     "bots.tasks.dispatch_due_bots": {"queue": CELERY_PRIORITY_QUEUE},
     "bots.webhooks.tasks.*": {"queue": CELERY_WEBHOOKS_QUEUE},
@@ -257,8 +266,9 @@ WEBHOOK_LOG_RETENTION_DAYS = env.int("WEBHOOK_LOG_RETENTION_DAYS", default=30)
 
 # Paper trading ----------------------------------------------------------------
 
-# Real candle files (see shared/data/README.md); absent, feeds use a seeded random walk.
-PRICE_DATA_DIR = Path(env.str("PRICE_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data")))
+# Real candle series, shipped gzipped in the repository (exchanges/data/README.md). A symbol with
+# no series there runs on a seeded random walk, and the pages say so.
+PRICE_DATA_DIR = Path(env.str("PRICE_DATA_DIR", default=str(BASE_DIR / "exchanges" / "data")))
 PAPER_FEED = env.str("PAPER_FEED", default="replay")  # replay (random walk without data), bybit, none
 BYBIT_PUBLIC_URL = env.str("BYBIT_PUBLIC_URL", default="")  # the bybit feed's address; empty is mainnet
 PAPER_FEED_INTERVAL = env.float("PAPER_FEED_INTERVAL", default=2.0)  # seconds per feed step

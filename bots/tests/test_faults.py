@@ -1,7 +1,7 @@
 """The tick's guarantees under faults: a worker killed anywhere, two workers on one bot, a failing venue.
 
 A worker killed at any point in a tick leaves no duplicate order, no orphan order, and no fill lost
-or counted twice; two ticks of one bot never run at once (shared/design.md, "A bot's tick").
+or counted twice; two ticks of one bot never run at once (docs/architecture.md).
 """
 
 from __future__ import annotations

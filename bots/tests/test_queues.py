@@ -13,15 +13,16 @@ from bots.tasks import dispatch_due_bots, tick_bot, tick_now
 
 def test_wake_ups_and_the_dispatcher_go_before_routine_ticks() -> None:
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    broker.delete("priority", "celery")
+    priority, routine = (settings.REDIS_KEY_PREFIX + queue for queue in ("priority", "celery"))
+    broker.delete(priority, routine)
     try:
         tick_now(42)  # a fill, a start or a stop
         dispatch_due_bots.delay()
         tick_bot.delay(7)  # a routine tick from the dispatcher
-        assert broker.llen("priority") == 2
-        assert broker.llen("celery") == 1
+        assert broker.llen(priority) == 2
+        assert broker.llen(routine) == 1
     finally:
-        broker.delete("priority", "celery")
+        broker.delete(priority, routine)
 
 
 def _backend_pid() -> int:

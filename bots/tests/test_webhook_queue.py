@@ -28,14 +28,15 @@ def test_webhook_tasks_resolve_to_the_webhooks_queue() -> None:
 
 def test_a_queued_send_lands_on_the_webhooks_queue_not_with_the_ticks() -> None:
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    broker.delete(*QUEUES)
+    keys = [settings.REDIS_KEY_PREFIX + queue for queue in QUEUES]
+    broker.delete(*keys)
     try:
         deliver_webhook.delay(41)
         deliver_webhook.apply_async((42,), countdown=0)  # how a retry is queued
         tick_bot.delay(7)
-        assert [broker.llen(queue) for queue in QUEUES] == [0, 1, 2]
+        assert [broker.llen(key) for key in keys] == [0, 1, 2]
     finally:
-        broker.delete(*QUEUES)
+        broker.delete(*keys)
 
 
 def test_every_queue_is_drained_and_wake_ups_have_a_worker_of_their_own() -> None:

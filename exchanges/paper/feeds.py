@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import functools
+import gzip
 import logging
 import random
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -23,8 +25,8 @@ from exchanges.paper.instruments import instrument_for
 
 logger = logging.getLogger(__name__)
 
-# The real series in the data directory, by symbol (see shared/data/README.md).
-REPLAY_FILES = {"BTCUSDT": "btcusdt-5m-2023-01-02--2023-02-09.csv"}
+# The real series in the data directory, by symbol (exchanges/data/README.md).
+REPLAY_FILES = {"BTCUSDT": "btcusdt-5m-2023-01-02--2023-02-09.csv.gz"}
 RANDOM_WALK_STARTS = {"BTCUSDT": Decimal("23000"), "ETHUSDT": Decimal("1600")}
 
 
@@ -60,7 +62,7 @@ class ReplayFeed:
 
 @functools.cache
 def _read_candles(path: str) -> tuple[PricePoint, ...]:
-    with open(path, newline="") as handle:
+    with gzip.open(path, "rt", newline="") if path.endswith(".gz") else open(path, newline="") as handle:
         return tuple(
             PricePoint(
                 time=datetime.fromtimestamp(int(row["open_time_ms"]) / 1000, tz=UTC),
@@ -88,11 +90,14 @@ class RandomWalkFeed:
             (start.quantize(tick, rounding=ROUND_HALF_EVEN), Decimal(self._random.randint(1, 500)))
         ]
 
+        self._drawing = threading.Lock()  # one feed serves a process's threads
+
     def point_at(self, position: int) -> PricePoint:
-        while len(self._points) <= position:
-            step = round(self._random.gauss(0, self._sigma_ticks))
-            price = max(self.tick, self._points[-1][0] + step * self.tick)
-            self._points.append((price, Decimal(self._random.randint(1, 500))))
+        with self._drawing:
+            while len(self._points) <= position:
+                step = round(self._random.gauss(0, self._sigma_ticks))
+                price = max(self.tick, self._points[-1][0] + step * self.tick)
+                self._points.append((price, Decimal(self._random.randint(1, 500))))
         price, volume = self._points[position]
         previous = self._points[position - 1][0] if position else price
         return PricePoint(
@@ -132,18 +137,22 @@ class PublicTickerFeed:
 
 def feed_for(symbol: str, data_dir: Path | None = None) -> PriceFeed:
     """What PAPER_FEED names: Bybit's live tickers, or the replay (a random walk without data)."""
-    offline = _offline_feed(symbol, data_dir)
+    offline = _offline_feed(symbol, str(data_dir or settings.PRICE_DATA_DIR))
     if settings.PAPER_FEED == "bybit":
         return PublicTickerFeed(symbol, fallback=offline, base_url=settings.BYBIT_PUBLIC_URL or None)
     return offline
 
 
-def _offline_feed(symbol: str, data_dir: Path | None) -> PriceFeed:
-    """The replay of real data when the data directory has it, else a seeded random walk."""
-    directory = Path(data_dir or settings.PRICE_DATA_DIR)
+@functools.cache
+def _offline_feed(symbol: str, data_dir: str) -> PriceFeed:
+    """The replay of real data when the data directory has it, else a seeded random walk. Kept
+    per process: a walk is drawn in order, so a new one would redraw every step up to today's."""
+    directory = Path(data_dir)
     filename = REPLAY_FILES.get(symbol)
     if filename and (directory / filename).is_file():
         return ReplayFeed.from_csv(directory / filename)
+    if filename:
+        logger.warning("No candle file %s in %s: %s runs on a random walk.", filename, directory, symbol)
     return RandomWalkFeed(
         seed=sum(map(ord, symbol)),
         start=RANDOM_WALK_STARTS.get(symbol, Decimal("100")),

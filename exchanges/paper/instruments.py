@@ -1,6 +1,6 @@
 """The paper venue's instruments: Bybit's real spot filters and default fees.
 
-BTCUSDT is Bybit's documented instruments-info example (shared/bybit-v5);
+BTCUSDT is Bybit's documented instruments-info example (exchanges/tests/bybit_v5);
 ETHUSDT follows Bybit's published spot filters for that pair.
 """
 

@@ -1,6 +1,6 @@
 """Our value types written as Bybit v5 JSON, with every field Bybit documents.
 
-Field sets follow Bybit's own response examples (/work/shared/bybit-v5, from
+Field sets follow Bybit's own response examples (exchanges/tests/bybit_v5, from
 github.com/bybit-exchange/docs). Fields about products the paper engine does not
 model (options, margin, TP/SL, SMP, RPI) carry Bybit's "empty" spellings.
 """

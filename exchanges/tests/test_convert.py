@@ -13,7 +13,7 @@ from exchanges.base import OrderRequest, OrderStatus, OrderType, Side, TimeInFor
 from exchanges.bybit import convert
 from exchanges.bybit.adapter import BybitExchange, _order_params
 
-EXAMPLES = Path("/work/shared/bybit-v5")
+EXAMPLES = Path(__file__).resolve().parent / "bybit_v5"
 
 
 def example(name):

@@ -16,7 +16,7 @@ from exchanges.tests.conftest import KEY, SECRET
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-EXAMPLES = Path("/work/shared/bybit-v5")
+EXAMPLES = Path(__file__).resolve().parent / "bybit_v5"
 LIMIT_HEADERS = ("X-Bapi-Limit", "X-Bapi-Limit-Status", "X-Bapi-Limit-Reset-Timestamp")
 
 
