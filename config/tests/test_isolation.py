@@ -3,12 +3,13 @@ suite beside a running stack on the same servers, never touch each other's data.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import redis
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
@@ -61,11 +62,17 @@ def test_clearing_the_cache_leaves_everyone_elses_keys_alone() -> None:
 def test_queues_and_channel_groups_live_under_the_prefix() -> None:
     assert app.conf.broker_transport_options["global_keyprefix"] == settings.REDIS_KEY_PREFIX
     layer = get_channel_layer()
-    async_to_sync(layer.group_add)("isolation-probe", "isolation-probe.channel")
+
+    def on_own_loop(call: object) -> None:
+        # A browser test earlier in the run leaves Playwright's loop on this thread.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, call).result()  # type: ignore[arg-type]
+
+    on_own_loop(layer.group_add("isolation-probe", "isolation-probe.channel"))
     try:
         server = redis.Redis.from_url(settings.REDIS_URL)
         names = [key.decode() for key in server.scan_iter(match="*isolation-probe*")]
         assert names, "the group was written"
         assert all(name.startswith(settings.REDIS_KEY_PREFIX) for name in names), names
     finally:
-        async_to_sync(layer.group_discard)("isolation-probe", "isolation-probe.channel")
+        on_own_loop(layer.group_discard("isolation-probe", "isolation-probe.channel"))
