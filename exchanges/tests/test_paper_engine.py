@@ -20,7 +20,7 @@ from exchanges.base import (
 )
 from exchanges.paper import market
 from exchanges.paper.exchange import PaperExchange
-from exchanges.paper.feeds import RandomWalkFeed, ReplayFeed, feed_for
+from exchanges.paper.feeds import OPENING_POSITION, RandomWalkFeed, ReplayFeed, feed_for
 from exchanges.paper.models import PaperFill, PaperMarket, PaperOrder
 from exchanges.paper.service import open_paper_account
 from exchanges.tasks import advance_paper_markets
@@ -183,13 +183,14 @@ def test_missing_data_falls_back_to_a_reproducible_random_walk(tmp_path: Path) -
 
 
 def test_advancing_the_market_walks_the_feed_and_remembers_where(db: None, settings) -> None:
+    """A new market opens a week into its feed (the week before is its history), then walks on."""
     settings.PRICE_DATA_DIR = str(DATA_DIR)
     advance_paper_markets()
     advance_paper_markets()
     btc = PaperMarket.objects.get(symbol="BTCUSDT")
-    assert btc.feed_position == 2
-    assert btc.last_price == feed_for("BTCUSDT", DATA_DIR).point_at(1).price
-    assert PaperMarket.objects.filter(symbol="ETHUSDT", feed_position=2).exists()
+    assert btc.feed_position == OPENING_POSITION + 2
+    assert btc.last_price == feed_for("BTCUSDT", DATA_DIR).point_at(OPENING_POSITION + 1).price
+    assert PaperMarket.objects.filter(symbol="ETHUSDT", feed_position=OPENING_POSITION + 2).exists()
 
 
 @pytest.mark.django_db(transaction=True)
