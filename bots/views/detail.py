@@ -345,10 +345,12 @@ def chart_data(bot: Bot, instrument: Instrument | None) -> str:
     orders, fills = marks if marks is not None else _chart_marks(bot.pk)
     take_profit = plain(config.take_profit_price) if config.take_profit_price else None
     stop_loss = plain(config.stop_loss_price) if config.stop_loss_price else None
+    bounds = {"lower": plain(config.lower_price), "upper": plain(config.upper_price)}
     # json.dumps's own layout, with the two long arrays already written out.
     return (
         f'{{"grid": {json.dumps(lines)}, "orders": {orders}, "fills": {fills}, '
-        f'"take_profit": {json.dumps(take_profit)}, "stop_loss": {json.dumps(stop_loss)}}}'
+        f'"take_profit": {json.dumps(take_profit)}, "stop_loss": {json.dumps(stop_loss)}, '
+        f"{json.dumps(bounds)[1:-1]}}}"
     )
 
 
