@@ -124,8 +124,8 @@ LARGE_DASHED = 3  # LineStyle.LargeDashed: 6 px dashes and gaps
 
 # The pixels of one row of the chart as drawn (its own screenshot canvas, device pixels): how
 # many separate runs of drawn pixels it has, and what share of the row is drawn.
-DASH_RUNS = """([y, width]) => {
-  const canvas = document.getElementById('bot-chart').chartScreenshot();
+DASH_RUNS = """([selector, y, width]) => {
+  const canvas = document.querySelector(selector).chartScreenshot();
   const ratio = window.devicePixelRatio || 1;
   const context = canvas.getContext('2d');
   let best = {runs: 0, drawn: 0};
@@ -144,19 +144,16 @@ DASH_RUNS = """([y, width]) => {
 }"""
 
 
-def assert_readable(page: Any, view: dict[str, Any], bot: Bot) -> None:
+def assert_grid_readable(page: Any, chart: str, view: dict[str, Any], lower: Decimal, upper: Decimal) -> None:
+    """What any chart of a grid must show (grid_chart.js); `chart` selects the chart's element."""
     height, width = view["height"], view["width"]
     # The whole range is in view, its top and bottom levels clear of the edges.
+    assert (view["lower"], view["upper"]) == (float(lower), float(upper))
     assert view["lowerInView"], view["visible"]
     assert view["upperInView"], view["visible"]
-    assert (view["lower"], view["upper"]) == (
-        float(bot.grid_config.lower_price),
-        float(bot.grid_config.upper_price),
-    )
     for level in view["levels"]:
         assert LABEL_HEIGHT / 2 <= level["y"] <= height - LABEL_HEIGHT / 2, level
     # Every level is one truly dashed line with no axis label of its own.
-    assert len(view["levels"]) == bot.grid_config.grid_count + 1
     assert {(level["style"], level["width"], level["label"]) for level in view["levels"]} == {
         (LARGE_DASHED, 1, False)
     }
@@ -164,26 +161,33 @@ def assert_readable(page: Any, view: dict[str, Any], bot: Bot) -> None:
     for level in view["levels"]:
         if abs(level["y"] - price_y) < 3:
             continue  # the current price's solid line runs along it
-        pixels = page.evaluate(DASH_RUNS, [level["y"], width])
+        pixels = page.evaluate(DASH_RUNS, [chart, level["y"], width])
         assert pixels["runs"] >= width / 20, f"level {level['price']} is not dashed: {pixels}"
         assert 0.3 <= pixels["drawn"] <= 0.75, f"level {level['price']} is not dashed: {pixels}"
-    # Orders are marked: each level with a live order has its side.
-    live = {
-        float(price): side
-        for side, price in bot.orders.filter(status__in=LIVE_STATUSES).values_list("side", "price")
-    }
-    assert {level["price"]: level["side"] for level in view["levels"] if level["side"]} == live
     # Labels: the price, the bounds, TP and SL only, and no two on top of each other.
     texts = [label["text"] for label in view["labels"]]
     assert texts[0] == "Price"
     assert set(texts) <= {"Price", "Lower", "Upper", "TP", "SL"}
     ys = sorted(label["y"] for label in view["labels"])
     assert all(b - a >= LABEL_HEIGHT for a, b in pairwise(ys)), view["labels"]
+    assert 0 < view["lastX"] < width
+
+
+def assert_readable(page: Any, view: dict[str, Any], bot: Bot) -> None:
+    config = bot.grid_config
+    assert_grid_readable(page, "#bot-chart", view, config.lower_price, config.upper_price)
+    assert len(view["levels"]) == config.grid_count + 1
+    # Orders are marked: each level with a live order has its side.
+    live = {
+        float(price): side
+        for side, price in bot.orders.filter(status__in=LIVE_STATUSES).values_list("side", "price")
+    }
+    assert {level["price"]: level["side"] for level in view["levels"] if level["side"]} == live
     # Fills are marked, one arrow each.
     assert view["markers"] == bot.fills.count() >= 1
     # Candles spread across the width at a sensible spacing; a young market's from the left edge.
+    width = view["width"]
     assert MIN_BAR_SPACING <= view["barSpacing"] <= MAX_BAR_SPACING
-    assert 0 < view["lastX"] < width
     if view["candles"] * MAX_BAR_SPACING < width * 0.8:
         assert view["firstX"] <= MAX_BAR_SPACING
     else:
