@@ -22,7 +22,7 @@ from accounts.tests.factories import make_user
 from bots import actions
 from bots.models import Bot
 from bots.strategies.grid import GridConfig
-from bots.tests.asgi import AsgiServer, in_worker
+from bots.tests.asgi import WATCH_SOCKET, AsgiServer, in_worker, wait_for_socket
 from bots.tests.conftest import paper_account_for
 from bots.tests.test_engine import started, tick
 from exchanges.paper import market
@@ -107,6 +107,7 @@ def _open(browser: Any, server: AsgiServer, bot: Bot, viewport: dict[str, int]) 
     context = browser.new_context(viewport=viewport)
     cookie = session.cookies[settings.SESSION_COOKIE_NAME].value
     context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": server.url}])
+    context.add_init_script(WATCH_SOCKET)
     page = context.new_page()
     page.goto(f"{server.url}/bots/{bot.pk}/")
     return page
@@ -173,9 +174,18 @@ def assert_grid_readable(page: Any, chart: str, view: dict[str, Any], lower: Dec
     assert 0 < view["lastX"] < width
 
 
+def header_price(page: Any) -> Decimal:
+    return D(page.locator(".bot-facts div", has_text="Price").locator("dd").inner_text().replace(",", ""))
+
+
+def chart_price(view: dict[str, Any]) -> Decimal:
+    return D(str(next(label["price"] for label in view["labels"] if label["text"] == "Price")))
+
+
 def assert_readable(page: Any, view: dict[str, Any], bot: Bot) -> None:
     config = bot.grid_config
     assert_grid_readable(page, "#bot-chart", view, config.lower_price, config.upper_price)
+    assert chart_price(view) == header_price(page), "the chart's price is the page's"
     assert len(view["levels"]) == config.grid_count + 1
     # Orders are marked: each level with a live order has its side.
     live = {
@@ -205,3 +215,26 @@ def test_the_whole_range_is_in_view_and_readable(
         page.locator(".bot-chart-card").screenshot(path=artifacts / f"bot-chart-{scenario}-{name}.png")
         assert_readable(page, view, bot)
         page.context.close()
+
+
+def test_the_chart_follows_the_price_the_page_shows(
+    live_server_asgi: AsgiServer, browser: Any, artifacts: Path
+) -> None:
+    bot = in_worker(few_candles)
+    page = _open(browser, live_server_asgi, bot, DESKTOP)
+    wait_for_socket(page)
+    assert chart_price(view_of(page)) == header_price(page) == D("52900")
+
+    in_worker(lambda: market.set_price("BTCUSDT", D("56100")))
+    in_worker(lambda: tick(bot))  # no fill: the price moved between the levels
+    in_worker(lambda: market.set_price("BTCUSDT", D("57100")))  # fills the 57,000 sell
+    in_worker(lambda: tick(bot))
+
+    page.wait_for_function(
+        "JSON.parse(document.getElementById('bot-chart').dataset.view).labels[0].price === 57100"
+    )
+    assert header_price(page) == D("57100")
+    view = view_of(page)
+    assert_readable(page, view, bot)
+    page.locator(".bot-chart-card").screenshot(path=artifacts / "bot-chart-live-desktop.png")
+    page.context.close()

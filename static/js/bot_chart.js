@@ -23,8 +23,10 @@
     },
   });
   var markers = window.LightweightCharts.createSeriesMarkers(grid.series, []);
-  var candles = [];
-  var interval = 300;
+  var venueCandles = []; // as the venue sent them
+  var candles = []; // as drawn: the last one reaching the page's current price
+  var INTERVAL_SECONDS = { "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400 };
+  var interval = 300; // seconds per candle
   var fetchedAt = 0;
   var framed = false;
 
@@ -42,7 +44,9 @@
       if (prices.indexOf(p) < 0) prices.push(p); // an order off the grid's lines
     });
     grid.setLevels(prices.map(function (p) { return { price: p, side: sides[p] || "" }; }));
+    follow(number(data.price));
     grid.setLimits({
+      price: number(data.price),
       lower: number(data.lower),
       upper: number(data.upper),
       takeProfit: number(data.take_profit),
@@ -62,6 +66,20 @@
     window.GridChart.afterRender(relabel);
   }
 
+  // The venue's candles are cached for a few seconds; the page's price is fresher. The last
+  // candle (or a new one, once its interval has passed) reaches it, so the fills the page has
+  // just shown sit on a candle that traded there.
+  function follow(now) {
+    if (now === null || !venueCandles.length) return;
+    var last = venueCandles[venueCandles.length - 1];
+    var bucket = Math.floor(Date.now() / 1000 / interval) * interval;
+    var live = bucket > last.time
+      ? { time: bucket, open: last.close, high: Math.max(last.close, now), low: Math.min(last.close, now), close: now }
+      : { time: last.time, open: last.open, high: Math.max(last.high, now), low: Math.min(last.low, now), close: now };
+    candles = bucket > last.time ? venueCandles.concat([live]) : venueCandles.slice(0, -1).concat([live]);
+    grid.setCandles(candles);
+  }
+
   function relabel() {
     grid.placeLabels();
     var view = grid.view();
@@ -75,10 +93,11 @@
       .then(function (r) { return r.json(); })
       .then(function (body) {
         if (body.error) { box.dataset.error = body.error; return; }
-        candles = body.candles.map(function (c) {
+        venueCandles = body.candles.map(function (c) {
           return { time: c.time, open: Number(c.open), high: Number(c.high), low: Number(c.low), close: Number(c.close) };
         });
-        if (candles.length > 1) interval = candles[1].time - candles[0].time;
+        interval = INTERVAL_SECONDS[body.interval] || interval;
+        candles = venueCandles;
         grid.setCandles(candles);
         if (!framed) framed = grid.frame();
         overlays();

@@ -3,8 +3,8 @@
 // - the whole range (lower to upper bound, and any take-profit or stop-loss) is always in view;
 // - each level is one truly dashed line (6 px dashes: `Dashed`'s 2 px read as solid), green where
 //   a buy rests on it, red where a sell does, grey where nothing does, and without an axis label;
-// - only the bounds, the take-profit, the stop-loss and the current price are labelled on the
-//   axis; a label that would overlap one already placed (the price's first) is left out, and
+// - only the bounds, the take-profit, the stop-loss and the current price (the figure the page
+//   shows, a solid blue line) are labelled on the axis; a label that would overlap one already placed (the price's first) is left out, and
 //   the scale's own round numbers give way to the labels that are placed;
 // - candles spread across the width, between MIN_BAR_SPACING and MAX_BAR_SPACING apart.
 // `view()` says what was drawn; the pages write it to a data-view attribute for the browser tests.
@@ -86,8 +86,10 @@
     var chart = LC.createChart(box, settings);
     series = chart.addSeries(LC.CandlestickSeries, {
       priceFormat: { type: "price", precision: decimals, minMove: Number(options.step || "0.01") },
-      priceLineColor: colours.now,
-      priceLineStyle: LC.LineStyle.Solid,
+      // The current price is a line of its own (`now`): the figure the page shows beside the
+      // chart, which may be fresher than the last candle.
+      lastValueVisible: false,
+      priceLineVisible: false,
       autoscaleInfoProvider: function (original) {
         var found = original();
         var low = kept.low;
@@ -100,6 +102,17 @@
         return { priceRange: { minValue: low, maxValue: high }, margins: found ? found.margins : undefined };
       },
     });
+
+    var nowPrice = null; // the page's current price; the last close when it has none
+    var now = series.createPriceLine({
+      price: 0, color: colours.now, lineWidth: 1, lineStyle: LC.LineStyle.Solid, lineVisible: false,
+      axisLabelVisible: false, axisLabelColor: colours.now, title: "",
+    });
+
+    function currentPrice() {
+      if (nowPrice !== null) return nowPrice;
+      return candles.length ? candles[candles.length - 1].close : null;
+    }
 
     function setCandles(data) {
       candles = data;
@@ -118,8 +131,9 @@
       });
     }
 
-    // The bounds always, take-profit and stop-loss when set; all of them are kept in view.
+    // The current price, the bounds, and take-profit and stop-loss when set: all kept in view.
     function setLimits(limits) {
+      nowPrice = limits.price === null || limits.price === undefined || !isFinite(limits.price) ? null : limits.price;
       labels.forEach(function (l) { series.removePriceLine(l.line); });
       labels = [];
       var add = function (at, text, colour, style, rank) {
@@ -136,6 +150,7 @@
       add(limits.takeProfit, "TP", colours.takeProfit, LC.LineStyle.Dotted, 2);
       add(limits.stopLoss, "SL", colours.stopLoss, LC.LineStyle.Dotted, 2);
       var prices = labels.map(function (l) { return l.price; });
+      if (nowPrice !== null) prices.push(nowPrice);
       kept = prices.length
         ? { low: Math.min.apply(null, prices), high: Math.max.apply(null, prices) }
         : { low: Infinity, high: -Infinity };
@@ -158,8 +173,9 @@
     // then TP and SL. One that would overlap a label already placed is hidden; its line stays.
     function placeLabels() {
       var placed = [];
-      var last = candles.length ? candles[candles.length - 1].close : null;
+      var last = currentPrice();
       var y = last === null ? null : series.priceToCoordinate(last);
+      now.applyOptions({ price: last === null ? 0 : last, lineVisible: y !== null, axisLabelVisible: y !== null });
       if (y !== null) placed.push({ text: "Price", price: last, y: y });
       labels.slice().sort(function (a, b) { return a.rank - b.rank; }).forEach(function (item) {
         var at = series.priceToCoordinate(item.price);

@@ -36,7 +36,8 @@
     grid.setCandles(candlesFor(data));
     const prices = data.levels.map((level) => Number(level.price));
     grid.setLevels(data.levels.map((level) => ({ price: Number(level.price), side: level.side })));
-    if (prices.length) grid.setLimits({ lower: Math.min(...prices), upper: Math.max(...prices) });
+    const limits = prices.length ? { lower: Math.min(...prices), upper: Math.max(...prices) } : {};
+    grid.setLimits({ price: Number(data.price), ...limits });
     grid.chart.timeScale().fitContent();
     canvas.chartScreenshot = () => grid.chart.takeScreenshot(); // the browser tests' pixels
     figure.dataset.levels = String(data.levels.length);
