@@ -40,6 +40,7 @@ from exchanges.base import (
     Instrument,
     InsufficientBalance,
     InvalidOrder,
+    InvalidOrderReason,
     OrderNotFound,
     OrderRequest,
     OrderState,
@@ -47,6 +48,8 @@ from exchanges.base import (
     PermissionDenied,
     RateLimited,
     Side,
+    Ticker,
+    TimeInForce,
 )
 from exchanges.base import OrderStatus as VenueStatus
 from exchanges.models import ExchangeAccount, ExchangeName
@@ -68,6 +71,7 @@ MAX_FAILURES = 5
 SNAPSHOT_EVERY = timedelta(minutes=1)
 EXIT_LOT = "exit"
 START_SLIPPAGE_ALLOWANCE = Decimal("0.005")
+POST_ONLY_REASON = "It would have traded at market (post-only): planned again, to rest on the book."
 
 _VENUE_TO_ORDER = {
     VenueStatus.NEW: OrderStatus.OPEN,
@@ -832,7 +836,7 @@ def _settle_pending(bot: Bot, exchange: Exchange, pending: list[Order]) -> bool:
                 _mark_lost_and_replace(bot, order)
                 changed = True
             continue
-        _adopt(order, state)
+        _adopt_placed(bot, order, state)
         changed = True
     return changed
 
@@ -848,7 +852,7 @@ def _follow_finished(bot: Bot, exchange: Exchange, ours: list[Order]) -> bool:
         if order.client_order_id in open_ids:
             continue
         try:
-            _adopt(order, exchange.order(bot.symbol, order.client_order_id))
+            _adopt_placed(bot, order, exchange.order(bot.symbol, order.client_order_id))
         except OrderNotFound:
             continue
         changed = True
@@ -874,29 +878,57 @@ def _adopt(order: Order, state: OrderState) -> None:
 def _mark_lost_and_replace(bot: Bot, order: Order) -> None:
     with transaction.atomic():
         _set_status(order, OrderStatus.LOST, "The exchange never received it.")
-        attempt = order.attempt + 1
-        if order.purpose == OrderPurpose.GRID and order.interval is not None:
-            client_id = ids.grid_order_id(
-                bot.pk, bot.run, order.interval, order.cycle, Side(order.side), attempt
-            )
-        elif order.purpose == OrderPurpose.START:
-            client_id = ids.start_order_id(bot.pk, bot.run, attempt)
-        else:
-            client_id = ids.exit_order_id(bot.pk, bot.run, attempt)
-        _pend(
-            bot,
-            client_id,
-            Side(order.side),
-            order.price,
-            order.quantity,
-            order.purpose,
-            attempt=attempt,
-            grid_place=(order.interval, order.cycle) if order.interval is not None else None,
-        )
+        _pend_again(bot, order)
         _note(
             bot,
             BotEventKind.ORDER_LOST,
             f"Order {order.client_order_id} never reached the exchange; placed again.",
+        )
+
+
+def _pend_again(bot: Bot, order: Order) -> None:
+    """The same order as a new attempt (a new client id), pending: the venue never took `order`."""
+    attempt = order.attempt + 1
+    if order.purpose == OrderPurpose.GRID and order.interval is not None:
+        client_id = ids.grid_order_id(bot.pk, bot.run, order.interval, order.cycle, Side(order.side), attempt)
+    elif order.purpose == OrderPurpose.START:
+        client_id = ids.start_order_id(bot.pk, bot.run, attempt)
+    else:
+        client_id = ids.exit_order_id(bot.pk, bot.run, attempt)
+    _pend(
+        bot,
+        client_id,
+        Side(order.side),
+        order.price,
+        order.quantity,
+        order.purpose,
+        attempt=attempt,
+        grid_place=(order.interval, order.cycle) if order.interval is not None else None,
+    )
+
+
+def _adopt_placed(bot: Bot, order: Order, state: OrderState) -> None:
+    """Take the venue's word on an order we sent; one it refused as post-only is planned again."""
+    _adopt(order, state)
+    if state.post_only_refused and order.purpose == OrderPurpose.GRID:
+        _replan(bot, order)
+
+
+def _replan(bot: Bot, order: Order) -> None:
+    """A grid order the venue refused as post-only: by the time it was sent, the price had
+    crossed its level, and sent as it was it would have traded at market (docs/architecture.md,
+    "Grid orders rest, never take"). The interval keeps its order: the same one, as a new
+    attempt, waits unsent until the price is back on its side (`_send_pending`), then rests."""
+    assert order.price is not None
+    direction = "above" if order.side == Side.BUY else "below"
+    with transaction.atomic():
+        Order.objects.filter(pk=order.pk).update(reject_reason=POST_ONLY_REASON)
+        _pend_again(bot, order)
+        _note(
+            bot,
+            BotEventKind.WARNING,
+            f"{_describe(order).capitalize()} would have traded at market: the price had crossed it by "
+            f"the time it was sent. It waits for the price to be back {direction} {plain(order.price)}.",
         )
 
 
@@ -956,10 +988,17 @@ _SENDING_STATUS = {
 
 
 def _send_pending(bot: Bot, exchange: Exchange, unsent: list[Order] | None = None) -> None:
-    """Send each pending order once; `unsent` is this tick's own fresh read of them, if it has one."""
+    """Send each pending order once; `unsent` is this tick's own fresh read of them, if it has one.
+
+    A grid order planned again after a refusal waits, unsent, while the price is still across it."""
     if unsent is None:
         unsent = list(bot.orders.filter(status=OrderStatus.PENDING, sent_at__isnull=True).order_by("id"))
+    ticker: Ticker | None = None
     for order in unsent:
+        if order.purpose == OrderPurpose.GRID and order.attempt > 0:
+            ticker = ticker or exchange.ticker(bot.symbol)
+            if would_take(order, ticker):
+                continue
         sending_status = _SENDING_STATUS[OrderPurpose(order.purpose)]
         if _claim_send(order, sending_status):
             _send_once(bot, exchange, order)
@@ -971,6 +1010,15 @@ def _send_pending(bot: Bot, exchange: Exchange, unsent: list[Order] | None = Non
             _set_status(order, OrderStatus.CANCELLED, "The bot was stopped before it was sent.")
 
 
+def would_take(order: Order, ticker: Ticker) -> bool:
+    """Whether a grid order would trade at once at this price: a buy at or above the last price
+    or the best ask, a sell at or below the last price or the best bid."""
+    assert order.price is not None
+    if order.side == Side.BUY:
+        return order.price >= min(ticker.last, ticker.ask)
+    return order.price <= max(ticker.last, ticker.bid)
+
+
 def _claim_send(order: Order, sending_status: str) -> bool:
     """Claim the one send, in one statement with the check that the bot may still send it: a
     racing worker that also saw it pending finds sent_at taken, and a bot stopped since (an
@@ -980,7 +1028,7 @@ def _claim_send(order: Order, sending_status: str) -> bool:
 
 
 def _send_once(bot: Bot, exchange: Exchange, order: Order) -> None:
-    """Send a claimed order once."""
+    """Send a claimed order once. Grid orders go post-only: they rest on the book or not at all."""
     request = OrderRequest(
         symbol=order.symbol,
         side=Side(order.side),
@@ -988,6 +1036,7 @@ def _send_once(bot: Bot, exchange: Exchange, order: Order) -> None:
         quantity=order.quantity,
         client_order_id=order.client_order_id,
         price=order.price,
+        time_in_force=TimeInForce.POST_ONLY if order.purpose == OrderPurpose.GRID else TimeInForce.GTC,
     )
     try:
         state = exchange.place_order(request)
@@ -998,6 +1047,10 @@ def _send_once(bot: Bot, exchange: Exchange, order: Order) -> None:
         Order.objects.filter(pk=order.pk).update(sent_at=None)
         raise
     except (InvalidOrder, InsufficientBalance) as exc:
+        if isinstance(exc, InvalidOrder) and exc.reason is InvalidOrderReason.POST_ONLY_WOULD_TAKE:
+            _set_status(order, OrderStatus.REJECTED)
+            _replan(bot, order)
+            return
         _set_status(order, OrderStatus.REJECTED, exc.message)
         _note(
             bot,
@@ -1007,7 +1060,9 @@ def _send_once(bot: Bot, exchange: Exchange, order: Order) -> None:
         if isinstance(exc, InsufficientBalance):
             raise
         return
-    _adopt(order, state)
+    _adopt_placed(bot, order, state)
+    if state.post_only_refused:
+        return
     _note(bot, BotEventKind.ORDER_PLACED, f"Placed {_describe(order)}.")
     publish(bot, "order", {"client_order_id": order.client_order_id})
 

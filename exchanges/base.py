@@ -270,6 +270,9 @@ class OrderState:
     created_at: datetime
     updated_at: datetime
     reject_reason: str = ""
+    # A post-only order the venue refused (rejected or cancelled it unfilled) because it would
+    # have traded at once against the book: a price that moved, not a fault of the order.
+    post_only_refused: bool = False
 
     @property
     def remaining_quantity(self) -> Decimal:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from django.db import connection
 from django.utils import timezone
 
-from bots import ids
+from bots import engine, ids
 from bots.models import Bot, BotStatus
 from exchanges.base import (
     Balance,
@@ -37,6 +37,7 @@ from exchanges.base import (
 )
 from exchanges.base import OrderStatus as VenueStatus
 from exchanges.paper.models import PaperBalance, PaperFill, PaperOrder
+from exchanges.registry import exchange_for_account
 from trading.models import LIVE_STATUSES, Order, OrderPurpose, OrderStatus
 
 T = TypeVar("T")
@@ -286,7 +287,9 @@ def books_problems(bot: Bot, *, quote_start: Decimal) -> list[str]:
     for client_id, count in Counter(o.client_order_id for o in venue_orders).items():
         if count > 1:
             problems.append(f"{client_id} is on the venue {count} times")
-    for intent, count in Counter(_ATTEMPT.sub("", o.client_order_id) for o in venue_orders).items():
+    # A post-only order the venue refused is on it, rejected: its next attempt is the same intent.
+    accepted = [o for o in venue_orders if o.status != VenueStatus.REJECTED.value]
+    for intent, count in Counter(_ATTEMPT.sub("", o.client_order_id) for o in accepted).items():
         if count > 1:
             problems.append(f"intent {intent} was placed {count} times on the venue")
 
@@ -302,10 +305,12 @@ def books_problems(bot: Bot, *, quote_start: Decimal) -> list[str]:
         if row.filled_quantity != venue_order.filled_quantity:
             there = venue_order.filled_quantity
             problems.append(f"{row.client_order_id} filled {row.filled_quantity} here, {there} there")
-    # Nothing live points at nothing: a row the venue never saw is lost, rejected or never sent.
+    # Nothing live points at nothing: a row the venue never saw is lost, rejected, never sent, or
+    # a grid order planned again that waits for the price to be back on its side.
     on_venue = {o.client_order_id for o in venue_orders}
+    waits = {row.pk for row in waiting(bot)}
     for row in ours.values():
-        if row.client_order_id in on_venue:
+        if row.client_order_id in on_venue or row.pk in waits:
             continue
         placeholder = row.purpose == OrderPurpose.START and row.quantity == 0
         never_sent = row.status == OrderStatus.CANCELLED and row.sent_at is None
@@ -339,6 +344,23 @@ def books_problems(bot: Bot, *, quote_start: Decimal) -> list[str]:
     problems.extend(_ledger_problems(bot, our_fills, quote_start))
     problems.extend(_grid_problems(bot))
     return problems
+
+
+def waiting(bot: Bot) -> list[Order]:
+    """Grid orders planned again after a post-only refusal that the price still keeps back."""
+    unsent = Order.objects.filter(
+        bot=bot, purpose=OrderPurpose.GRID, status=OrderStatus.PENDING, sent_at__isnull=True, attempt__gt=0
+    )
+    if not unsent:
+        return []
+    ticker = exchange_for_account(bot.exchange_account).ticker(bot.symbol)
+    return [order for order in unsent if engine.would_take(order, ticker)]
+
+
+def unsettled(bot: Bot) -> bool:
+    """Whether the bot has a pending order a tick would still send or settle."""
+    waits = {order.pk for order in waiting(bot)}
+    return any(order.pk not in waits for order in Order.objects.filter(bot=bot, status=OrderStatus.PENDING))
 
 
 def _ledger_problems(bot: Bot, fills: list[Any], quote_start: Decimal) -> list[str]:

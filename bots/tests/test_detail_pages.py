@@ -98,6 +98,8 @@ def test_a_running_bot_shows_its_orders_fills_and_pnl(owner: Client, paper_bot: 
     assert "53,000.0" in trades
     chart = json.loads(_chart_json(html))
     assert chart["grid"] == ["45000", "49000", "53000", "57000", "61000", "65000"]
+    assert (chart["lower"], chart["upper"]) == ("45000", "65000")
+    assert chart["price"] == "52900", "the header's price"
     assert {"side": "sell", "price": "57000"} in chart["orders"]
     assert len(chart["fills"]) == 2
 

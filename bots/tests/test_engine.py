@@ -13,7 +13,7 @@ from bots.models import Bot, BotEvent, BotEventKind, BotStatus
 from bots.tests.conftest import grid_config, paper_account_for, venue
 from exchanges.base import OrderRequest, OrderType, Side
 from exchanges.paper import market
-from exchanges.paper.models import PaperFill
+from exchanges.paper.models import PaperFill, PaperOrder
 from trading.models import EquitySnapshot, Order, OrderStatus
 
 D = Decimal
@@ -87,6 +87,56 @@ def test_a_round_trip_books_the_published_profit_and_replaces_the_buy(paper_bot:
         summary.grid_profit + summary.unrealized_pnl - summary.fees_not_netted
         == summary.equity - summary.investment
     )
+
+
+def test_a_counter_order_the_price_has_crossed_waits_instead_of_trading_at_market(paper_bot: Bot) -> None:
+    """The 53,000 buy fills and the price runs past 57,000 before the bot ticks: its counter-sell
+    at 57,000 would trade at market. Sent post-only, the venue refuses it; the interval keeps it,
+    unsent, until the price is back below 57,000; then it rests and fills as a maker."""
+    bot = started(paper_bot)
+    q = bot.orders.get(purpose="grid", price=D(53000)).quantity
+    market.set_price("BTCUSDT", D("52900"))  # the 53,000 buy fills
+    market.set_price("BTCUSDT", D("57100"))  # before the bot ticks, the price runs past 57,000
+
+    bot = tick(bot)
+    took = PaperFill.objects.filter(
+        order__client_order_id__startswith=f"gw{bot.pk}r{bot.run}-", is_maker=False
+    )
+    assert not took.exclude(order__order_type="market").exists(), "the counter-sell traded at market"
+    refused = bot.orders.get(purpose="grid", side="sell", price=D(57000), attempt=0)
+    assert (refused.status, refused.reject_reason) == (OrderStatus.REJECTED, engine.POST_ONLY_REASON)
+    waiting = bot.orders.get(purpose="grid", side="sell", price=D(57000), attempt=1)
+    assert (waiting.status, waiting.sent_at) == (OrderStatus.PENDING, None)
+    assert waiting.client_order_id == f"{refused.client_order_id}-a1"
+    assert (waiting.interval, waiting.cycle, waiting.quantity) == (
+        refused.interval,
+        refused.cycle,
+        refused.quantity,
+    )
+    assert not PaperFill.objects.filter(order__client_order_id__startswith=refused.client_order_id).exists()
+    warning = BotEvent.objects.get(bot=bot, kind=BotEventKind.WARNING)
+    assert warning.message == (
+        f"Sell {engine.plain(refused.quantity)} @ 57000 would have traded at market: the price had "
+        "crossed it by the time it was sent. It waits for the price to be back below 57000."
+    )
+
+    bot = tick(bot)  # still across: it waits, and the venue is not asked again
+    assert bot.orders.get(pk=waiting.pk).sent_at is None
+    assert not PaperOrder.objects.filter(client_order_id=waiting.client_order_id).exists()
+
+    market.set_price("BTCUSDT", D("56500"))
+    bot = tick(bot)
+    assert bot.orders.get(pk=waiting.pk).status == OrderStatus.OPEN, "back below its level: it rests"
+
+    market.set_price("BTCUSDT", D("57200"))
+    bot = tick(bot)
+    assert bot.orders.get(pk=waiting.pk).status == OrderStatus.FILLED
+    assert list(bot.fills.filter(order__purpose="grid").values_list("is_maker", flat=True)) == [True, True]
+    ledger = bot.books
+    assert ledger is not None
+    assert ledger.round_trips == 1
+    net = (q * (1 - FEE)).quantize(D("0.000001"), rounding="ROUND_DOWN")
+    assert ledger.realized == net * D("57000") * (1 - FEE) - q * D("53000")
 
 
 def test_fills_are_recorded_once_however_often_we_reconcile(paper_bot: Bot) -> None:

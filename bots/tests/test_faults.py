@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 from django.db import connections, transaction
@@ -23,6 +24,7 @@ from accounts.models import User
 from accounts.tests.factories import make_user
 from bots import actions, engine
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
+from bots.strategies.grid import GridConfig
 from bots.tests.conftest import grid_config
 from bots.tests.crash import (
     AFTER_COMMIT,
@@ -39,14 +41,17 @@ from bots.tests.crash import (
     WorkerKilled,
     books_problems,
     statements_watched,
+    unsettled,
 )
+from exchanges.base import OrderStatus as VenueStatus
 from exchanges.bybit.adapter import BybitExchange
 from exchanges.models import CheckOutcome, Environment, ExchangeAccount, ExchangeName
 from exchanges.paper import market
 from exchanges.paper.models import PaperOrder
 from exchanges.paper.service import open_paper_account
+from exchanges.registry import exchange_for_account
 from exchanges.simulator.server import BybitSimulator, running_simulator
-from trading.models import Order, OrderStatus
+from trading.models import LIVE_STATUSES, Fill, Order, OrderPurpose, OrderStatus
 
 D = Decimal
 QUOTE_START = D("5000")
@@ -185,7 +190,7 @@ class Runs:
         for _ in range(8):
             self.tick(bot)
             problems = books_problems(bot, quote_start=QUOTE_START)
-            pending = bot.orders.filter(status=OrderStatus.PENDING).exists()
+            pending = unsettled(bot)
             if bot.status == BotStatus.ERROR:
                 return [f"bot went to error: {bot.status_reason}"]
             if not problems and not pending and bot.status in (BotStatus.RUNNING, BotStatus.STOPPED):
@@ -338,11 +343,11 @@ def test_two_workers_never_tick_one_bot_at_once(recorded: CallRecorder) -> None:
     assert recorded.ticks == sum(ran.values()) >= wanted, "every tick that ran is recorded"
     assert all(ran[index] for index in range(2)), f"each worker won some ticks: {dict(ran)}"
     assert all(refused[index] for index in range(2)), f"each was refused while the other ticked: {refused}"
-    # A last tick may send a marketable counter-order that fills at once: tick until quiet.
+    # A last tick may have orders to settle or send: tick until quiet.
     for _ in range(4):
         assert engine.run_tick(bot.pk)
         problems = books_problems(bot, quote_start=QUOTE_START)
-        if not problems and not bot.orders.filter(status=OrderStatus.PENDING).exists():
+        if not problems and not unsettled(bot):
             break
     assert not problems
 
@@ -402,7 +407,7 @@ def simulator(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterat
         yield running
 
 
-def bybit_bot(simulator: BybitSimulator, **account: object) -> Bot:
+def bybit_bot(simulator: BybitSimulator, config: GridConfig | None = None, **account: object) -> Bot:
     owner = make_user(email="bybit.bots@example.com")
     exchange_account = ExchangeAccount(
         owner=owner,
@@ -415,7 +420,7 @@ def bybit_bot(simulator: BybitSimulator, **account: object) -> Bot:
     exchange_account.set_credentials(KEY, SECRET)
     exchange_account.record_check(CheckOutcome.OK, [])
     exchange_account.save()
-    bot = actions.do_create_bot(owner, exchange_account, "Bybit grid", grid_config(), START_PRICE)
+    bot = actions.do_create_bot(owner, exchange_account, "Bybit grid", config or grid_config(), START_PRICE)
     return actions.do_start_bot(bot)
 
 
@@ -501,6 +506,112 @@ def test_a_rejected_key_puts_the_bot_in_error_without_restart(simulator: BybitSi
     assert bot.status_reason.startswith("The exchange refused the API key")
     assert "Re-check the key" in bot.status_reason
     assert bot.restart_at is None, "a refused key waits for the trader"
+
+
+def test_counter_orders_delayed_by_a_fault_rest_on_the_book_and_never_trade_at_market(
+    simulator: BybitSimulator,
+) -> None:
+    """The venue answers 5xx while the price swings through the grid: the fills happen, their
+    counter-orders cannot go out. When it recovers, the price sits between levels those
+    counter-orders have crossed meanwhile: sent as they were, buys above the price and a sell
+    below it would all trade at market, at one price (a trader saw exactly that). Sent
+    post-only, the venue refuses them; each waits until the price is back on its side."""
+    config = grid_config(lower_price=D(50000), upper_price=D(58000), grid_count=8)
+    bot = bybit_bot(simulator, config)
+    bot = tick_until(bot, lambda b: b.status == BotStatus.RUNNING and not b.orders.filter(status="pending"))
+    assert grid_prices(bot) == {"buy": [50000, 51000, 52000, 53000], "sell": [55000, 56000, 57000, 58000]}
+
+    simulator.faults.configure(server_error_requests=10_000)
+    moves = [market.set_price("BTCUSDT", D("56100"))]  # the 55,000 and 56,000 sells fill
+    engine.run_tick(bot.pk)  # the venue answers 5xx: the bot sees nothing
+    moves.append(market.set_price("BTCUSDT", D("51900")))  # the 53,000 and 52,000 buys fill
+    engine.run_tick(bot.pk)
+    moves.append(market.set_price("BTCUSDT", D("53500")))
+    simulator.faults.reset()  # the venue is back
+    bot = tick_until(bot, lambda b: not b.orders.filter(status="pending", sent_at__isnull=False), ticks=3)
+    assert [len(fills) for fills in moves] == [2, 2, 0]
+    engine.run_tick(bot.pk)  # books whatever the sends traded at once
+    assert_no_grid_order_took(bot)
+
+    # Their counter-orders: buys at 54,000 and 55,000 and a sell at 53,000 would have taken; the
+    # sell at 54,000 rests. The venue refused the three (post-only); each waits, unsent.
+    refused = bot.orders.filter(purpose=OrderPurpose.GRID, status=OrderStatus.REJECTED)
+    assert sorted((o.side, o.price) for o in refused) == [("buy", 54000), ("buy", 55000), ("sell", 53000)]
+    venue = exchange_for_account(bot.exchange_account)  # pybit, to the simulator
+    for order in refused:
+        state = venue.order("BTCUSDT", order.client_order_id)
+        assert (state.status, state.reject_reason, state.post_only_refused) == (
+            VenueStatus.REJECTED,
+            "EC_PostOnlyWillTakeLiquidity",
+            True,
+        )
+    waiting = bot.orders.filter(status=OrderStatus.PENDING, sent_at__isnull=True)
+    assert sorted((o.side, o.price, o.attempt) for o in waiting) == [
+        ("buy", 54000, 1),
+        ("buy", 55000, 1),
+        ("sell", 53000, 1),
+    ]
+    warnings = BotEvent.objects.filter(bot=bot, kind=BotEventKind.WARNING, message__contains="at market")
+    assert warnings.count() == 3
+    assert_one_live_order_per_interval(bot)
+
+    # The price moves on: each waiting order goes out once the price is back on its side, rests,
+    # and fills as a maker at its level.
+    for price in ("54600", "52400", "55600", "53400", "56400"):
+        market.set_price("BTCUSDT", D(price))
+        bot = tick_until(bot, lambda b: not b.orders.filter(status="pending", sent_at__isnull=False), ticks=3)
+        engine.run_tick(bot.pk)  # what the fills planned goes out
+        assert_one_live_order_per_interval(bot)
+    bot.refresh_from_db()
+    assert bot.status == BotStatus.RUNNING
+
+    grid_fills = assert_no_grid_order_took(bot)
+    assert len(grid_fills) >= 12
+    assert not bot.orders.filter(status=OrderStatus.PENDING, attempt__gt=0, sent_at__isnull=True).exclude(
+        price=55000
+    ), "every other refused order went out once the price came back"
+    # No round trip at a loss: in each interval, every sell is above the buy before it.
+    for interval in range(config.grid_count):
+        trades = sorted((f.time, f.pk, f.side, f.price) for f in grid_fills if f.order.interval == interval)
+        for (_, _, first, bought), (_, _, then, sold) in pairwise(trades):
+            if (first, then) == ("buy", "sell"):
+                assert sold > bought, f"interval {interval} bought at {bought} and sold at {sold}"
+
+
+def grid_prices(bot: Bot) -> dict[str, list[int]]:
+    orders = bot.orders.filter(purpose=OrderPurpose.GRID, status__in=LIVE_STATUSES)
+    return {
+        side: sorted(int(o.price) for o in orders if o.side == side and o.price) for side in ("buy", "sell")
+    }
+
+
+def assert_no_grid_order_took(bot: Bot) -> list[Fill]:
+    """Every grid fill so far was a maker's, and the grid never bought and sold at one moment at
+    one price: whenever it traded both ways at once, its buys were below its sells."""
+    fills = list(Fill.objects.filter(bot=bot, order__purpose=OrderPurpose.GRID).select_related("order"))
+    took = [(f.side, f.order.price, f.price) for f in fills if not f.is_maker]
+    assert took == [], f"grid orders traded at market (side, limit, fill): {took}"
+    for moment in {f.time for f in fills}:
+        at = [f for f in fills if f.time == moment]
+        buys = [f.price for f in at if f.side == "buy"]
+        sells = [f.price for f in at if f.side == "sell"]
+        assert not buys or not sells or max(buys) < min(sells), f"bought at {buys} and sold at {sells}"
+    return fills
+
+
+def assert_one_live_order_per_interval(bot: Bot) -> None:
+    """Never lose track of an interval: each holds exactly the one order its state says."""
+    bot.refresh_from_db()
+    state = bot.grid_state
+    assert state is not None
+    live = Counter(
+        (o.interval, o.cycle, o.side)
+        for o in bot.orders.filter(purpose=OrderPurpose.GRID, status__in=LIVE_STATUSES)
+    )
+    wanted = Counter(
+        (i.index, i.cycle, i.side.value) for i in state.intervals if i.quantity and not i.complete
+    )
+    assert live == wanted
 
 
 @pytest.mark.parametrize("step", [BEFORE_SEND, AFTER_COMMIT])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from decimal import ROUND_CEILING, Decimal
@@ -23,6 +24,8 @@ from bots.views import wizard
 from exchanges.instruments import instrument_for
 from exchanges.models import Environment, ExchangeAccount, ExchangeName
 from exchanges.paper import market
+from exchanges.simulator.server import running_simulator
+from exchanges.tasks import advance_paper_markets
 from exchanges.tests.factories import API_KEY, API_SECRET
 
 D = Decimal
@@ -331,6 +334,60 @@ def test_auto_range_says_when_there_is_too_little_history(
         "/bots/new/", {"account": str(account.pk), "auto_range": "1"}, headers=HTMX
     ).content.decode()
     assert "Auto range needs at least" in html
+
+
+def chart_in(html: str) -> dict[str, Any]:
+    found = re.search(r'<script id="preview-chart-data" type="application/json">(.*?)</script>', html, re.S)
+    assert found, "no chart data on the page"
+    return json.loads(found.group(1))
+
+
+def assert_auto_range_and_chart_work(client: Client, account: ExchangeAccount) -> None:
+    """Auto range suggests a band around the price, and the chart has two days of candles."""
+    price = market.last_price("BTCUSDT")
+    html = client.get(
+        "/bots/new/", {"account": str(account.pk), "investment": "1000", "auto_range": "1"}, headers=HTMX
+    ).content.decode()
+    assert "Auto range needs at least" not in html
+    assert "standard deviations" in html
+    lower, upper = D(value_of(html, "lower_price")), D(value_of(html, "upper_price"))
+    assert lower < price < upper
+    grids = value_of(html, "grid_count")
+    suggested = worked_example(account, lower_price=str(lower), upper_price=str(upper), grid_count=grids)
+    chart = chart_in(client.get("/bots/new/preview/", suggested, headers=HTMX).content.decode())
+    assert len(chart["candles"]) >= 2 * 24 * 4 - 1  # 48 hours of 15-minute candles
+    assert D(chart["candles"][-1]["close"]) == price
+    assert len(chart["levels"]) == int(grids) + 1
+
+
+def test_a_minute_after_install_auto_range_and_the_chart_have_candles(
+    trader: User, client_for: Client
+) -> None:
+    """A fresh database: the paper market has only the first minute of beat's feed steps."""
+    for _ in range(30):  # a minute at the default PAPER_FEED_INTERVAL of 2 s
+        advance_paper_markets()
+    assert_auto_range_and_chart_work(client_for, paper_account_for(trader))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bybit_account_on_the_simulator_reads_its_klines_through_pybit() -> None:
+    trader = make_user(email="klines@example.com")
+    for _ in range(30):
+        advance_paper_markets()
+    with running_simulator() as simulator:
+        simulator.add_key(API_KEY, API_SECRET, balances={"USDT": D("5000")})
+        account = ExchangeAccount(
+            owner=trader,
+            label="Simulator",
+            exchange=ExchangeName.BYBIT,
+            environment=Environment.CUSTOM,
+            base_url=simulator.url,
+        )
+        account.set_credentials(API_KEY, API_SECRET)
+        account.save()
+        client = Client()
+        client.force_login(trader)
+        assert_auto_range_and_chart_work(client, account)
 
 
 # Review, confirm, create once -----------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +13,9 @@ from accounts.tests.factories import make_user
 from accounts.tests.helpers import sign_in_browser
 from bots.models import Bot, BotStatus
 from bots.tests.conftest import paper_account_for
+from bots.tests.test_chart_browser import assert_grid_readable
 from bots.tests.test_wizard import trade_a_day
+from exchanges.tasks import advance_paper_markets
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -108,3 +111,35 @@ def test_a_trader_without_an_account_is_sent_to_add_one(live_server, browser) ->
     page.get_by_role("link", name="Add an exchange account").click()
     page.wait_for_url(f"{live_server.url}/exchange-accounts/new/")
     context.close()
+
+
+def test_a_minute_after_install_auto_range_fills_the_form_and_the_chart(
+    live_server, browser, artifacts: Path
+) -> None:
+    """A fresh database with only the first minute of beat's feed steps: two days of candles."""
+    for _ in range(30):
+        advance_paper_markets()
+    trader = make_user(email="first.minute@example.com")
+    paper_account_for(trader)
+    for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        context = browser.new_context(viewport=viewport)
+        page = sign_in_browser(context.new_page(), live_server.url, trader.email)
+        page.goto(f"{live_server.url}/bots/new/")
+        page.get_by_label("Investment", exact=True).fill("1000")
+        page.get_by_role("button", name="Auto range").click()
+        page.locator("#auto-range-notice").wait_for()
+        assert "standard deviations" in page.locator("#auto-range-notice").inner_text()
+        grids = int(page.get_by_label("Grids").input_value())
+        wait_for_levels(page, grids + 1)
+        figure = page.locator("[data-preview-chart]")
+        assert int(figure.get_attribute("data-candles") or 0) >= 2 * 24 * 4 - 1
+        page.wait_for_function("document.querySelector('[data-preview-chart]').dataset.view !== undefined")
+        view = json.loads(figure.get_attribute("data-view") or "{}")
+        figure.scroll_into_view_if_needed()
+        figure.screenshot(path=artifacts / f"bot-wizard-first-minute-chart-{name}.png")
+        lower = Decimal(page.get_by_label("Lower price").input_value())
+        upper = Decimal(page.get_by_label("Upper price").input_value())
+        assert_grid_readable(page, ".preview-chart-canvas", view, lower, upper)
+        assert len(view["levels"]) == grids + 1
+        assert view["firstX"] < view["width"] * 0.05, "all two days of candles, across the width"
+        context.close()

@@ -337,18 +337,26 @@ def tab_context(bot: Bot, tab: str, precision: Precision) -> dict[str, Any]:
     }
 
 
-def chart_data(bot: Bot, instrument: Instrument | None) -> str:
-    """What the chart draws over the candles, as JSON with decimal strings (display only)."""
+def chart_data(bot: Bot, instrument: Instrument | None, mark: Decimal | None = None) -> str:
+    """What the chart draws over the candles, as JSON with decimal strings (display only). The
+    current price is the header's (`mark`, read here when not given), so the two agree."""
     config = bot.grid_config
+    mark = mark if mark is not None else mark_price(bot)
     lines = [plain(p) for p in grid.grid_lines(config, instrument)] if instrument is not None else []
     marks = _chart_marks_sql(bot.pk) if connection.vendor == "postgresql" else None
     orders, fills = marks if marks is not None else _chart_marks(bot.pk)
     take_profit = plain(config.take_profit_price) if config.take_profit_price else None
     stop_loss = plain(config.stop_loss_price) if config.stop_loss_price else None
+    bounds = {
+        "lower": plain(config.lower_price),
+        "upper": plain(config.upper_price),
+        "price": plain(mark) if mark is not None else None,
+    }
     # json.dumps's own layout, with the two long arrays already written out.
     return (
         f'{{"grid": {json.dumps(lines)}, "orders": {orders}, "fills": {fills}, '
-        f'"take_profit": {json.dumps(take_profit)}, "stop_loss": {json.dumps(stop_loss)}}}'
+        f'"take_profit": {json.dumps(take_profit)}, "stop_loss": {json.dumps(stop_loss)}, '
+        f"{json.dumps(bounds)[1:-1]}}}"
     )
 
 
@@ -440,10 +448,11 @@ def _compiled(query: RowsQuery) -> CompiledRows[RowsQuery]:
 
 def page_context(bot: Bot, tab: str) -> dict[str, Any]:
     instrument = _instrument(bot)
+    header = header_context(bot, instrument)
     return {
-        **header_context(bot, instrument),
+        **header,
         **tab_context(bot, tab, Precision.of(instrument, bot)),
-        "chart_json": chart_data(bot, instrument),
+        "chart_json": chart_data(bot, instrument, header["mark"]),
     }
 
 
@@ -578,7 +587,8 @@ def live_fragments(user: User, bot_id: int, event: dict[str, Any]) -> str:
         if kinds & CHART_KINDS:
             parts.append(
                 render_to_string(
-                    f"{TEMPLATE}#chart-data", {**context, "chart_json": chart_data(bot, instrument)}
+                    f"{TEMPLATE}#chart-data",
+                    {**context, "chart_json": chart_data(bot, instrument, header.get("mark"))},
                 )
             )
         if tab in TABS and kinds & TAB_KINDS:

@@ -48,6 +48,8 @@ _STATUSES = {
     "Rejected": OrderStatus.REJECTED,
 }
 NO_REJECT_REASON = "EC_NoError"
+# Bybit accepts a post-only order that would take liquidity, then rejects (or cancels) it with this.
+POST_ONLY_REFUSED = "EC_PostOnlyWillTakeLiquidity"
 # Bybit's "never expires" for a key bound to IP addresses.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -144,6 +146,7 @@ def order_state(record: Record) -> OrderState:
         created_at=from_ms(record["createdTime"]),
         updated_at=from_ms(record["updatedTime"]),
         reject_reason="" if reject in ("", NO_REJECT_REASON) else reject,
+        post_only_refused=reject == POST_ONLY_REFUSED,
     )
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from exchanges.base import Fill, OrderState, OrderStatus, OrderType, Side
+from exchanges.paper.engine import POST_ONLY_REFUSED
 from exchanges.paper.models import PaperFill, PaperOrder
 
 
 def order_state(order: PaperOrder) -> OrderState:
     average = order.filled_value / order.filled_quantity if order.filled_quantity else None
+    # The paper venue rejects an order it has accepted for one reason only: post-only, crossing.
+    refused = order.status == OrderStatus.REJECTED.value
     return OrderState(
         exchange_order_id=order.exchange_order_id,
         client_order_id=order.client_order_id,
@@ -21,6 +24,8 @@ def order_state(order: PaperOrder) -> OrderState:
         status=OrderStatus(order.status),
         created_at=order.created_at,
         updated_at=order.updated_at,
+        reject_reason=POST_ONLY_REFUSED if refused else "",
+        post_only_refused=refused,
     )
 
 

@@ -37,6 +37,7 @@ from exchanges.paper.instruments import instrument_for
 from exchanges.paper.models import PaperAccount, PaperBalance, PaperFill, PaperMarket, PaperOrder
 
 OPEN_STATUSES = (OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value)
+POST_ONLY_REFUSED = "A post-only order would trade immediately at the current price."
 
 
 def new_exchange_order_id() -> str:
@@ -84,22 +85,25 @@ def place_order(account: PaperAccount, request: OrderRequest) -> PaperOrder:
     marketable = _is_marketable(request, last)
     fill_price = _immediate_fill_price(request, last) if marketable else None
     instrument.check_order(request.quantity, request.price or fill_price or last)
-    if marketable and request.time_in_force is TimeInForce.POST_ONLY:
-        raise InvalidOrder(
-            "A post-only order would trade immediately at the current price.",
-            reason=InvalidOrderReason.POST_ONLY_WOULD_TAKE,
-        )
+    refused = marketable and request.time_in_force is TimeInForce.POST_ONLY
     try:
         with transaction.atomic():
-            order = _accept(account, request, reserve_price=request.price or fill_price or last)
-            if fill_price is not None:
-                fill_order(order, request.quantity, fill_price, is_maker=False)
+            if refused:
+                # Like Bybit, the venue keeps the refused order (rejected, nothing reserved), so
+                # its client id is taken and it shows in the order history.
+                _refuse(account, request)
+            else:
+                order = _accept(account, request, reserve_price=request.price or fill_price or last)
+                if fill_price is not None:
+                    fill_order(order, request.quantity, fill_price, is_maker=False)
     except IntegrityError as exc:
         if PaperOrder.objects.filter(account=account, client_order_id=request.client_order_id).exists():
             raise DuplicateClientOrderId(
                 f"An order with client id {request.client_order_id} already exists."
             ) from exc
         raise
+    if refused:
+        raise InvalidOrder(POST_ONLY_REFUSED, reason=InvalidOrderReason.POST_ONLY_WOULD_TAKE)
     order.refresh_from_db()
     return order
 
@@ -116,6 +120,24 @@ def _immediate_fill_price(request: OrderRequest, last: Decimal) -> Decimal:
         return market_fill_price(request.symbol, request.side, last)
     # A marketable limit order takes the book at the current price, never worse than its limit.
     return last
+
+
+def _refuse(account: PaperAccount, request: OrderRequest) -> PaperOrder:
+    now = timezone.now()
+    return PaperOrder.objects.create(
+        account=account,
+        exchange_order_id=new_exchange_order_id(),
+        client_order_id=request.client_order_id,
+        symbol=request.symbol,
+        side=request.side.value,
+        order_type=request.order_type.value,
+        time_in_force=request.time_in_force.value,
+        price=request.price,
+        quantity=request.quantity,
+        status=OrderStatus.REJECTED.value,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def _accept(account: PaperAccount, request: OrderRequest, *, reserve_price: Decimal) -> PaperOrder:

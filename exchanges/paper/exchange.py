@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 
 from django.utils import timezone
 
@@ -24,10 +22,10 @@ from exchanges.base import (
     OrderStatus,
     Ticker,
 )
-from exchanges.paper import engine
+from exchanges.paper import engine, history
 from exchanges.paper.conversions import fill_from_row, order_state
 from exchanges.paper.instruments import INSTRUMENTS, instrument_for
-from exchanges.paper.models import PaperAccount, PaperBalance, PaperFill, PaperOrder, PaperTick
+from exchanges.paper.models import PaperAccount, PaperBalance, PaperFill, PaperOrder
 
 FINISHED_STATUSES = (OrderStatus.FILLED.value, OrderStatus.CANCELLED.value, OrderStatus.REJECTED.value)
 # What `fill_from_row` reads of a fill and its order.
@@ -70,10 +68,7 @@ class PaperExchange(Exchange):
             raise InvalidOrder(
                 f"Unknown candle interval {interval!r}.", reason=InvalidOrderReason.BAD_PARAMETER
             )
-        ticks = PaperTick.objects.filter(symbol=symbol, time__gte=start, time__lt=end + width).order_by(
-            "time", "id"
-        )
-        return _bucket(ticks.values_list("time", "price", "volume"), width, start, end)
+        return history.candles(symbol, width, start, end)
 
     def balances(self) -> dict[str, Balance]:
         return {
@@ -127,23 +122,3 @@ class PaperExchange(Exchange):
         return KeyPermissions(
             can_read=True, can_trade_spot=True, can_withdraw=False, read_only=False, ip_whitelist=()
         )
-
-
-def _bucket(ticks: object, width: timedelta, start: datetime, end: datetime) -> list[Candle]:
-    epoch = datetime(2000, 1, 1, tzinfo=start.tzinfo)
-    buckets: dict[datetime, list[tuple[Decimal, Decimal]]] = defaultdict(list)
-    for time, price, volume in ticks:  # type: ignore[attr-defined]
-        open_time = epoch + ((time - epoch) // width) * width
-        if start <= open_time <= end:
-            buckets[open_time].append((price, volume))
-    return [
-        Candle(
-            open_time=open_time,
-            open=points[0][0],
-            high=max(price for price, _ in points),
-            low=min(price for price, _ in points),
-            close=points[-1][0],
-            volume=sum((volume for _, volume in points), Decimal(0)),
-        )
-        for open_time, points in sorted(buckets.items())
-    ]

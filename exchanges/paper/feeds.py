@@ -28,6 +28,11 @@ logger = logging.getLogger(__name__)
 # The real series in the data directory, by symbol (exchanges/data/README.md).
 REPLAY_FILES = {"BTCUSDT": "btcusdt-5m-2023-01-02--2023-02-09.csv.gz"}
 RANDOM_WALK_STARTS = {"BTCUSDT": Decimal("23000"), "ETHUSDT": Decimal("1600")}
+# How much market time one point of the offline feeds stands for: the replay file's resolution.
+POINT_SPAN = timedelta(minutes=5)
+# A new market opens this many points into its feed (a week of 5-minute candles), so that from
+# its first minute it has a history leading up to its price: charts and auto range need one.
+OPENING_POSITION = 2016
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,18 @@ class PricePoint:
 
 class PriceFeed(Protocol):
     def point_at(self, position: int) -> PricePoint: ...
+
+    @property
+    def opening_position(self) -> int:
+        """Where a new market starts reading this feed."""
+
+    def history(self, before: int, count: int) -> list[PricePoint]:
+        """Up to `count` points leading up to position `before` (excluded), oldest first; none
+        for a feed without a history of its own."""
+
+
+def _points_before(feed: PriceFeed, before: int, count: int) -> list[PricePoint]:
+    return [feed.point_at(position) for position in range(max(0, before - count), max(0, before))]
 
 
 class ReplayFeed:
@@ -58,6 +75,13 @@ class ReplayFeed:
 
     def point_at(self, position: int) -> PricePoint:
         return self.points[position % len(self.points)]
+
+    @property
+    def opening_position(self) -> int:
+        return min(OPENING_POSITION, len(self.points) - 1)
+
+    def history(self, before: int, count: int) -> list[PricePoint]:
+        return _points_before(self, before, count)
 
 
 @functools.cache
@@ -101,12 +125,19 @@ class RandomWalkFeed:
         price, volume = self._points[position]
         previous = self._points[position - 1][0] if position else price
         return PricePoint(
-            time=self.start_time + timedelta(minutes=5 * position),
+            time=self.start_time + POINT_SPAN * position,
             price=price,
             high=max(price, previous),
             low=min(price, previous),
             volume=volume,
         )
+
+    @property
+    def opening_position(self) -> int:
+        return OPENING_POSITION
+
+    def history(self, before: int, count: int) -> list[PricePoint]:
+        return _points_before(self, before, count)
 
 
 class PublicTickerFeed:
@@ -133,6 +164,14 @@ class PublicTickerFeed:
             )
             return self.fallback.point_at(position)
         return PricePoint(ticker.time, ticker.last, ticker.last, ticker.last, Decimal(0))
+
+    @property
+    def opening_position(self) -> int:
+        return 0
+
+    def history(self, before: int, count: int) -> list[PricePoint]:
+        # Live prices have no positions to look back through.
+        return []
 
 
 def feed_for(symbol: str, data_dir: Path | None = None) -> PriceFeed:

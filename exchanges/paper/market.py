@@ -33,10 +33,12 @@ def set_price(
     high: Decimal | None = None,
     low: Decimal | None = None,
     at: datetime | None = None,
+    position: int | None = None,
 ) -> list[Fill]:
     """Move `symbol` to `price` and fill every resting order the move crossed.
 
-    With `high`/`low` (a candle), orders anywhere in that range fill.
+    With `high`/`low` (a candle), orders anywhere in that range fill. `position`: the feed
+    point this move replays, if it comes from a feed.
     """
     instrument_for(symbol)  # unknown symbols are an error, not a new market
     now = at or timezone.now()
@@ -45,7 +47,9 @@ def set_price(
         market.last_price = price
         market.updated_at = now
         market.save(update_fields=["last_price", "updated_at"])
-        PaperTick.objects.create(symbol=symbol, time=now, price=price, volume=volume or Decimal(0))
+        PaperTick.objects.create(
+            symbol=symbol, time=now, price=price, volume=volume or Decimal(0), position=position
+        )
         rows = engine.match_resting_orders(
             market, low=min(low or price, price), high=max(high or price, price), volume=volume
         )
@@ -64,15 +68,20 @@ def _locked_market(symbol: str, price: Decimal, now: datetime) -> PaperMarket:
 
 
 def advance(symbol: str, feed: PriceFeed) -> list[Fill]:
-    """Step `symbol` to the feed's next point; the position survives restarts."""
+    """Step `symbol` to the feed's next point; the position survives restarts. A new market
+    opens at the feed's opening position, with the points before it as its history."""
     with transaction.atomic():
         position = (
             PaperMarket.objects.select_for_update()
             .filter(symbol=symbol)
             .values_list("feed_position", flat=True)
             .first()
-        ) or 0
+        )
+        if position is None:
+            position = feed.opening_position
         point = feed.point_at(position)
-        fills = set_price(symbol, point.price, volume=point.volume, high=point.high, low=point.low)
+        fills = set_price(
+            symbol, point.price, volume=point.volume, high=point.high, low=point.low, position=position
+        )
         PaperMarket.objects.filter(symbol=symbol).update(feed_position=position + 1)
     return fills

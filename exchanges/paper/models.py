@@ -116,6 +116,9 @@ class PaperTick(models.Model):
     time = models.DateTimeField()
     price = amount_field()
     volume = amount_field(default=Decimal(0))
+    # The feed point this price replays; None for a price set by hand. The market's first
+    # tick says where its history (the feed's points before it) leads up to.
+    position = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = (models.Index(fields=("symbol", "time"), name="paper_tick_by_time"),)

@@ -21,6 +21,8 @@ from exchanges.base import (
     Exchange,
     ExchangeUnavailable,
     Fill,
+    InvalidOrder,
+    InvalidOrderReason,
     OrderNotFound,
     OrderRequest,
     OrderState,
@@ -174,7 +176,14 @@ class BybitApi:
         self._require_trading(key)
         engine = self._engine_for(key)
         request = self._order_request(engine, params)
-        state = engine.place_order(request)
+        try:
+            state = engine.place_order(request)
+        except InvalidOrder as exc:
+            if exc.reason is not InvalidOrderReason.POST_ONLY_WOULD_TAKE:
+                raise
+            # Bybit v5 accepts a post-only order that would take liquidity, then rejects it: the
+            # create answers retCode 0, and the order reads back Rejected, EC_PostOnlyWillTakeLiquidity.
+            state = engine.order(request.symbol, request.client_order_id)
         with self._placed_lock:
             self._placed[(key.api_key, state.client_order_id)] = _Placed(
                 str(params.get("timeInForce") or ("IOC" if request.order_type is OrderType.MARKET else "GTC"))

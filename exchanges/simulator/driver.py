@@ -4,37 +4,35 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connections
 
 from exchanges.paper import market
 from exchanges.paper.engine import current_price
-from exchanges.paper.feeds import PriceFeed, RandomWalkFeed, feed_for
+from exchanges.paper.feeds import POINT_SPAN, RANDOM_WALK_STARTS, PriceFeed, RandomWalkFeed, feed_for
 from exchanges.paper.instruments import INSTRUMENTS, instrument_for
 
 logger = logging.getLogger(__name__)
 
 FEEDS = ("replay", "random", "none")
-CANDLE = timedelta(minutes=5)  # the spacing of both feeds' points
 
 
 def make_feed(kind: str, symbol: str) -> PriceFeed:
     if kind == "replay":
         return feed_for(symbol)  # falls back to a seeded walk where no data exists
-    start = {"BTCUSDT": Decimal("23000"), "ETHUSDT": Decimal("1600")}.get(symbol, Decimal("100"))
+    start = RANDOM_WALK_STARTS.get(symbol, Decimal("100"))
     return RandomWalkFeed(seed=sum(map(ord, symbol)), start=start, tick=instrument_for(symbol).tick_size)
 
 
 def ensure_prices(kind: str) -> None:
-    """Every market needs a price before it can trade; take the feed's first point."""
+    """Every market needs a price before it can trade: a new one takes its feed's first step,
+    which opens it with the feed's history behind it."""
     for symbol in INSTRUMENTS:
         try:
             current_price(symbol)
         except Exception:  # noqa: BLE001 - "no price yet" is whatever the engine raises
-            feed = make_feed("random" if kind == "none" else kind, symbol)
-            market.set_price(symbol, feed.point_at(0).price)
+            market.advance(symbol, make_feed("random" if kind == "none" else kind, symbol))
 
 
 class FeedDriver:
@@ -42,7 +40,7 @@ class FeedDriver:
 
     def __init__(self, kind: str, speed: float) -> None:
         self.feeds = {symbol: make_feed(kind, symbol) for symbol in INSTRUMENTS}
-        self.interval = CANDLE.total_seconds() / speed
+        self.interval = POINT_SPAN.total_seconds() / speed
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bybit-simulator-feed", daemon=True)
 

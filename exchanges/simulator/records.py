@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchanges.base import Balance, Candle, Fill, Instrument, OrderState, OrderStatus, OrderType, Ticker
-from exchanges.bybit.convert import NO_REJECT_REASON, ORDER_TYPES, SIDES, to_ms
+from exchanges.bybit.convert import NO_REJECT_REASON, ORDER_TYPES, POST_ONLY_REFUSED, SIDES, to_ms
 from exchanges.simulator.auth import KeyConfig
 
 Json = dict[str, Any]
@@ -140,6 +140,12 @@ class OrderExtras:
     fee_asset: str
 
 
+def _reject_reason(state: OrderState) -> str:
+    if state.post_only_refused:
+        return POST_ONLY_REFUSED
+    return state.reject_reason or NO_REJECT_REASON
+
+
 def order(state: OrderState, extras: OrderExtras, *, realtime: bool) -> Json:
     status = _STATUSES[state.status]
     if state.status is OrderStatus.CANCELLED and state.filled_quantity > 0:
@@ -159,7 +165,9 @@ def order(state: OrderState, extras: OrderExtras, *, realtime: bool) -> Json:
         "positionIdx": 0,
         "orderStatus": status,
         "cancelType": "CancelByUser" if state.status is OrderStatus.CANCELLED else "UNKNOWN",
-        "rejectReason": state.reject_reason or NO_REJECT_REASON,
+        "rejectReason": POST_ONLY_REFUSED
+        if state.post_only_refused
+        else state.reject_reason or NO_REJECT_REASON,
         "avgPrice": text(average) if average else "",
         "leavesQty": text(leaves),
         "leavesValue": text(leaves * price),

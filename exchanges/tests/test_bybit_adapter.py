@@ -24,6 +24,7 @@ from exchanges.base import (
     PermissionDenied,
     RateLimited,
     Side,
+    TimeInForce,
 )
 from exchanges.bybit.adapter import BybitExchange
 from exchanges.tests.conftest import KEY, PRICE, connect
@@ -89,6 +90,25 @@ def test_candles_match(bybit, paper):
 
 
 # Orders ---------------------------------------------------------------------------
+
+
+def test_a_post_only_order_that_would_take_is_accepted_then_rejected_as_on_bybit(bybit, paper):
+    """Bybit v5 answers retCode 0, then the order reads back Rejected, EC_PostOnlyWillTakeLiquidity."""
+    crossing = replace(limit("maker-only", price=str(PRICE + 100)), time_in_force=TimeInForce.POST_ONLY)
+
+    placed = bybit.place_order(crossing)
+
+    assert (placed.status, placed.filled_quantity, placed.post_only_refused) == (
+        OrderStatus.REJECTED,
+        Decimal(0),
+        True,
+    )
+    assert placed.reject_reason == "EC_PostOnlyWillTakeLiquidity"
+    assert bybit.open_orders("BTCUSDT") == []
+    assert bybit.fills_since("BTCUSDT", None) == []
+    assert bybit.balances()["USDT"].locked == 0
+    resting = replace(limit("maker-rests", price=str(PRICE - 100)), time_in_force=TimeInForce.POST_ONLY)
+    assert bybit.place_order(resting).status is OrderStatus.NEW
 
 
 def test_place_find_cancel_a_limit_order(bybit, paper):

@@ -39,6 +39,7 @@ def test_an_order_from_bybits_history_example_keeps_its_reject_reason():
 
     assert state.status is OrderStatus.CANCELLED
     assert state.reject_reason == "EC_PostOnlyWillTakeLiquidity"
+    assert state.post_only_refused, "a post-only order the book would have filled at once"
 
 
 def test_a_fill_from_bybits_execution_example():

@@ -10,6 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from exchanges.base import (
+    DuplicateClientOrderId,
     InvalidOrder,
     InvalidOrderReason,
     OrderRequest,
@@ -20,8 +21,8 @@ from exchanges.base import (
 )
 from exchanges.paper import market
 from exchanges.paper.exchange import PaperExchange
-from exchanges.paper.feeds import RandomWalkFeed, ReplayFeed, feed_for
-from exchanges.paper.models import PaperFill, PaperMarket, PaperOrder
+from exchanges.paper.feeds import OPENING_POSITION, RandomWalkFeed, ReplayFeed, feed_for
+from exchanges.paper.models import PaperFill, PaperMarket
 from exchanges.paper.service import open_paper_account
 from exchanges.tasks import advance_paper_markets
 
@@ -93,10 +94,27 @@ def test_marketable_limit_fills_at_the_better_current_price(paper: PaperExchange
 
 
 def test_post_only_that_would_take_is_rejected(paper: PaperExchange) -> None:
+    """As on Bybit, the refused order stays in the history, rejected, with nothing reserved."""
+    before = paper.balances()
     with pytest.raises(InvalidOrder) as caught:
         paper.place_order(buy("0.01", "20500", "maker", TimeInForce.POST_ONLY))
     assert caught.value.reason is InvalidOrderReason.POST_ONLY_WOULD_TAKE
-    assert not PaperOrder.objects.exists()
+    assert not paper.fills_since("BTCUSDT", None)
+    assert paper.balances() == before
+    refused = paper.order("BTCUSDT", "maker")
+    assert (refused.status, refused.filled_quantity, refused.post_only_refused) == (
+        OrderStatus.REJECTED,
+        Decimal(0),
+        True,
+    )
+    assert not paper.open_orders()
+    with pytest.raises(DuplicateClientOrderId):
+        paper.place_order(buy("0.01", "19000", "maker", TimeInForce.POST_ONLY))
+
+
+def test_post_only_that_would_rest_is_placed(paper: PaperExchange) -> None:
+    state = paper.place_order(buy("0.01", "19500", "resting", TimeInForce.POST_ONLY))
+    assert (state.status, state.post_only_refused) == (OrderStatus.NEW, False)
 
 
 def test_state_survives_a_new_exchange_instance(paper: PaperExchange) -> None:
@@ -183,13 +201,14 @@ def test_missing_data_falls_back_to_a_reproducible_random_walk(tmp_path: Path) -
 
 
 def test_advancing_the_market_walks_the_feed_and_remembers_where(db: None, settings) -> None:
+    """A new market opens a week into its feed (the week before is its history), then walks on."""
     settings.PRICE_DATA_DIR = str(DATA_DIR)
     advance_paper_markets()
     advance_paper_markets()
     btc = PaperMarket.objects.get(symbol="BTCUSDT")
-    assert btc.feed_position == 2
-    assert btc.last_price == feed_for("BTCUSDT", DATA_DIR).point_at(1).price
-    assert PaperMarket.objects.filter(symbol="ETHUSDT", feed_position=2).exists()
+    assert btc.feed_position == OPENING_POSITION + 2
+    assert btc.last_price == feed_for("BTCUSDT", DATA_DIR).point_at(OPENING_POSITION + 1).price
+    assert PaperMarket.objects.filter(symbol="ETHUSDT", feed_position=OPENING_POSITION + 2).exists()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,88 +1,90 @@
-// A bot's price chart: venue candles, grid lines, open orders and fills (lightweight-charts).
+// A bot's price chart: venue candles, the grid's levels with the orders resting on them, its
+// fills as arrows at their price (drawn by grid_chart.js, which says how it stays readable).
 // Overlays come from #bot-chart-data, which the page's websocket replaces as the bot trades.
+// What it drew is written to #bot-chart[data-view] as JSON, for the browser tests.
 (function () {
   "use strict";
   var box = document.getElementById("bot-chart");
-  if (!box || !window.LightweightCharts) return;
-  var LC = window.LightweightCharts;
-  var step = box.dataset.priceStep || "0.01";
-  var decimals = step.indexOf(".") < 0 ? 0 : step.replace(/0+$/, "").split(".")[1].length;
+  if (!box || !window.LightweightCharts || !window.GridChart) return;
+
   var zone = box.dataset.timeZone || undefined;
   var when = new Intl.DateTimeFormat(undefined, { timeZone: zone, dateStyle: "medium", timeStyle: "short" });
   var hour = new Intl.DateTimeFormat(undefined, { timeZone: zone, hour: "2-digit", minute: "2-digit" });
   var day = new Intl.DateTimeFormat(undefined, { timeZone: zone, month: "short", day: "numeric" });
-  var dark = window.matchMedia("(prefers-color-scheme: dark)").matches;
-  var chart = LC.createChart(box, {
-    autoSize: true,
-    layout: { background: { color: "transparent" }, textColor: dark ? "#9aa7bd" : "#5b6678" },
-    grid: { vertLines: { visible: false }, horzLines: { color: dark ? "#24314d" : "#eef1f6" } },
-    timeScale: { timeVisible: true, rightOffset: 3 }, // room for the newest candle's fill markers
-    localization: { timeFormatter: function (t) { return when.format(new Date(t * 1000)); } },
-  });
-  chart.applyOptions({
-    timeScale: {
-      tickMarkFormatter: function (t, type) { return (type < 3 ? day : hour).format(new Date(t * 1000)); },
+  var grid = window.GridChart.create(box, {
+    step: box.dataset.priceStep || "0.01",
+    chart: {
+      // The attribution link is in the caption under the chart: the logo covered the lowest levels.
+      layout: { attributionLogo: false },
+      timeScale: {
+        tickMarkFormatter: function (t, type) { return (type < 3 ? day : hour).format(new Date(t * 1000)); },
+      },
+      localization: { timeFormatter: function (t) { return when.format(new Date(t * 1000)); } },
     },
   });
-  // The view stretches past the candles to the nearest open order each side (the next buy and
-  // sell are what a trader watches), or the nearest grid line where no order is on that side.
-  var orderPrices = [];
-  var gridPrices = [];
-  function nearest(prices, beyond, below) {
-    var found = prices.filter(function (p) { return below ? p < beyond : p > beyond; });
-    if (!found.length) return null;
-    return below ? Math.max.apply(null, found) : Math.min.apply(null, found);
-  }
-  function reach(beyond, below) {
-    var order = nearest(orderPrices, beyond, below);
-    return order !== null ? order : nearest(gridPrices, beyond, below);
-  }
-  var series = chart.addSeries(LC.CandlestickSeries, {
-    priceFormat: { type: "price", precision: decimals, minMove: Number(step) },
-    autoscaleInfoProvider: function (original) {
-      var found = original();
-      if (!found || !found.priceRange) return found;
-      var range = found.priceRange;
-      var low = reach(range.minValue, true);
-      var high = reach(range.maxValue, false);
-      if (low !== null) range.minValue = low;
-      if (high !== null) range.maxValue = high;
-      return found;
-    },
-  });
-  var markers = LC.createSeriesMarkers(series, []);
-  var lines = [];
-  var candles = [];
-  var interval = 300;
+  var markers = window.LightweightCharts.createSeriesMarkers(grid.series, []);
+  var venueCandles = []; // as the venue sent them
+  var candles = []; // as drawn: the last one reaching the page's current price
+  var INTERVAL_SECONDS = { "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400 };
+  var interval = 300; // seconds per candle
   var fetchedAt = 0;
+  var framed = false;
+
+  function number(value) {
+    return value === undefined || value === null ? null : Number(value);
+  }
 
   function overlays() {
     var holder = document.getElementById("bot-chart-data");
     var data = holder ? JSON.parse(holder.dataset.chart) : { grid: [], orders: [], fills: [] };
-    lines.forEach(function (line) { series.removePriceLine(line); });
-    lines = [];
-    orderPrices = data.orders.map(function (o) { return Number(o.price); });
-    gridPrices = data.grid.map(Number);
-    var add = function (price, color, style, title) {
-      lines.push(series.createPriceLine({
-        price: Number(price), color: color, lineWidth: 1, lineStyle: style, axisLabelVisible: !!title, title: title || "",
-      }));
-    };
-    data.grid.forEach(function (p) { add(p, dark ? "#3b4a6b" : "#c5cddd", LC.LineStyle.Dashed); });
-    data.orders.forEach(function (o) { add(o.price, o.side === "buy" ? "#15803d" : "#c2410c", LC.LineStyle.Solid, o.side); });
-    if (data.take_profit) add(data.take_profit, "#0d9488", LC.LineStyle.Dotted, "TP");
-    if (data.stop_loss) add(data.stop_loss, "#b91c1c", LC.LineStyle.Dotted, "SL");
+    var sides = {};
+    data.orders.forEach(function (o) { sides[Number(o.price)] = o.side; });
+    var prices = data.grid.map(Number);
+    Object.keys(sides).map(Number).forEach(function (p) {
+      if (prices.indexOf(p) < 0) prices.push(p); // an order off the grid's lines
+    });
+    grid.setLevels(prices.map(function (p) { return { price: p, side: sides[p] || "" }; }));
+    follow(number(data.price));
+    grid.setLimits({
+      price: number(data.price),
+      lower: number(data.lower),
+      upper: number(data.upper),
+      takeProfit: number(data.take_profit),
+      stopLoss: number(data.stop_loss),
+    });
     var first = candles.length ? candles[0].time : Infinity;
     markers.setMarkers(data.fills.filter(function (f) { return f.time >= first; }).map(function (f) {
       var buy = f.side === "buy";
       return {
         time: f.time - (f.time % interval), // on the candle the fill happened in
-        position: buy ? "belowBar" : "aboveBar",
-        color: buy ? "#15803d" : "#c2410c",
+        position: buy ? "atPriceBottom" : "atPriceTop", // the arrow's tip at the fill's price
+        price: Number(f.price),
+        color: grid.colours[f.side],
         shape: buy ? "arrowUp" : "arrowDown",
-        text: buy ? "B" : "S",
       };
     }));
+    window.GridChart.afterRender(relabel);
+  }
+
+  // The venue's candles are cached for a few seconds; the page's price is fresher. The last
+  // candle (or a new one, once its interval has passed) reaches it, so the fills the page has
+  // just shown sit on a candle that traded there.
+  function follow(now) {
+    if (now === null || !venueCandles.length) return;
+    var last = venueCandles[venueCandles.length - 1];
+    var bucket = Math.floor(Date.now() / 1000 / interval) * interval;
+    var live = bucket > last.time
+      ? { time: bucket, open: last.close, high: Math.max(last.close, now), low: Math.min(last.close, now), close: now }
+      : { time: last.time, open: last.open, high: Math.max(last.high, now), low: Math.min(last.low, now), close: now };
+    candles = bucket > last.time ? venueCandles.concat([live]) : venueCandles.slice(0, -1).concat([live]);
+    grid.setCandles(candles);
+  }
+
+  function relabel() {
+    grid.placeLabels();
+    var view = grid.view();
+    view.markers = markers.markers().length;
+    box.dataset.view = JSON.stringify(view);
   }
 
   function loadCandles() {
@@ -91,15 +93,23 @@
       .then(function (r) { return r.json(); })
       .then(function (body) {
         if (body.error) { box.dataset.error = body.error; return; }
-        candles = body.candles.map(function (c) {
+        venueCandles = body.candles.map(function (c) {
           return { time: c.time, open: Number(c.open), high: Number(c.high), low: Number(c.low), close: Number(c.close) };
         });
-        if (candles.length > 1) interval = candles[1].time - candles[0].time;
-        series.setData(candles);
+        interval = INTERVAL_SECONDS[body.interval] || interval;
+        candles = venueCandles;
+        grid.setCandles(candles);
+        if (!framed) framed = grid.frame();
         overlays();
       });
   }
 
+  box.chartScreenshot = function () { return grid.chart.takeScreenshot(); }; // the browser tests' pixels
+  grid.chart.timeScale().subscribeVisibleLogicalRangeChange(function () { window.GridChart.afterRender(relabel); });
+  grid.chart.timeScale().subscribeSizeChange(function () {
+    grid.frame();
+    window.GridChart.afterRender(relabel);
+  });
   loadCandles();
   overlays();
   document.addEventListener("htmx:wsAfterMessage", function () {

@@ -4,16 +4,7 @@
 (function () {
   "use strict";
 
-  const SIDE_COLOURS = { buy: "#15803d", sell: "#c2410c", "": "#94a3b8" };
   let current = null; // { figure, chart }: one chart at a time, removed when its figure goes
-
-  function palette() {
-    const styles = getComputedStyle(document.documentElement);
-    return {
-      text: styles.getPropertyValue("--muted").trim() || "#5b6678",
-      grid: styles.getPropertyValue("--border").trim() || "#dfe4ee",
-    };
-  }
 
   function candlesFor(data) {
     if (data.candles.length) {
@@ -34,59 +25,29 @@
   function draw(figure) {
     const source = figure.querySelector('script[type="application/json"]');
     const canvas = figure.querySelector(".preview-chart-canvas");
-    if (!source || !canvas || typeof LightweightCharts === "undefined") return;
+    if (!source || !canvas || typeof LightweightCharts === "undefined" || !window.GridChart) return;
     const data = JSON.parse(source.textContent);
-    const colours = palette();
-    const chart = LightweightCharts.createChart(canvas, {
-      autoSize: true,
-      layout: { background: { color: "transparent" }, textColor: colours.text },
-      grid: { vertLines: { color: colours.grid }, horzLines: { color: colours.grid } },
-      timeScale: { timeVisible: true, secondsVisible: false },
-      rightPriceScale: { scaleMargins: { top: 0.08, bottom: 0.08 } },
-      handleScroll: false,
-      handleScale: false,
+    // The levels and labels as on the bot's own chart (grid_chart.js); all 48 hours at once,
+    // since this chart neither scrolls nor zooms.
+    const grid = window.GridChart.create(canvas, {
+      step: data.tick,
+      chart: { handleScroll: false, handleScale: false, timeScale: { minBarSpacing: 0.5 } },
     });
-    const series = chart.addSeries(LightweightCharts.CandlestickSeries, {
-      upColor: "#15803d",
-      downColor: "#c2410c",
-      borderVisible: false,
-      wickUpColor: "#15803d",
-      wickDownColor: "#c2410c",
-      priceFormat: { type: "price", precision: data.precision, minMove: Number(data.tick) },
-    });
-    series.setData(candlesFor(data));
+    grid.setCandles(candlesFor(data));
     const prices = data.levels.map((level) => Number(level.price));
-    data.levels.forEach((level) => {
-      series.createPriceLine({
-        price: Number(level.price),
-        color: SIDE_COLOURS[level.side] || SIDE_COLOURS[""],
-        lineWidth: 1,
-        lineStyle: LightweightCharts.LineStyle.Dashed,
-        axisLabelVisible: data.levels.length <= 20,
-        title: level.side ? level.side.toUpperCase() : "",
-      });
-    });
-    if (prices.length) {
-      // Keep every level in view, not only the candles' own range.
-      const low = Math.min(...prices);
-      const high = Math.max(...prices);
-      series.applyOptions({
-        autoscaleInfoProvider: (original) => {
-          const base = original();
-          const range = base ? base.priceRange : { minValue: low, maxValue: high };
-          return {
-            priceRange: {
-              minValue: Math.min(range.minValue, low),
-              maxValue: Math.max(range.maxValue, high),
-            },
-          };
-        },
-      });
-    }
-    chart.timeScale().fitContent();
+    grid.setLevels(data.levels.map((level) => ({ price: Number(level.price), side: level.side })));
+    const limits = prices.length ? { lower: Math.min(...prices), upper: Math.max(...prices) } : {};
+    grid.setLimits({ price: Number(data.price), ...limits });
+    grid.chart.timeScale().fitContent();
+    canvas.chartScreenshot = () => grid.chart.takeScreenshot(); // the browser tests' pixels
     figure.dataset.levels = String(data.levels.length);
-    figure.dataset.drawn = "true";
-    return chart;
+    figure.dataset.candles = String(data.candles.length);
+    window.GridChart.afterRender(() => {
+      grid.placeLabels();
+      figure.dataset.view = JSON.stringify(grid.view());
+      figure.dataset.drawn = "true";
+    });
+    return grid.chart;
   }
 
   function refresh() {
