@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -50,27 +49,30 @@ def _filter_query(request: HttpRequest) -> str:
 
 
 def _cursor(request: HttpRequest, name: str) -> Cursor | None:
+    """The page link's cursor; a link that does not decode raises ValueError."""
     token = request.GET.get(name)
-    if not token:
-        return None
-    try:
-        return Cursor.decode(token)
-    except ValueError:
-        messages.warning(request, "That page link is not valid any more: showing the newest trades.")
-        return None
+    return Cursor.decode(token) if token else None
 
 
 @login_required
 def trade_history(request: HttpRequest) -> HttpResponse:
     form, filters = _filters(request)
-    context: dict[str, Any] = {"form": form, "filter_query": _filter_query(request), "page": None}
+    # Problems with the filters or the page link are told inline, on this page only: a flash
+    # message would outlive the page (a fragment never shows it) and greet the next one.
+    context: dict[str, Any] = {
+        "form": form,
+        "filter_query": _filter_query(request),
+        "page": None,
+        "stale_page_link": False,
+    }
     if filters is not None:
         user: User = request.user  # type: ignore[assignment]
-        context["page"] = page_of(
-            user, filters, after=_cursor(request, "after"), before=_cursor(request, "before")
-        )
-    else:
-        messages.error(request, "Some filters are not valid: fix them to see your trades.")
+        try:
+            after, before = _cursor(request, "after"), _cursor(request, "before")
+        except ValueError:
+            after = before = None
+            context["stale_page_link"] = True
+        context["page"] = page_of(user, filters, after=after, before=before)
     template = f"{TEMPLATE}#results" if getattr(request, "htmx", False) else TEMPLATE
     return render(request, template, context)
 
@@ -80,7 +82,7 @@ def trade_export(request: HttpRequest) -> HttpResponseBase:
     """Every fill matching the filters as CSV, streamed: 100,000 rows never sit in memory."""
     _, filters = _filters(request)
     if filters is None:
-        messages.error(request, "Some filters are not valid: fix them before exporting.")
+        # The history page shows what is wrong with them, beside the fields.
         return redirect(f"{reverse('trade_history')}?{_filter_query(request)}")
     fills = user_fills(request.user, filters)  # type: ignore[arg-type]
     zone = timezone.get_current_timezone()

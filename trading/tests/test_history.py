@@ -312,3 +312,37 @@ def test_keyset_pages_across_bots_interleave_exactly(owner: User, owner_client: 
 
     buys = {f.pk for f in fills if f.side == "buy"}
     assert seen == [pk for pk in expected if pk in buys]
+
+
+def filter_card(page: str) -> str:
+    return page[page.index('id="trade-filters"') : page.index('id="trade-results"')]
+
+
+def test_bad_filters_are_told_once_inside_the_form_and_never_follow_to_the_next_page(
+    owner: User, owner_client: Client
+) -> None:
+    make_fills(bot_for(owner), 2, start=START)
+
+    page = owner_client.get("/trades/?date_from=yesterday").content.decode()
+    fragment = owner_client.get("/trades/?side=sideways", HTTP_HX_REQUEST="true").content.decode()
+    owner_client.get("/trades/export.csv?bot=abc")
+    next_page = owner_client.get("/trades/").content.decode()
+
+    assert page.count("Some filters are not valid") == 1
+    assert "Some filters are not valid" in filter_card(page)
+    assert 'class="messages"' not in page
+    # The fragment carries the form, with its error, to replace the one on screen.
+    assert fragment.count("Some filters are not valid") == 1
+    assert 'id="trade-filters" hx-swap-oob="true"' in fragment
+    assert "Some filters are not valid" not in next_page
+    assert 'class="messages"' not in next_page
+    assert len(shown_ids(next_page)) == 2
+
+
+def test_a_bad_page_link_is_told_on_that_page_only(owner: User, owner_client: Client) -> None:
+    make_fills(bot_for(owner), 2, start=START)
+
+    owner_client.get("/trades/?after=not-a-cursor!", HTTP_HX_REQUEST="true")
+    next_page = owner_client.get("/trades/").content.decode()
+
+    assert "not valid any more" not in next_page
