@@ -5,6 +5,7 @@ from django.urls import include, path
 from django_otp.admin import OTPAdminSite
 
 from bots.views.dashboard import dashboard
+from config.favicon import favicon
 from config.health import healthz
 
 # Staff must pass a second factor to reach the admin.
@@ -14,6 +15,7 @@ admin.site.site_title = "Gridwise staff"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("", dashboard, name="home"),
     path("account/webhooks/", include("bots.webhook_urls")),
