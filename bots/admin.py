@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from accounts.audit import record_event
 from bots import actions
 from bots.models import Bot, BotEvent
+from config.admin import PlainDecimalsAdmin
 
 
 class BotEventInline(admin.TabularInline):
@@ -23,7 +24,7 @@ class BotEventInline(admin.TabularInline):
 
 
 @admin.register(Bot)
-class BotAdmin(admin.ModelAdmin):
+class BotAdmin(PlainDecimalsAdmin):
     """Staff see every bot and can stop them; they never edit a running strategy."""
 
     list_display = (

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from config.admin import ReadOnlyAdmin
+from config.admin import PlainDecimalsAdmin, ReadOnlyAdmin
 from trading.models import Fill, Order
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(PlainDecimalsAdmin, ReadOnlyAdmin):
     list_display = (
         "client_order_id",
         "bot",
@@ -24,7 +24,7 @@ class OrderAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Fill)
-class FillAdmin(ReadOnlyAdmin):
+class FillAdmin(PlainDecimalsAdmin, ReadOnlyAdmin):
     list_display = ("time", "bot", "side", "price", "quantity", "fee", "fee_asset", "trade_id")
     list_filter = ("side",)
     search_fields = ("trade_id", "bot__name", "bot__owner__email")

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import models
 
 from exchanges.base import OrderType, Side
+from trading.templatetags.money import plain
 
 
 def amount_field(**kwargs: object) -> models.DecimalField:
@@ -58,7 +59,8 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return (
-            f"{self.client_order_id} {self.side} {self.quantity} @ {self.price or 'market'} ({self.status})"
+            f"{self.client_order_id} {self.side} {plain(self.quantity)} @ {plain(self.price) or 'market'} "
+            f"({self.status})"
         )
 
     @property
@@ -95,7 +97,7 @@ class Fill(models.Model):
         )
 
     def __str__(self) -> str:
-        return f"{self.side} {self.quantity} {self.symbol} @ {self.price}"
+        return f"{self.side} {plain(self.quantity)} {self.symbol} @ {plain(self.price)}"
 
     @property
     def quote_amount(self) -> Decimal:
@@ -117,4 +119,4 @@ class EquitySnapshot(models.Model):
         )
 
     def __str__(self) -> str:
-        return f"{self.time:%Y-%m-%d %H:%M} {self.equity}"
+        return f"{self.time:%Y-%m-%d %H:%M} {plain(self.equity)}"

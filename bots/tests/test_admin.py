@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts import twofactor
 from accounts.models import AuditEvent
@@ -9,6 +12,7 @@ from accounts.tests.factories import make_user
 from accounts.tests.helpers import sign_in, totp_code
 from bots import actions
 from bots.models import Bot, BotStatus
+from trading.tests.factories import make_fills
 
 
 @pytest.fixture
@@ -43,3 +47,32 @@ def test_bots_orders_and_fills_are_readable_not_editable(staff_client: Client, p
     assert staff_client.get("/admin/bots/bot/add/").status_code == 403
     assert staff_client.get("/admin/trading/order/").status_code == 200
     assert staff_client.get("/admin/trading/fill/").status_code == 200
+
+
+def test_the_admin_index_has_one_section_per_app_name(staff_client: Client) -> None:
+    html = staff_client.get("/admin/").content.decode()
+
+    captions = re.findall(r'<caption>\s*<a [^>]*class="section"[^>]*>([^<]+)</a>', html)
+    assert len(captions) == len(set(captions)), captions
+    assert "Users and security" in captions
+
+
+def test_admin_shows_decimals_plainly(staff_client: Client, paper_bot: Bot) -> None:
+    fill = make_fills(paper_bot, 1, start=timezone.now(), price="54000.5", quantity="0.000125")[0]
+
+    pages = {
+        "fills": staff_client.get("/admin/trading/fill/").content.decode(),
+        "fill": staff_client.get(f"/admin/trading/fill/{fill.pk}/change/").content.decode(),
+        "orders": staff_client.get("/admin/trading/order/").content.decode(),
+        "order": staff_client.get(f"/admin/trading/order/{fill.order_id}/change/").content.decode(),
+        "bot": staff_client.get(f"/admin/bots/bot/{paper_bot.pk}/change/").content.decode(),
+    }
+
+    for name, html in pages.items():
+        padded = re.findall(r"\d\.\d*0000\b", html)
+        assert padded == [], (name, padded[:3])
+        assert not re.search(r"\dE-\d", html), name
+    assert "54,000.5" in pages["fills"]
+    assert "0.000125" in pages["fill"]
+    assert "54,000.5" in pages["order"]
+    assert "54,000" in pages["bot"]
