@@ -1,16 +1,18 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib import admin
-from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.http import HttpRequest
 
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldGroups, _ListDisplayT
+
 from trading.templatetags.money import plain
 
-FieldName = str | Callable[[Any], Any]
+T = TypeVar("T")
 
 
 def plain_decimal(value: Any) -> str:
@@ -32,38 +34,36 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class PlainDecimalsAdmin(admin.ModelAdmin):
-    """Shows the model's decimal fields through `plain_decimal`, in lists and on record pages alike.
+    """Shows the model's decimal fields through `plain_decimal`, in lists and on record pages alike:
+    the money columns hold 18 decimal places and the admin's own display prints every one."""
 
-    The money columns hold 18 decimal places; the admin's own display prints every one of them."""
+    def __init__(self, model: type[models.Model], admin_site: admin.AdminSite) -> None:
+        super().__init__(model, admin_site)
+        self.plain_names: dict[str, str] = {}
+        for field in model._meta.fields:
+            if isinstance(field, models.DecimalField):
+                # A name of its own: the admin would look a field's own name up on the model.
+                name = f"{field.name}_plain"
+                setattr(self, name, _plain_display(field))
+                self.plain_names[field.name] = name
 
-    def _plain_field(self, name: FieldName) -> FieldName:
-        if not isinstance(name, str):
-            return name
-        try:
-            field = self.model._meta.get_field(name)
-        except FieldDoesNotExist:
-            return name
-        if not isinstance(field, models.DecimalField):
-            return name
-        # One function per field and admin: Django tells form fields from read-only ones by identity.
-        cache: dict[str, Callable[[Any], str]] = self.__dict__.setdefault("_plain_displays", {})
-        if name not in cache:
+    def _plain(self, names: Iterable[T]) -> list[T]:
+        shown = (self.plain_names.get(name, name) if isinstance(name, str) else name for name in names)
+        return list(dict.fromkeys(shown))  # type: ignore[arg-type]
 
-            def show(obj: Any, attname: str = field.attname) -> str:
-                return plain_decimal(getattr(obj, attname))
+    def get_list_display(self, request: HttpRequest) -> _ListDisplayT[Any]:
+        return self._plain(super().get_list_display(request))
 
-            show.__name__ = name
-            cache[name] = admin.display(description=field.verbose_name, ordering=name)(show)
-        return cache[name]
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self._plain(super().get_readonly_fields(request, obj))
 
-    def _plain_fields(self, names: Sequence[FieldName]) -> list[FieldName]:
-        return list(dict.fromkeys(self._plain_field(name) for name in names))
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> _FieldGroups:
+        return self._plain(super().get_fields(request, obj))
 
-    def get_list_display(self, request: HttpRequest) -> Sequence[FieldName]:
-        return self._plain_fields(super().get_list_display(request))
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[FieldName]:
-        return self._plain_fields(super().get_readonly_fields(request, obj))
+def _plain_display(field: models.DecimalField) -> Callable[[Any], str]:
+    @admin.display(description=str(field.verbose_name), ordering=field.name)
+    def show(obj: Any) -> str:
+        return plain_decimal(getattr(obj, field.attname))
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[FieldName]:
-        return self._plain_fields(super().get_fields(request, obj))
+    return show
