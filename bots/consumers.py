@@ -39,6 +39,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
     user: User
     group: str
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Set before the handshake: a page may speak on a socket that was refused and closed.
+        self.joined = False
+        self.pending: list[Event] = []
+        self.rendered_at = 0.0  # time.monotonic() when the last render was sent
+        self.flushing: asyncio.Task[None] | None = None
+
     async def connect(self) -> None:
         await self.accept()  # then close: a refused handshake reaches the browser as 1006 and is retried
         user = self.scope.get("user")
@@ -51,19 +59,16 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=NOT_FOUND)
             return
         self.group = group
-        self.pending: list[Event] = []
-        self.rendered_at = 0.0  # time.monotonic() when the last render was sent
-        self.flushing: asyncio.Task[None] | None = None
         await self.channel_layer.group_add(group, self.channel_name)
+        self.joined = True
         # Every (re)connect sends the page's current state: that is how it catches up after a drop.
         await self.bot_event(self.catch_up_event())
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
-        flushing = getattr(self, "flushing", None)
-        if flushing is not None:
-            flushing.cancel()
+        if self.flushing is not None:
+            self.flushing.cancel()
 
     async def bot_event(self, event: Event) -> None:
         self.pending.append(event)
@@ -139,6 +144,8 @@ class BotConsumer(LiveConsumer):
         return bot_group(self.bot_id) if owned else None
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.joined:
+            return  # refused: the close is on its way to the page
         try:
             message = json.loads(text_data or "")
         except ValueError:

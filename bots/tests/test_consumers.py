@@ -357,3 +357,19 @@ def test_a_page_idle_longer_than_the_layers_blocking_read_still_gets_events(pape
         await page.disconnect()
 
     run(scenario)
+
+
+def test_a_refused_socket_that_still_speaks_is_ignored(paper_bot: Bot) -> None:
+    """A page keeps sending its tab after the server closed the socket (signed out, not its
+    bot); the message must be dropped quietly, not crash the consumer."""
+    outsider = session_for(make_user(email="outsider@example.com"))
+
+    async def scenario() -> None:
+        for session, code in ((None, 4401), (outsider, 4404)):
+            refused = socket(f"/ws/bots/{paper_bot.pk}/", session)
+            assert await closed_with(refused) == code
+            await refused.send_to(text_data=json.dumps({"tab": "trades"}))
+            assert await refused.receive_nothing(0.3)
+            await refused.disconnect()
+
+    run(scenario)
