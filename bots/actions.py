@@ -10,11 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from bots import codec
+from bots import codec, funds
 from bots.live import publish
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
 from bots.strategies import grid
 from bots.webhooks import emit as webhooks
+from exchanges.instruments import instrument_for
 from exchanges.models import ExchangeAccount
 from exchanges.registry import exchange_for_account
 
@@ -57,6 +58,14 @@ def check_bot_config(account: ExchangeAccount, config: grid.GridConfig) -> Decim
     price = exchange.ticker(config.symbol).last
     grid.validate(config, instrument, price, venue=account.get_exchange_display())
     return price
+
+
+def check_bot_funds(account: ExchangeAccount, config: grid.GridConfig, price: Decimal) -> None:
+    """Refuse, on the investment, a grid the account cannot fund at `price`. Balances the venue
+    does not show in time do not block: the engine checks them again when the bot starts."""
+    check = funds.check_funds(account, config, instrument_for(account, config.symbol), price)
+    if check.short:
+        raise grid.GridConfigError({"investment": [check.message]})
 
 
 def do_create_bot(

@@ -26,7 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Model, Q, Sum
 from django.utils import timezone
 
-from bots import codec, ids
+from bots import codec, funds, ids
 from bots.live import publish
 from bots.models import ACTIVE_STATUSES, Bot, BotEvent, BotEventKind, BotStatus
 from bots.rows import from_row
@@ -70,7 +70,6 @@ SWEEP_EVERY = timedelta(minutes=1)
 MAX_FAILURES = 5
 SNAPSHOT_EVERY = timedelta(minutes=1)
 EXIT_LOT = "exit"
-START_SLIPPAGE_ALLOWANCE = Decimal("0.005")
 POST_ONLY_REASON = "It would have traded at market (post-only): planned again, to rest on the book."
 
 _VENUE_TO_ORDER = {
@@ -446,7 +445,7 @@ def _begin_start(bot: Bot, exchange: Exchange) -> None:
         raise BotHalted(f"The grid no longer fits the market: {exc}") from exc
     quantity = grid.quantity_for_investment(config, instrument, price)
     sizing = grid.size_grid(config, instrument, price, quantity)
-    _check_funds(exchange, instrument, config, sizing, price)
+    _check_funds(exchange, instrument, config, price)
     ledger = Ledger(instrument.base, instrument.quote, config.investment)
     if config.direction is grid.Direction.SHORT:
         # The trader commits base; the books hold it at today's price.
@@ -472,22 +471,12 @@ def _begin_start(bot: Bot, exchange: Exchange) -> None:
         _pend(bot, ids.start_order_id(bot.pk, bot.run), side, None, start_quantity, OrderPurpose.START)
 
 
-def _check_funds(
-    exchange: Exchange, instrument: Instrument, config: grid.GridConfig, sizing: grid.Sizing, price: Decimal
-) -> None:
-    """A long grid spends quote; a reverse grid starts from base."""
-    if config.direction is grid.Direction.LONG:
-        # The start purchase is a market order: leave room for it to fill a little higher.
-        asset = instrument.quote
-        needed = sizing.quote_for_buys + sizing.base_to_buy * price * (1 + START_SLIPPAGE_ALLOWANCE)
-    else:
-        asset, needed = instrument.base, sizing.base_for_sells + sizing.base_to_sell
-    balance = exchange.balances().get(asset)
-    have = balance.free if balance else Decimal(0)
-    if have < needed:
-        raise InsufficientBalance(
-            f"The grid needs {needed.normalize():f} {asset}; the account has {have.normalize():f} free."
-        )
+def _check_funds(exchange: Exchange, instrument: Instrument, config: grid.GridConfig, price: Decimal) -> None:
+    needed = grid.funds_needed(config, instrument, price)
+    free = {asset: balance.free for asset, balance in exchange.balances().items()}
+    shortfalls = grid.funds_shortfall(needed, free)
+    if shortfalls:
+        raise InsufficientBalance(funds.shortfall_message(shortfalls, instrument))
 
 
 def _lay_out_grid(bot: Bot, exchange: Exchange) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bots.funds import FundsCheck, check_funds
 from bots.strategies import grid
+from exchanges.balances import AccountBalances
 from exchanges.base import Instrument
 from exchanges.instruments import instrument_for
 from exchanges.models import ExchangeAccount
@@ -17,12 +19,18 @@ class PreviewResult:
     instrument: Instrument
     price: Decimal  # the price the grid was laid out at
     preview: grid.GridPreview
+    funds: FundsCheck
 
 
 def check_preview(
-    account: ExchangeAccount, config: grid.GridConfig, reference_price: Decimal | None = None
+    account: ExchangeAccount,
+    config: grid.GridConfig,
+    reference_price: Decimal | None = None,
+    *,
+    balances: AccountBalances | None = None,
 ) -> PreviewResult:
-    """Validate `config` at `reference_price` (default: the live price) and preview it.
+    """Validate `config` at `reference_price` (default: the live price) and preview it, with the
+    funds it needs against the account's `balances` (default: read now).
 
     Raises `grid.GridConfigError` with messages per field, or `ExchangeError` when the
     venue cannot answer (an unknown symbol, an outage)."""
@@ -33,4 +41,9 @@ def check_preview(
     if price <= 0:
         raise grid.GridConfigError({"reference_price": ["The reference price must be above zero."]})
     grid.validate(config, instrument, price, venue=account.get_exchange_display())
-    return PreviewResult(instrument=instrument, price=price, preview=grid.preview(config, instrument, price))
+    return PreviewResult(
+        instrument=instrument,
+        price=price,
+        preview=grid.preview(config, instrument, price),
+        funds=check_funds(account, config, instrument, price, balances=balances),
+    )

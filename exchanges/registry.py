@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 
 from exchanges.base import Exchange, PermissionDenied
@@ -14,7 +16,8 @@ class VenueNotAllowed(PermissionDenied):
     """Our own server's policy forbids this venue address; the venue was not contacted."""
 
 
-def exchange_for_account(account: ExchangeAccount) -> Exchange:
+def exchange_for_account(account: ExchangeAccount, *, timeout: float | None = None) -> Exchange:
+    """The venue behind `account`. With `timeout`, a page's quick read: one try, bounded wait."""
     if account.exchange == ExchangeName.PAPER:
         if account.paper_account is None:
             raise ValueError(f"Paper exchange account {account.pk} has no paper account.")
@@ -27,10 +30,13 @@ def exchange_for_account(account: ExchangeAccount) -> Exchange:
         if account.environment == Environment.CUSTOM and not settings.ALLOW_CUSTOM_EXCHANGE_URLS:
             raise VenueNotAllowed("Custom exchange addresses are turned off on this server.")
         keys = read_credentials(account)
+        # One try within `timeout`: a retry would double the wait it bounds.
+        quick: dict[str, Any] = {"timeout": timeout, "read_retries": 0} if timeout is not None else {}
         return BybitExchange(
             keys.api_key,
             keys.api_secret,
             environment=account.environment,
             base_url=account.base_url or None,
+            **quick,
         )
     raise ValueError(f"No exchange adapter for {account.exchange!r}.")

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from accounts.verification import verified_email_required
 from exchanges import actions
+from exchanges.balances import available_balances
 from exchanges.forms import ExchangeAccountForm
 from exchanges.models import ExchangeAccount
 
@@ -65,7 +66,9 @@ def account_add(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return render(request, "exchanges/account_detail.html", {"account": _own_account(request, pk)})
+    account = _own_account(request, pk)
+    context = {"account": account, "balances": available_balances(account)}
+    return render(request, "exchanges/account_detail.html", context)
 
 
 @login_required

@@ -96,6 +96,19 @@ class PreviewSerializer(serializers.Serializer[Any]):
     break_even_price = amount(allow_null=True)
     loss_at_stop = amount()
     loss_at_stop_fraction = amount()
+    funds_needed = serializers.DictField(
+        child=amount(),
+        help_text="By asset, what the account must hold free to start (the start trade's slippage included).",
+    )
+    funds_available = serializers.DictField(
+        child=amount(),
+        allow_null=True,
+        help_text="By asset, what the account holds free now; null when the exchange did not answer in time.",
+    )
+    funds_unknown_reason = serializers.CharField(help_text="Why `funds_available` is null; empty otherwise.")
+    funds_shortfall = serializers.CharField(
+        help_text="Empty when the account can fund the grid; otherwise what is missing, in words."
+    )
     warnings = serializers.ListField(child=serializers.CharField())
 
 

@@ -25,6 +25,7 @@ from bots.api.serializers import (
     StopAllResultSerializer,
     StopSerializer,
 )
+from bots.funds import FundsCheck
 from bots.models import Bot, BotStatus
 from bots.previews import check_preview
 from exchanges.models import ExchangeAccount
@@ -93,6 +94,10 @@ PREVIEW_EXAMPLE = {
     "break_even_price": "54054.1",
     "loss_at_stop": "118.2",
     "loss_at_stop_fraction": "0.118",
+    "funds_needed": {"USDT": "1001.81", "BTC": "0"},
+    "funds_available": {"USDT": "5000", "BTC": "0"},
+    "funds_unknown_reason": "",
+    "funds_shortfall": "",
     "warnings": [
         "No stop-loss is set: if the price falls below the range, the bot keeps all the base it bought."
     ],
@@ -115,9 +120,11 @@ PNL_EXAMPLE = {
     "sells": 4,
     "profit_factor": None,
 }
-# What GridPreview itself provides; the view adds the rest.
+# What the view adds to what GridPreview itself provides.
+ADDED_FIELDS = ("levels", "symbol", "reference_price")
+FUNDS_FIELDS = ("funds_needed", "funds_available", "funds_unknown_reason", "funds_shortfall")
 PREVIEW_FIELDS = tuple(
-    str(name) for name in PreviewSerializer().fields if name not in ("levels", "symbol", "reference_price")
+    str(name) for name in PreviewSerializer().fields if name not in ADDED_FIELDS + FUNDS_FIELDS
 )
 WRITE_ERRORS = error_responses(400, 401, 403, 409, 422, 429, 502, 503)
 ACTION_ERRORS = error_responses(*OBJECT_ERRORS, 409, 422)
@@ -130,6 +137,15 @@ def _own_account(user: Any, account_id: int) -> ExchangeAccount:
     if account is None:
         raise validation_error({"account": [f"You have no exchange account with id {account_id}."]})
     return account
+
+
+def _funds_fields(check: FundsCheck) -> dict[str, Any]:
+    return {
+        "funds_needed": check.needed,
+        "funds_available": check.balances.free if check.balances.known else None,
+        "funds_unknown_reason": check.balances.reason,
+        "funds_shortfall": check.message,
+    }
 
 
 def _transition(do: Any, bot: Bot, **kwargs: Any) -> Bot:
@@ -208,7 +224,8 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         ]
         body = {name: getattr(result.preview, name) for name in PREVIEW_FIELDS}
         body.update(symbol=config.symbol, reference_price=result.price, levels=levels)
-        body["warnings"] = list(result.preview.warnings)
+        body.update(_funds_fields(result.funds))
+        body["warnings"] = [*result.preview.warnings, *([result.funds.message] if result.funds.short else [])]
         return Response(PreviewSerializer(body).data)
 
     @extend_schema(
@@ -230,6 +247,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         account = _own_account(self.user, given.validated_data["account"])
         config = given.grid_config()
         price = actions.check_bot_config(account, config)
+        actions.check_bot_funds(account, config, price)
         bot = actions.do_create_bot(self.user, account, given.validated_data["name"], config, price)
         return Response(BotSerializer(bot).data, status=status.HTTP_201_CREATED)
 

@@ -20,7 +20,7 @@ quantity; buys spend what the paired sell earned.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
 from enum import StrEnum
@@ -29,6 +29,8 @@ from exchanges.base import Instrument, Side
 
 MIN_GRIDS = 2
 MAX_GRIDS = 200
+# The start trade is a market order: the funds check leaves room for it to fill this much worse.
+START_SLIPPAGE_ALLOWANCE = Decimal("0.005")
 
 
 class Spacing(StrEnum):
@@ -199,6 +201,41 @@ def minimum_investment(config: GridConfig, instrument: Instrument, price: Decima
         quantity += instrument.quantity_step  # a reverse grid's rounded-down buy fell short
         sizing = size_grid(config, instrument, price, quantity)
     return sizing.investment_used
+
+
+# Funds -------------------------------------------------------------------------
+
+
+def funds_needed(config: GridConfig, instrument: Instrument, price: Decimal) -> dict[str, Decimal]:
+    """The quote and base the account must hold free for the grid to start at `price`.
+
+    A long grid spends quote: its resting buys, and the start purchase with room for slippage.
+    A reverse grid starts from base: its resting sells and the base sold at start."""
+    sizing = size_grid(config, instrument, price, quantity_for_investment(config, instrument, price))
+    if config.direction is Direction.LONG:
+        quote = sizing.quote_for_buys + sizing.base_to_buy * price * (1 + START_SLIPPAGE_ALLOWANCE)
+        return {instrument.quote: quote, instrument.base: Decimal(0)}
+    return {instrument.quote: Decimal(0), instrument.base: sizing.base_for_sells + sizing.base_to_sell}
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    asset: str
+    needed: Decimal
+    available: Decimal
+
+    @property
+    def missing(self) -> Decimal:
+        return self.needed - self.available
+
+
+def funds_shortfall(needed: Mapping[str, Decimal], balances: Mapping[str, Decimal]) -> tuple[Shortfall, ...]:
+    """Each asset the free `balances` hold less of than `needed`; empty when the grid is funded."""
+    return tuple(
+        Shortfall(asset, amount, balances.get(asset, Decimal(0)))
+        for asset, amount in needed.items()
+        if amount > 0 and balances.get(asset, Decimal(0)) < amount
+    )
 
 
 # Validation --------------------------------------------------------------------

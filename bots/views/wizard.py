@@ -20,13 +20,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 
 from accounts.models import User
-from bots import actions, codec
+from bots import actions, codec, funds
 from bots.engine import plain
 from bots.forms import DEFAULT_GRID_COUNT, BotForm, initial_from_bot, initial_from_config, venue_message
 from bots.models import Bot
 from bots.previews import PreviewResult, check_preview
 from bots.strategies import grid, ranges
 from bots.views.charts import candle_points
+from exchanges.balances import AccountBalances, available_balances
 from exchanges.base import Candle, ExchangeError, Instrument
 from exchanges.instruments import instrument_for, recent_candles
 from exchanges.models import ExchangeAccount, ExchangeName
@@ -37,6 +38,7 @@ TEMPLATE = "bots/wizard.html"
 CHART_INTERVAL = "15m"
 CHART_WINDOW = timedelta(days=2)
 CANDLES_CACHE_SECONDS = 60  # a preview per keystroke must not cost a venue call per keystroke
+BALANCES_CACHE_SECONDS = 10  # while typing; the review reads them afresh
 REVIEWS_SESSION_KEY = "bot_wizard_reviews"
 REVIEWS_KEPT = 5
 CLAIM_SECONDS = 24 * 3600
@@ -58,13 +60,17 @@ class Market:
     price: Decimal | None = None
     candles: list[Candle] = field(default_factory=list)
     error: str | None = None
+    balances: AccountBalances | None = None
 
 
-def load_market(form: BotForm) -> Market | None:
+def load_market(form: BotForm, *, fresh_balances: bool = False) -> Market | None:
     symbol = form.chosen_symbol
     if form.chosen_account is None or symbol is None:
         return None
     market = Market(account=form.chosen_account, symbol=symbol)
+    market.balances = available_balances(
+        form.chosen_account, cache_seconds=0 if fresh_balances else BALANCES_CACHE_SECONDS
+    )
     try:
         market.instrument = instrument_for(form.chosen_account, symbol)
         market.price = exchange_for_account(form.chosen_account).ticker(symbol).last
@@ -101,7 +107,9 @@ def run_preview(form: BotForm, market: Market | None) -> Preview:
     try:
         config = form.config()
         price = market.price if market and market.symbol == config.symbol else None
-        return Preview(result=check_preview(form.chosen_account, config, price), config=config)
+        balances = market.balances if market else None
+        result = check_preview(form.chosen_account, config, price, balances=balances)
+        return Preview(result=result, config=config)
     except grid.GridConfigError as exc:
         form.add_config_errors(exc)
     except ExchangeError as exc:
@@ -153,6 +161,8 @@ def summary(preview: Preview) -> dict[str, Any]:
     numbers = result.preview
     base = numbers.base_to_buy or numbers.base_to_sell
     return {
+        "funds_needed": funds.amounts_text(result.funds.needed, result.instrument, skip_zero=True),
+        "warnings": warnings(result),
         "base_amount": base,
         "base_action": "buy" if numbers.base_to_buy else "sell",
         "base_value": base * result.price,
@@ -161,6 +171,30 @@ def summary(preview: Preview) -> dict[str, Any]:
         "stop_price": config.stop_loss_price or config.lower_price,
         "stop_is_lower_bound": config.stop_loss_price is None,
         "config": config,
+    }
+
+
+def warnings(result: PreviewResult) -> list[str]:
+    """The strategy's warnings, then the account's: funds short, or balances unknown."""
+    found = list(result.preview.warnings)
+    if result.funds.short:
+        found.append(result.funds.message)
+    elif not result.funds.balances.known:
+        found.append(
+            f"Your balances are unknown: {result.funds.balances.reason} "
+            "The funds are checked again when the bot starts."
+        )
+    return found
+
+
+def wallet(market: Market | None, instrument: Instrument | None) -> dict[str, str] | None:
+    """The account's available quote and base beside the market, or why they are unknown."""
+    if market is None or market.balances is None or instrument is None:
+        return None
+    balances = market.balances
+    return {
+        "available": funds.amounts_text(balances.free, instrument) if balances.known else "",
+        "unknown": balances.reason,
     }
 
 
@@ -187,6 +221,7 @@ def _context(
         "fields": {bound.name: (bound, errors.get(bound.name, [])) for bound in form},
         "non_field_errors": errors.get("__all__", []) or ([form.venue_error] if form.venue_error else []),
         "summary": summary(preview),
+        "wallet": wallet(market, instrument),
         **extra,
     }
 
@@ -335,9 +370,13 @@ def _edit(request: HttpRequest, form: BotForm) -> HttpResponse:
 
 
 def _review(request: HttpRequest, form: BotForm) -> HttpResponse:
-    """Submitting the form shows the risks; nothing is created until they are confirmed."""
-    market = load_market(form)
+    """Submitting the form shows the risks; nothing is created until they are confirmed, and
+    nothing the account cannot fund reaches the confirmation."""
+    market = load_market(form, fresh_balances=True)
     preview = run_preview(form, market)
+    if preview.result is not None and preview.result.funds.short:
+        form.add_error("investment", preview.result.funds.message)
+        return render(request, TEMPLATE, _context(form, preview, market), status=400)
     if preview.result is None or form.chosen_account is None:
         return render(request, TEMPLATE, _context(form, preview, market), status=400)
     token = _remember_review(request, form)
@@ -386,6 +425,7 @@ def _confirm(request: HttpRequest) -> HttpResponse:
     config = codec.config_from_json(review["config"])
     try:
         price = actions.check_bot_config(account, config)
+        actions.check_bot_funds(account, config, price)
     except (grid.GridConfigError, ExchangeError) as exc:
         cache.delete(_claim_key(token))
         return _changed_since_review(request, account, review["name"], config, exc)

@@ -1,0 +1,76 @@
+"""Whether an account can fund a grid: one check for the wizard, the API and the engine's start.
+
+The amounts come from `grid.funds_needed`; this module only reads the balances and words the
+answer, with every amount formatted here, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bots.strategies import grid
+from exchanges.balances import AccountBalances, available_balances
+from exchanges.base import Instrument
+from exchanges.models import ExchangeAccount
+from trading.templatetags.money import QUOTE_STEP, format_amount
+
+
+@dataclass(frozen=True)
+class FundsCheck:
+    needed: dict[str, Decimal]
+    balances: AccountBalances
+    shortfalls: tuple[grid.Shortfall, ...]
+    message: str  # what to tell the trader when the grid is not funded; "" otherwise
+
+    @property
+    def short(self) -> bool:
+        return bool(self.shortfalls)
+
+
+def check_funds(
+    account: ExchangeAccount,
+    config: grid.GridConfig,
+    instrument: Instrument,
+    price: Decimal,
+    *,
+    balances: AccountBalances | None = None,
+) -> FundsCheck:
+    """The funds the grid needs at `price` against what `account` holds free (read afresh unless
+    `balances` are given). Unknown balances (a slow venue) give no shortfall: the engine checks
+    again when the bot starts."""
+    needed = grid.funds_needed(config, instrument, price)
+    if balances is None:
+        balances = available_balances(account)
+    shortfalls = grid.funds_shortfall(needed, balances.free) if balances.known else ()
+    return FundsCheck(needed, balances, shortfalls, shortfall_message(shortfalls, instrument, account.label))
+
+
+def shortfall_message(shortfalls: Sequence[grid.Shortfall], instrument: Instrument, where: str = "") -> str:
+    if not shortfalls:
+        return ""
+    account = f"“{where}”" if where else "the account"
+    parts = [
+        f"{amount(s.needed, s.asset, instrument)} free; {account} has "
+        f"{amount(s.available, s.asset, instrument)} available "
+        f"({amount(s.missing, s.asset, instrument)} short)"
+        for s in shortfalls
+    ]
+    return f"This grid needs {' and '.join(parts)}. Lower the investment or add funds to the account."
+
+
+def amount(value: Decimal, asset: str, instrument: Instrument) -> str:
+    """An amount of `asset` at the precision the pages show it: cents of quote, lot steps of base."""
+    step = instrument.quantity_step if asset == instrument.base else QUOTE_STEP
+    return f"{format_amount(value, step)} {asset}"
+
+
+def amounts_text(amounts: dict[str, Decimal], instrument: Instrument, *, skip_zero: bool = False) -> str:
+    """The instrument's quote then base, e.g. "1,004.52 USDT · 0.000000 BTC"."""
+    shown = [
+        amount(amounts.get(asset, Decimal(0)), asset, instrument)
+        for asset in (instrument.quote, instrument.base)
+        if not (skip_zero and not amounts.get(asset))
+    ]
+    return " · ".join(shown)
