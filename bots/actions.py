@@ -83,6 +83,7 @@ def do_create_bot(
         BotEvent.objects.create(
             bot=bot, kind=BotEventKind.STATUS, message="Created.", details={"status": "draft"}
         )
+        publish(bot, "created", {"status": BotStatus.DRAFT})
     return bot
 
 

@@ -258,7 +258,7 @@ def test_a_reconnecting_page_catches_up_at_once(paper_bot: Bot) -> None:
     run(scenario)
 
 
-FRAGMENT_OPENINGS = ("<section id=", '<tr id="bot-row-')
+FRAGMENT_OPENINGS = ("<section id=", '<template><tr id="bot-row-')
 
 
 def fragment(html: str, opening: str) -> str:

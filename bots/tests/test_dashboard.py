@@ -392,7 +392,7 @@ def test_a_snapshot_from_before_this_run_does_not_count_for_today(paper_bot: Bot
 
 def _fragments(html: str) -> list[str]:
     """The out-of-band fragments of a live message, each from its opening tag."""
-    starts = r'(?=<section id="dashboard-cards"|<tr id="bot-row-|<section id="dashboard-fills")'
+    starts = r'(?=<section id="dashboard-cards"|<template><tr id="bot-row-|<section id="dashboard-fills")'
     return [part.strip() for part in re.split(starts, html) if part.strip()]
 
 

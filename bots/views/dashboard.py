@@ -478,14 +478,30 @@ def burst_fragments(user: User, events: list[dict[str, Any]]) -> str:
     them the row of each bot the burst names, in the order the bots first spoke."""
     data = overview(user)
     context: dict[str, Any] = {"overview": data, "oob": True}
-    by_bot = {line.bot.pk: line for line in data.lines}
-    named = dict.fromkeys(event.get("bot_id") for event in events)
-    lines = [by_bot[pk] for pk in named if pk in by_bot]  # only the user's own bots are in `by_bot`
     with timezone.override(_zone(user)):
         parts = [render_to_string(f"{TEMPLATE}#cards", context)]
-        parts += [render_to_string(f"{TEMPLATE}#bot-row", {**context, "line": line}) for line in lines]
+        if any(_lists_bots_anew(event) for event in events):
+            # The page may lack the row (a bot created since it loaded, a page catching up): the
+            # whole list is sent, in the page's order.
+            context["connected"] = onboarding(user, data.lines)["connected"]
+            parts.append(render_to_string(f"{TEMPLATE}#bots", context))
+        else:
+            by_bot = {line.bot.pk: line for line in data.lines}
+            named = dict.fromkeys(event.get("bot_id") for event in events)
+            lines = [by_bot[pk] for pk in named if pk in by_bot]  # only the user's own bots are in `by_bot`
+            row_context = {**context, "row_oob": True}
+            parts += [render_to_string(f"{TEMPLATE}#bot-row", {**row_context, "line": ln}) for ln in lines]
         parts.append(render_to_string(f"{TEMPLATE}#recent-fills", context))
     return "".join(parts)
+
+
+# Events after which the page's list of bots may lack a row: the whole list is sent.
+LIST_ANEW_KINDS = frozenset({"connect", "created"})
+
+
+def _lists_bots_anew(event: dict[str, Any]) -> bool:
+    kinds = set(event.get("kinds") or ()) | {event.get("kind")}
+    return bool(kinds & LIST_ANEW_KINDS)
 
 
 @login_required

@@ -31,6 +31,17 @@
     marker(true, FINAL[code]);
   });
   document.addEventListener("htmx:wsError", function () { marker(true); });
+  // The ws extension swaps each top-level element of a message by itself, so a table row (which
+  // must ride in a <template>, or the parser drops it outside a table) would lose its id. htmx's
+  // own swap reads out-of-band elements inside templates too: the whole message goes through it.
+  document.addEventListener("htmx:wsBeforeMessage", function (event) {
+    var source = event.target;
+    var message = event.detail.message;
+    if (typeof message !== "string" || !window.htmx) return;
+    event.preventDefault();
+    htmx.swap(source, message, { swapStyle: "none" }, { contextElement: source });
+    htmx.trigger(source, "htmx:wsAfterMessage", { message: message, socketWrapper: event.detail.socketWrapper });
+  });
   document.addEventListener("htmx:afterSettle", sendTab);
   // A tab rendered for the socket must not replace the panel while the trader is switching
   // tabs (the click's own answer brings fresh content), nor show another tab than the one open.
