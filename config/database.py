@@ -10,8 +10,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 POSTGRESQL = "django.db.backends.postgresql"
 SQLITE = "django.db.backends.sqlite3"
-# Seconds a SQLite writer waits for the lock.
-SQLITE_BUSY_TIMEOUT = 20
+# Seconds a SQLite writer waits for the lock. Short: a request that cannot write within it is
+# run once more and then told the database is busy (config/busy.py), rather than hanging.
+SQLITE_BUSY_TIMEOUT = 5
 
 
 def sqlite_database(path: Path) -> dict[str, Any]:

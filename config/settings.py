@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.UserSessionActivityMiddleware",  # allauth's, throttled
     "accounts.middleware.UserTimezoneMiddleware",
+    "config.busy.DatabaseBusyMiddleware",  # last: it runs the view, once more if the database is locked
 ]
 
 ROOT_URLCONF = "config.urls"
