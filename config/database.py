@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
 POSTGRESQL = "django.db.backends.postgresql"
+SQLITE = "django.db.backends.sqlite3"
+# Seconds a SQLite writer waits for the lock. Short: a request that cannot write within it is
+# run once more and then told the database is busy (config/busy.py), rather than hanging.
+SQLITE_BUSY_TIMEOUT = 5
+
+
+def sqlite_database(path: Path) -> dict[str, Any]:
+    """One DATABASES entry for a SQLite file shared by threads of one process (the embedded shape)."""
+    return {
+        "ENGINE": SQLITE,
+        "NAME": path,
+        "OPTIONS": {
+            # Web, worker and beat run as threads of one process: WAL and immediate
+            # transactions keep them from tripping over SQLite's single writer.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": SQLITE_BUSY_TIMEOUT,
+        },
+    }
 
 
 def connection_settings(database: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:

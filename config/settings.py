@@ -14,7 +14,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.database import connection_settings
+from config.database import connection_settings, sqlite_database
 from config.safety import INSECURE_SECRET_KEY_PREFIX, DeploymentSettings, production_problems
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.UserSessionActivityMiddleware",  # allauth's, throttled
     "accounts.middleware.UserTimezoneMiddleware",
+    "config.busy.DatabaseBusyMiddleware",  # last: it runs the view, once more if the database is locked
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -117,20 +118,7 @@ TEMPLATES = [
 
 if EMBEDDED:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "gridwise.sqlite3",
-            "OPTIONS": {
-                # The embedded shape runs web, worker and beat as threads of one
-                # process: WAL and immediate transactions keep them from
-                # tripping over SQLite's single writer.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
-        }
-    }
+    DATABASES = {"default": sqlite_database(DATA_DIR / "gridwise.sqlite3")}
 else:
     DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///" + str(DATA_DIR / "gridwise.sqlite3"))}
     DATABASES["default"].update(connection_settings(DATABASES["default"], os.environ))

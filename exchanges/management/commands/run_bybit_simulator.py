@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from exchanges.simulator.database import DEFAULT_FILE_NAME, default_path, use_own_database
 from exchanges.simulator.driver import FEEDS, FeedDriver, ensure_prices
 from exchanges.simulator.server import DEFAULT_BALANCES, BybitSimulator
 
@@ -30,6 +33,13 @@ def _balances(items: list[str]) -> dict[str, Decimal]:
     return balances or dict(DEFAULT_BALANCES)
 
 
+def _product_database() -> Path | None:
+    product = settings.DATABASES["default"]
+    if product["ENGINE"] != "django.db.backends.sqlite3":
+        return None
+    return Path(product["NAME"]).resolve()
+
+
 class Command(BaseCommand):
     help = "Serve a Bybit v5 REST simulator backed by the paper exchange."
 
@@ -41,12 +51,26 @@ class Command(BaseCommand):
         parser.add_argument("--feed", choices=FEEDS, default="replay")
         parser.add_argument("--speed", type=float, default=60.0, help="Feed time per wall-clock second.")
         parser.add_argument("--allow-faults", action="store_true", help="Enable POST /__simulator/faults.")
+        parser.add_argument(
+            "--database",
+            type=Path,
+            default=None,
+            metavar="PATH",
+            help=f"The simulator's own SQLite file (default: DATA_DIR/{DEFAULT_FILE_NAME}), "
+            "created and migrated on start; never the product's database.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["speed"] <= 0:
             raise CommandError("--speed must be positive.")
         accounts = [_pair(item, ":", "--account") for item in options["account"] or [DEFAULT_ACCOUNT]]
         balances = _balances(options["balance"])
+        database = (options["database"] or default_path()).resolve()
+        if database == _product_database():
+            raise CommandError(
+                f"--database {database} is the product's own database; give the simulator its own."
+            )
+        use_own_database(database)
         ensure_prices(options["feed"])
         simulator = BybitSimulator(
             host=options["host"], port=options["port"], allow_faults=options["allow_faults"]
@@ -78,6 +102,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Feed: {options['feed']} at x{options['speed']:g}; faults: {options['allow_faults']}"
         )
+        self.stdout.write(f"Database: {settings.DATABASES['default']['NAME']}")
         funds = ", ".join(f"{amount} {asset}" for asset, amount in balances.items())
         for key, secret in accounts:
             # Printing the secret is the point: these are local paper accounts the user just named.
