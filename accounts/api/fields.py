@@ -27,3 +27,15 @@ class ExactDecimalField(serializers.DecimalField):
 
     def quantize(self, value: Decimal) -> Decimal:
         return value
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """Only JSON's true or false. For a switch with consequences (selling at market), "yes",
+    "1" or 1 is a guess at intent the API does not make."""
+
+    default_error_messages = {"invalid": "Must be true or false (a JSON boolean)."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if data is True or data is False:
+            return data
+        self.fail("invalid")

@@ -6,7 +6,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.fields import ExactDecimalField, amount
+from accounts.api.fields import ExactDecimalField, StrictBooleanField, amount
 from bots import codec
 from bots.models import Bot, BotEvent
 from bots.strategies import grid
@@ -159,7 +159,9 @@ class BotSerializer(serializers.ModelSerializer[Bot]):
 
 
 class StopSerializer(serializers.Serializer[Any]):
-    sell_base = serializers.BooleanField(default=False, help_text="Sell the bot's base asset at market.")
+    sell_base = StrictBooleanField(
+        default=False, help_text="Sell the bot's base asset at market. true or false only."
+    )
 
 
 class StopAllResultSerializer(serializers.Serializer[Any]):

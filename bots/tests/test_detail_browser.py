@@ -92,6 +92,7 @@ def test_a_fill_appears_live_and_stop_clears_the_orders(
 
     page.get_by_label("Sell the base", exact=True).check()
     page.get_by_role("button", name="Stop", exact=True).click()
+    page.get_by_role("button", name="Stop and sell at market").click()
     expect(page.get_by_text("is stopping and selling its base.")).to_be_visible()
     expect(page.locator("[data-bot-status]")).to_have_text("Stopping")
     wait_for_socket(page)  # the new page's socket

@@ -145,7 +145,7 @@ def test_start_stop_and_emergency_stop_change_the_bot(owner: Client, paper_bot: 
     assert paper_bot.status == BotStatus.STARTING
     assert paper_bot.events.filter(message="Starting.").exists()
 
-    owner.post(reverse("bot_stop", args=[paper_bot.pk]), {"sell_base": "on"})
+    owner.post(reverse("bot_stop", args=[paper_bot.pk]), {"sell_base": "on", "confirm": "sell-base"})
     paper_bot.refresh_from_db()
     assert (paper_bot.status, paper_bot.sell_base_on_stop) == (BotStatus.STOPPING, True)
     assert paper_bot.events.filter(message="Stopping, selling the base.").exists()

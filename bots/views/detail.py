@@ -33,6 +33,7 @@ from bots.models import Bot, BotEvent, BotEventKind, BotStatus
 from bots.rows import CompiledRows, from_row
 from bots.strategies import grid
 from bots.templatetags.times import local_time
+from bots.views import stop_sale
 from bots.views.charts import candle_points
 from exchanges.base import CANDLE_INTERVALS, ExchangeError, Instrument
 from exchanges.instruments import instrument_for, recent_candles
@@ -532,6 +533,10 @@ def bot_start(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def bot_stop(request: HttpRequest, pk: int) -> HttpResponse:
     sell = request.POST.get("sell_base") == "on"
+    if sell and not stop_sale.confirmed(request):
+        bot = _own_bot(_user(request), pk)
+        if bot.status in actions.STOPPABLE:
+            return stop_sale.confirmation(request, bot)
     done = "“{name}” is stopping" + (" and selling its base." if sell else "; it keeps its base.")
     return _act(request, pk, lambda bot: actions.do_stop_bot(bot, sell_base=sell), done)
 
