@@ -309,8 +309,9 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Gridwise] "
 USERSESSIONS_TRACK_ACTIVITY = True
 
 OTP_TOTP_ISSUER = "Gridwise"
-OTP_TOTP_THROTTLE_FACTOR = 1
-OTP_STATIC_THROTTLE_FACTOR = 1
+# Off: wrong codes are throttled per user by accounts.twofactor, which owns every code check.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 
 # The scripts API (config/api.py) ---------------------------------------------
 

@@ -4,12 +4,14 @@ from django.contrib import admin
 from django.urls import include, path
 from django_otp.admin import OTPAdminSite
 
+from accounts.forms import AdminLoginForm
 from bots.views.dashboard import dashboard
 from config.favicon import favicon
 from config.health import healthz
 
 # Staff must pass a second factor to reach the admin.
 admin.site.__class__ = OTPAdminSite
+admin.site.login_form = AdminLoginForm
 admin.site.site_header = "Gridwise staff"
 admin.site.site_title = "Gridwise staff"
 

@@ -8,7 +8,6 @@ own their transactions.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -20,6 +19,7 @@ from django.http import HttpRequest
 
 from accounts.audit import record_event
 from accounts.models import User
+from config.wording import wait_phrase
 from exchanges.base import (
     AuthError,
     ExchangeError,
@@ -100,8 +100,8 @@ def _failed_check(account: ExchangeAccount, exc: ExchangeError) -> KeyCheck:
         )
         return KeyCheck(CheckOutcome.REFUSED, (message,), field="api_key")
     if isinstance(exc, RateLimited):
-        wait = max(1, math.ceil(exc.retry_after))
-        message = f"{venue} is limiting requests right now. Nothing was saved; try again in {wait} seconds."
+        wait = wait_phrase(exc.retry_after)
+        message = f"{venue} is limiting requests right now. Nothing was saved; try again in {wait}."
         return KeyCheck(CheckOutcome.UNAVAILABLE, (message,))
     if isinstance(exc, ExchangeUnavailable):
         message = f"{venue} did not answer in time. Nothing was saved; try again in a minute."

@@ -16,6 +16,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from config.wording import wait_phrase
+
 NON_FIELD = "non_field_errors"
 
 
@@ -104,7 +106,9 @@ def render_api_exception(exc: Exception) -> Response | None:
     else:
         message = str(exc.detail) if not isinstance(exc.detail, dict | list) else str(exc.default_detail)
         if isinstance(exc, exceptions.Throttled):
-            message = f"Too many requests. Try again in {headers.get('Retry-After', 'a few')} seconds."
+            retry_after = headers.get("Retry-After")
+            when = f"in {wait_phrase(int(retry_after))}" if retry_after else "in a moment"
+            message = f"Too many requests. Try again {when}."
         body = error_body(_codes(exc), message)
     set_rollback()
     return Response(body, status=exc.status_code, headers=headers)
