@@ -24,3 +24,9 @@ urlpatterns = [
     path("trades/", include("trading.urls")),
     path("api/", include("config.api")),
 ]
+
+# Under /api/ errors keep the API's JSON shape; elsewhere Django's pages.
+handler400 = "accounts.api.handlers.bad_request"
+handler403 = "accounts.api.handlers.permission_denied"
+handler404 = "accounts.api.handlers.page_not_found"
+handler500 = "accounts.api.handlers.server_error"
