@@ -2,15 +2,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
-from django_otp.admin import OTPAdminSite
 
 from bots.views.dashboard import dashboard
+from config.admin import StaffAdminSite
 from config.health import healthz
 
-# Staff must pass a second factor to reach the admin.
-admin.site.__class__ = OTPAdminSite
-admin.site.site_header = "Gridwise staff"
-admin.site.site_title = "Gridwise staff"
+# Staff sign in through the site (rate limits, second factor) and must have passed 2FA.
+admin.site.__class__ = StaffAdminSite
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
