@@ -10,6 +10,7 @@ import decimal
 import math
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -17,12 +18,14 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
 from accounts.api.errors import ApiError, render_api_exception, validation_error
+from accounts.api.handlers import too_large_message
 from bots.actions import InvalidTransition
 from bots.api.views import BotViewSet
 from bots.api.webhook_views import WebhookEndpointViewSet
 from bots.strategies.grid import GridConfigError
 from exchanges import base as exchange_errors
 from exchanges.api.views import ExchangeAccountViewSet
+from exchanges.registry import VenueNotAllowed
 from trading.api.views import FillViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -50,6 +53,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 def translate(exc: Exception) -> Exception:
     """A domain error as the `ApiError` a script can act on; others pass through."""
+    if isinstance(exc, RequestDataTooBig):
+        return ApiError(413, "request_too_large", too_large_message())
     if isinstance(exc, GridConfigError):
         return validation_error(exc.errors)
     if isinstance(exc, InvalidTransition):
@@ -88,6 +93,14 @@ def _exchange_error(exc: exchange_errors.ExchangeError) -> ApiError:
     if isinstance(exc, exchange_errors.ExchangeUnavailable):
         return ApiError(
             503, "exchange_unavailable", "The exchange did not answer in time; nothing was changed."
+        )
+    if isinstance(exc, VenueNotAllowed):
+        # Our own setting, not the venue's answer: the venue was never contacted.
+        return ApiError(
+            403,
+            "exchange_address_not_allowed",
+            "This Gridwise server does not connect to custom exchange addresses: its "
+            "ALLOW_CUSTOM_EXCHANGE_URLS setting is off. The exchange was not contacted.",
         )
     if isinstance(exc, exchange_errors.AuthError | exchange_errors.PermissionDenied):
         return ApiError(502, "exchange_refused_key", f"The exchange refused the account's API key: {message}")

@@ -2,18 +2,14 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
-from django_otp.admin import OTPAdminSite
 
-from accounts.forms import AdminLoginForm
 from bots.views.dashboard import dashboard
+from config.admin import StaffAdminSite
 from config.favicon import favicon
 from config.health import healthz
 
-# Staff must pass a second factor to reach the admin.
-admin.site.__class__ = OTPAdminSite
-admin.site.login_form = AdminLoginForm
-admin.site.site_header = "Gridwise staff"
-admin.site.site_title = "Gridwise staff"
+# Staff sign in through the site (rate limits, second factor) and must have passed 2FA.
+admin.site.__class__ = StaffAdminSite
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -28,3 +24,9 @@ urlpatterns = [
     path("trades/", include("trading.urls")),
     path("api/", include("config.api")),
 ]
+
+# Under /api/ errors keep the API's JSON shape; elsewhere Django's pages.
+handler400 = "accounts.api.handlers.bad_request"
+handler403 = "accounts.api.handlers.permission_denied"
+handler404 = "accounts.api.handlers.page_not_found"
+handler500 = "accounts.api.handlers.server_error"

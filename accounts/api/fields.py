@@ -1,11 +1,19 @@
-"""Serializer fields every app's API shares."""
+"""Serializer fields every app's API shares.
+
+Input fields are strict about JSON types: DRF's own turn `0` into `"0"` for a string, `0` or
+`"yes"` into a boolean, and let Python's `Decimal` read `"1_000"` or Arabic-Indic and
+full-width digits. A script that sends such a value has a bug; it gets a 400 naming the field.
+"""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
+
+PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 
 
 class AmountField(serializers.DecimalField):
@@ -21,7 +29,20 @@ def amount(**kwargs: Any) -> serializers.DecimalField:
     return AmountField(max_digits=None, decimal_places=None, read_only=True, **kwargs)
 
 
-class ExactDecimalField(serializers.DecimalField):
+class StrictDecimalField(serializers.DecimalField):
+    """A JSON number, or a string of ASCII digits with an optional sign and point: "54000.5"."""
+
+    default_error_messages = {"plain": "Enter a plain number, e.g. 54000 or 0.5."}
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, bool) or not isinstance(data, str | int | float | Decimal):
+            self.fail("invalid")
+        if isinstance(data, str) and not PLAIN_DECIMAL.fullmatch(data):
+            self.fail("plain")
+        return super().to_internal_value(data)
+
+
+class ExactDecimalField(StrictDecimalField):
     """Checks digits like DecimalField but keeps the value as sent: "54000" stays 54000,
     not 54000.000000000000, so stored configs read as the trader wrote them."""
 
@@ -29,13 +50,29 @@ class ExactDecimalField(serializers.DecimalField):
         return value
 
 
-class StrictBooleanField(serializers.BooleanField):
-    """Only JSON's true or false. For a switch with consequences (selling at market), "yes",
-    "1" or 1 is a guess at intent the API does not make."""
+NOT_A_STRING = "Must be a string."
 
-    default_error_messages = {"invalid": "Must be true or false (a JSON boolean)."}
+
+class StrictCharField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(NOT_A_STRING, code="invalid")
+        return super().to_internal_value(data)
+
+
+class StrictRegexField(serializers.RegexField):
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(NOT_A_STRING, code="invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON `true` or `false` only."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
 
     def to_internal_value(self, data: Any) -> bool:
-        if data is True or data is False:
-            return data
-        self.fail("invalid")
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data

@@ -24,10 +24,22 @@ class ApiCursorPagination(CursorPagination):
                 {self.cursor_query_param: ["Use the `next` or `previous` link as given."]}
             ) from exc
 
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {
+                    **parameter["schema"],
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                    "default": self.page_size,
+                }
+        return parameters
+
     def get_page_size(self, request: Request) -> Any:
         if self.page_size_query_param in request.query_params:
             value = request.query_params[self.page_size_query_param]
-            if not value.isdigit() or not 1 <= int(value) <= self.max_page_size:
+            if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= self.max_page_size:
                 raise ValidationError(
                     {self.page_size_query_param: [f"Use a number from 1 to {self.max_page_size}."]}
                 )

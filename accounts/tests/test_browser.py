@@ -81,3 +81,25 @@ def test_sign_up_verify_and_enrol_two_factor(live_server, browser, artifacts: Pa
     assert page.get_by_role("heading", name="Welcome").is_visible()
     page.screenshot(path=artifacts / "dashboard-desktop.png", full_page=True)
     second.close()
+
+
+def test_staff_without_two_factor_are_shown_the_way_into_the_admin(
+    live_server, browser, artifacts: Path
+) -> None:
+    from accounts.tests.factories import PASSWORD as STAFF_PASSWORD
+    from accounts.tests.factories import make_user
+    from accounts.tests.helpers import sign_in_browser
+
+    staff = make_user(email="staff.browser@example.com", is_staff=True, is_superuser=True)
+    for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        context = browser.new_context(viewport=viewport)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/admin/")
+        assert "/accounts/login/?next=%2Fadmin%2F" in page.url
+        sign_in_browser(page, live_server.url, staff.email, STAFF_PASSWORD)
+        page.goto(f"{live_server.url}/admin/")
+        assert page.get_by_role("heading", name="Turn on two-factor authentication first").is_visible()
+        page.screenshot(path=artifacts / f"admin-needs-two-factor-{name}.png", full_page=True)
+        page.get_by_role("link", name="Set up two-factor authentication").click()
+        page.wait_for_url(f"{live_server.url}/account/security/2fa/setup/")
+        context.close()

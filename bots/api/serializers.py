@@ -6,7 +6,13 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.fields import ExactDecimalField, StrictBooleanField, amount
+from accounts.api.fields import (
+    ExactDecimalField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictRegexField,
+    amount,
+)
 from bots import codec
 from bots.models import Bot, BotEvent
 from bots.strategies import grid
@@ -25,7 +31,7 @@ class GridConfigSerializer(serializers.Serializer[Any]):
     """A grid's settings. Every rule beyond the types is the strategy's own (`GridConfigError`)."""
 
     account = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="An exchange account id.")
-    symbol = serializers.RegexField(r"^[A-Za-z0-9]{1,32}$", help_text="e.g. BTCUSDT")
+    symbol = StrictRegexField(r"^[A-Za-z0-9]{1,32}$", help_text="e.g. BTCUSDT")
     lower_price = price_input()
     upper_price = price_input()
     grid_count = serializers.IntegerField(min_value=grid.MIN_GRIDS, max_value=grid.MAX_GRIDS)
@@ -73,7 +79,7 @@ class PreviewRequestSerializer(GridConfigSerializer):
 
 
 class BotWriteSerializer(GridConfigSerializer):
-    name = serializers.CharField(max_length=80)
+    name = StrictCharField(max_length=80)
 
 
 class PreviewLevelSerializer(serializers.Serializer[Any]):
@@ -83,7 +89,7 @@ class PreviewLevelSerializer(serializers.Serializer[Any]):
 
 
 class PreviewSerializer(serializers.Serializer[Any]):
-    symbol = serializers.CharField()
+    symbol = StrictCharField()
     reference_price = amount(help_text="The price the grid was laid out at.")
     levels = PreviewLevelSerializer(many=True, help_text="One per price line, low to high.")
     quantity_per_order = amount()
@@ -109,22 +115,22 @@ class PreviewSerializer(serializers.Serializer[Any]):
     funds_shortfall = serializers.CharField(
         help_text="Empty when the account can fund the grid; otherwise what is missing, in words."
     )
-    warnings = serializers.ListField(child=serializers.CharField())
+    warnings = serializers.ListField(child=StrictCharField())
 
 
 class BotConfigOutSerializer(serializers.Serializer[Any]):
-    symbol = serializers.CharField()
+    symbol = StrictCharField()
     lower_price = amount()
     upper_price = amount()
     grid_count = serializers.IntegerField()
     investment = amount()
-    spacing = serializers.CharField()
-    direction = serializers.CharField()
+    spacing = StrictCharField()
+    direction = StrictCharField()
     trigger_price = amount(allow_null=True)
     take_profit_price = amount(allow_null=True)
-    take_profit_action = serializers.CharField()
+    take_profit_action = StrictCharField()
     stop_loss_price = amount(allow_null=True)
-    stop_loss_action = serializers.CharField()
+    stop_loss_action = StrictCharField()
     max_drawdown = amount(allow_null=True)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from accounts.api.fields import StrictBooleanField, StrictCharField
 from bots.webhooks.events import SUBSCRIBABLE
 from bots.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -38,21 +39,21 @@ class WebhookEndpointSerializer(serializers.ModelSerializer[WebhookEndpoint]):
 class WebhookEndpointWriteSerializer(serializers.Serializer[Any]):
     """The types only; the rules (a public http(s) URL, known events) are the page form's own."""
 
-    url = serializers.CharField(
+    url = StrictCharField(
         max_length=500, help_text="Where we POST events; its host must resolve to public addresses."
     )
-    description = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    description = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=EVENT_CHOICES),
         allow_empty=False,
         max_length=len(EVENT_CHOICES),
         help_text="The event types to send; at least one.",
     )
-    enabled = serializers.BooleanField(default=True, help_text="Off: no events are sent (pings still are).")
+    enabled = StrictBooleanField(default=True, help_text="Off: no events are sent (pings still are).")
 
 
 class CreatedWebhookEndpointSerializer(WebhookEndpointSerializer):
-    secret = serializers.CharField(
+    secret = StrictCharField(
         read_only=True, help_text="The signing secret. Shown this once; rotate-secret makes a new one."
     )
 
@@ -62,7 +63,7 @@ class CreatedWebhookEndpointSerializer(WebhookEndpointSerializer):
 
 
 class RotatedSecretSerializer(serializers.Serializer[Any]):
-    secret = serializers.CharField(read_only=True, help_text="The new signing secret.")
+    secret = StrictCharField(read_only=True, help_text="The new signing secret.")
     previous_secret_expires_at = serializers.DateTimeField(
         read_only=True, help_text="The old secret keeps signing beside the new one until then."
     )

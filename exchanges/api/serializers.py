@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.api.fields import amount
+from accounts.api.fields import StrictCharField, StrictRegexField, amount
 from exchanges.models import Environment, ExchangeAccount, ExchangeName
 
 
@@ -12,10 +12,10 @@ class ExchangeAccountSerializer(serializers.ModelSerializer[ExchangeAccount]):
     """An account as the API shows it: never a key or secret, only the key's last four characters."""
 
     permissions = serializers.DictField(read_only=True, help_text="What the key may do, as last checked.")
-    check_outcome = serializers.CharField(
+    check_outcome = StrictCharField(
         read_only=True, help_text="ok, refused or unavailable; empty until the key is first checked."
     )
-    check_messages = serializers.ListField(child=serializers.CharField(), read_only=True)
+    check_messages = serializers.ListField(child=StrictCharField(), read_only=True)
 
     class Meta:
         model = ExchangeAccount
@@ -37,24 +37,24 @@ class ExchangeAccountSerializer(serializers.ModelSerializer[ExchangeAccount]):
 
 class ExchangeAccountCreateSerializer(serializers.Serializer[Any]):
     exchange = serializers.ChoiceField(choices=ExchangeName.choices)
-    label = serializers.CharField(max_length=60)  # type: ignore[assignment]
+    label = StrictCharField(max_length=60)  # type: ignore[assignment]
     environment = serializers.ChoiceField(
         choices=Environment.choices,
         required=False,
         help_text="Bybit: mainnet, testnet, demo or custom. Paper accounts need none.",
     )
-    base_url = serializers.CharField(
+    base_url = StrictCharField(
         max_length=200, required=False, allow_blank=True, help_text="Only for the custom environment."
     )
-    api_key = serializers.CharField(max_length=128, required=False, allow_blank=True, write_only=True)
-    api_secret = serializers.CharField(
+    api_key = StrictCharField(max_length=128, required=False, allow_blank=True, write_only=True)
+    api_secret = StrictCharField(
         max_length=256, required=False, allow_blank=True, write_only=True, style={"input_type": "password"}
     )
 
 
 class CreatedExchangeAccountSerializer(ExchangeAccountSerializer):
     warnings = serializers.ListField(
-        child=serializers.CharField(), read_only=True, help_text="e.g. a key usable from any IP address."
+        child=StrictCharField(), read_only=True, help_text="e.g. a key usable from any IP address."
     )
 
     class Meta(ExchangeAccountSerializer.Meta):
@@ -63,9 +63,9 @@ class CreatedExchangeAccountSerializer(ExchangeAccountSerializer):
 
 
 class InstrumentSerializer(serializers.Serializer[Any]):
-    symbol = serializers.CharField()
-    base = serializers.CharField()
-    quote = serializers.CharField()
+    symbol = StrictCharField()
+    base = StrictCharField()
+    quote = StrictCharField()
     tick_size = amount()
     quantity_step = amount()
     min_quantity = amount()
@@ -77,7 +77,7 @@ class InstrumentSerializer(serializers.Serializer[Any]):
 
 
 class TickerSerializer(serializers.Serializer[Any]):
-    symbol = serializers.CharField()
+    symbol = StrictCharField()
     last = amount()
     bid = amount()
     ask = amount()
@@ -85,7 +85,7 @@ class TickerSerializer(serializers.Serializer[Any]):
 
 
 class TickerQuerySerializer(serializers.Serializer[Any]):
-    symbols = serializers.RegexField(
+    symbols = StrictRegexField(
         r"^[A-Za-z0-9]{1,32}(,[A-Za-z0-9]{1,32}){0,19}$",
         help_text="Up to 20 symbols, comma-separated, e.g. BTCUSDT,ETHUSDT.",
         error_messages={"invalid": "Give up to 20 symbols, comma-separated, e.g. BTCUSDT,ETHUSDT."},

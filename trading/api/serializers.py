@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.api.fields import amount
+from accounts.api.fields import StrictCharField, amount
 from exchanges.base import Side
 from trading.models import EquitySnapshot, Fill, Order, OrderStatus
 
@@ -42,7 +42,7 @@ class OrderSerializer(serializers.ModelSerializer[Order]):
 class FillSerializer(serializers.ModelSerializer[Fill]):
     bot = serializers.IntegerField(source="bot_id")
     order = serializers.IntegerField(source="order_id")
-    client_order_id = serializers.CharField(source="order.client_order_id")
+    client_order_id = StrictCharField(source="order.client_order_id")
     price = amount()
     quantity = amount()
     fee = amount()
@@ -85,7 +85,7 @@ class OrderFilterSerializer(serializers.Serializer[Any]):
 
 class FillFilterSerializer(serializers.Serializer[Any]):
     bot = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
-    symbol = serializers.CharField(required=False, max_length=32)
+    symbol = StrictCharField(required=False, max_length=32)
     side = serializers.ChoiceField(choices=SIDE_CHOICES, required=False)
     since = serializers.DateTimeField(required=False, help_text="Fills at or after this time (ISO 8601).")
     until = serializers.DateTimeField(required=False, help_text="Fills before this time (ISO 8601).")
