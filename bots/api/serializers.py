@@ -100,8 +100,20 @@ class PreviewSerializer(serializers.Serializer[Any]):
     base_to_buy = amount()
     base_to_sell = amount()
     break_even_price = amount(allow_null=True)
-    loss_at_stop = amount()
+    loss_at_stop = amount(
+        help_text="Quote lost at the stop-loss, or at the lower bound without one; 0 if none."
+    )
     loss_at_stop_fraction = amount()
+    pnl_at_lower = amount(
+        help_text="Profit (or loss, negative) in quote, fees included, if the price goes straight to "
+        "the lower bound from the reference price: every order on the way fills."
+    )
+    pnl_at_upper = amount(help_text="The same at the upper bound.")
+    pnl_at_stop = amount(
+        allow_null=True,
+        help_text="The same at the stop-loss, after the exit (selling the base at market if so set); "
+        "null without a stop-loss.",
+    )
     funds_needed = serializers.DictField(
         child=amount(),
         help_text="By asset, what the account must hold free to start (the start trade's slippage included).",

@@ -94,6 +94,9 @@ PREVIEW_EXAMPLE = {
     "break_even_price": "54054.1",
     "loss_at_stop": "118.2",
     "loss_at_stop_fraction": "0.118",
+    "pnl_at_lower": "-118.2",
+    "pnl_at_upper": "68.9",
+    "pnl_at_stop": None,
     "funds_needed": {"USDT": "1001.81", "BTC": "0"},
     "funds_available": {"USDT": "5000", "BTC": "0"},
     "funds_unknown_reason": "",
@@ -123,8 +126,9 @@ PNL_EXAMPLE = {
 # What the view adds to what GridPreview itself provides.
 ADDED_FIELDS = ("levels", "symbol", "reference_price")
 FUNDS_FIELDS = ("funds_needed", "funds_available", "funds_unknown_reason", "funds_shortfall")
+RISK_FIELDS = ("pnl_at_lower", "pnl_at_upper", "pnl_at_stop")
 PREVIEW_FIELDS = tuple(
-    str(name) for name in PreviewSerializer().fields if name not in ADDED_FIELDS + FUNDS_FIELDS
+    str(name) for name in PreviewSerializer().fields if name not in ADDED_FIELDS + FUNDS_FIELDS + RISK_FIELDS
 )
 WRITE_ERRORS = error_responses(400, 401, 403, 409, 422, 429, 502, 503)
 ACTION_ERRORS = error_responses(*OBJECT_ERRORS, 409, 422)
@@ -225,6 +229,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         body = {name: getattr(result.preview, name) for name in PREVIEW_FIELDS}
         body.update(symbol=config.symbol, reference_price=result.price, levels=levels)
         body.update(_funds_fields(result.funds))
+        body.update({name: getattr(result.preview.risk, name) for name in RISK_FIELDS})
         body["warnings"] = [*result.preview.warnings, *([result.funds.message] if result.funds.short else [])]
         return Response(PreviewSerializer(body).data)
 

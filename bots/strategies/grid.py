@@ -353,6 +353,7 @@ class GridPreview:
     break_even_price: Decimal | None
     loss_at_stop: Decimal  # quote lost if the price falls to the stop-loss (or the lower bound)
     loss_at_stop_fraction: Decimal
+    risk: Risk
     warnings: tuple[str, ...] = field(default=())
 
 
@@ -371,8 +372,10 @@ def preview(config: GridConfig, instrument: Instrument, price: Decimal) -> GridP
         for i, line in enumerate(lines)
     )
     profits = profit_per_grid(lines, instrument.maker_fee)
-    stop_price = config.stop_loss_price or config.lower_price
-    loss = _loss_if_price_reaches(sizing, config, instrument, price, stop_price)
+    outcomes = _risk(config, instrument, price, sizing)
+    loss = max(
+        Decimal(0), -(outcomes.pnl_at_stop if outcomes.pnl_at_stop is not None else outcomes.pnl_at_lower)
+    )
     return GridPreview(
         levels=levels,
         quantity_per_order=quantity,
@@ -385,6 +388,7 @@ def preview(config: GridConfig, instrument: Instrument, price: Decimal) -> GridP
         break_even_price=_break_even(sizing, instrument, price),
         loss_at_stop=loss,
         loss_at_stop_fraction=(loss / sizing.investment_used) if sizing.investment_used else Decimal(0),
+        risk=outcomes,
         warnings=tuple(_warnings(config, instrument, price, profits, sizing)),
     )
 
@@ -403,27 +407,85 @@ def _break_even(sizing: Sizing, instrument: Instrument, price: Decimal) -> Decim
     return instrument.round_price(sizing.base_to_buy * price / net_base, ROUND_UP)
 
 
-def _loss_if_price_reaches(
-    sizing: Sizing, config: GridConfig, instrument: Instrument, price: Decimal, target: Decimal
-) -> Decimal:
-    """Investment minus equity at `target`, if every buy down to it fills and nothing sells."""
-    fee = instrument.maker_fee
+# Risk --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Risk:
+    """Profit or loss (negative) in quote against the investment, fees included, if the price goes
+    from where the grid starts straight to each bound, or to the stop-loss and the bot exits there."""
+
+    pnl_at_lower: Decimal
+    pnl_at_upper: Decimal
+    pnl_at_stop: Decimal | None  # None without a stop-loss
+    investment_used: Decimal
+
+    def fraction(self, pnl: Decimal | None) -> Decimal | None:
+        """`pnl` as a fraction of the investment the grid uses."""
+        if pnl is None or not self.investment_used:
+            return None
+        return pnl / self.investment_used
+
+
+def risk(config: GridConfig, instrument: Instrument, price: Decimal) -> Risk:
+    """The outcome at each bound and at the stop-loss for a grid started at `price`, wherever
+    the price is against the range: below it a long grid buys the base of every sell at market."""
+    sizing = size_grid(config, instrument, price, quantity_for_investment(config, instrument, price))
+    return _risk(config, instrument, price, sizing)
+
+
+def _risk(config: GridConfig, instrument: Instrument, price: Decimal, sizing: Sizing) -> Risk:
+    stop = config.stop_loss_price
+    return Risk(
+        pnl_at_lower=_pnl_if_price_reaches(sizing, config, instrument, price, config.lower_price),
+        pnl_at_upper=_pnl_if_price_reaches(sizing, config, instrument, price, config.upper_price),
+        pnl_at_stop=None
+        if stop is None
+        else _pnl_if_price_reaches(
+            sizing,
+            config,
+            instrument,
+            price,
+            stop,
+            sell_at_end=config.stop_loss_action is ExitAction.SELL_BASE,
+        ),
+        investment_used=sizing.investment_used,
+    )
+
+
+def _holdings_at_start(
+    sizing: Sizing, config: GridConfig, instrument: Instrument, price: Decimal
+) -> tuple[Decimal, Decimal]:
+    """(base, quote) once the start trade is done, the investment not used counted as quote."""
+    unused = config.investment - sizing.investment_used
     if config.direction is Direction.LONG:
-        base = sizing.base_to_buy * (1 - instrument.taker_fee)
-        quote = config.investment - sizing.investment_used + sizing.quote_for_buys
-    else:
-        base = sizing.base_for_sells
-        quote = (
-            config.investment
-            - sizing.investment_used
-            + sizing.base_to_sell * price * (1 - instrument.taker_fee)
-        )
+        return sizing.base_to_buy * (1 - instrument.taker_fee), unused + sizing.quote_for_buys
+    return sizing.base_for_sells, unused + sizing.base_to_sell * price * (1 - instrument.taker_fee)
+
+
+def _pnl_if_price_reaches(
+    sizing: Sizing,
+    config: GridConfig,
+    instrument: Instrument,
+    price: Decimal,
+    target: Decimal,
+    *,
+    sell_at_end: bool = False,
+) -> Decimal:
+    """Equity at `target` minus the investment. On the way every order the move crosses fills
+    (buys below the price on a fall, sells above it on a rise); their counter-orders sit behind
+    the move and do not. With `sell_at_end` the base left is sold at market at `target`."""
+    base, quote = _holdings_at_start(sizing, config, instrument, price)
+    fee = instrument.maker_fee
     for slot in sizing.slots:
-        if slot.side is Side.BUY and slot.price >= target:
+        if slot.side is Side.BUY and target <= slot.price:
             base += slot.quantity * (1 - fee)
             quote -= slot.quantity * slot.price
-    equity = base * target + quote
-    return max(Decimal(0), config.investment - equity)
+        elif slot.side is Side.SELL and target >= slot.price:
+            base -= slot.quantity
+            quote += slot.quantity * slot.price * (1 - fee)
+    value = base * target * (1 - instrument.taker_fee) if sell_at_end else base * target
+    return quote + value - config.investment
 
 
 def _warnings(
@@ -435,6 +497,13 @@ def _warnings(
         warnings.append(
             f"The price ({price}) is {where} your range: the grid will hold only "
             f"{'buys' if where == 'above' else 'sells'} until it returns."
+        )
+    if price < config.lower_price and sizing.base_to_buy:
+        value = (sizing.base_to_buy * price).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        warnings.append(
+            f"The bot buys {sizing.base_to_buy} {instrument.base} (about {value} {instrument.quote}) at "
+            "market now for those sells, and holds it until the price rises into the range: "
+            "any fall from here is a loss on all of it."
         )
     if min(profits) <= 0:
         warnings.append(

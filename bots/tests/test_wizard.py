@@ -146,7 +146,7 @@ def test_the_preview_fragment_shows_the_worked_example(account: ExchangeAccount,
     assert '{"price": "57000", "side": ""}' in html
     assert "Profit per grid" in html
     assert "Break-even" in html
-    assert "Loss at lower bound" in html
+    assert "If the price goes to the lower bound (45,000.0)" in html
     assert "No stop-loss is set" in html  # the strategy's warning
     assert 'id="errors-lower_price" class="field-errors" hx-swap-oob="true"' in html
 

@@ -166,12 +166,23 @@ def summary(preview: Preview) -> dict[str, Any]:
         "base_amount": base,
         "base_action": "buy" if numbers.base_to_buy else "sell",
         "base_value": base * result.price,
-        "loss": -numbers.loss_at_stop,
-        "loss_fraction": -numbers.loss_at_stop_fraction,
-        "stop_price": config.stop_loss_price or config.lower_price,
-        "stop_is_lower_bound": config.stop_loss_price is None,
+        "risk": risk_rows(config, numbers.risk),
         "config": config,
     }
+
+
+def risk_rows(config: grid.GridConfig, risk: grid.Risk) -> list[dict[str, Any]]:
+    """The outcome at each bound, and at the stop-loss when there is one, as the pages list them."""
+    rows = [
+        ("lower", "the lower bound", config.lower_price, risk.pnl_at_lower),
+        ("upper", "the upper bound", config.upper_price, risk.pnl_at_upper),
+    ]
+    if config.stop_loss_price is not None and risk.pnl_at_stop is not None:
+        rows.append(("stop", "your stop-loss", config.stop_loss_price, risk.pnl_at_stop))
+    return [
+        {"key": key, "label": label, "price": price, "pnl": pnl, "fraction": risk.fraction(pnl)}
+        for key, label, price, pnl in rows
+    ]
 
 
 def warnings(result: PreviewResult) -> list[str]:

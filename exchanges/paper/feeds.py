@@ -197,3 +197,82 @@ def _offline_feed(symbol: str, data_dir: str) -> PriceFeed:
         start=RANDOM_WALK_STARTS.get(symbol, Decimal("100")),
         tick=instrument_for(symbol).tick_size,
     )
+
+
+# What the pages say about the feed -------------------------------------------------------
+
+FEED_KINDS = ("replay", "random_walk", "bybit", "manual")
+
+
+@dataclass(frozen=True)
+class FeedDescription:
+    """Which prices a paper market runs on, in a trader's words."""
+
+    symbol: str
+    kind: str  # one of FEED_KINDS
+    title: str  # "Replay of real candles"
+    detail: str  # the source, its period, where the replay is now
+
+
+def describe_feed(symbol: str, data_dir: Path | None = None) -> FeedDescription:
+    """The feed `feed_for` gives `symbol` under today's settings, described."""
+    if settings.PAPER_FEED == "none":
+        return FeedDescription(
+            symbol,
+            "manual",
+            "Prices set by hand",
+            "No feed runs (PAPER_FEED=none): the price moves only when set.",
+        )
+    offline = _offline_feed(symbol, str(data_dir or settings.PRICE_DATA_DIR))
+    if settings.PAPER_FEED == "bybit":
+        source = settings.BYBIT_PUBLIC_URL or "Bybit mainnet"
+        fallback = _describe_offline(symbol, offline)
+        return FeedDescription(
+            symbol,
+            "bybit",
+            "Live Bybit prices",
+            f"{symbol}'s last price from {source}'s public ticker; when Bybit cannot be reached, "
+            f"the {fallback.title[0].lower()}{fallback.title[1:]} stands in.",
+        )
+    return _describe_offline(symbol, offline)
+
+
+def _describe_offline(symbol: str, feed: PriceFeed) -> FeedDescription:
+    if isinstance(feed, ReplayFeed):
+        first, last = feed.points[0].time, feed.points[-1].time
+        now = _replayed_now(symbol, feed)
+        return FeedDescription(
+            symbol,
+            "replay",
+            "Replay of real candles",
+            f"{symbol} {_span(feed)} candles from {_day(first)} to {_day(last)} "
+            f"({REPLAY_FILES.get(symbol, 'data file')}), looping at the end"
+            + (f"; now replaying {now:%-d %b %Y %H:%M} UTC." if now else "."),
+        )
+    start = RANDOM_WALK_STARTS.get(symbol, Decimal("100"))
+    return FeedDescription(
+        symbol,
+        "random_walk",
+        "Random walk",
+        f"Simulated {symbol} prices from a seeded random walk that began at {start:,}: no real market data.",
+    )
+
+
+def _span(feed: ReplayFeed) -> str:
+    if len(feed.points) < 2:
+        return "real"
+    minutes = int((feed.points[1].time - feed.points[0].time).total_seconds() // 60)
+    return f"{minutes}-minute" if minutes < 60 else f"{minutes // 60}-hour"
+
+
+def _day(moment: datetime) -> str:
+    return f"{moment:%-d %b %Y}"
+
+
+def _replayed_now(symbol: str, feed: ReplayFeed) -> datetime | None:
+    from exchanges.paper.models import PaperMarket  # here, so the feeds load without the app registry
+
+    position = PaperMarket.objects.filter(symbol=symbol).values_list("feed_position", flat=True).first()
+    if not position:
+        return None
+    return feed.point_at(position - 1).time
