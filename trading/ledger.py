@@ -76,6 +76,11 @@ class LedgerSummary:
     sells: int
     profit_factor: Decimal | None  # None until a round trip has lost money
 
+    @property
+    def fees_netted(self) -> Decimal:
+        """Fees paid in the pair's assets: already in grid profit and unrealised PnL."""
+        return self.fees_quote - self.fees_not_netted
+
 
 @dataclass
 class Ledger:

@@ -114,3 +114,17 @@ def mark_prices(bots: Iterable[Priced]) -> dict[int, Decimal | None]:
             snapshot_price = latest.get(bot.pk)
             marks[bot.pk] = snapshot_price if snapshot_price is not None else bot.price_at_start
     return marks
+
+
+def today_pnl(
+    summary: LedgerSummary, *, midnight_equity: Decimal | None, ended_before_midnight: bool = False
+) -> Decimal:
+    """The change in total PnL since local midnight: the total now less the total then.
+
+    The total then is the run's equity in its last snapshot before midnight less its
+    investment (`midnight_equity`, None when the run took none: it started since, at zero).
+    A run that ended before midnight has traded nothing today."""
+    if ended_before_midnight:
+        return Decimal(0)
+    total_at_midnight = midnight_equity - summary.investment if midnight_equity is not None else Decimal(0)
+    return summary.total_pnl - total_at_midnight

@@ -201,9 +201,18 @@ class PnlSerializer(serializers.Serializer[Any]):
     mark_price = amount()
     grid_profit = amount(help_text="Realised by completed grid trades.")
     unrealized_pnl = amount(help_text="Held base valued at the mark price.")
-    fees_quote = amount(help_text="Every fee, valued in quote.")
+    fees_quote = amount(
+        help_text="Every fee, valued in quote. Those paid in the pair's assets are already netted in "
+        "grid_profit and unrealized_pnl."
+    )
+    fees_not_netted = amount(
+        help_text="Fees paid in a third asset, at their quote value: the only fees to take from "
+        "grid_profit + unrealized_pnl to reach total_pnl."
+    )
     fees_by_asset = serializers.DictField(child=amount())
-    total_pnl = amount(help_text="Always equity - investment.")
+    total_pnl = amount(
+        help_text="Always equity - investment, and grid_profit + unrealized_pnl - fees_not_netted."
+    )
     equity = amount()
     investment = amount()
     roi = amount(help_text="total_pnl / investment, a fraction.")

@@ -110,6 +110,7 @@ PNL_EXAMPLE = {
     "grid_profit": "12.41",
     "unrealized_pnl": "7.55",
     "fees_quote": "1.93",
+    "fees_not_netted": "0",
     "fees_by_asset": {"BTC": "0.0000113", "USDT": "1.31"},
     "total_pnl": "19.96",
     "equity": "1019.96",
@@ -482,7 +483,9 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         description=(
             "The ledger valued at the mark price (the paper market's last price, else the latest "
             "snapshot): grid profit, unrealised PnL and fees, with `total_pnl == equity - investment` "
-            "exactly. 409 until the bot has started."
+            "and `total_pnl == grid_profit + unrealized_pnl - fees_not_netted` exactly (fees in the "
+            "pair's assets are already netted in grid profit and unrealised PnL). 409 until the bot "
+            "has started."
         ),
         responses={200: PnlSerializer, **error_responses(*OBJECT_ERRORS, 409)},
         examples=[OpenApiExample("PnL", value=PNL_EXAMPLE, response_only=True)],

@@ -103,7 +103,7 @@ def test_a_running_bot_shows_in_cards_list_fills_and_chart(paper_bot: Bot, trade
     chart_data = re.search(r'<script id="equity-series" type="application/json">(.*?)</script>', page)
     assert chart_data is not None
     series = json.loads(chart_data[1])
-    assert series[-1]["value"] == "1000.500000000000000000"  # a string, never a float
+    assert series[-1]["value"] == str(summary.equity)  # the card's figure, as a string, never a float
     assert "lightweight-charts.standalone.production.js" in page
 
 
@@ -280,31 +280,115 @@ def test_the_live_region_refreshes_on_its_own(paper_bot: Bot, trader_client: Cli
     assert "hx-swap-oob" not in page
 
 
-def test_the_equity_chart_sums_each_bots_last_snapshot_per_point(trader: User) -> None:
+def test_the_equity_chart_sums_the_last_snapshot_of_each_bot_running_at_each_point(trader: User) -> None:
     first, second = running_bot(trader, "first"), running_bot(trader, "second")
-    now = timezone.now()
+    EquitySnapshot.objects.all().delete()
+    now = timezone.now().replace(second=30, microsecond=0)
+    ten_minutes_ago = now.replace(second=0) - timedelta(minutes=10)  # a point of the chart
     taken = [
-        (first, now - timedelta(minutes=200), D("1000")),
-        (first, now - timedelta(minutes=100), D("1001.25")),
-        (first, now - timedelta(minutes=10), D("1002.5")),
-        (second, now - timedelta(minutes=5), D("999.125")),
-        (second, now - timedelta(minutes=3), D("999.5")),
+        (first, ten_minutes_ago - timedelta(seconds=150), D("1000")),
+        (first, ten_minutes_ago - timedelta(seconds=80), D("1001.25")),
+        (first, ten_minutes_ago - timedelta(seconds=10), D("1002.5")),
+        (second, ten_minutes_ago - timedelta(seconds=70), D("999.125")),
+        (second, ten_minutes_ago - timedelta(seconds=20), D("999.5")),
     ]
     for bot, at, equity in taken:
         EquitySnapshot.objects.create(
             bot=bot, time=at, price=D(54000), equity=equity, grid_profit=0, unrealized_pnl=0
         )
 
-    series = equity_series("USDT", overview(trader, now=now).lines, now=now)
+    data = overview(trader, now=now)
+    series = equity_series("USDT", data.lines, now=now, live_equity=data.totals[0].equity)
 
-    assert series[-1]["time"] == int(now.timestamp())
-    assert D(series[-1]["value"]) == D("1002.5") + D("999.5")
-    # The point before sums each bot's last snapshot in the step before it. Which snapshots
-    # those are depends on the time of day: points fall on the clock's even hours.
-    point = _at(series[-2])
-    in_step = {bot.pk: equity for bot, at, equity in taken if point - dashboard.CHART_STEP < at <= point}
-    assert D(series[-2]["value"]) == sum(in_step.values())
+    by_time = {_at(point): D(point["value"]) for point in series}
+    assert by_time[ten_minutes_ago] == D("1002.5") + D("999.5")
+    assert by_time[ten_minutes_ago - timedelta(minutes=1)] == D("1001.25") + D("999.125")
+    assert by_time[ten_minutes_ago - timedelta(minutes=2)] == D("1000")  # the second was not running yet
+    # Both stopped snapshotting ten minutes ago: after LIVE_WINDOW they are in no point but now's.
+    assert ten_minutes_ago + dashboard.LIVE_WINDOW not in by_time
+    assert series[-1] == {"time": int(now.timestamp()), "value": str(data.totals[0].equity)}
     assert all(isinstance(point["value"], str) for point in series)
+
+
+def test_the_charts_newest_point_is_the_equity_in_live_bots_card(trader: User, trader_client: Client) -> None:
+    live, stopped = running_bot(trader, "live"), running_bot(trader, "stopped an hour ago")
+    now = timezone.now()
+    for minutes in range(90, 0, -1):  # both ran until an hour ago
+        for bot in (live, stopped):
+            if minutes > 60 or bot == live:
+                snapshot(bot, now - timedelta(minutes=minutes), "1000")
+    Bot.objects.filter(pk=stopped.pk).update(status=BotStatus.STOPPED, stopped_at=now - timedelta(minutes=60))
+
+    page = trader_client.get("/").content.decode()
+
+    script = re.search(r'<script id="equity-series" type="application/json">(.*?)</script>', page, re.S)
+    card = re.search(r"<h2>Equity in live bots</h2><p class=\"stat-value\">([^ ]+) ", page)
+    assert script is not None
+    assert card is not None
+    series = json.loads(script[1])
+    data = overview(trader)
+    assert card[1] == f"{data.totals[0].equity:,.2f}"
+    assert f"{D(series[-1]['value']):,.2f}" == card[1]
+    assert D(series[-1]["value"]) == data.totals[0].equity  # the stopped bot's equity is not in it
+    hour_and_a_half_ago = [p for p in series if _at(p) < now - timedelta(minutes=61)]
+    assert D(hour_and_a_half_ago[-1]["value"]) == D("2000")  # then both were running
+    assert "Equity in live bots, last 7 days" in page
+
+
+def test_twenty_minutes_of_trading_draw_a_line_not_a_point(paper_bot: Bot) -> None:
+    bot = started(paper_bot)
+    now = timezone.now()
+    for minutes in range(20, 0, -1):
+        snapshot(bot, now - timedelta(minutes=minutes), str(1000 + minutes))
+
+    series = equity_series("USDT", overview(bot.owner, now=now).lines, now=now, live_equity=D("999"))
+
+    assert len(series) >= 20
+    assert len({point["value"] for point in series}) >= 20
+    assert [point["time"] for point in series] == sorted({point["time"] for point in series})
+
+
+def test_todays_pnl_is_the_change_in_total_pnl_since_local_midnight_and_says_so(
+    trader: User, trader_client: Client
+) -> None:
+    trader.time_zone = "Europe/Paris"
+    trader.save(update_fields=["time_zone"])
+    today, stopped_today = running_bot(trader, "today"), running_bot(trader, "stopped today")
+    make_fills(today, 4, start=timezone.now() - timedelta(minutes=30))
+    Bot.objects.filter(pk=stopped_today.pk).update(status=BotStatus.STOPPED, stopped_at=timezone.now())
+    long_ago = running_bot(trader, "ended before midnight")
+    midnight = local_midnight(trader, timezone.now())
+    Bot.objects.filter(pk=long_ago.pk).update(
+        status=BotStatus.STOPPED,
+        started_at=midnight - timedelta(days=2),
+        stopped_at=midnight - timedelta(days=1),
+    )
+    snapshot(long_ago, midnight - timedelta(days=1, minutes=5), "1003")
+
+    data = overview(trader)
+
+    lines = {line.bot.name: line for line in data.lines}
+    assert lines["ended before midnight"].today_pnl == 0
+    for name in ("today", "stopped today"):  # only traded today: today's PnL is all of it
+        summary = lines[name].summary
+        assert summary is not None
+        assert lines[name].today_pnl == summary.total_pnl
+    totals = data.totals[0]
+    ended = lines["ended before midnight"].summary
+    assert ended is not None
+    assert totals.today_pnl == totals.total_pnl - ended.total_pnl
+    page = trader_client.get("/").content.decode()
+    assert "Change in total PnL since midnight, Europe/Paris" in page
+
+
+def test_today_pnl_counts_from_the_total_at_midnight() -> None:
+    from trading.ledger import Ledger
+    from trading.pnl import today_pnl
+
+    summary = Ledger("BTC", "USDT", D("1000")).summary(D("54000"))
+    assert today_pnl(summary, midnight_equity=None) == summary.total_pnl
+    assert today_pnl(summary, midnight_equity=D("1012.5")) == D("-12.5")
+    assert today_pnl(summary, midnight_equity=D("990"), ended_before_midnight=True) == 0
 
 
 def _snapshot(bot: Bot, at: datetime, equity: str) -> None:
@@ -330,26 +414,29 @@ def test_the_equity_chart_reads_only_the_points_that_can_still_change(
 
     monkeypatch.setattr(dashboard, "_equity_at_points", spy)
     before = equity_series("USDT", overview(trader, now=now).lines, now=now)
-    later = now + timedelta(minutes=1)
-    _snapshot(first, later, "1020")  # a snapshot taken since: the newest point moves
+    later = now + timedelta(minutes=2)
+    _snapshot(first, later - timedelta(seconds=61), "1020")  # a snapshot taken since: the newest points move
     after = equity_series("USDT", overview(trader, now=later).lines, now=later)
 
-    assert len(read[0]) > 80  # every point once: 7 days every 2 hours
+    assert len(read[0]) > 250  # every point once: 7 days, finer the nearer now
     assert read[1]
-    assert all(at > later - dashboard.SETTLED_AFTER for at in read[1])  # then only the newest
+    # Then only the newest, and the few a finer span reaches as it moves on with the clock.
+    assert len(read[1]) < 16  # ten minutes unsettled, at a minute apart
+    assert all(at > now - dashboard.SETTLED_AFTER or at < now - timedelta(hours=2) for at in read[1])
     assert D(before[-1]["value"]) == D("1010")
     assert D(after[-1]["value"]) == D("1020")
     settled = now - dashboard.SETTLED_AFTER
-    assert [p for p in after if _at(p) <= settled] == [p for p in before if _at(p) <= settled]
+    in_both = later - timedelta(hours=2)
+    assert [p for p in after if in_both <= _at(p) <= settled] == [
+        p for p in before if in_both <= _at(p) <= settled
+    ]
 
     second = running_bot(trader, "second")  # another set of bots: nothing remembered applies
     EquitySnapshot.objects.filter(bot=second).delete()
-    _snapshot(second, now - timedelta(hours=3), "500")
+    _snapshot(second, now - timedelta(hours=3, seconds=1), "500")
     with_second = equity_series("USDT", overview(trader, now=later).lines, now=later)
-    assert len(read[2]) > 80
-    three_hours_ago = [
-        p for p in with_second if _at(p) - timedelta(hours=2) < now - timedelta(hours=3) <= _at(p)
-    ]
+    assert len(read[2]) > 250
+    three_hours_ago = [p for p in with_second if now - timedelta(hours=3) <= _at(p)]
     assert D(three_hours_ago[0]["value"]) == D("1500")
 
 
@@ -393,6 +480,8 @@ def test_a_snapshot_from_before_this_run_does_not_count_for_today(paper_bot: Bot
 def _fragments(html: str) -> list[str]:
     """The out-of-band fragments of a live message, each from its opening tag."""
     starts = r'(?=<section id="dashboard-cards"|<template><tr id="bot-row-|<section id="dashboard-fills")'
+    # The cards carry the time they were rendered at, for the chart's newest point.
+    html = re.sub(r'data-equity-time="\d+"', 'data-equity-time=""', html)
     return [part.strip() for part in re.split(starts, html) if part.strip()]
 
 

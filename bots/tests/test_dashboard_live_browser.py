@@ -50,7 +50,7 @@ def test_fills_change_the_row_and_the_totals_live_and_a_new_bot_appears(
     wait_for_socket(page)
     page.wait_for_function("window.__live.messages >= 1")  # the catch-up render
     row_pnl = page.locator(f"#bot-row-{bot.pk} td[data-label=PnL]")
-    tile_pnl = page.locator("#dashboard-cards .stat", has_text="Total PnL").locator(".stat-value")
+    tile_pnl = page.locator("#dashboard-cards .stat:has(h2:text-is('Total PnL')) .stat-value")
     before = row_pnl.inner_text()
     assert tile_pnl.inner_text() == before
 
@@ -65,6 +65,15 @@ def test_fills_change_the_row_and_the_totals_live_and_a_new_bot_appears(
     in_worker(lambda: tick(bot))
     expect(row_pnl).not_to_have_text(moved)
     expect(tile_pnl).to_have_text(row_pnl.inner_text())
+    # The equity chart's newest point follows the card.
+    equity_card = page.locator("#dashboard-cards .stat:has(h2:text-is('Equity in live bots')) .stat-value")
+    card_figure = equity_card.inner_text().split()[0]
+    chart = page.locator(".equity-chart")
+    page.wait_for_function(
+        "([el, figure]) => el.dataset.lastValue && Number(el.dataset.lastValue).toLocaleString('en-US', "
+        "{minimumFractionDigits: 2, maximumFractionDigits: 2}) === figure",
+        arg=[chart.element_handle(), card_figure],
+    )
 
     def create() -> Bot:
         account = ExchangeAccount.objects.owned_by(trader).get()

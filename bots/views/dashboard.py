@@ -35,17 +35,26 @@ from exchanges.models import ExchangeAccount
 from trading.history import page_of
 from trading.ledger import Ledger, LedgerSummary
 from trading.models import LIVE_STATUSES, EquitySnapshot, Fill, Order
-from trading.pnl import mark_prices, run_pnl
+from trading.pnl import mark_prices, run_pnl, today_pnl
 from trading.templatetags.money import plain, pnl
 
 TEMPLATE = "bots/dashboard.html"
 RECENT_FILLS = 10
 CHART_DAYS = 7
-CHART_STEP = timedelta(hours=2)
+# (span, step): the chart samples each span back from now at its step, finer the nearer now, so
+# that a bot's first minutes already draw a line and a week stays a few hundred points.
+CHART_RESOLUTIONS = (
+    (timedelta(days=CHART_DAYS), timedelta(hours=2)),
+    (timedelta(days=1), timedelta(minutes=15)),
+    (timedelta(hours=3), timedelta(minutes=1)),
+)
+# A running bot snapshots its equity every minute (bots.engine.SNAPSHOT_EVERY): one with no
+# snapshot this long before a point was not running then, and is not in that point's sum.
+LIVE_WINDOW = timedelta(minutes=3)
 # A chart point this far in the past has every snapshot it will ever have (taking one commits
 # within a tick); the margin is wide so that a slow tick's snapshot still lands before it.
 SETTLED_AFTER = timedelta(minutes=10)
-CHART_CACHE_SECONDS = int((timedelta(days=CHART_DAYS) + CHART_STEP).total_seconds())
+CHART_CACHE_SECONDS = int((timedelta(days=CHART_DAYS) + CHART_RESOLUTIONS[0][1]).total_seconds())
 # Bots whose funds are still in play: their equity and today's PnL count in the totals.
 IDLE_STATUSES = (BotStatus.DRAFT, BotStatus.STOPPED)
 RUNNING_FIRST = Case(
@@ -159,10 +168,19 @@ class Overview:
     running: int
     open_orders: int
     recent_fills: list[RecentFill] = field(default_factory=list)
+    now: datetime = field(default_factory=timezone.now)
+    zone: str = ""  # the trader's time zone, whose midnight begins "today"
 
     @property
     def stoppable(self) -> int:
         return sum(1 for line in self.lines if line.can_stop)
+
+    @property
+    def chart_point(self) -> dict[str, Any] | None:
+        """The equity chart's newest point: "Equity in live bots" of the chart's quote, now."""
+        if not self.totals:
+            return None
+        return {"time": int(self.now.timestamp()), "value": str(self.totals[0].equity)}
 
 
 # Reading ------------------------------------------------------------------------
@@ -222,15 +240,13 @@ def local_midnight(user: User, now: datetime) -> datetime:
     return timezone.localtime(now, _zone(user)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _today_pnl(bot: BotRow, summary: LedgerSummary) -> Decimal:
-    """Equity now minus the last snapshot this run took before local midnight (read by
-    `_bot_rows`); a run started since then counts from its investment."""
-    if bot.midnight_equity is not None:
-        return Decimal(summary.equity - bot.midnight_equity)
-    return summary.equity - summary.investment
+def _today_pnl(bot: BotRow, summary: LedgerSummary, midnight: datetime) -> Decimal:
+    """`today_pnl` from the last snapshot this run took before local midnight (read by `_bot_rows`)."""
+    ended = bot.status in IDLE_STATUSES and bot.stopped_at is not None and bot.stopped_at < midnight
+    return today_pnl(summary, midnight_equity=bot.midnight_equity, ended_before_midnight=ended)
 
 
-def _line(bot: BotRow, mark: Decimal | None, now: datetime, stop_url: str) -> BotLine:
+def _line(bot: BotRow, mark: Decimal | None, now: datetime, midnight: datetime, stop_url: str) -> BotLine:
     books = bot.books if mark is not None else None
     summary = (
         run_pnl(books, mark, started_at=bot.started_at, stopped_at=bot.stopped_at, now=now)
@@ -241,7 +257,7 @@ def _line(bot: BotRow, mark: Decimal | None, now: datetime, stop_url: str) -> Bo
         bot=bot,
         quote=books.quote_asset if summary is not None and books else "",
         summary=summary,
-        today_pnl=_today_pnl(bot, summary) if summary else None,
+        today_pnl=_today_pnl(bot, summary, midnight) if summary else None,
         last_fill_at=bot.last_fill_at,
         open_orders=bot.open_orders or 0,  # no live order: no group to count
         stop_url=stop_url,
@@ -263,28 +279,32 @@ def _totals(lines: list[BotLine]) -> list[QuoteTotals]:
             continue
         totals = by_quote.setdefault(line.quote, QuoteTotals(line.quote))
         totals.total_pnl += line.summary.total_pnl
+        # Over the same bots as the total, so that for bots started today the two agree.
+        totals.today_pnl += line.today_pnl or Decimal(0)
         totals.grid_profit += line.summary.grid_profit
         if line.in_play:
             totals.equity += line.summary.equity
-            totals.today_pnl += line.today_pnl or Decimal(0)
     return sorted(by_quote.values(), key=lambda t: -t.equity)
 
 
 def overview(user: User, *, now: datetime | None = None) -> Overview:
     """Everything the dashboard shows, in a fixed number of queries whatever the number of bots."""
     now = now or timezone.now()
-    bots = _bot_rows(user, local_midnight(user, now))
+    midnight = local_midnight(user, now)
+    bots = _bot_rows(user, midnight)
     marks = mark_prices(bots)
     stop_urls = _stop_urls([bot.pk for bot in bots])
     lines = []
     for bot in bots:
-        lines.append(_line(bot, marks[bot.pk], now, stop_urls[bot.pk]))
+        lines.append(_line(bot, marks[bot.pk], now, midnight, stop_urls[bot.pk]))
     return Overview(
         lines=lines,
         totals=_totals(lines),
         running=sum(1 for bot in bots if bot.status == BotStatus.RUNNING),
         open_orders=sum(line.open_orders for line in lines),
         recent_fills=recent_fills(user, bots),
+        now=now,
+        zone=str(_zone(user)),
     )
 
 
@@ -351,20 +371,33 @@ def recent_fills(user: User, bots: list[BotRow], limit: int = RECENT_FILLS) -> l
     ]
 
 
-def equity_series(quote: str, lines: list[BotLine], *, now: datetime) -> list[dict[str, Any]]:
-    """Total equity every CHART_STEP over the last CHART_DAYS: at each point, the sum of each
-    bot's last snapshot within the step before it (a bot not snapshotting then was not running).
-    Values are decimal strings; the chart turns them into numbers for drawing only."""
+def chart_points(now: datetime) -> list[datetime]:
+    """When the equity chart samples, oldest first: every CHART_RESOLUTIONS step over its span,
+    aligned to the clock so that a settled point keeps its time from one page to the next."""
+    points: set[datetime] = set()
+    for span, step in CHART_RESOLUTIONS:
+        start = now - span
+        start += timedelta(seconds=-start.timestamp() % step.total_seconds())
+        points.update(start + step * n for n in range(int((now - start) / step) + 1))
+    return sorted(at for at in points if int(at.timestamp()) < int(now.timestamp()))
+
+
+def equity_series(
+    quote: str, lines: list[BotLine], *, now: datetime, live_equity: Decimal | None = None
+) -> list[dict[str, Any]]:
+    """ "Equity in live bots" over the last CHART_DAYS: at each point, the sum of the last snapshot
+    of each bot that was running then (one taken within LIVE_WINDOW before it). The newest point
+    is now, `live_equity`: the figure the card shows. Values are decimal strings; the chart turns
+    them into numbers for drawing only."""
     bot_ids = [line.bot.pk for line in lines if line.quote == quote]
     if not bot_ids:
         return []
-    start = now - timedelta(days=CHART_DAYS)
-    start -= timedelta(seconds=start.timestamp() % CHART_STEP.total_seconds())
-    points = [start + CHART_STEP * n for n in range(int((now - start) / CHART_STEP) + 1)]
-    if points[-1] < now:
-        points.append(now)
+    points = chart_points(now)
     totals = _equity_at_points_cached(bot_ids, points, now=now)
-    return [{"time": int(at.timestamp()), "value": str(totals[at])} for at in points if at in totals]
+    series = [{"time": int(at.timestamp()), "value": str(totals[at])} for at in points if at in totals]
+    if live_equity is not None:
+        series.append({"time": int(now.timestamp()), "value": str(live_equity)})
+    return series
 
 
 def _equity_at_points_cached(
@@ -374,14 +407,14 @@ def _equity_at_points_cached(
     only ever added at the time they are taken (bots.engine) and leave only with their bot, so
     a point SETTLED_AFTER in the past has its final sum for a given set of bots; the set is in
     the cache key, so a bot added or deleted starts afresh. Only the newest points are read."""
-    key = "equity-chart:" + hashlib.sha256(",".join(map(str, sorted(bot_ids))).encode()).hexdigest()
+    key = "equity-chart:v2:" + hashlib.sha256(",".join(map(str, sorted(bot_ids))).encode()).hexdigest()
     known: dict[int, str | None] = cache.get(key) or {}
     settled_before = now - SETTLED_AFTER
     wanted = [at for at in points if int(at.timestamp()) not in known]
     found = _equity_at_points(bot_ids, wanted) if wanted else {}
     newly_settled = {int(at.timestamp()): _text(found.get(at)) for at in wanted if at <= settled_before}
     if newly_settled:
-        horizon = int((now - timedelta(days=CHART_DAYS) - CHART_STEP).timestamp())
+        horizon = int((now - timedelta(days=CHART_DAYS) - CHART_RESOLUTIONS[0][1]).timestamp())
         kept = {at: value for at, value in known.items() if at >= horizon}
         cache.set(key, kept | newly_settled, CHART_CACHE_SECONDS)
     remembered = ((at, known.get(int(at.timestamp()))) for at in points)
@@ -407,17 +440,17 @@ def _equity_at_points(bot_ids: list[int], points: list[datetime]) -> dict[dateti
             GROUP BY p.at
         """  # noqa: S608 - the table name is ours; values are parameters
         with connection.cursor() as cursor:
-            cursor.execute(sql, [points, bot_ids, CHART_STEP.total_seconds()])
+            cursor.execute(sql, [points, bot_ids, LIVE_WINDOW.total_seconds()])
             return dict(cursor.fetchall())
     # The embedded shape (SQLite) holds one demo's worth of snapshots: read them all.
     rows = EquitySnapshot.objects.filter(
-        bot_id__in=bot_ids, time__gt=points[0] - CHART_STEP, time__lte=points[-1]
+        bot_id__in=bot_ids, time__gt=points[0] - LIVE_WINDOW, time__lte=points[-1]
     ).values_list("bot_id", "time", "equity")
     latest: dict[tuple[datetime, int], tuple[datetime, Decimal]] = {}
     for bot_id, time, equity in rows:
         for at in points:
             earlier = latest.get((at, bot_id))
-            if at - CHART_STEP < time <= at and (earlier is None or time > earlier[0]):
+            if at - LIVE_WINDOW < time <= at and (earlier is None or time > earlier[0]):
                 latest[(at, bot_id)] = (time, equity)
     totals: dict[datetime, Decimal] = defaultdict(Decimal)
     for (at, _), (_, equity) in latest.items():
@@ -451,10 +484,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     data = overview(user, now=now)
     chart_quote = data.totals[0].quote if data.totals else ""
+    live_equity = data.totals[0].equity if data.totals else None
+    series = equity_series(chart_quote, data.lines, now=now, live_equity=live_equity) if chart_quote else []
     context = {
         "overview": data,
         "chart_quote": chart_quote,
-        "equity_series": equity_series(chart_quote, data.lines, now=now) if chart_quote else [],
+        "equity_series": series,
         **onboarding(user, data.lines),
     }
     return render(request, TEMPLATE, context)

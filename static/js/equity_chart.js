@@ -7,7 +7,10 @@
     if (!window.LightweightCharts || container.dataset.drawn) return;
     var source = document.getElementById(container.dataset.equityChart);
     if (!source) return;
-    var points = JSON.parse(source.textContent).map(function (point) {
+    var raw = JSON.parse(source.textContent);
+    // The newest point's exact figure, as the cards show it, for whoever reads the chart's last value.
+    if (raw.length) container.dataset.lastValue = raw[raw.length - 1].value;
+    var points = raw.map(function (point) {
       return { time: point.time, value: Number(point.value) };
     });
     var styles = getComputedStyle(document.documentElement);
@@ -34,7 +37,28 @@
     series.setData(points);
     chart.timeScale().fitContent();
     container.dataset.drawn = "1";
+    container.equitySeries = series;
+    container.lastTime = points.length ? points[points.length - 1].time : 0;
   }
+
+  // The cards carry "Equity in live bots" and its time: each live update moves the chart's newest
+  // point to the figure the card shows.
+  function followCards(cards) {
+    if (!cards || !cards.dataset.equityTime) return;
+    var time = Number(cards.dataset.equityTime);
+    document.querySelectorAll("[data-equity-chart]").forEach(function (container) {
+      if (!container.equitySeries || container.dataset.quote !== cards.dataset.equityQuote) return;
+      if (time < container.lastTime) return; // the chart cannot go back in time
+      container.equitySeries.update({ time: time, value: Number(cards.dataset.equityValue) });
+      container.lastTime = time;
+      container.dataset.lastValue = cards.dataset.equityValue;
+    });
+  }
+
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "dashboard-cards") followCards(document.getElementById("dashboard-cards"));
+  });
 
   function drawAll() {
     document.querySelectorAll("[data-equity-chart]").forEach(drawEquityChart);
