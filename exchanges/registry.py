@@ -9,12 +9,17 @@ from exchanges.credentials import read_credentials
 from exchanges.models import Environment, ExchangeAccount, ExchangeName
 from exchanges.paper.exchange import PaperExchange
 
+# A stop's client: one short try per call. A stop must answer within seconds even with the
+# venue down; what it could not confirm is swept for later (bots.tasks.settle_unconfirmed_cancels).
+FAIL_FAST_TIMEOUT = 2.0
+
 
 class VenueNotAllowed(PermissionDenied):
     """Our own server's policy forbids this venue address; the venue was not contacted."""
 
 
-def exchange_for_account(account: ExchangeAccount) -> Exchange:
+def exchange_for_account(account: ExchangeAccount, *, fail_fast: bool = False) -> Exchange:
+    """`fail_fast`: a timeout of FAIL_FAST_TIMEOUT and no read retries (the stop path)."""
     if account.exchange == ExchangeName.PAPER:
         if account.paper_account is None:
             raise ValueError(f"Paper exchange account {account.pk} has no paper account.")
@@ -32,5 +37,7 @@ def exchange_for_account(account: ExchangeAccount) -> Exchange:
             keys.api_secret,
             environment=account.environment,
             base_url=account.base_url or None,
+            timeout=FAIL_FAST_TIMEOUT if fail_fast else BybitExchange.default_timeout,
+            read_retries=0 if fail_fast else BybitExchange.default_read_retries,
         )
     raise ValueError(f"No exchange adapter for {account.exchange!r}.")
