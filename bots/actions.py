@@ -33,6 +33,12 @@ def _enqueue_tick(bot_id: int) -> None:
     transaction.on_commit(lambda: tick_now(bot_id))
 
 
+def _enqueue_stop(bot_id: int) -> None:
+    from bots.tasks import stop_now
+
+    transaction.on_commit(lambda: stop_now(bot_id))
+
+
 def transition(bot: Bot, to: str, *, allowed_from: tuple[str, ...], message: str, **fields: Any) -> Bot:
     """Move `bot` to `to` only if it is still in one of `allowed_from`: a conditional UPDATE."""
     with transaction.atomic():
@@ -126,7 +132,7 @@ def do_stop_bot(bot: Bot, *, sell_base: bool = False, emergency: bool = False) -
         restart_at=None,
         next_tick_at=timezone.now(),
     )
-    _enqueue_tick(bot.pk)
+    _enqueue_stop(bot.pk)
     return bot
 
 
@@ -177,7 +183,9 @@ def do_fail_bot(bot: Bot, reason: str, *, transient: bool = False) -> Bot | None
     """Put the bot in error with a reason the trader can act on; transient trouble retries with backoff."""
     bot.refresh_from_db()
     restart_at = None
-    if transient and bot.auto_restart and bot.restart_attempts < MAX_AUTO_RESTARTS:
+    # A bot the trader was stopping is never restarted by itself, whatever went wrong.
+    restartable = bot.status != BotStatus.STOPPING
+    if transient and restartable and bot.auto_restart and bot.restart_attempts < MAX_AUTO_RESTARTS:
         restart_at = timezone.now() + timedelta(minutes=2**bot.restart_attempts)
     try:
         bot = transition(

@@ -13,6 +13,7 @@ A lease on the bot row keeps two ticks of one bot from ever running at once.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import uuid
@@ -35,6 +36,7 @@ from exchanges.base import (
     AuthError,
     DuplicateClientOrderId,
     Exchange,
+    ExchangeError,
     ExchangeUnavailable,
     Fill,
     Instrument,
@@ -611,6 +613,175 @@ def _cancel_live_orders(bot: Bot, exchange: Exchange) -> None:
         else:
             _set_status(order, OrderStatus.CANCELLED)
             _note(bot, BotEventKind.ORDER_CANCELLED, f"Cancelled {_describe(order)}.")
+
+
+# Stopping at once: the stop path ------------------------------------------------
+
+
+def stop_now(bot_id: int) -> bool:
+    """Cancel a stopping bot's orders at once, on a fail-fast client, outside any tick.
+
+    A tick may be in flight (a lease held, retries under way): the cancels do not wait for it;
+    it re-checks the status before every send. Returns True when every cancel was answered:
+    the stop's tick then books what raced the cancels, sells the base if asked, and marks the
+    bot stopped. When the venue does not answer, the bot goes to error at once, saying how
+    many orders may still be open there; those are marked and swept later
+    (`settle_unconfirmed`), never waited for.
+    """
+    bot = (
+        Bot.objects.select_related("exchange_account__paper_account")
+        .filter(pk=bot_id, status=BotStatus.STOPPING)
+        .first()
+    )
+    if bot is None:
+        return False
+    failure: ExchangeError | None = None
+    exchange: Exchange | None = None
+    try:
+        exchange = exchange_for_account(bot.exchange_account, fail_fast=True)
+    except ExchangeError as exc:
+        failure = exc
+    not_confirmed: list[Order] = []
+    for order in (
+        bot.orders.filter(status__in=LIVE_STATUSES).exclude(purpose=OrderPurpose.EXIT).order_by("id")
+    ):
+        if order.status == OrderStatus.PENDING and order.sent_at is None and _withdraw_unsent(order):
+            continue
+        if failure is not None or exchange is None:
+            # The venue did not answer: the rest are not sent into more timeouts.
+            not_confirmed.append(order)
+            continue
+        try:
+            exchange.cancel_order(bot.symbol, client_order_id=order.client_order_id)
+        except OrderNotFound:
+            not_confirmed.append(order)  # filled, gone, or still on its way: the tick or the sweep settles it
+        except ExchangeError as exc:
+            failure = exc
+            not_confirmed.append(order)
+        else:
+            _set_status(order, OrderStatus.CANCELLED)
+            _note(bot, BotEventKind.ORDER_CANCELLED, f"Cancelled {_describe(order)}.")
+    if failure is None:
+        return True
+    _stop_unconfirmed(bot, not_confirmed, failure)
+    return False
+
+
+def _withdraw_unsent(order: Order) -> bool:
+    """Cancel an order never sent, unless a send claimed it meanwhile (then it is cancelled at the venue)."""
+    return bool(
+        Order.objects.filter(pk=order.pk, sent_at__isnull=True).update(
+            status=OrderStatus.CANCELLED, reject_reason="Stopped before it was sent."
+        )
+    )
+
+
+def _stop_unconfirmed(bot: Bot, orders: list[Order], failure: ExchangeError) -> None:
+    from bots.actions import do_fail_bot
+
+    venue = bot.exchange_account.get_exchange_display()
+    now = timezone.now()
+    Order.objects.filter(pk__in=[order.pk for order in orders], cancel_unconfirmed_since__isnull=True).update(
+        cancel_unconfirmed_since=now
+    )
+    count = len(orders)
+    if count:
+        still = (
+            f"{count} order{'s' if count != 1 else ''} may still be open on {venue}. Gridwise keeps "
+            f"trying to cancel {'them' if count != 1 else 'it'} and settles the bot when {venue} "
+            "answers; Force stop marks it stopped now."
+        )
+    else:
+        still = f"No order was open; the stop ends when {venue} answers."
+    do_fail_bot(bot, f"The stop could not be confirmed: {failure.message} {still}")
+
+
+def unconfirmed_cancels(bot_id: int) -> list[Order]:
+    return list(
+        Order.objects.filter(bot_id=bot_id, cancel_unconfirmed_since__isnull=False).order_by("-price", "id")
+    )
+
+
+def settle_unconfirmed(bot_id: int) -> int:
+    """Ask the venue again about orders whose cancel went unanswered; returns how many remain.
+
+    Each is cancelled by its client order id, or, when the venue no longer has it open, takes
+    the venue's word on how it ended. Then the fills they made are booked, and once none
+    remains, a bot whose stop failed is marked stopped.
+    """
+    bot = Bot.objects.select_related("exchange_account__paper_account").get(pk=bot_id)
+    orders = unconfirmed_cancels(bot_id)
+    if not orders:
+        return 0
+    try:
+        exchange = exchange_for_account(bot.exchange_account, fail_fast=True)
+        for order in orders:
+            _settle_cancel(bot, exchange, order)
+        same_run = bot.status not in ACTIVE_STATUSES  # a restarted bot books its new run in its ticks
+        if same_run and orders[0].client_order_id.startswith(ids.bot_prefix(bot.pk, bot.run)):
+            _book_new_fills(bot, exchange)
+    except ExchangeError as exc:
+        logger.info("Unconfirmed cancels of bot %s still unsettled: %s", bot_id, type(exc).__name__)
+    remaining = len(unconfirmed_cancels(bot_id))
+    if not remaining:
+        _finish_settled_stop(bot)
+    return remaining
+
+
+def _settle_cancel(bot: Bot, exchange: Exchange, order: Order) -> None:
+    venue = bot.exchange_account.get_exchange_display()
+    try:
+        exchange.cancel_order(bot.symbol, client_order_id=order.client_order_id)
+    except OrderNotFound:
+        try:
+            state = exchange.order(bot.symbol, order.client_order_id)
+        except OrderNotFound:
+            if (
+                order.status == OrderStatus.PENDING
+                and order.sent_at
+                and timezone.now() - order.sent_at < LOST_AFTER
+            ):
+                return  # a send may still be on its way there
+            ended = OrderStatus.LOST if order.status == OrderStatus.PENDING else OrderStatus.CANCELLED
+            _settled(order, ended, f"{venue} has no such order.")
+            return
+        if state.status.is_open:
+            return  # it says open yet cannot be cancelled: asked again next sweep
+        _adopt(order, state)
+        Order.objects.filter(pk=order.pk).update(cancel_unconfirmed_since=None)
+        _note(bot, BotEventKind.ORDER_CANCELLED, f"{venue} reports {_describe(order)} as {order.status}.")
+        return
+    _settled(order, OrderStatus.CANCELLED)
+    _note(bot, BotEventKind.ORDER_CANCELLED, f"{venue} confirmed the cancel of {_describe(order)}.")
+
+
+def _settled(order: Order, status: str, reason: str = "") -> None:
+    Order.objects.filter(pk=order.pk).update(
+        status=status, reject_reason=reason or order.reject_reason, cancel_unconfirmed_since=None
+    )
+
+
+def _finish_settled_stop(bot: Bot) -> None:
+    """Every cancel is settled: orders planned since are withdrawn, and a failed stop is done."""
+    bot.refresh_from_db()
+    if bot.status in ACTIVE_STATUSES:
+        return
+    for order in bot.orders.filter(status=OrderStatus.PENDING, sent_at__isnull=True):
+        _withdraw_unsent(order)
+    if bot.status != BotStatus.ERROR or bot.orders.filter(status__in=LIVE_STATUSES).exists():
+        return
+    from bots.actions import InvalidTransition, transition
+
+    venue = bot.exchange_account.get_exchange_display()
+    with contextlib.suppress(InvalidTransition):  # started again meanwhile
+        transition(
+            bot,
+            BotStatus.STOPPED,
+            allowed_from=(BotStatus.ERROR,),
+            message=f"Stopped: {venue} confirmed every cancel.",
+            stopped_at=timezone.now(),
+            status_reason="",
+        )
 
 
 def _exit_needed(bot: Bot, exchange: Exchange) -> bool:

@@ -17,6 +17,7 @@ from bots import engine
 from bots.actions import InvalidTransition, do_auto_restart
 from bots.metrics import tick_finished
 from bots.models import ACTIVE_STATUSES, Bot, BotStatus
+from trading.models import Order
 
 logger = logging.getLogger(__name__)
 
@@ -218,6 +219,34 @@ def _waits_for_tick_in_flight(bot_id: int, interval: int | None, dispatched_unti
         return False
     statuses = ACTIVE_STATUSES if interval else (BotStatus.STOPPING,)
     return Bot.objects.filter(pk=bot_id, status__in=statuses).exists()
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def stop_bot_now(bot_id: int) -> None:
+    """A stop: cancels sent at once on a fail-fast client, never behind a tick's backoff
+    (engine.stop_now). When every cancel was answered, the stop's tick follows at once, waiting
+    only for a tick in flight."""
+    if engine.stop_now(bot_id):
+        _tick_one(bot_id)
+
+
+def stop_now(bot_id: int) -> None:
+    stop_bot_now.apply_async((bot_id,), queue=settings.CELERY_PRIORITY_QUEUE)
+
+
+@shared_task(ignore_result=True)
+def settle_unconfirmed_cancels() -> int:
+    """Beat: ask the venue again about every cancel a stop could not confirm; how many remain."""
+    bot_ids = (
+        Order.objects.filter(cancel_unconfirmed_since__isnull=False)
+        .values_list("bot_id", flat=True)
+        .distinct()
+    )
+    remaining = 0
+    for bot_id in list(bot_ids):
+        with _logged_failure(bot_id):
+            remaining += engine.settle_unconfirmed(bot_id)
+    return remaining
 
 
 def tick_now(bot_id: int, *, interval: int | None = None) -> None:

@@ -232,6 +232,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bots.webhooks.tasks.sweep_due_deliveries",
         "schedule": 30.0,
     },
+    # Cancels a stop could not confirm (the venue was down), asked about again until settled.
+    "settle-unconfirmed-cancels": {
+        "task": "bots.tasks.settle_unconfirmed_cancels",
+        "schedule": 30.0,
+        "options": {"queue": CELERY_PRIORITY_QUEUE},
+    },
     "prune-webhook-deliveries": {
         "task": "bots.webhooks.tasks.prune_old_deliveries",
         "schedule": 86400.0,

@@ -11,13 +11,22 @@ from exchanges.credentials import read_credentials
 from exchanges.models import Environment, ExchangeAccount, ExchangeName
 from exchanges.paper.exchange import PaperExchange
 
+# A stop's client: one short try per call. A stop must answer within seconds even with the
+# venue down; what it could not confirm is swept for later (bots.tasks.settle_unconfirmed_cancels).
+FAIL_FAST_TIMEOUT = 2.0
+
 
 class VenueNotAllowed(PermissionDenied):
     """Our own server's policy forbids this venue address; the venue was not contacted."""
 
 
-def exchange_for_account(account: ExchangeAccount, *, timeout: float | None = None) -> Exchange:
-    """The venue behind `account`. With `timeout`, a page's quick read: one try, bounded wait."""
+def exchange_for_account(
+    account: ExchangeAccount, *, timeout: float | None = None, fail_fast: bool = False
+) -> Exchange:
+    """The venue behind `account`. With `timeout`, one try with a bounded wait (a page's quick
+    read); `fail_fast` is that with FAIL_FAST_TIMEOUT (the stop path)."""
+    if fail_fast:
+        timeout = FAIL_FAST_TIMEOUT
     if account.exchange == ExchangeName.PAPER:
         if account.paper_account is None:
             raise ValueError(f"Paper exchange account {account.pk} has no paper account.")

@@ -51,11 +51,21 @@ class Order(models.Model):
     attempt = models.PositiveIntegerField(default=0)  # > 0: re-placed after the previous try was lost
     reject_reason = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)  # set before the one send
+    # A stop asked the venue to cancel it and got no answer: it may still be open there until
+    # bots.tasks.settle_unconfirmed_cancels hears from the venue.
+    cancel_unconfirmed_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = (models.Index(fields=("bot", "status"), name="order_by_bot_status"),)
+        indexes = (
+            models.Index(fields=("bot", "status"), name="order_by_bot_status"),
+            models.Index(
+                fields=("cancel_unconfirmed_since",),
+                condition=models.Q(cancel_unconfirmed_since__isnull=False),
+                name="order_cancel_unconfirmed",
+            ),
+        )
 
     def __str__(self) -> str:
         return (

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from bots import actions
-from bots.engine import plain
+from bots.engine import plain, unconfirmed_cancels
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
 from bots.rows import CompiledRows, from_row
 from bots.strategies import grid
@@ -155,6 +155,7 @@ def header_context(bot: Bot, instrument: Instrument | None) -> dict[str, Any]:
         "can_start": bot.status in STARTABLE,
         "can_stop": bot.status in actions.STOPPABLE,
         "max_restarts": actions.MAX_AUTO_RESTARTS,
+        "may_be_open": unconfirmed_cancels(bot.pk),
     }
 
 

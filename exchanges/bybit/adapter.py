@@ -117,6 +117,8 @@ class BybitExchange(Exchange):
     name = "bybit"
     backoff = 0.25  # seconds before the first read retry, doubled each time
     max_wait = 10.0  # longest sleep for a rate-limit reset before giving up with RateLimited
+    default_timeout = 10.0
+    default_read_retries = 3
 
     def __init__(
         self,
@@ -126,8 +128,8 @@ class BybitExchange(Exchange):
         environment: str = "mainnet",
         base_url: str | None = None,
         recv_window: int = 5000,
-        timeout: float = 10.0,
-        read_retries: int = 3,
+        timeout: float = default_timeout,
+        read_retries: int = default_read_retries,
     ) -> None:
         if environment not in ENVIRONMENTS:
             raise ValueError(f"environment must be one of {', '.join(ENVIRONMENTS)}")
