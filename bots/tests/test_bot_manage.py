@@ -99,6 +99,24 @@ def test_the_edit_page_is_the_wizard_form_filled_from_the_bot(owner: Client, pap
     assert "form_url" not in html
 
 
+def test_without_js_the_preview_updates_on_the_edit_page_and_nothing_is_saved(
+    owner: Client, paper_bot: Bot
+) -> None:
+    html = owner.get(edit_url(paper_bot), form_values(paper_bot, grid_count="7")).content.decode()
+    assert 'name="grid_count" value="7"' in html
+    assert "8 levels at" in html
+    assert f'formaction="{edit_url(paper_bot)}"' in html, "the page's own preview button"
+    paper_bot.refresh_from_db()
+    assert paper_bot.grid_config.grid_count == 5
+
+
+def test_over_htmx_the_edit_form_comes_back_alone(owner: Client, paper_bot: Bot) -> None:
+    response = owner.get(edit_url(paper_bot), form_values(paper_bot), headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert html.lstrip().startswith('<form id="wizard-form"')
+    assert "<html" not in html
+
+
 def test_saving_updates_the_bot_and_logs_it(owner: Client, paper_bot: Bot) -> None:
     response = owner.post(edit_url(paper_bot), form_values(paper_bot, name="Wider", upper_price="70000"))
     assert response.status_code == 302
