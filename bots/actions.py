@@ -18,6 +18,7 @@ from bots.webhooks import emit as webhooks
 from exchanges.instruments import instrument_for
 from exchanges.models import ExchangeAccount
 from exchanges.registry import exchange_for_account
+from trading.models import LIVE_STATUSES
 
 MAX_AUTO_RESTARTS = 5
 STOPPABLE = (BotStatus.STARTING, BotStatus.RUNNING, BotStatus.ERROR)
@@ -75,7 +76,7 @@ def check_bot_funds(account: ExchangeAccount, config: grid.GridConfig, price: De
 
 
 def do_create_bot(
-    owner: User, account: ExchangeAccount, name: str, config: grid.GridConfig, price: Decimal
+    owner: User, account: ExchangeAccount, name: str, config: grid.GridConfig, price: Decimal | None
 ) -> Bot:
     with transaction.atomic():
         bot = Bot.objects.create(
@@ -221,42 +222,88 @@ def do_auto_restart(bot: Bot) -> Bot:
     return bot
 
 
-# Editing and deleting (the API; a bot is edited only while nothing runs) ------------
+# Editing, cloning and deleting (the API and the pages) ------------------------------
 
+# A bot's settings change, and the bot goes, only while nothing of it can trade: a draft, a
+# stopped bot, or one an error halted before it held an order (its start failed, say). An
+# errored bot with orders out must be stopped first, so that they are cancelled.
 EDITABLE = (BotStatus.DRAFT, BotStatus.STOPPED)
+COPY_SUFFIX = " (copy)"
+
+
+def is_editable(status: str, live_orders: int) -> bool:
+    return status in EDITABLE or (status == BotStatus.ERROR and not live_orders)
+
+
+def check_editable(bot: Bot, doing: str = "editing it") -> None:
+    """Raise `InvalidTransition`, saying what to do, unless `bot` may be edited or deleted now."""
+    live = bot.orders.filter(status__in=LIVE_STATUSES).count() if bot.status == BotStatus.ERROR else 0
+    if is_editable(bot.status, live):
+        return
+    if bot.status == BotStatus.ERROR:
+        orders = f"{live} open order{'s' if live != 1 else ''}"
+        raise InvalidTransition(
+            f"“{bot.name}” stopped on an error with {orders} still on the exchange; "
+            f"stop it first (that cancels them), then try {doing} again."
+        )
+    raise InvalidTransition(f"“{bot.name}” is {bot.get_status_display().lower()}; stop it before {doing}.")
+
+
+def _locked(bot: Bot) -> Bot | None:
+    return Bot.objects.select_for_update().filter(pk=bot.pk).first()
 
 
 def do_update_bot(
     bot: Bot, account: ExchangeAccount, name: str, config: grid.GridConfig, price: Decimal
 ) -> Bot:
-    """Replace name, account and config, only if the bot is still a draft or stopped."""
+    """Replace name, account and config while nothing of the bot can trade. An errored bot
+    becomes stopped: an automatic restart would resume the old grid under the new settings."""
     with transaction.atomic():
-        updated = Bot.objects.filter(pk=bot.pk, status__in=EDITABLE).update(
+        locked = _locked(bot)
+        if locked is None:
+            raise InvalidTransition(f"“{bot.name}” no longer exists.")
+        check_editable(locked)
+        fields: dict[str, Any] = {}
+        if locked.status == BotStatus.ERROR:
+            fields = {"status": BotStatus.STOPPED, "status_reason": "", "restart_at": None, "state": None}
+        Bot.objects.filter(pk=bot.pk).update(
             exchange_account=account,
             name=name,
             symbol=config.symbol,
             config=codec.config_to_json(config),
             price_at_creation=price,
             updated_at=timezone.now(),
+            **fields,
         )
-        if not updated:
-            bot.refresh_from_db()
-            raise InvalidTransition(
-                f"“{bot.name}” is {bot.get_status_display().lower()}; stop it before editing."
-            )
-        BotEvent.objects.create(bot=bot, kind=BotEventKind.STATUS, message="Settings changed.", details={})
+        BotEvent.objects.create(
+            bot=bot,
+            kind=BotEventKind.STATUS,
+            message="Settings changed." + (" The error is cleared; the bot is stopped." if fields else ""),
+            details={"status": BotStatus.STOPPED} if fields else {},
+        )
+        if fields:
+            publish(bot, "status", {"status": BotStatus.STOPPED})
     bot.refresh_from_db()
     return bot
 
 
+def copy_name(name: str) -> str:
+    return name[: Bot._meta.get_field("name").max_length - len(COPY_SUFFIX)] + COPY_SUFFIX  # type: ignore[operator]
+
+
+def do_clone_bot(bot: Bot) -> Bot:
+    """A draft with `bot`'s account and settings, to review before it starts; `bot` is untouched."""
+    return do_create_bot(
+        bot.owner, bot.exchange_account, copy_name(bot.name), bot.grid_config, bot.price_at_creation
+    )
+
+
 def do_delete_bot(bot: Bot) -> None:
-    """Delete a draft or stopped bot with its history; refuse one that may hold live orders."""
+    """Delete a bot nothing of which can trade, with its history (orders, fills, events and
+    equity); refuse one that may hold live orders."""
     with transaction.atomic():
-        locked = Bot.objects.select_for_update().filter(pk=bot.pk).first()
+        locked = _locked(bot)
         if locked is None:
             return
-        if locked.status not in EDITABLE:
-            raise InvalidTransition(
-                f"“{locked.name}” is {locked.get_status_display().lower()}; stop it before deleting it."
-            )
+        check_editable(locked, "deleting it")
         locked.delete()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from bots.views import dashboard, detail, wizard
+from bots.views import dashboard, detail, edit, wizard
 
 urlpatterns: list[URLPattern | URLResolver] = []
 
@@ -25,6 +25,12 @@ urlpatterns += [
     path("<int:pk>/stop/", detail.bot_stop, name="bot_stop"),
     path("<int:pk>/emergency-stop/", detail.bot_emergency_stop, name="bot_emergency_stop"),
     path("<int:pk>/clone/", detail.bot_clone, name="bot_clone"),
+]
+
+# Editing and deleting a bot that cannot trade (bots/views/edit.py).
+urlpatterns += [
+    path("<int:pk>/edit/", edit.bot_edit, name="bot_edit"),
+    path("<int:pk>/delete/", edit.bot_delete, name="bot_delete"),
 ]
 
 # --------------------------------------------------------------------------------

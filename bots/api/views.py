@@ -153,6 +153,14 @@ def _funds_fields(check: FundsCheck) -> dict[str, Any]:
     }
 
 
+def _active(do: Any, bot: Bot, **kwargs: Any) -> Any:
+    """`do(bot)` for an edit or a delete; a bot that may trade is a 409 `bot_active`."""
+    try:
+        return do(bot, **kwargs)
+    except actions.InvalidTransition as exc:
+        raise ApiError(409, "bot_active", str(exc)) from exc
+
+
 def _transition(do: Any, bot: Bot, **kwargs: Any) -> Bot:
     try:
         return do(bot, **kwargs)
@@ -259,7 +267,10 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
 
     @extend_schema(
         summary="Replace a bot's settings",
-        description="Only while the bot is a draft or stopped (409 otherwise). The next start uses them.",
+        description=(
+            "Only while the bot is a draft, stopped, or halted by an error before it held an order "
+            "(409 `bot_active` otherwise). An errored bot becomes stopped. The next start uses them."
+        ),
         request=BotWriteSerializer,
         responses={200: BotSerializer, **WRITE_ERRORS, 404: error_responses(404)[404]},
         examples=[
@@ -272,7 +283,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
 
     @extend_schema(
         summary="Change some of a bot's settings",
-        description="Like PUT, but fields left out keep their values. Only while a draft or stopped.",
+        description="Like PUT, but fields left out keep their values; the same rule on when.",
         request=BotWriteSerializer(partial=True),
         responses={200: BotSerializer, **WRITE_ERRORS, 404: error_responses(404)[404]},
         examples=[
@@ -285,10 +296,10 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
 
     def _save(self, request: Request, *, partial: bool) -> Response:
         bot = self.get_object()
-        if bot.status not in actions.EDITABLE:
-            raise ApiError(
-                409, "bot_active", f"“{bot.name}” is {bot.get_status_display().lower()}; stop it first."
-            )
+        try:
+            actions.check_editable(bot)
+        except actions.InvalidTransition as exc:
+            raise ApiError(409, "bot_active", str(exc)) from exc
         data = request.data if isinstance(request.data, dict) else {}
         if partial:
             data = {**bot.config, "account": bot.exchange_account_id, "name": bot.name, **data}
@@ -297,7 +308,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         account = _own_account(self.user, given.validated_data["account"])
         config = given.grid_config()
         price = actions.check_bot_config(account, config)
-        bot = _transition(
+        bot = _active(
             actions.do_update_bot,
             bot,
             account=account,
@@ -309,15 +320,15 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
 
     @extend_schema(
         summary="Delete a bot",
-        description="Deletes a draft or stopped bot with its history. A bot that may hold orders is refused.",
+        description=(
+            "Deletes a bot that cannot trade (as PUT) with its history: its orders, fills, event log and "
+            "equity leave the trade history and exports. A bot that may hold orders is refused (409)."
+        ),
         responses={204: None, **error_responses(*OBJECT_ERRORS, 409, 422)},
     )
     def destroy(self, request: Request, pk: str) -> Response:
         bot = self.get_object()
-        try:
-            actions.do_delete_bot(bot)
-        except actions.InvalidTransition as exc:
-            raise ApiError(409, "bot_active", str(exc)) from exc
+        _active(actions.do_delete_bot, bot)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     # Running -----------------------------------------------------------------------

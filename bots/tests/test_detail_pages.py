@@ -168,10 +168,11 @@ def test_an_action_the_status_forbids_is_a_message_not_an_error(owner: Client, p
     assert owner.get(reverse("bot_start", args=[paper_bot.pk])).status_code == 405
 
 
-def test_clone_opens_the_wizard_with_the_bot(owner: Client, paper_bot: Bot) -> None:
+def test_clone_opens_the_edit_page_of_a_draft_copy(owner: Client, paper_bot: Bot) -> None:
     response = owner.post(reverse("bot_clone", args=[paper_bot.pk]))
     assert response.status_code == 302
-    assert response["Location"].endswith(f"/bots/new/?clone={paper_bot.pk}")
+    copy = Bot.objects.exclude(pk=paper_bot.pk).get()
+    assert response["Location"] == reverse("bot_edit", args=[copy.pk])
 
 
 def test_another_traders_bot_is_a_404_everywhere(outsider: Client, paper_bot: Bot) -> None:

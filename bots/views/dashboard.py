@@ -137,6 +137,7 @@ class BotLine:
     pnl_html: str = field(init=False)
     in_play: bool = field(init=False)
     can_stop: bool = field(init=False)
+    can_edit: bool = field(init=False)  # edit and delete: nothing of it can trade
 
     def __post_init__(self) -> None:
         bot = self.bot
@@ -148,6 +149,7 @@ class BotLine:
         self.pnl_html = pnl(self.summary.total_pnl, "0.01", self.quote) if self.summary else NO_PNL
         self.in_play = bot.status not in IDLE_STATUSES
         self.can_stop = bot.status in actions.STOPPABLE
+        self.can_edit = actions.is_editable(bot.status, self.open_orders)
 
 
 @dataclass

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,7 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
@@ -557,12 +556,10 @@ def bot_emergency_stop(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def bot_clone(request: HttpRequest, pk: int) -> HttpResponse:
-    bot = _own_bot(_user(request), pk)
-    try:
-        wizard = reverse("bot_create")
-    except NoReverseMatch:
-        wizard = "/bots/new/"
-    return redirect(f"{wizard}?{urlencode({'clone': bot.pk})}")
+    """A draft copy, whatever the original's status, opened for review on its edit page."""
+    copy = actions.do_clone_bot(_own_bot(_user(request), pk))
+    messages.success(request, f"“{copy.name}” is a draft copy: review its settings, save, then start it.")
+    return redirect("bot_edit", pk=copy.pk)
 
 
 # Live -----------------------------------------------------------------------
