@@ -4,10 +4,7 @@ import zoneinfo
 from typing import Any
 
 from django import forms
-from django_otp.admin import OTPAdminAuthenticationForm
-from django_otp.models import Device
 
-from accounts import twofactor
 from accounts.models import User
 
 
@@ -63,22 +60,3 @@ class ApiTokenForm(forms.Form):
         choices=[("30", "In 30 days"), ("90", "In 90 days"), ("365", "In a year"), ("never", "Never")],
         initial="90",
     )
-
-
-class AdminLoginForm(OTPAdminAuthenticationForm):
-    """The staff admin's sign-in: its codes count against the same wrong-code throttle as the
-    site's, since django-otp's own is off."""
-
-    def _verify_token(self, user: User, token: str, device: Device | None = None) -> Device:
-        if wait := twofactor.seconds_to_wait(user):
-            raise forms.ValidationError(twofactor.wait_message(wait), code="throttled")
-        try:
-            verified: Device = super()._verify_token(user, token, device)
-        except forms.ValidationError as error:
-            if error.code == "invalid_token" and (wait := twofactor.record_wrong_code(user)):
-                raise forms.ValidationError(
-                    f"{error.message} {twofactor.wait_message(wait)}", code="invalid_token"
-                ) from error
-            raise
-        twofactor.forget_wrong_codes(user)
-        return verified

@@ -12,7 +12,6 @@ from rest_framework import exceptions
 from accounts import twofactor
 from accounts.api.errors import render_api_exception
 from accounts.models import User
-from accounts.tests.factories import PASSWORD
 from accounts.tests.helpers import session_user_id, sign_in, totp_code
 from config.wording import wait_phrase
 
@@ -109,34 +108,6 @@ def test_django_otps_own_throttle_does_not_count_as_well(two_factor_user: TwoFac
     assert settings.OTP_STATIC_THROTTLE_FACTOR == 0
     assert device.throttling_failure_count == 2  # counted, but it never locks the device
     assert device.verify_is_allowed() == (True, None)
-
-
-def test_the_admin_login_shares_the_throttle(client: Client, clock: Clock, world) -> None:
-    staff = world.teammate
-    staff.is_staff = True
-    staff.save(update_fields=["is_staff"])
-    device = twofactor.pending_totp_device(staff)
-    twofactor.enable_two_factor(device)
-
-    def admin_login(code: str) -> str:
-        form = {
-            "username": staff.email,
-            "password": PASSWORD,
-            "otp_device": device.persistent_id,
-            "otp_token": code,
-        }
-        response = client.post("/admin/login/?next=/admin/", form)
-        return response.content.decode() if response.status_code == 200 else "signed in"
-
-    answers = [admin_login(wrong(device)) for _ in range(3)]
-    locked_out = admin_login(totp_code(device))
-    clock.now += 5
-    signed_in = admin_login(totp_code(device))
-
-    assert "Try again in" not in answers[0]
-    assert "Try again in 5 seconds." in answers[2]
-    assert "Try again in 5 seconds." in locked_out
-    assert signed_in == "signed in"
 
 
 @pytest.mark.parametrize(

@@ -123,8 +123,8 @@ class PreviewSerializer(serializers.Serializer[Any]):
         allow_null=True,
         help_text="By asset, what the account holds free now; null when the exchange did not answer in time.",
     )
-    funds_unknown_reason = serializers.CharField(help_text="Why `funds_available` is null; empty otherwise.")
-    funds_shortfall = serializers.CharField(
+    funds_unknown_reason = StrictCharField(help_text="Why `funds_available` is null; empty otherwise.")
+    funds_shortfall = StrictCharField(
         help_text="Empty when the account can fund the grid; otherwise what is missing, in words."
     )
     warnings = serializers.ListField(child=StrictCharField())
