@@ -325,6 +325,8 @@ OTP_TOTP_ISSUER = "Gridwise"
 # Off: wrong codes are throttled per user by accounts.twofactor, which owns every code check.
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
+# The admin never shows a device's secret key, its QR code or backup codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # The scripts API (config/api.py) ---------------------------------------------
 
