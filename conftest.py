@@ -138,8 +138,29 @@ def browser() -> Iterator[object]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield instance
+        yield _PolicyBypassingBrowser(instance)
         instance.close()
+
+
+class _PolicyBypassingBrowser:
+    """Playwright's browser, whose contexts bypass the Content-Security-Policy unless a test passes
+    `bypass_csp=False`: Playwright runs some of its own helpers through eval, which the policy
+    refuses. The policy itself is tested enforced (config/tests/test_csp.py,
+    bots/tests/test_csp_browser.py)."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+
+    def new_context(self, **options: Any) -> Any:
+        options.setdefault("bypass_csp", True)
+        return self._browser.new_context(**options)
+
+    def new_page(self, **options: Any) -> Any:
+        options.setdefault("bypass_csp", True)
+        return self._browser.new_page(**options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
@@ -23,6 +23,7 @@ from bots.actions import InvalidTransition
 from bots.api.views import BotViewSet
 from bots.api.webhook_views import WebhookEndpointViewSet
 from bots.strategies.grid import GridConfigError
+from config.csp import csp_allow
 from exchanges import base as exchange_errors
 from exchanges.api.views import ExchangeAccountViewSet
 from exchanges.registry import VenueNotAllowed
@@ -38,10 +39,17 @@ router.register("webhooks", WebhookEndpointViewSet, basename="api-webhook")
 urlpatterns = [
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api/swagger_ui.html"),
+        name="api-docs",
+    ),
+    # Redoc writes its styles into the page as it renders; its script is still our static file.
     path(
         "redoc/",
-        SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html"),
+        csp_allow(style_src=["'unsafe-inline'"], worker_src=["blob:"])(
+            SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html")
+        ),
         name="api-redoc",
     ),
 ]

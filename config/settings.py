@@ -81,6 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -318,6 +319,8 @@ OTP_TOTP_ISSUER = "Gridwise"
 # Off: wrong codes are throttled per user by accounts.twofactor, which owns every code check.
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
+# The admin never shows a device's secret key, its QR code or backup codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # The scripts API (config/api.py) ---------------------------------------------
 
@@ -364,6 +367,8 @@ SPECTACULAR_SETTINGS = {
     # docs work offline and load no third-party script.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge from the public validator: the docs load nothing from another host.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ExitActionEnum": ["keep_base", "sell_base"],

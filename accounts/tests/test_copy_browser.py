@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import expect
 
 from accounts.tests.factories import make_user
 from accounts.tests.helpers import sign_in_browser, totp_code
@@ -17,7 +19,7 @@ DESKTOP = {"width": 1280, "height": 860}
 
 
 def clipboard_context(browser, live_server, viewport):
-    context = browser.new_context(viewport=viewport)
+    context = browser.new_context(viewport=viewport, bypass_csp=False)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     return context
 
@@ -38,7 +40,7 @@ def test_copy_the_new_api_token(live_server, browser, artifacts: Path, viewport)
     token = new_token(page, live_server.url)
     button = page.get_by_role("button", name="Copy token")
     button.click()
-    page.wait_for_function("document.querySelector('.copy-button').dataset.copyState === 'copied'")
+    expect(page.locator(".copy-button")).to_have_attribute("data-copy-state", "copied")
     label = page.locator(".copy-button").inner_text()
     page.screenshot(path=artifacts / f"api-token-copied-{viewport['width']}.png", full_page=True)
     copied = page.evaluate("navigator.clipboard.readText()")
@@ -57,7 +59,7 @@ def test_without_the_clipboard_api_the_token_is_selected(live_server, browser) -
 
     token = new_token(page, live_server.url)
     page.get_by_role("button", name="Copy token").click()
-    page.wait_for_function("document.querySelector('.copy-button').dataset.copyState")
+    expect(page.locator(".copy-button")).to_have_attribute("data-copy-state", re.compile("."))
     label = page.locator(".copy-button").inner_text()
     selected = page.evaluate("window.getSelection().toString()").strip()
     context.close()
@@ -77,7 +79,7 @@ def test_copy_the_backup_codes(live_server, browser, artifacts: Path) -> None:
     page.get_by_role("button", name="Turn on two-factor").click()
     shown = page.get_by_test_id("backup-codes").locator("code").all_inner_texts()
     page.get_by_role("button", name="Copy codes").click()
-    page.wait_for_function("document.querySelector('.copy-button').dataset.copyState === 'copied'")
+    expect(page.locator(".copy-button")).to_have_attribute("data-copy-state", "copied")
     label = page.locator(".copy-button").inner_text()
     page.screenshot(path=artifacts / "backup-codes-copied-390.png", full_page=True)
     copied = page.evaluate("navigator.clipboard.readText()")

@@ -19,6 +19,8 @@
       layout: {
         background: { color: "transparent" },
         textColor: styles.getPropertyValue("--muted").trim() || "#5b6678",
+        // Credited in the caption: the logo brings a <style> the Content-Security-Policy refuses.
+        attributionLogo: false,
       },
       grid: { vertLines: { visible: false }, horzLines: { color: styles.getPropertyValue("--border").trim() || "#dfe4ee" } },
       rightPriceScale: { borderVisible: false },

@@ -66,7 +66,9 @@
 
     var settings = {
       autoSize: true,
-      layout: { background: { color: "transparent" }, textColor: colours.text },
+      // The TradingView credit is a link in each chart's caption: the logo covered the lowest levels,
+      // and it brings a <style> of its own, which the Content-Security-Policy refuses.
+      layout: { background: { color: "transparent" }, textColor: colours.text, attributionLogo: false },
       // The dashed levels are the lines a trader reads; a second set of solid ones would compete.
       grid: { vertLines: { visible: false }, horzLines: { visible: false } },
       rightPriceScale: { scaleMargins: { top: 0.08, bottom: 0.08 } },
