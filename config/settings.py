@@ -319,6 +319,8 @@ ACCOUNT_RATE_LIMITS = {
 }
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Gridwise] "
 USERSESSIONS_TRACK_ACTIVITY = True
+# Seconds a live socket trusts its session between checks that it still exists (accounts.live_sessions).
+LIVE_SESSION_RECHECK_SECONDS = env.float("LIVE_SESSION_RECHECK_SECONDS", default=5.0)
 
 OTP_TOTP_ISSUER = "Gridwise"
 OTP_TOTP_THROTTLE_FACTOR = 1
