@@ -9,4 +9,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Users and security"
 
     def ready(self) -> None:
-        from accounts import audit  # noqa: F401 - connects the audit signal receivers
+        # Importing them connects their signal receivers: the audit log, and live sockets
+        # that end with their session.
+        from accounts import audit, live_sessions  # noqa: F401

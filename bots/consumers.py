@@ -14,6 +14,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from accounts.live_sessions import session_group, session_is_live
 from accounts.models import User
 from bots.live import bot_group, user_group
 from bots.models import Bot
@@ -46,6 +47,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.pending: list[Event] = []
         self.rendered_at = 0.0  # time.monotonic() when the last render was sent
         self.flushing: asyncio.Task[None] | None = None
+        self.session_key: str | None = None
+        self.session_checked_at = 0.0  # time.monotonic() of the last check that it still exists
 
     async def connect(self) -> None:
         await self.accept()  # then close: a refused handshake reaches the browser as 1006 and is retried
@@ -54,12 +57,17 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=NOT_SIGNED_IN)
             return
         self.user = user
+        session = self.scope.get("session")
+        self.session_key = session.session_key if session is not None else None
+        self.session_checked_at = time.monotonic()  # the handshake's authentication checked it
         group = await self.group_for_user()
         if group is None:
             await self.close(code=NOT_FOUND)
             return
         self.group = group
         await self.channel_layer.group_add(group, self.channel_name)
+        if self.session_key:
+            await self.channel_layer.group_add(session_group(self.session_key), self.channel_name)
         self.joined = True
         # Every (re)connect sends the page's current state: that is how it catches up after a drop.
         await self.bot_event(self.catch_up_event())
@@ -67,6 +75,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.session_key:
+            await self.channel_layer.group_discard(session_group(self.session_key), self.channel_name)
         if self.flushing is not None:
             self.flushing.cancel()
 
@@ -89,7 +99,33 @@ class LiveConsumer(AsyncWebsocketConsumer):
         finally:
             self.flushing = None
 
+    async def session_ended(self, event: Event) -> None:
+        """The session signed out (accounts.live_sessions): nothing more reaches this page."""
+        await self.end_signed_out()
+
+    async def end_signed_out(self) -> None:
+        if not self.joined:
+            return
+        self.joined = False
+        self.pending.clear()
+        await self.close(code=NOT_SIGNED_IN)
+
+    async def session_still_live(self) -> bool:
+        """Whether the session still exists, checked at most every LIVE_SESSION_RECHECK_SECONDS:
+        a session can end without the signal that closes its sockets (expiry, a flushed store)."""
+        now = time.monotonic()
+        if now - self.session_checked_at < settings.LIVE_SESSION_RECHECK_SECONDS:
+            return True
+        live = await database_sync_to_async(session_is_live)(self.session_key, self.user.pk)
+        self.session_checked_at = now
+        return live
+
     async def send_render(self, event: Event) -> None:
+        if not self.joined:
+            return
+        if not await self.session_still_live():
+            await self.end_signed_out()
+            return
         html = await database_sync_to_async(self._render_safely)(event)
         if not html:
             return

@@ -199,7 +199,17 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_PRIORITY_QUEUE = "priority"
 CELERY_WEBHOOKS_QUEUE = "webhooks"
 CELERY_WORKER_QUEUES = f"{CELERY_PRIORITY_QUEUE},{CELERY_TASK_DEFAULT_QUEUE},{CELERY_WEBHOOKS_QUEUE}"
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"queue_order_strategy": "priority"}
+# Seconds a task a worker took may stay unacknowledged before Redis hands it to another worker:
+# a killed worker's tick runs again this soon (kombu's default is an hour). Longer than a tick
+# takes; countdowns stay under half of it, or the broker would hand them out early.
+TASK_VISIBILITY_TIMEOUT = env.int("TASK_VISIBILITY_TIMEOUT", default=30)
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+    "queue_order_strategy": "priority",
+    "visibility_timeout": TASK_VISIBILITY_TIMEOUT,
+    # Each worker looks for such messages this often; kombu's default scans every 100 s.
+    "unacked_restore_interval": max(1, TASK_VISIBILITY_TIMEOUT // 3),
+    "unacked_restore_throttle": 1,
+}
 if REDIS_KEY_PREFIX:
     CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = REDIS_KEY_PREFIX
 CELERY_TASK_ROUTES = {
@@ -227,8 +237,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "exchanges.tasks.prune_paper_ticks",
         "schedule": 86400.0,
     },
-    # Webhook retries normally ride a countdown message; this catches any whose message or
-    # worker was lost.
+    # Webhook retries due within half of TASK_VISIBILITY_TIMEOUT ride a countdown message;
+    # this sends the later ones, and any whose message or worker was lost.
     "sweep-webhook-deliveries": {
         "task": "bots.webhooks.tasks.sweep_due_deliveries",
         "schedule": 30.0,
@@ -314,6 +324,8 @@ ACCOUNT_RATE_LIMITS = {
 }
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Gridwise] "
 USERSESSIONS_TRACK_ACTIVITY = True
+# Seconds a live socket trusts its session between checks that it still exists (accounts.live_sessions).
+LIVE_SESSION_RECHECK_SECONDS = env.float("LIVE_SESSION_RECHECK_SECONDS", default=5.0)
 
 OTP_TOTP_ISSUER = "Gridwise"
 # Off: wrong codes are throttled per user by accounts.twofactor, which owns every code check.

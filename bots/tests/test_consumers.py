@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -322,6 +323,8 @@ def test_a_page_gone_during_a_render_is_not_an_error() -> None:
     from bots.consumers import BotConsumer
 
     consumer = BotConsumer()
+    consumer.joined = True  # as after a handshake, with its session just checked
+    consumer.session_checked_at = time.monotonic()
     consumer.pending = [{"type": "bot.event", "kind": "fill"}]
     consumer.render = lambda event: "<div>fragment</div>"  # type: ignore[method-assign]
 

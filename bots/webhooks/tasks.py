@@ -13,15 +13,28 @@ from bots.webhooks.delivery import attempt_delivery
 from bots.webhooks.models import DeliveryStatus, WebhookDelivery
 
 SWEEP_BATCH = 500
-# Retries normally arrive by their own countdown message; the sweep leaves them this long first.
+# Retries due soon arrive by their own countdown message; the sweep leaves them this long first.
 SWEEP_GRACE = timedelta(seconds=20)
+
+
+def longest_countdown() -> float:
+    """A countdown message is held unacknowledged by the worker that took it; the broker hands
+    it to another once TASK_VISIBILITY_TIMEOUT passes, so a longer wait would run it twice."""
+    return settings.TASK_VISIBILITY_TIMEOUT / 2
 
 
 @shared_task(name="bots.webhooks.tasks.deliver_webhook", ignore_result=True, acks_late=True)
 def deliver_webhook(delivery_id: int) -> None:
     result = attempt_delivery(delivery_id)
     if result is not None and result.retry_in is not None:
-        deliver_webhook.apply_async((delivery_id,), countdown=result.retry_in)
+        queue_retry(delivery_id, result.retry_in)
+
+
+def queue_retry(delivery_id: int, retry_in: float) -> None:
+    """A retry due soon goes as a countdown message; a later one is sent by the sweep, which
+    finds it by its `next_attempt_at`."""
+    if retry_in < longest_countdown():
+        deliver_webhook.apply_async((delivery_id,), countdown=retry_in)
 
 
 @shared_task(name="bots.webhooks.tasks.sweep_due_deliveries", ignore_result=True)
