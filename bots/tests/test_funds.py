@@ -193,3 +193,21 @@ def test_unknown_balances_warn_but_do_not_block_the_review(
     page = text(response.content.decode())
     assert "Your balances are unknown: Paper trading did not answer within 3 seconds." in page
     assert "Create and start" in page
+
+
+def test_the_api_preview_says_why_the_balances_are_unknown(
+    trader: User, account: ExchangeAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_answer(self: PaperExchange) -> dict[str, object]:
+        raise ExchangeUnavailable("timed out")
+
+    monkeypatch.setattr(PaperExchange, "balances", no_answer)
+    response = bearer(trader, "read").post(
+        "/api/v1/bots/preview/", {**API_CONFIG, "account": account.pk, "investment": HUGE}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["funds_available"] is None
+    assert body["funds_unknown_reason"] == "Paper trading did not answer within 3 seconds."
+    assert body["funds_shortfall"] == ""
+    assert D(body["funds_needed"]["USDT"]) > D(HUGE)
