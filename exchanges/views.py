@@ -72,6 +72,17 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+def account_balances(request: HttpRequest, pk: int) -> HttpResponse:
+    """One account's balances for its row in the list, loaded after the page so that a slow
+    venue delays only its own row; without htmx, the account's page, which shows them."""
+    account = _own_account(request, pk)
+    if not request.htmx:  # type: ignore[attr-defined]
+        return redirect("exchange_account_detail", pk=account.pk)
+    context = {"account": account, "balances": available_balances(account)}
+    return render(request, "exchanges/includes/balances_inline.html", context)
+
+
+@login_required
 @require_POST
 def account_recheck(request: HttpRequest, pk: int) -> HttpResponse:
     account = _own_account(request, pk)

@@ -17,8 +17,10 @@ from bots.tests.conftest import paper_account_for
 from bots.tests.factories import grid_config
 from bots.tests.test_engine import tick
 from bots.tests.test_wizard import HTMX, review, worked_example
+from exchanges.base import ExchangeUnavailable
 from exchanges.models import ExchangeAccount
 from exchanges.paper import market
+from exchanges.paper.exchange import PaperExchange
 from exchanges.paper.instruments import instrument_for
 from exchanges.paper.models import PaperBalance
 
@@ -173,3 +175,39 @@ def test_the_api_refuses_to_create_a_grid_the_account_cannot_fund(
     assert error["code"] == "validation_error"
     assert "“Paper” has 5,000.00 USDT available" in error["fields"]["investment"][0]
     assert Bot.objects.count() == 0
+
+
+def test_unknown_balances_warn_but_do_not_block_the_review(
+    account: ExchangeAccount, client_for: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_answer(self: PaperExchange) -> dict[str, object]:
+        raise ExchangeUnavailable("timed out")
+
+    monkeypatch.setattr(PaperExchange, "balances", no_answer)
+    preview = text(
+        client_for.get("/bots/new/preview/", worked_example(account), headers=HTMX).content.decode()
+    )
+    assert "Balances unknown: Paper trading did not answer within 3 seconds." in preview
+    response = client_for.post("/bots/new/", worked_example(account))
+    assert response.status_code == 200
+    page = text(response.content.decode())
+    assert "Your balances are unknown: Paper trading did not answer within 3 seconds." in page
+    assert "Create and start" in page
+
+
+def test_the_api_preview_says_why_the_balances_are_unknown(
+    trader: User, account: ExchangeAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_answer(self: PaperExchange) -> dict[str, object]:
+        raise ExchangeUnavailable("timed out")
+
+    monkeypatch.setattr(PaperExchange, "balances", no_answer)
+    response = bearer(trader, "read").post(
+        "/api/v1/bots/preview/", {**API_CONFIG, "account": account.pk, "investment": HUGE}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["funds_available"] is None
+    assert body["funds_unknown_reason"] == "Paper trading did not answer within 3 seconds."
+    assert body["funds_shortfall"] == ""
+    assert D(body["funds_needed"]["USDT"]) > D(HUGE)

@@ -27,7 +27,7 @@ from bots.models import Bot
 from bots.previews import PreviewResult, check_preview
 from bots.strategies import grid, ranges
 from bots.views.charts import candle_points
-from exchanges.balances import AccountBalances, available_balances
+from exchanges.balances import AccountBalances, available_balances, unknown
 from exchanges.base import Candle, ExchangeError, Instrument
 from exchanges.instruments import instrument_for, recent_candles
 from exchanges.models import ExchangeAccount, ExchangeName
@@ -68,9 +68,6 @@ def load_market(form: BotForm, *, fresh_balances: bool = False) -> Market | None
     if form.chosen_account is None or symbol is None:
         return None
     market = Market(account=form.chosen_account, symbol=symbol)
-    market.balances = available_balances(
-        form.chosen_account, cache_seconds=0 if fresh_balances else BALANCES_CACHE_SECONDS
-    )
     try:
         market.instrument = instrument_for(form.chosen_account, symbol)
         market.price = exchange_for_account(form.chosen_account).ticker(symbol).last
@@ -79,6 +76,12 @@ def load_market(form: BotForm, *, fresh_balances: bool = False) -> Market | None
         )
     except ExchangeError as exc:
         market.error = venue_message(form.chosen_account, exc)
+        # A venue that just failed is not asked again for the balances: the page waited enough.
+        market.balances = unknown(market.error)
+        return market
+    market.balances = available_balances(
+        form.chosen_account, cache_seconds=0 if fresh_balances else BALANCES_CACHE_SECONDS
+    )
     return market
 
 

@@ -39,4 +39,8 @@ def test_a_paper_account_page_shows_its_balances_and_its_prices(
         assert page.get_by_test_id("paper-feed").first.is_visible()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         page.screenshot(path=artifacts / f"exchange-account-balances-{name}.png", full_page=True)
+        page.goto(f"{live_server.url}/exchange-accounts/")
+        page.get_by_test_id("row-balances").get_by_text("10,000 USDT").wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        page.screenshot(path=artifacts / f"exchange-account-list-balances-{name}.png", full_page=True)
         context.close()

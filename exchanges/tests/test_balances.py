@@ -83,3 +83,25 @@ def test_a_refused_key_says_so(simulator: BybitSimulator, settings) -> None:
     balances = available_balances(simulator_account(simulator))
     assert not balances.known
     assert balances.reason.startswith("Bybit refused to show the balances:")
+
+
+def test_the_list_loads_each_accounts_balances_after_the_page(db: None, client: Client) -> None:
+    owner = make_user(email="rows@example.com")
+    account = ExchangeAccount.objects.create(
+        owner=owner,
+        label="Paper",
+        exchange=ExchangeName.PAPER,
+        environment=Environment.PAPER,
+        paper_account=open_paper_account("rows", {"USDT": D("1234.5")}),
+    )
+    client.force_login(owner)
+    listing = client.get("/exchange-accounts/").content.decode()
+    url = f"/exchange-accounts/{account.pk}/balances/"
+    assert f'href="/exchange-accounts/{account.pk}/#balances-title" hx-get="{url}"' in listing
+    row = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "1,234.5 USDT" in row
+    without_htmx = client.get(url)
+    assert without_htmx["Location"] == f"/exchange-accounts/{account.pk}/", "the account's page shows them"
+    stranger = Client()
+    stranger.force_login(make_user(email="stranger@example.com"))
+    assert stranger.get(url, headers={"HX-Request": "true"}).status_code == 404
