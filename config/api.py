@@ -86,9 +86,7 @@ def _exchange_error(exc: exchange_errors.ExchangeError) -> ApiError:
             headers={"Retry-After": wait},
         )
     if isinstance(exc, exchange_errors.ExchangeUnavailable):
-        return ApiError(
-            503, "exchange_unavailable", "The exchange did not answer in time; nothing was changed."
-        )
+        return ApiError(503, "exchange_unavailable", f"{message} Nothing was changed.")
     if isinstance(exc, exchange_errors.AuthError | exchange_errors.PermissionDenied):
         return ApiError(502, "exchange_refused_key", f"The exchange refused the account's API key: {message}")
     return ApiError(502, "exchange_error", f"The exchange answered with an error: {message}")
