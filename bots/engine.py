@@ -704,7 +704,8 @@ def _stop_unconfirmed(bot: Bot, orders: list[Order], failure: ExchangeError) -> 
         )
     else:
         still = f"No order was open; the stop ends when {venue} answers."
-    do_fail_bot(bot, f"The stop could not be confirmed: {failure.message} {still}")
+    unsold = " The base was not sold: sell it once the stop is through." if bot.sell_base_on_stop else ""
+    do_fail_bot(bot, f"The stop could not be confirmed: {failure.message} {still}{unsold}")
 
 
 def unconfirmed_cancels(bot_id: int) -> list[Order]:
