@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -18,7 +19,7 @@ from bots.webhooks import emit as webhooks
 from exchanges.instruments import instrument_for
 from exchanges.models import ExchangeAccount
 from exchanges.registry import exchange_for_account
-from trading.models import LIVE_STATUSES
+from trading.models import LIVE_STATUSES, Order, OrderStatus
 
 MAX_AUTO_RESTARTS = 5
 STOPPABLE = (BotStatus.STARTING, BotStatus.RUNNING, BotStatus.ERROR)
@@ -149,6 +150,61 @@ def do_stop_all(owner: User, *, sell_base: bool = False) -> list[Bot]:
         except InvalidTransition:
             continue  # it stopped by itself meanwhile
     return stopped
+
+
+FORCE_STOPPABLE = (BotStatus.STOPPING, BotStatus.ERROR)
+
+
+def check_force_stop(bot: Bot) -> None:
+    """Force stop is for a stop that cannot finish (its venue is gone), not a way around Stop."""
+    if bot.status not in FORCE_STOPPABLE:
+        raise InvalidTransition(
+            f"“{bot.name}” is {bot.get_status_display().lower()}; force stop is for a bot that is "
+            "stopping or in error. Use Stop."
+        )
+
+
+def may_be_open(bot: Bot) -> list[Order]:
+    """Orders the venue may still hold for this bot: sent and not known to have ended, or
+    cancelled without the venue's confirmation."""
+    sent = Q(status__in=LIVE_STATUSES) & ~Q(status=OrderStatus.PENDING, sent_at__isnull=True)
+    return list(
+        Order.objects.filter(Q(bot=bot) & (sent | Q(cancel_unconfirmed_since__isnull=False))).order_by(
+            "-price", "id"
+        )
+    )
+
+
+def do_force_stop(bot: Bot) -> Bot:
+    """Mark the bot stopped without reaching its exchange. What may still be open there is
+    marked unconfirmed: listed on the bot's page and cancelled when the venue answers
+    (bots.tasks.settle_unconfirmed_cancels)."""
+    check_force_stop(bot)
+    venue = bot.exchange_account.get_exchange_display()
+    with transaction.atomic():
+        unsent = Order.objects.filter(bot=bot, status=OrderStatus.PENDING, sent_at__isnull=True)
+        unsent.update(status=OrderStatus.CANCELLED, reject_reason="Stopped before it was sent.")
+        open_there = may_be_open(bot)
+        Order.objects.filter(
+            pk__in=[order.pk for order in open_there], cancel_unconfirmed_since__isnull=True
+        ).update(cancel_unconfirmed_since=timezone.now())
+        count = len(open_there)
+        left = (
+            f" {count} order{'s' if count != 1 else ''} may still be open on {venue}; Gridwise cancels "
+            f"{'them' if count != 1 else 'it'} when {venue} answers."
+            if count
+            else ""
+        )
+        bot = transition(
+            bot,
+            BotStatus.STOPPED,
+            allowed_from=FORCE_STOPPABLE,
+            message=f"Force stopped without reaching {venue}.{left}",
+            stopped_at=timezone.now(),
+            restart_at=None,
+            status_reason="",
+        )
+    return bot
 
 
 def do_exit_bot(bot: Bot, reason: grid.ExitReason) -> Bot:

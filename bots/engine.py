@@ -32,6 +32,7 @@ from bots.live import publish
 from bots.models import ACTIVE_STATUSES, Bot, BotEvent, BotEventKind, BotStatus
 from bots.rows import from_row
 from bots.strategies import grid
+from config.wording import wait_in_words
 from exchanges.base import (
     AuthError,
     DuplicateClientOrderId,
@@ -372,8 +373,9 @@ def _tick_steps(bot: Bot, *, quiet: bool = False) -> Iterator[None]:
         elif bot.status == BotStatus.STOPPING:
             _stopping(bot, exchange)
     except RateLimited as exc:
-        _note(bot, BotEventKind.WARNING, f"The exchange is rate limiting; waiting {exc.retry_after:.0f}s.")
-        _schedule(bot, timedelta(seconds=max(1.0, exc.retry_after)))
+        wait = max(1.0, exc.retry_after)
+        _note(bot, BotEventKind.WARNING, f"The exchange is rate limiting; waiting {wait_in_words(wait)}.")
+        _schedule(bot, timedelta(seconds=wait))
     except ExchangeUnavailable as exc:
         _unavailable(bot, exc)
     except (AuthError, PermissionDenied) as exc:
@@ -391,12 +393,10 @@ def _unavailable(bot: Bot, exc: ExchangeUnavailable) -> None:
     failures = bot.consecutive_failures + 1
     Bot.objects.filter(pk=bot.pk).update(consecutive_failures=failures)
     if failures >= MAX_FAILURES:
-        _halt(
-            bot, f"The exchange has not answered {failures} times in a row ({exc.message}).", transient=True
-        )
+        _halt(bot, f"The exchange has not answered {failures} times in a row: {exc.message}", transient=True)
         return
     backoff = timedelta(seconds=min(60, 2**failures))
-    _note(bot, BotEventKind.WARNING, f"The exchange did not answer; retrying in {backoff.seconds}s.")
+    _note(bot, BotEventKind.WARNING, f"{exc.message} Retrying in {wait_in_words(backoff.total_seconds())}.")
     _schedule(bot, backoff)
 
 
@@ -693,7 +693,8 @@ def _stop_unconfirmed(bot: Bot, orders: list[Order], failure: ExchangeError) -> 
         )
     else:
         still = f"No order was open; the stop ends when {venue} answers."
-    do_fail_bot(bot, f"The stop could not be confirmed: {failure.message} {still}")
+    unsold = " The base was not sold: sell it once the stop is through." if bot.sell_base_on_stop else ""
+    do_fail_bot(bot, f"The stop could not be confirmed: {failure.message} {still}{unsold}")
 
 
 def unconfirmed_cancels(bot_id: int) -> list[Order]:

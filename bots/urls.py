@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from bots.views import dashboard, detail, edit, wizard
+from bots.views import dashboard, detail, edit, stop, wizard
 
 urlpatterns: list[URLPattern | URLResolver] = []
 
@@ -24,6 +24,7 @@ urlpatterns += [
     path("<int:pk>/start/", detail.bot_start, name="bot_start"),
     path("<int:pk>/stop/", detail.bot_stop, name="bot_stop"),
     path("<int:pk>/emergency-stop/", detail.bot_emergency_stop, name="bot_emergency_stop"),
+    path("<int:pk>/force-stop/", stop.bot_force_stop, name="bot_force_stop"),
     path("<int:pk>/clone/", detail.bot_clone, name="bot_clone"),
 ]
 

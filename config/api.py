@@ -99,9 +99,7 @@ def _exchange_error(exc: exchange_errors.ExchangeError) -> ApiError:
             headers={"Retry-After": wait},
         )
     if isinstance(exc, exchange_errors.ExchangeUnavailable):
-        return ApiError(
-            503, "exchange_unavailable", "The exchange did not answer in time; nothing was changed."
-        )
+        return ApiError(503, "exchange_unavailable", f"{message} Nothing was changed.")
     if isinstance(exc, VenueNotAllowed):
         # Our own setting, not the venue's answer: the venue was never contacted.
         return ApiError(

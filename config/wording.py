@@ -12,3 +12,11 @@ def wait_phrase(seconds: float) -> str:
         return f"{whole} second" if whole == 1 else f"{whole} seconds"
     minutes = math.ceil(whole / 60)
     return f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def wait_in_words(seconds: float) -> str:
+    """A wait that may be shorter than a second, as a person says it: "under a second",
+    "5 seconds", "2 minutes" (never "0s")."""
+    if seconds < 1:
+        return "under a second"
+    return wait_phrase(seconds)

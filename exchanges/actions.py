@@ -104,7 +104,7 @@ def _failed_check(account: ExchangeAccount, exc: ExchangeError) -> KeyCheck:
         message = f"{venue} is limiting requests right now. Nothing was saved; try again in {wait}."
         return KeyCheck(CheckOutcome.UNAVAILABLE, (message,))
     if isinstance(exc, ExchangeUnavailable):
-        message = f"{venue} did not answer in time. Nothing was saved; try again in a minute."
+        message = f"{exc.message} Nothing was saved; try again in a minute."
         return KeyCheck(CheckOutcome.UNAVAILABLE, (message,))
     message = f"{venue} answered with an unexpected error. Nothing was saved; try again later."
     return KeyCheck(CheckOutcome.UNAVAILABLE, (message,))

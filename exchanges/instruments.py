@@ -16,15 +16,17 @@ from exchanges.registry import exchange_for_account
 INSTRUMENT_CACHE_SECONDS = 3600
 
 
-def instrument_for(account: ExchangeAccount, symbol: str) -> Instrument:
-    """`symbol`'s filters on `account`'s venue. Raises `ExchangeError` (e.g. `UnknownSymbol`)."""
+def instrument_for(account: ExchangeAccount, symbol: str, *, fail_fast: bool = False) -> Instrument:
+    """`symbol`'s filters on `account`'s venue. Raises `ExchangeError` (e.g. `UnknownSymbol`).
+
+    `fail_fast`: one short try (a page that can do without it, with the venue perhaps down)."""
     if account.exchange == ExchangeName.PAPER:
         return paper_instruments.instrument_for(symbol)
     key = f"instrument:{account.pk}:{symbol}"
     found = cache.get(key)
     if isinstance(found, Instrument):
         return found
-    instrument = exchange_for_account(account).instrument(symbol)
+    instrument = exchange_for_account(account, fail_fast=fail_fast).instrument(symbol)
     cache.set(key, instrument, INSTRUMENT_CACHE_SECONDS)
     return instrument
 

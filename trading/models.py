@@ -53,7 +53,11 @@ class Order(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)  # set before the one send
     # A stop asked the venue to cancel it and got no answer: it may still be open there until
     # bots.tasks.settle_unconfirmed_cancels hears from the venue.
-    cancel_unconfirmed_since = models.DateTimeField(null=True, blank=True)
+    cancel_unconfirmed_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a stop asked the venue to cancel it without an answer: it may still be open there.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

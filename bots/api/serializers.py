@@ -16,7 +16,7 @@ from accounts.api.fields import (
 from bots import codec
 from bots.models import Bot, BotEvent
 from bots.strategies import grid
-from trading.api.serializers import SIDE_CHOICES
+from trading.api.serializers import SIDE_CHOICES, OrderSerializer
 
 
 def price_input(**kwargs: Any) -> serializers.DecimalField:
@@ -185,6 +185,14 @@ class StopSerializer(serializers.Serializer[Any]):
 class StopAllResultSerializer(serializers.Serializer[Any]):
     stopped = serializers.ListField(
         child=serializers.IntegerField(), help_text="Ids of the bots told to stop."
+    )
+
+
+class ForceStopResultSerializer(serializers.Serializer[Any]):
+    bot = BotSerializer()
+    may_be_open = OrderSerializer(
+        many=True,
+        help_text="Orders that may still be open on the venue; Gridwise cancels them when it answers.",
     )
 
 

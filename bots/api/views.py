@@ -19,6 +19,7 @@ from bots.api.serializers import (
     BotEventSerializer,
     BotSerializer,
     BotWriteSerializer,
+    ForceStopResultSerializer,
     PnlSerializer,
     PreviewRequestSerializer,
     PreviewSerializer,
@@ -376,6 +377,35 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     @action(detail=True, methods=["post"], url_path="emergency-stop")
     def emergency_stop(self, request: Request, pk: str) -> Response:
         return self._stop(request, actions.do_emergency_stop)
+
+    @extend_schema(
+        summary="Force-stop a bot",
+        description=(
+            "For a bot that is `stopping` or in `error` whose exchange cannot be reached: marks it "
+            "`stopped` at once without contacting the exchange. `may_be_open` lists the orders that "
+            "may still be open there (price, side, quantity, client order id); Gridwise cancels them "
+            "by client order id when the exchange answers again. Any other status is a 409."
+        ),
+        request=None,
+        responses={200: ForceStopResultSerializer, **ACTION_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Force-stopped",
+                value={"bot": {**BOT_EXAMPLE, "status": "stopped"}, "may_be_open": []},
+                response_only=True,
+            )
+        ],
+    )
+    @action(detail=True, methods=["post"], url_path="force-stop")
+    def force_stop(self, request: Request, pk: str) -> Response:
+        bot = self.get_object()
+        try:
+            actions.check_force_stop(bot)
+        except actions.InvalidTransition as exc:
+            raise ApiError(409, "invalid_transition", str(exc)) from exc
+        bot = _transition(actions.do_force_stop, bot)
+        result = {"bot": bot, "may_be_open": actions.may_be_open(bot)}
+        return Response(ForceStopResultSerializer(result).data)
 
     def _stop(self, request: Request, do: Any) -> Response:
         bot = self.get_object()

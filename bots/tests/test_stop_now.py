@@ -32,10 +32,10 @@ def running_bot(simulator: BybitSimulator) -> Bot:
     return bot
 
 
-def timed_emergency_stop(bot: Bot) -> float:
+def timed_emergency_stop(bot: Bot, *, sell_base: bool = False) -> float:
     """The trader's button and the worker's task, as the priority queue runs it."""
     started = time.monotonic()
-    actions.do_emergency_stop(bot)
+    actions.do_emergency_stop(bot, sell_base=sell_base)
     stop_bot_now(bot.pk)
     return time.monotonic() - started
 
@@ -62,7 +62,9 @@ def test_emergency_stop_with_the_venue_down_is_an_error_within_seconds_then_sett
     assert elapsed < STOP_WITHIN, f"the stop took {elapsed:.1f} s"
     bot.refresh_from_db()
     assert bot.status == BotStatus.ERROR
-    assert "5 orders may still be open on Bybit" in bot.status_reason
+    assert "Could not connect to Bybit (connection refused). 5 orders may still be open on Bybit" in (
+        bot.status_reason
+    )
     assert bot.restart_at is None, "a stopped bot is never restarted by itself"
     unconfirmed = bot.orders.filter(cancel_unconfirmed_since__isnull=False)
     assert set(unconfirmed.values_list("client_order_id", flat=True)) == grid
@@ -103,12 +105,15 @@ def test_emergency_stop_with_the_venue_hanging_gives_up_after_one_short_timeout(
     bot.exchange_account.base_url = f"http://127.0.0.1:{silent_port}"
     bot.exchange_account.save(update_fields=["base_url"])
 
-    elapsed = timed_emergency_stop(bot)
+    elapsed = timed_emergency_stop(bot, sell_base=True)
 
     assert elapsed < STOP_WITHIN, f"the stop took {elapsed:.1f} s"
     bot.refresh_from_db()
     assert bot.status == BotStatus.ERROR
-    assert "5 orders may still be open on Bybit" in bot.status_reason
+    assert bot.status_reason.endswith("The base was not sold: sell it once the stop is through.")
+    assert (
+        "Bybit did not answer within 2 seconds (timed out). 5 orders may still be open" in bot.status_reason
+    )
     assert bot.orders.filter(cancel_unconfirmed_since__isnull=False).count() == 5
 
 

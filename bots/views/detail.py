@@ -134,7 +134,8 @@ class Precision:
 
 def _instrument(bot: Bot) -> Instrument | None:
     try:
-        return instrument_for(bot.exchange_account, bot.symbol)
+        # One short try: the page shows without it, and a stop's page must not wait on a gone venue.
+        return instrument_for(bot.exchange_account, bot.symbol, fail_fast=True)
     except ExchangeError:
         return None
 

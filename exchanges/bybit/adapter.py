@@ -8,16 +8,20 @@ retries are switched off here and reads are retried by this module instead.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.client import RemoteDisconnected
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from pybit.exceptions import FailedRequestError, InvalidRequestError
 from pybit.unified_trading import HTTP
+from urllib3.exceptions import NameResolutionError
 
 from exchanges.base import (
     Balance,
@@ -105,6 +109,38 @@ def _http_failure(exc: FailedRequestError) -> ExchangeError:
     return ExchangeUnavailable(f"Bybit did not answer properly (HTTP {status}).", code=str(status))
 
 
+def _no_reply(exc: requests.RequestException, endpoint: str, timeout: float) -> str:
+    """What happened, as a trader can act on it: refused, not found, timed out, cut off."""
+    causes = _causes(exc)
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+        return "Could not connect to Bybit (connection refused)."
+    if any(isinstance(cause, socket.gaierror | NameResolutionError) for cause in causes):
+        host = urlsplit(endpoint).hostname or endpoint
+        return f"Could not find Bybit's address (the DNS lookup for {host} failed)."
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"Could not connect to Bybit within {timeout:g} seconds (connection timed out)."
+    if isinstance(exc, requests.Timeout):
+        return f"Bybit did not answer within {timeout:g} seconds (timed out)."
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "Could not connect to Bybit securely (TLS error)."
+    if any(isinstance(cause, ConnectionResetError | RemoteDisconnected) for cause in causes):
+        return "Bybit closed the connection without answering."
+    return f"Could not reach Bybit ({type(exc).__name__})."
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and everything it wraps: requests wraps urllib3, which wraps the socket's error."""
+    found: list[BaseException] = []
+    waiting: list[object] = [exc]
+    while waiting:
+        current = waiting.pop()
+        if not isinstance(current, BaseException) or any(current is seen for seen in found):
+            continue
+        found.append(current)
+        waiting += [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
+    return found
+
+
 @contextmanager
 def _reading_reply() -> Iterator[None]:
     try:
@@ -160,7 +196,7 @@ class BybitExchange(Exchange):
         except FailedRequestError as exc:
             raise _http_failure(exc) from exc
         except requests.RequestException as exc:
-            raise ExchangeUnavailable(f"No reply from Bybit ({type(exc).__name__}).") from exc
+            raise ExchangeUnavailable(_no_reply(exc, self.endpoint, self._http.timeout)) from exc
         except PermissionError as exc:  # pybit's word for "no key configured"
             raise codes.error_for(codes.INVALID_KEY, "No API key is configured.") from exc
         self._note_quota(name, headers)

@@ -95,7 +95,7 @@ def test_a_wrong_secret_is_a_clear_field_error(trader_client: Client, simulator:
 @pytest.mark.parametrize(
     ("fault", "message"),
     [
-        ({"server_error_requests": 20}, "did not answer in time"),
+        ({"server_error_requests": 20}, "Bybit did not answer properly (HTTP 503). Nothing was saved"),
         ({"rate_limit_requests": 20, "rate_limit_reset_ms": 100}, "is limiting requests right now"),
     ],
 )
@@ -174,4 +174,18 @@ def test_key_checks_are_rate_limited_per_user(
 
     assert third.status_code == 429
     assert "Too many key checks" in third.content.decode()
+    assert not ExchangeAccount.objects.exists()
+
+
+def test_an_exchange_that_refuses_the_connection_is_named_as_such(
+    trader_client: Client, simulator: BybitSimulator
+) -> None:
+    simulator.stop()  # nothing listens on its port any more
+
+    response = add(trader_client, simulator)
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Could not connect to Bybit (connection refused). Nothing was saved" in page
+    assert "did not answer in time" not in page
     assert not ExchangeAccount.objects.exists()

@@ -33,6 +33,7 @@ class OrderSerializer(serializers.ModelSerializer[Order]):
             "status",
             "purpose",
             "reject_reason",
+            "cancel_unconfirmed_since",
             "created_at",
             "updated_at",
         )
