@@ -5,6 +5,7 @@ The paper market's replay feed and `import_candles` both read through here.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import functools
 import gzip
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+
+from django.conf import settings
 
 from exchanges.base import Candle
 from exchanges.market_data import intervals
@@ -39,6 +42,28 @@ def series_named_by(path: Path) -> NamedSeries | None:
     if match is None or match["interval"] not in intervals.WIDTHS:
         return None
     return NamedSeries(match["symbol"].upper(), match["interval"])
+
+
+def newest_shipped(
+    symbol: str, interval: str, start: datetime | None, end: datetime, limit: int
+) -> list[Candle]:
+    """Like `store.newest_candles` for the replay venue, read straight from the data directory's
+    file of that series: what the simulator serves before the files are imported anywhere."""
+    path = next(
+        (
+            path
+            for path in candle_files(Path(settings.PRICE_DATA_DIR))
+            if series_named_by(path) == NamedSeries(symbol, interval)
+        ),
+        None,
+    )
+    if path is None:
+        return []
+    candles = read_candle_file(path)
+    times = [candle.open_time for candle in candles]
+    first = bisect.bisect_left(times, start) if start else 0
+    stop = bisect.bisect_right(times, end)
+    return list(reversed(candles[max(first, stop - limit) : stop]))
 
 
 def read_candle_file(path: Path) -> tuple[Candle, ...]:

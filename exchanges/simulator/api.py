@@ -34,7 +34,7 @@ from exchanges.base import (
 from exchanges.bybit import codes
 from exchanges.bybit.convert import INTERVALS, ORDER_TYPES, SIDES, TIME_IN_FORCE, from_ms
 from exchanges.market_data import store
-from exchanges.market_data.files import REPLAY_VENUE
+from exchanges.market_data.files import REPLAY_VENUE, newest_shipped
 from exchanges.simulator import records
 from exchanges.simulator.auth import KeyConfig, Rejection
 
@@ -153,7 +153,8 @@ class BybitApi:
 
     def kline(self, params: Params, key: KeyConfig | None) -> Json:
         """The candle store's series of `candle_venue` where it holds candles for the range asked;
-        elsewhere the paper market's own history (the intervals the paper engine keeps)."""
+        else, for the replay venue, the shipped file of that series; else the paper market's own
+        history (the intervals the paper engine keeps)."""
         _spot(params, default="linear")  # Bybit's default category for kline
         interval = _OUR_INTERVALS.get(str(params.get("interval", "")))
         if interval is None:
@@ -165,6 +166,8 @@ class BybitApi:
         symbol = str(params.get("symbol", ""))
         self._known(engine, symbol)
         newest_first = store.newest_candles(self._candle_venue, symbol, interval, start, end, limit)
+        if not newest_first and self._candle_venue == REPLAY_VENUE:
+            newest_first = newest_shipped(symbol, interval, start, end, limit)
         if not newest_first and interval in CANDLE_INTERVALS:
             since = start or end - CANDLE_INTERVALS[interval] * limit
             candles = engine.candles(symbol, interval, since, end)

@@ -7,6 +7,7 @@ import io
 import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,11 @@ from exchanges.market_data import store
 from exchanges.market_data.files import read_candle_file
 from exchanges.market_data.models import Candle as StoredCandle
 from exchanges.market_data.store import Series
+from exchanges.paper.exchange import PaperExchange
+from exchanges.paper.service import open_paper_account
 from exchanges.simulator.records import kline_row
 from exchanges.simulator.server import BybitSimulator
+from exchanges.tasks import advance_paper_markets
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SHIPPED_5M = DATA / "btcusdt-5m-2023-01-02--2023-02-09.csv.gz"
@@ -306,3 +310,53 @@ def test_an_unknown_interval_code_is_bybits_parameter_error(client: HTTP) -> Non
 
     with pytest.raises(InvalidRequestError, match="Invalid period"):
         client.get_kline(category="spot", symbol="BTCUSDT", interval="7")
+
+
+# The exchange interface's klines -----------------------------------------------------------------
+
+
+def test_klines_is_one_request_of_the_newest_candles_oldest_first(db: None) -> None:
+    for _ in range(30):  # a minute of beat: the market's feed history leads up to its price
+        advance_paper_markets()
+    paper = PaperExchange(open_paper_account("klines", {"USDT": Decimal("1000")}))
+    end = datetime.now(UTC)
+    every = paper.candles("BTCUSDT", "15m", end - timedelta(days=1), end)
+
+    newest = paper.klines("BTCUSDT", "15m", end - timedelta(days=1), end, 10)
+
+    assert len(every) > 10
+    assert newest == every[-10:]
+    with pytest.raises(ValueError, match="limit must be between 1 and 1000"):
+        paper.klines("BTCUSDT", "15m", end - timedelta(days=1), end, 1001)
+
+
+def test_bybits_klines_and_candles_agree_over_many_pages(
+    simulator: BybitSimulator, replay: list[Candle]
+) -> None:
+    bybit = BybitExchange("", "", environment="custom", base_url=simulator.url)
+
+    assert bybit.candles("BTCUSDT", "5m", FIRST_5M, LAST_5M) == replay
+    assert bybit.klines("BTCUSDT", "5m", FIRST_5M, LAST_5M, 3) == replay[-3:]
+
+
+def test_before_any_import_the_simulator_serves_the_shipped_file(client: HTTP, db: None) -> None:
+    shipped = read_candle_file(SHIPPED_5M)
+
+    body = client.get_kline(
+        category="spot",
+        symbol="BTCUSDT",
+        interval="5",
+        start=ms(FIRST_5M),
+        end=ms(FIRST_5M + FIVE * 999),
+        limit=1000,
+    )
+
+    assert StoredCandle.objects.count() == 0
+    assert body["result"]["list"] == [kline_row(candle) for candle in reversed(shipped[:1000])]
+
+
+def test_the_shipped_series_travels_through_pybit_into_the_store_unchanged(simulator: BybitSimulator) -> None:
+    out, _ = from_bybit(simulator, "--start", "2023-01-02T16:45", "--end", "2023-02-09T21:15")
+
+    assert stored("bybit") == list(read_candle_file(SHIPPED_5M))
+    assert "No gaps." in out
