@@ -130,6 +130,10 @@ def test_the_progress_bar_draws_on_stderr_when_asked(db: None) -> None:
             "--start 'yesterday' is not a date",
         ),
         (["--interval", "5m", "--start", "2024-01-01"], "Give --symbol and --interval"),
+        (
+            ["--venue", "binance", "--symbol", "BTCUSDT", "--interval", "5m"],
+            "Candles are fetched from bybit only; other venues come from --file.",
+        ),
         (["--file", "/nowhere/btcusdt-5m.csv.gz"], "No candle file at /nowhere/btcusdt-5m.csv.gz."),
         (
             ["--file", str(SHIPPED_5M), "--interval", "1h"],
