@@ -117,3 +117,19 @@ def test_the_paper_feed_and_the_importer_read_files_through_one_reader() -> None
         candles[5].low,
         candles[5].volume,
     )
+
+
+def test_a_long_list_of_gaps_is_summarised_after_twenty() -> None:
+    from exchanges.management.commands.import_candles import summary
+    from exchanges.market_data.importer import ImportReport
+
+    gaps = [Gap(T0 + FIVE * 2 * i, T0 + FIVE * 2 * i, 1) for i in range(25)]
+    report = ImportReport(SERIES, read=10, stored=10, first=T0, last=T0 + FIVE * 60, seconds=0.5, gaps=gaps)
+
+    lines = summary(report).splitlines()
+
+    assert lines[0].endswith("0.5 s, 20 rows/s.")
+    assert lines[1] == "25 gap(s), 25 candle(s) missing (not filled):"
+    assert lines[2] == "  2024-03-01 00:00 → 2024-03-01 00:00 UTC (1 missing)"
+    assert len(lines) == 2 + 20 + 1
+    assert lines[-1] == "  … and 5 more."
