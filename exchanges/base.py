@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 CLIENT_ORDER_ID_MAX = 36
+KLINES_MAX = 1000  # the most candles one kline request may ask for, as on Bybit
 # The candle intervals every venue serves, by the names the interface uses.
 CANDLE_INTERVALS: dict[str, timedelta] = {
     "1m": timedelta(minutes=1),
@@ -328,6 +329,15 @@ class Exchange(ABC):
     @abstractmethod
     def candles(self, symbol: str, interval: str, start: datetime, end: datetime) -> list[Candle]:
         """Candles whose open time lies in [start, end], oldest first. interval: 1m 5m 15m 1h 4h 1d."""
+
+    def klines(
+        self, symbol: str, interval: str, start: datetime, end: datetime, limit: int = KLINES_MAX
+    ) -> list[Candle]:
+        """One request's worth: the newest `limit` (at most KLINES_MAX) candles whose open time
+        lies in [start, end], oldest first. Callers page through longer ranges themselves."""
+        if not 1 <= limit <= KLINES_MAX:
+            raise ValueError(f"limit must be between 1 and {KLINES_MAX}.")
+        return self.candles(symbol, interval, start, end)[-limit:]
 
     @abstractmethod
     def balances(self) -> dict[str, Balance]: ...

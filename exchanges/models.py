@@ -12,9 +12,11 @@ from django.utils import timezone
 from accounts.models import OwnedQuerySet
 from exchanges import credentials
 from exchanges.base import KeyPermissions
+from exchanges.market_data.models import Candle
 from exchanges.paper.models import PaperAccount, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperTick
 
 __all__ = [
+    "Candle",
     "ExchangeAccount",
     "PaperAccount",
     "PaperBalance",

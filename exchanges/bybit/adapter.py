@@ -24,6 +24,7 @@ from pybit.unified_trading import HTTP
 from urllib3.exceptions import NameResolutionError
 
 from exchanges.base import (
+    KLINES_MAX,
     Balance,
     Candle,
     Exchange,
@@ -51,7 +52,6 @@ ENVIRONMENTS = ("mainnet", "testnet", "demo", "custom")
 SPOT = "spot"
 PAGE_LIMIT = 50  # Bybit's maximum page for order lists
 EXECUTION_PAGE_LIMIT = 100
-KLINE_LIMIT = 1000
 # Bybit answers an execution query for at most seven days at a time.
 EXECUTION_WINDOW = timedelta(days=7)
 # Bybit keeps about two years of executions; older `since` values gain nothing.
@@ -294,31 +294,36 @@ class BybitExchange(Exchange):
         raise InvalidOrder(f"Bybit has no ticker for {symbol}.", reason=_UNKNOWN_SYMBOL)
 
     def candles(self, symbol: str, interval: str, start: datetime, end: datetime) -> list[Candle]:
+        found: dict[datetime, Candle] = {}
+        until = end
+        while until >= start:
+            page = self.klines(symbol, interval, start, until, KLINES_MAX)
+            found.update((candle.open_time, candle) for candle in page)
+            if len(page) < KLINES_MAX:
+                break
+            until = page[0].open_time - timedelta(milliseconds=1)
+        return sorted(found.values(), key=lambda candle: candle.open_time)
+
+    def klines(
+        self, symbol: str, interval: str, start: datetime, end: datetime, limit: int = KLINES_MAX
+    ) -> list[Candle]:
         if interval not in convert.INTERVALS:
             reason = InvalidOrderReason.BAD_PARAMETER
             raise InvalidOrder(f"Unknown candle interval {interval}.", reason=reason)
-        found: dict[datetime, Candle] = {}
-        until = convert.to_ms(end)
-        while until >= convert.to_ms(start):
-            page = self._kline_page(symbol, convert.INTERVALS[interval], convert.to_ms(start), until)
-            found.update((candle.open_time, candle) for candle in page)
-            if len(page) < KLINE_LIMIT:
-                break
-            until = convert.to_ms(min(candle.open_time for candle in page)) - 1
-        return sorted(found.values(), key=lambda candle: candle.open_time)
-
-    def _kline_page(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> list[Candle]:
+        if not 1 <= limit <= KLINES_MAX:
+            raise ValueError(f"limit must be between 1 and {KLINES_MAX}.")
         result = self._read(
             self._http.get_kline,
             category=SPOT,
             symbol=symbol,
-            interval=interval,
-            start=start_ms,
-            end=end_ms,
-            limit=KLINE_LIMIT,
+            interval=convert.INTERVALS[interval],
+            start=convert.to_ms(start),
+            end=convert.to_ms(end),
+            limit=limit,
         )["result"]
         with _reading_reply():
-            return [convert.candle(row) for row in result["list"]]
+            # Bybit lists the newest first.
+            return sorted((convert.candle(row) for row in result["list"]), key=lambda c: c.open_time)
 
     # Account ---------------------------------------------------------------
 

@@ -35,7 +35,21 @@ TIME_IN_FORCE = {
     TimeInForce.POST_ONLY: "PostOnly",
 }
 # Our candle intervals and Bybit's names for them.
-INTERVALS = {"1m": "1", "5m": "5", "15m": "15", "1h": "60", "4h": "240", "1d": "D"}
+INTERVALS = {
+    "1m": "1",
+    "3m": "3",
+    "5m": "5",
+    "15m": "15",
+    "30m": "30",
+    "1h": "60",
+    "2h": "120",
+    "4h": "240",
+    "6h": "360",
+    "12h": "720",
+    "1d": "D",
+    "1w": "W",
+    "1M": "M",
+}
 _STATUSES = {
     "New": OrderStatus.NEW,
     "PartiallyFilled": OrderStatus.PARTIALLY_FILLED,

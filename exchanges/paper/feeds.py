@@ -6,9 +6,7 @@ after a restart (`PaperMarket.feed_position`).
 
 from __future__ import annotations
 
-import csv
 import functools
-import gzip
 import logging
 import random
 import threading
@@ -21,6 +19,7 @@ from typing import Protocol
 from django.conf import settings
 
 from exchanges.base import ExchangeError
+from exchanges.market_data.files import read_candle_file
 from exchanges.paper.instruments import instrument_for
 
 logger = logging.getLogger(__name__)
@@ -86,17 +85,12 @@ class ReplayFeed:
 
 @functools.cache
 def _read_candles(path: str) -> tuple[PricePoint, ...]:
-    with gzip.open(path, "rt", newline="") if path.endswith(".gz") else open(path, newline="") as handle:
-        return tuple(
-            PricePoint(
-                time=datetime.fromtimestamp(int(row["open_time_ms"]) / 1000, tz=UTC),
-                price=Decimal(row["close"]),
-                high=Decimal(row["high"]),
-                low=Decimal(row["low"]),
-                volume=Decimal(row["volume"]),
-            )
-            for row in csv.DictReader(handle)
+    return tuple(
+        PricePoint(
+            time=candle.open_time, price=candle.close, high=candle.high, low=candle.low, volume=candle.volume
         )
+        for candle in read_candle_file(Path(path))
+    )
 
 
 class RandomWalkFeed:

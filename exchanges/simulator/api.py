@@ -18,6 +18,7 @@ from typing import Any
 
 from exchanges.base import (
     CANDLE_INTERVALS,
+    KLINES_MAX,
     Exchange,
     ExchangeUnavailable,
     Fill,
@@ -32,6 +33,8 @@ from exchanges.base import (
 )
 from exchanges.bybit import codes
 from exchanges.bybit.convert import INTERVALS, ORDER_TYPES, SIDES, TIME_IN_FORCE, from_ms
+from exchanges.market_data import store
+from exchanges.market_data.files import REPLAY_VENUE, newest_shipped
 from exchanges.simulator import records
 from exchanges.simulator.auth import KeyConfig, Rejection
 
@@ -116,8 +119,9 @@ class _Placed:
 class BybitApi:
     """Endpoint handlers. `engine_for(key)` gives the paper exchange of a key's account."""
 
-    def __init__(self, engine_for: EngineFor) -> None:
+    def __init__(self, engine_for: EngineFor, *, candle_venue: str = REPLAY_VENUE) -> None:
         self._engine_for = engine_for
+        self._candle_venue = candle_venue
         self._placed: dict[tuple[str, str], _Placed] = {}
         self._placed_lock = threading.Lock()
 
@@ -148,18 +152,26 @@ class BybitApi:
         return {"category": SPOT, "list": listed}
 
     def kline(self, params: Params, key: KeyConfig | None) -> Json:
+        """The candle store's series of `candle_venue` where it holds candles for the range asked;
+        else, for the replay venue, the shipped file of that series; else the paper market's own
+        history (the intervals the paper engine keeps)."""
         _spot(params, default="linear")  # Bybit's default category for kline
         interval = _OUR_INTERVALS.get(str(params.get("interval", "")))
         if interval is None:
             raise _param_error("Invalid period")
-        limit = _limit(params, 200, 1000)
+        limit = _limit(params, 200, KLINES_MAX)
         end = _ms(params, "end") or datetime.now(UTC)
-        start = _ms(params, "start") or end - CANDLE_INTERVALS[interval] * limit
+        start = _ms(params, "start")
         engine = self._engine_for(None)
         symbol = str(params.get("symbol", ""))
         self._known(engine, symbol)
-        candles = engine.candles(symbol, interval, start, end)
-        newest_first = sorted(candles, key=lambda candle: candle.open_time, reverse=True)[:limit]
+        newest_first = store.newest_candles(self._candle_venue, symbol, interval, start, end, limit)
+        if not newest_first and self._candle_venue == REPLAY_VENUE:
+            newest_first = newest_shipped(symbol, interval, start, end, limit)
+        if not newest_first and interval in CANDLE_INTERVALS:
+            since = start or end - CANDLE_INTERVALS[interval] * limit
+            candles = engine.candles(symbol, interval, since, end)
+            newest_first = sorted(candles, key=lambda candle: candle.open_time, reverse=True)[:limit]
         return {"symbol": symbol, "category": SPOT, "list": [records.kline_row(c) for c in newest_first]}
 
     def fee_rate(self, params: Params, key: KeyConfig | None) -> Json:

@@ -25,6 +25,7 @@ from django.db import connections
 
 from exchanges.base import Exchange, ExchangeError
 from exchanges.bybit import codes
+from exchanges.market_data.files import REPLAY_VENUE
 from exchanges.simulator import records
 from exchanges.simulator.api import BybitApi, Params
 from exchanges.simulator.auth import KeyConfig, Rejection, authenticate
@@ -92,14 +93,16 @@ class BybitSimulator:
         allow_faults: bool = False,
         rate_limits: dict[str, int] | None = None,
         public_rate_limit: int | None = None,
+        candle_venue: str = REPLAY_VENUE,
     ) -> None:
+        """`candle_venue`: the candle store's venue whose series `/v5/market/kline` serves."""
         self.allow_faults = allow_faults
         self.faults = Faults()
         self.limiter = RateLimiter(
             rate_limits, **({"public_limit": public_rate_limit} if public_rate_limit else {})
         )
         self.keys: dict[str, KeyConfig] = {}
-        self.api = BybitApi(self._engine_for)
+        self.api = BybitApi(self._engine_for, candle_venue=candle_venue)
         self._engine_lock = threading.Lock()
         self._httpd = _Server((host, port), _RequestHandler, self)
         self._thread: threading.Thread | None = None

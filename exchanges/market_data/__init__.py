@@ -1,0 +1,1 @@
+"""Market data: the candle store that backtests and charts read, and how candles get into it."""
