@@ -331,9 +331,10 @@ def test_bad_filters_are_told_once_inside_the_form_and_never_follow_to_the_next_
     assert page.count("Some filters are not valid") == 1
     assert "Some filters are not valid" in filter_card(page)
     assert 'class="messages"' not in page
-    # The fragment carries the form, with its error, to replace the one on screen.
+    # The fragment carries the form's error box out of band; the form itself stays as typed.
     assert fragment.count("Some filters are not valid") == 1
-    assert 'id="trade-filters" hx-swap-oob="true"' in fragment
+    assert 'id="filter-errors" aria-live="polite" hx-swap-oob="true"' in fragment
+    assert 'id="trade-filters"' not in fragment
     assert "Some filters are not valid" not in next_page
     assert 'class="messages"' not in next_page
     assert len(shown_ids(next_page)) == 2
