@@ -348,3 +348,11 @@ def test_decimal_fields_say_in_the_schema_what_they_take() -> None:
     webhook = document["components"]["schemas"]["WebhookEndpointWriteRequest"]["properties"]
     assert webhook["url"]["format"] == "uri"
     assert webhook["events"]["minItems"] == 1
+
+
+def test_a_ticker_for_a_market_the_venue_lacks_is_a_404(trader: User, account: ExchangeAccount) -> None:
+    response = bearer(trader).get(f"/api/v1/exchange-accounts/{account.pk}/tickers/", {"symbols": "NOPEUSDT"})
+    assert response.status_code == 404
+    error = error_of(response)
+    assert error["code"] == "unknown_symbol"
+    assert "symbols" in error["fields"]

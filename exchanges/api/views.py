@@ -33,6 +33,7 @@ from exchanges.api.serializers import (
     TickerQuerySerializer,
     TickerSerializer,
 )
+from exchanges.base import InvalidOrder, InvalidOrderReason
 from exchanges.forms import ExchangeAccountForm, venue_value
 from exchanges.models import CheckOutcome, Environment, ExchangeAccount, ExchangeName
 from exchanges.registry import exchange_for_account
@@ -230,7 +231,15 @@ class ExchangeAccountViewSet(
         query.is_valid(raise_exception=True)
         exchange = exchange_for_account(account)
         symbols = dict.fromkeys(s.upper() for s in query.validated_data["symbols"].split(","))
-        return Response(TickerSerializer([exchange.ticker(symbol) for symbol in symbols], many=True).data)
+        try:
+            found = [exchange.ticker(symbol) for symbol in symbols]
+        except InvalidOrder as exc:
+            if exc.reason is not InvalidOrderReason.UNKNOWN_SYMBOL:
+                raise
+            # A market the venue does not have is a resource that is not there.
+            message = exc.message or "The exchange does not trade this symbol."
+            raise ApiError(404, "unknown_symbol", message, fields={"symbols": [message]}) from exc
+        return Response(TickerSerializer(found, many=True).data)
 
     def get_object(self) -> ExchangeAccount:
         return owned_or_404(self.get_queryset(), self.kwargs["pk"])
