@@ -145,7 +145,7 @@ _ERRORS: dict[int, tuple[str, str, str]] = {
     400: ("validation_error", "The request is not valid; `fields` names each problem.", "lower_price"),
     401: ("not_authenticated", "No valid token: send `Authorization: Bearer <token>`.", ""),
     403: ("permission_denied", "The token lacks the scope this call needs.", ""),
-    404: ("not_found", "No such object among yours.", ""),
+    404: ("not_found", "No such object among yours (or, for a list, no such cursor).", ""),
     409: ("conflict", "The object is not in a state that allows this, e.g. a running bot.", ""),
     422: ("idempotency_key_reused", "This Idempotency-Key was used with a different request.", ""),
     429: ("throttled", "Too many requests; `Retry-After` says when to try again.", ""),
@@ -172,6 +172,6 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return responses
 
 
-READ_ERRORS = (401, 403, 429)
+READ_ERRORS = (401, 403, 404, 429)  # 404: a cursor that points nowhere
 OBJECT_ERRORS = (401, 403, 404, 429)
 WRITE_ERRORS = (400, 401, 403, 409, 422, 429)

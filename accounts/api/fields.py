@@ -11,6 +11,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
@@ -76,3 +77,23 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid")
         return data
+
+
+class StrictDecimalFieldSchema(OpenApiSerializerFieldExtension):
+    """The schema says what the field takes: at least one digit, no sign when negatives are
+    refused, its digits before and after the point. drf-spectacular's own pattern allows ""."""
+
+    target_class = StrictDecimalField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_serializer_field(
+            self.target, direction, bypass_extensions=True
+        )
+        field: StrictDecimalField = self.target
+        if field.max_whole_digits is None or field.decimal_places is None or "pattern" not in schema:
+            return schema
+        sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
+        whole, places = field.max_whole_digits, field.decimal_places
+        schema["pattern"] = rf"^{sign}(?:[0-9]{{1,{whole}}}(?:\.[0-9]{{0,{places}}})?|\.[0-9]{{1,{places}}})$"
+        return schema

@@ -8,6 +8,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
+from accounts.api.errors import ApiError
+
 
 class ApiCursorPagination(CursorPagination):
     page_size = 100
@@ -16,12 +18,16 @@ class ApiCursorPagination(CursorPagination):
     ordering = ("-created_at", "-id")
 
     def decode_cursor(self, request: Request) -> Cursor | None:
-        # DRF answers a bad cursor with 404; it is a bad parameter, so a 400 naming it.
+        # A cursor is a page that exists only as a link we gave; any other names no page: 404,
+        # in our shape, saying which parameter.
         try:
             return super().decode_cursor(request)
         except NotFound as exc:
-            raise ValidationError(
-                {self.cursor_query_param: ["Use the `next` or `previous` link as given."]}
+            raise ApiError(
+                404,
+                "invalid_cursor",
+                "No such page: use the `next` or `previous` link as given.",
+                fields={self.cursor_query_param: ["Use the `next` or `previous` link as given."]},
             ) from exc
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:

@@ -132,7 +132,7 @@ RISK_FIELDS = ("pnl_at_lower", "pnl_at_upper", "pnl_at_stop")
 PREVIEW_FIELDS = tuple(
     str(name) for name in PreviewSerializer().fields if name not in ADDED_FIELDS + FUNDS_FIELDS + RISK_FIELDS
 )
-WRITE_ERRORS = error_responses(400, 401, 403, 409, 422, 429, 502, 503)
+WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 429, 502, 503)  # 404: `account`
 ACTION_ERRORS = error_responses(*OBJECT_ERRORS, 409, 422)
 STOP_EXAMPLE = OpenApiExample("Keep the base", value={"sell_base": False}, request_only=True)
 BOT_RESPONSE_EXAMPLE = OpenApiExample("Bot", value=BOT_EXAMPLE, response_only=True)
@@ -141,7 +141,8 @@ BOT_RESPONSE_EXAMPLE = OpenApiExample("Bot", value=BOT_EXAMPLE, response_only=Tr
 def _own_account(user: Any, account_id: int) -> ExchangeAccount:
     account = ExchangeAccount.objects.owned_by(user).filter(pk=account_id).first()
     if account is None:
-        raise validation_error({"account": [f"You have no exchange account with id {account_id}."]})
+        message = f"You have no exchange account with id {account_id}."
+        raise ApiError(404, "not_found", message, fields={"account": [message]})
     return account
 
 
@@ -213,7 +214,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
             "their field, e.g. `investment` below the venue's minimum."
         ),
         request=PreviewRequestSerializer,
-        responses={200: PreviewSerializer, **error_responses(400, 401, 403, 429, 502, 503)},
+        responses={200: PreviewSerializer, **error_responses(400, 401, 403, 404, 429, 502, 503)},
         examples=[
             OpenApiExample(
                 "5 grids", value={**CONFIG_EXAMPLE, "reference_price": "54000"}, request_only=True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.fields import StrictBooleanField, StrictCharField
@@ -12,6 +13,13 @@ from bots.webhooks.events import SUBSCRIBABLE
 from bots.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 EVENT_CHOICES = [event.value for event in SUBSCRIBABLE]
+
+
+@extend_schema_field(
+    {"type": "string", "format": "uri", "pattern": r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/\S*)?$"}
+)
+class WebhookUrlField(StrictCharField):
+    """An http(s) address; the schema says so, the webhook checks say the rest."""
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer[WebhookEndpoint]):
@@ -39,13 +47,14 @@ class WebhookEndpointSerializer(serializers.ModelSerializer[WebhookEndpoint]):
 class WebhookEndpointWriteSerializer(serializers.Serializer[Any]):
     """The types only; the rules (a public http(s) URL, known events) are the page form's own."""
 
-    url = StrictCharField(
+    url = WebhookUrlField(
         max_length=500, help_text="Where we POST events; its host must resolve to public addresses."
     )
     description = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=EVENT_CHOICES),
         allow_empty=False,
+        min_length=1,
         max_length=len(EVENT_CHOICES),
         help_text="The event types to send; at least one.",
     )

@@ -190,7 +190,7 @@ def test_a_bot_cannot_be_created_on_someone_elses_account(paper_bot, world) -> N
     response = bearer(world.outsider).post(
         "/api/v1/bots/", {**CONFIG, "account": paper_bot.exchange_account_id, "name": "x"}, format="json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 404, "another trader's account is not found, as everywhere"
     assert "account" in error_of(response)["fields"]
     assert Bot.objects.count() == 1
 

@@ -313,3 +313,46 @@ def test_a_custom_address_turned_off_here_names_our_setting_not_the_exchange(
     assert error["code"] == "exchange_address_not_allowed"
     assert "ALLOW_CUSTOM_EXCHANGE_URLS" in error["message"]
     assert "exchange refused" not in error["message"]
+
+
+# What schemathesis holds the schema to ------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["symbol=", "bot=", "side=", "since=", "symbol=&side=buy"])
+def test_an_empty_filter_is_a_400_not_silently_dropped(trader: User, query: str) -> None:
+    for path in ("/api/v1/fills/", "/api/v1/fills/export/"):
+        response = bearer(trader).get(f"{path}?{query}")
+        assert response.status_code == 400, path
+        assert error_of(response)["fields"]
+
+
+def test_a_window_ending_before_it_starts_holds_no_fills(trader: User) -> None:
+    query = {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}
+    response = bearer(trader).get("/api/v1/fills/", query)
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+def test_decimal_fields_say_in_the_schema_what_they_take() -> None:
+    import re
+
+    from drf_spectacular.generators import SchemaGenerator
+
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    price = document["components"]["schemas"]["PreviewRequestRequest"]["properties"]["lower_price"]
+    pattern = re.compile(price["pattern"])
+    for accepted in ("54000", "54000.5", ".5", "0"):
+        assert pattern.search(accepted), accepted
+    for refused in ("", "-1", ".", "1_000", "1e5"):
+        assert not pattern.search(refused), refused
+    webhook = document["components"]["schemas"]["WebhookEndpointWriteRequest"]["properties"]
+    assert webhook["url"]["format"] == "uri"
+    assert webhook["events"]["minItems"] == 1
+
+
+def test_a_ticker_for_a_market_the_venue_lacks_is_a_404(trader: User, account: ExchangeAccount) -> None:
+    response = bearer(trader).get(f"/api/v1/exchange-accounts/{account.pk}/tickers/", {"symbols": "NOPEUSDT"})
+    assert response.status_code == 404
+    error = error_of(response)
+    assert error["code"] == "unknown_symbol"
+    assert "symbols" in error["fields"]

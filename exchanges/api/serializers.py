@@ -7,6 +7,8 @@ from rest_framework import serializers
 from accounts.api.fields import StrictCharField, StrictRegexField, amount
 from exchanges.models import Environment, ExchangeAccount, ExchangeName
 
+SYMBOLS_PATTERN = r"^[A-Za-z0-9]{1,32}(,[A-Za-z0-9]{1,32}){0,19}$"
+
 
 class ExchangeAccountSerializer(serializers.ModelSerializer[ExchangeAccount]):
     """An account as the API shows it: never a key or secret, only the key's last four characters."""
@@ -86,7 +88,7 @@ class TickerSerializer(serializers.Serializer[Any]):
 
 class TickerQuerySerializer(serializers.Serializer[Any]):
     symbols = StrictRegexField(
-        r"^[A-Za-z0-9]{1,32}(,[A-Za-z0-9]{1,32}){0,19}$",
+        SYMBOLS_PATTERN,
         help_text="Up to 20 symbols, comma-separated, e.g. BTCUSDT,ETHUSDT.",
         error_messages={"invalid": "Give up to 20 symbols, comma-separated, e.g. BTCUSDT,ETHUSDT."},
     )

@@ -25,6 +25,7 @@ from accounts.api.views import ApiViewSet, owned_or_404
 from accounts.verification import UNVERIFIED_MESSAGE, has_verified_email
 from exchanges import actions
 from exchanges.api.serializers import (
+    SYMBOLS_PATTERN,
     CreatedExchangeAccountSerializer,
     ExchangeAccountCreateSerializer,
     ExchangeAccountSerializer,
@@ -32,6 +33,7 @@ from exchanges.api.serializers import (
     TickerQuerySerializer,
     TickerSerializer,
 )
+from exchanges.base import InvalidOrder, InvalidOrderReason
 from exchanges.forms import ExchangeAccountForm, venue_value
 from exchanges.models import CheckOutcome, Environment, ExchangeAccount, ExchangeName
 from exchanges.registry import exchange_for_account
@@ -50,6 +52,7 @@ ACCOUNT_EXAMPLE = {
     "permissions": {"can_read": True, "can_trade_spot": True, "can_withdraw": False},
     "created_at": "2026-01-05T10:00:00Z",
 }
+LABEL_TAKEN_PREFIX = "You already have an exchange account called"
 # Form field -> API field, for errors the page's form reports.
 _FIELD_NAMES = {"venue": "environment", "__all__": "non_field_errors"}
 
@@ -101,7 +104,7 @@ class ExchangeAccountViewSet(
         request=ExchangeAccountCreateSerializer,
         responses={
             201: CreatedExchangeAccountSerializer,
-            **error_responses(400, 401, 403, 422, 429, 503),
+            **error_responses(400, 401, 403, 409, 422, 429, 503),
         },
         examples=[
             OpenApiExample("Paper", value={"exchange": "paper", "label": "Paper"}, request_only=True),
@@ -127,7 +130,7 @@ class ExchangeAccountViewSet(
         data: dict[str, Any] = dict(given.validated_data)
         form = ExchangeAccountForm(self.user, _form_data(data))
         if not form.is_valid() or form.account is None:
-            raise validation_error(form_error_fields(form, _FIELD_NAMES))
+            raise _invalid(form_error_fields(form, _FIELD_NAMES))
         if form.account.needs_keys:
             _check_rate(request)
         check = actions.check_new_account(form.account)
@@ -135,7 +138,7 @@ class ExchangeAccountViewSet(
         try:
             account = actions.do_add_account(request._request, form.account, check)
         except ValidationError as exc:
-            raise validation_error(exc.message_dict) from exc
+            raise _invalid(exc.message_dict) from exc
         body = CreatedExchangeAccountSerializer(account).data
         body["warnings"] = list(check.warnings)
         return Response(body, status=status.HTTP_201_CREATED)
@@ -198,7 +201,10 @@ class ExchangeAccountViewSet(
         description="The last price, bid and ask for each requested symbol on the account's venue.",
         parameters=[
             OpenApiParameter(
-                "symbols", str, required=True, description="Comma-separated, e.g. BTCUSDT,ETHUSDT."
+                "symbols",
+                {"type": "string", "pattern": SYMBOLS_PATTERN},
+                required=True,
+                description="Up to 20, comma-separated, e.g. BTCUSDT,ETHUSDT.",
             )
         ],
         responses={200: TickerSerializer(many=True), **error_responses(400, *OBJECT_ERRORS, 502, 503)},
@@ -225,7 +231,15 @@ class ExchangeAccountViewSet(
         query.is_valid(raise_exception=True)
         exchange = exchange_for_account(account)
         symbols = dict.fromkeys(s.upper() for s in query.validated_data["symbols"].split(","))
-        return Response(TickerSerializer([exchange.ticker(symbol) for symbol in symbols], many=True).data)
+        try:
+            found = [exchange.ticker(symbol) for symbol in symbols]
+        except InvalidOrder as exc:
+            if exc.reason is not InvalidOrderReason.UNKNOWN_SYMBOL:
+                raise
+            # A market the venue does not have is a resource that is not there.
+            message = exc.message or "The exchange does not trade this symbol."
+            raise ApiError(404, "unknown_symbol", message, fields={"symbols": [message]}) from exc
+        return Response(TickerSerializer(found, many=True).data)
 
     def get_object(self) -> ExchangeAccount:
         return owned_or_404(self.get_queryset(), self.kwargs["pk"])
@@ -250,3 +264,11 @@ def _raise_for_check(check: actions.KeyCheck) -> None:
         raise ApiError(503, "exchange_unavailable", " ".join(check.errors))
     field = _FIELD_NAMES.get(check.field or "__all__", check.field or "non_field_errors")
     raise validation_error({field: list(check.errors)})
+
+
+def _invalid(fields: dict[str, list[str]]) -> ApiError:
+    """A label already in use conflicts with an existing account (409); the rest is a 400."""
+    taken = fields.get("label", [""])[0].startswith(LABEL_TAKEN_PREFIX)
+    if taken and set(fields) == {"label"}:
+        return ApiError(409, "label_taken", fields["label"][0], fields=fields)
+    return validation_error(fields)

@@ -34,11 +34,12 @@ def test_a_paper_account_needs_only_a_label(world) -> None:
     assert response.json()["id"] == account.pk
     assert response.json()["environment"] == "paper"
     assert AuditEvent.objects.filter(action="exchange_account_added").count() == 1
-    # The same label again is a field error, not a 500.
+    # The same label again conflicts with the account that has it: a 409 naming the field.
     again = client.post(
         "/api/v1/exchange-accounts/", {"exchange": "paper", "label": "paper ONE"}, format="json"
     )
-    assert again.status_code == 400
+    assert again.status_code == 409
+    assert error_of(again)["code"] == "label_taken"
     assert "label" in error_of(again)["fields"]
 
 
@@ -112,8 +113,8 @@ def test_instruments_tickers_and_delete(world) -> None:
     tickers = client.get(f"/api/v1/exchange-accounts/{account_id}/tickers/?symbols=BTCUSDT").json()
     assert tickers[0]["last"] == "54000"
     unknown = client.get(f"/api/v1/exchange-accounts/{account_id}/tickers/?symbols=NOPE")
-    assert unknown.status_code == 400
-    assert "symbol" in error_of(unknown)["fields"]
+    assert unknown.status_code == 404, "a market the venue lacks is not there"
+    assert "symbols" in error_of(unknown)["fields"]
     assert client.get(f"/api/v1/exchange-accounts/{account_id}/tickers/").status_code == 400
 
     # An account with bots is not deleted from under them.

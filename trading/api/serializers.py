@@ -89,9 +89,6 @@ class FillFilterSerializer(serializers.Serializer[Any]):
     symbol = StrictCharField(required=False, max_length=32)
     side = serializers.ChoiceField(choices=SIDE_CHOICES, required=False)
     since = serializers.DateTimeField(required=False, help_text="Fills at or after this time (ISO 8601).")
+    # A window with `until` at or before `since` holds no fills: an empty page, as for any
+    # window without fills.
     until = serializers.DateTimeField(required=False, help_text="Fills before this time (ISO 8601).")
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
-            raise serializers.ValidationError({"until": ["`until` must be after `since`."]})
-        return attrs
