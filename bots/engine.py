@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -58,6 +58,7 @@ from exchanges.registry import exchange_for_account
 from trading.ledger import START_LOT, Ledger, LedgerFill, LedgerSummary
 from trading.models import LIVE_STATUSES, EquitySnapshot, Order, OrderPurpose, OrderStatus
 from trading.models import Fill as FillRow
+from trading.numbers import QUOTE_STEP, fixed, plain
 
 logger = logging.getLogger(__name__)
 
@@ -436,7 +437,9 @@ def _begin_start(bot: Bot, exchange: Exchange) -> None:
     instrument = exchange.instrument(bot.symbol)
     price = exchange.ticker(bot.symbol).last
     if not grid.trigger_reached(config, price, bot.price_at_creation or price):
-        message = f"Waiting for the price to reach the trigger {config.trigger_price} (now {price})."
+        message = (
+            f"Waiting for the price to reach the trigger {plain(config.trigger_price)} (now {plain(price)})."
+        )
         if bot.status_reason != message:
             Bot.objects.filter(pk=bot.pk).update(status_reason=message)
         return
@@ -485,8 +488,11 @@ def _check_funds(
     balance = exchange.balances().get(asset)
     have = balance.free if balance else Decimal(0)
     if have < needed:
+        # At the asset's precision, rounded against the trader: what is needed up, what is free down.
+        step = instrument.quantity_step if asset == instrument.base else QUOTE_STEP
         raise InsufficientBalance(
-            f"The grid needs {needed.normalize():f} {asset}; the account has {have.normalize():f} free."
+            f"The grid needs {fixed(needed, step, rounding=ROUND_UP)} {asset}; "
+            f"the account has {fixed(have, step, rounding=ROUND_DOWN)} free."
         )
 
 
@@ -1065,11 +1071,6 @@ def _send_once(bot: Bot, exchange: Exchange, order: Order) -> None:
         return
     _note(bot, BotEventKind.ORDER_PLACED, f"Placed {_describe(order)}.")
     publish(bot, "order", {"client_order_id": order.client_order_id})
-
-
-def plain(value: Decimal) -> str:
-    """A decimal as a trader writes it: no exponent, no trailing zeros."""
-    return f"{value.normalize():f}"
 
 
 def _describe(order: Order) -> str:
