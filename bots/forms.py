@@ -16,6 +16,7 @@ from exchanges.base import ExchangeError
 from exchanges.models import ExchangeAccount
 from exchanges.registry import exchange_for_account
 from trading.forms import DecimalField
+from trading.numbers import exact
 
 # A venue lists its instruments rarely changing; ten minutes keeps typing off its API.
 SYMBOLS_CACHE_SECONDS = 600
@@ -219,12 +220,12 @@ def initial_from_config(account: ExchangeAccount, name: str, config: grid.GridCo
     """Form values for `config`; the drawdown fraction becomes a percentage again."""
     values: dict[str, Any] = codec.config_to_json(config)
     values.pop("max_drawdown")
+    # Amounts as the fields show them: in full, without a stored value's padding zeros.
+    values.update({key: exact(value) for key, value in vars(config).items() if isinstance(value, Decimal)})
     values.update(
         account=account.pk,
         name=name,
-        max_drawdown=format((config.max_drawdown * 100).normalize(), "f")
-        if config.max_drawdown is not None
-        else None,
+        max_drawdown=exact(config.max_drawdown * 100) if config.max_drawdown is not None else None,
     )
     return {key: value for key, value in values.items() if value is not None}
 

@@ -111,3 +111,19 @@ def test_the_wizards_warnings_and_errors_write_amounts_by_the_rule(trader: User)
     html = visible_text(client.get("/bots/new/preview/", too_small, headers=HTMX).content.decode())
     assert "each order would be" in html
     assert raw_decimals(html) == []
+
+
+def test_a_cloned_bots_form_shows_its_amounts_without_padding(trader: User) -> None:
+    market.set_price("BTCUSDT", STORED_PRICE)
+    account = paper_account_for(trader)
+    config = grid_config(
+        lower_price=D("45000.000000000000"), upper_price=D("65000.500000"), investment=D("1000.000000")
+    )
+    bot = actions.do_create_bot(trader, account, "padded", config, actions.check_bot_config(account, config))
+    client = Client()
+    client.force_login(trader)
+
+    html = client.get(f"/bots/new/?clone={bot.pk}").content.decode()
+
+    for field, shown in (("lower_price", "45000"), ("upper_price", "65000.5"), ("investment", "1000")):
+        assert re.search(rf'name="{field}" value="{re.escape(shown)}"', html), field
