@@ -61,6 +61,7 @@ from exchanges.registry import exchange_for_account
 from trading.ledger import START_LOT, Ledger, LedgerFill, LedgerSummary
 from trading.models import LIVE_STATUSES, EquitySnapshot, Order, OrderPurpose, OrderStatus
 from trading.models import Fill as FillRow
+from trading.numbers import plain as figure  # a message's amount: 54,000.5
 
 logger = logging.getLogger(__name__)
 
@@ -437,7 +438,8 @@ def _begin_start(bot: Bot, exchange: Exchange) -> None:
     instrument = exchange.instrument(bot.symbol)
     price = exchange.ticker(bot.symbol).last
     if not grid.trigger_reached(config, price, bot.price_at_creation or price):
-        message = f"Waiting for the price to reach the trigger {config.trigger_price} (now {price})."
+        trigger = figure(config.trigger_price)
+        message = f"Waiting for the price to reach the trigger {trigger} (now {figure(price)})."
         if bot.status_reason != message:
             Bot.objects.filter(pk=bot.pk).update(status_reason=message)
         return
@@ -503,7 +505,11 @@ def _lay_out_grid(bot: Bot, exchange: Exchange) -> None:
             # Stopped while starting: no grid, and the stop must not be overwritten.
             transaction.set_rollback(True)
             return
-        _note(bot, BotEventKind.STATUS, f"Running: {len(intents)} grid orders placed around {plain(price)}.")
+        _note(
+            bot,
+            BotEventKind.STATUS,
+            f"Running: {len(intents)} grid orders placed around {figure(price)}.",
+        )
         publish(bot, "status", {"status": BotStatus.RUNNING})
 
 
@@ -942,7 +948,7 @@ def _apply_fill(bot: Bot, exchange: Exchange, order: Order, fill: Fill, *, locke
     _note(
         bot,
         BotEventKind.FILL,
-        f"{fill.side.title()} {plain(fill.quantity)} @ {plain(fill.price)}",
+        f"{fill.side.title()} {figure(fill.quantity)} @ {figure(fill.price)}",
         trade_id=fill.trade_id,
     )
     publish(bot, "fill", {"trade_id": fill.trade_id})
@@ -1089,7 +1095,7 @@ def _replan(bot: Bot, order: Order) -> None:
             bot,
             BotEventKind.WARNING,
             f"{_describe(order).capitalize()} would have traded at market: the price had crossed it by "
-            f"the time it was sent. It waits for the price to be back {direction} {plain(order.price)}.",
+            f"the time it was sent. It waits for the price to be back {direction} {figure(order.price)}.",
         )
 
 
@@ -1228,14 +1234,9 @@ def _send_once(bot: Bot, exchange: Exchange, order: Order) -> None:
     publish(bot, "order", {"client_order_id": order.client_order_id})
 
 
-def plain(value: Decimal) -> str:
-    """A decimal as a trader writes it: no exponent, no trailing zeros."""
-    return f"{value.normalize():f}"
-
-
 def _describe(order: Order) -> str:
-    price = plain(order.price) if order.price is not None else "market"
-    return f"{order.side} {plain(order.quantity)} @ {price}"
+    price = figure(order.price) if order.price is not None else "market"
+    return f"{order.side} {figure(order.quantity)} @ {price}"
 
 
 def _set_status(order: Order, status: str, reason: str = "") -> None:

@@ -15,6 +15,8 @@ from bots.strategies import grid
 from exchanges.base import ExchangeError
 from exchanges.models import ExchangeAccount
 from exchanges.registry import exchange_for_account
+from trading.forms import DecimalField
+from trading.numbers import exact
 
 # A venue lists its instruments rarely changing; ten minutes keeps typing off its API.
 SYMBOLS_CACHE_SECONDS = 600
@@ -23,8 +25,6 @@ DEFAULT_GRID_COUNT = 10
 
 # GridConfigError keys that have no field of their own.
 _NON_FIELD_ERRORS = ("__all__", "reference_price", "symbol_filters")
-
-_DECIMAL = {"inputmode": "decimal", "autocomplete": "off", "spellcheck": "false"}
 
 
 def symbols_for(account: ExchangeAccount) -> list[str]:
@@ -38,15 +38,14 @@ def symbols_for(account: ExchangeAccount) -> list[str]:
     return symbols
 
 
-def _price_field(label: str, *, required: bool = True, help_text: str = "") -> forms.DecimalField:
-    return forms.DecimalField(
+def _price_field(label: str, *, required: bool = True, help_text: str = "") -> DecimalField:
+    return DecimalField(
         label=label,
         required=required,
         max_digits=30,
         decimal_places=12,
         min_value=Decimal(0),
         help_text=help_text,
-        widget=forms.TextInput(attrs=_DECIMAL),
     )
 
 
@@ -88,13 +87,12 @@ class BotForm(forms.Form):
         initial=grid.Direction.LONG,
         required=False,
     )
-    investment = forms.DecimalField(
+    investment = DecimalField(
         label="Investment",
         max_digits=30,
         decimal_places=12,
         min_value=Decimal(0),
         help_text="In the quote currency (e.g. USDT).",
-        widget=forms.TextInput(attrs=_DECIMAL),
     )
     trigger_price = _price_field(
         "Trigger price", required=False, help_text="Optional: wait for this price before starting."
@@ -109,7 +107,7 @@ class BotForm(forms.Form):
     stop_loss_action = forms.ChoiceField(
         label="At stop-loss", choices=[], initial=grid.ExitAction.SELL_BASE, required=False
     )
-    max_drawdown = forms.DecimalField(
+    max_drawdown = DecimalField(
         label="Max drawdown (%)",
         required=False,
         max_digits=5,
@@ -117,7 +115,6 @@ class BotForm(forms.Form):
         min_value=Decimal("0.01"),
         max_value=Decimal("99.99"),
         help_text="Optional: stop when equity falls this far below the investment.",
-        widget=forms.TextInput(attrs=_DECIMAL),
     )
 
     def __init__(self, owner: User, *args: Any, **kwargs: Any) -> None:
@@ -223,12 +220,12 @@ def initial_from_config(account: ExchangeAccount, name: str, config: grid.GridCo
     """Form values for `config`; the drawdown fraction becomes a percentage again."""
     values: dict[str, Any] = codec.config_to_json(config)
     values.pop("max_drawdown")
+    # Amounts as the fields show them: in full, without a stored value's padding zeros.
+    values.update({key: exact(value) for key, value in vars(config).items() if isinstance(value, Decimal)})
     values.update(
         account=account.pk,
         name=name,
-        max_drawdown=format((config.max_drawdown * 100).normalize(), "f")
-        if config.max_drawdown is not None
-        else None,
+        max_drawdown=exact(config.max_drawdown * 100) if config.max_drawdown is not None else None,
     )
     return {key: value for key, value in values.items() if value is not None}
 

@@ -127,6 +127,14 @@ class ExchangeUnavailable(ExchangeError):
 # Value types ------------------------------------------------------------------
 
 
+def shown(value: Decimal) -> str:
+    """`value` in a message, as trading.numbers.plain writes it (54,000.5; never 54000.500000
+    or an exponent). The exchanges sit below trading and cannot import it; a test holds the two
+    to the same rule."""
+    normalized = value.normalize()
+    return "0" if normalized == 0 else f"{normalized:,f}"
+
+
 def round_to_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
     """Round `value` to a multiple of `step` in the named direction (ROUND_DOWN, ROUND_UP...)."""
     if step <= 0:
@@ -167,33 +175,34 @@ class Instrument:
         """
         if price <= 0 or not is_multiple_of(price, self.tick_size):
             raise InvalidOrder(
-                f"Price {price} must be a positive multiple of the tick size {self.tick_size}.",
+                f"Price {shown(price)} must be a positive multiple of the tick size {shown(self.tick_size)}.",
                 reason=InvalidOrderReason.PRICE_PRECISION,
             )
         if quantity <= 0 or not is_multiple_of(quantity, self.quantity_step):
             raise InvalidOrder(
-                f"Quantity {quantity} must be a positive multiple of {self.quantity_step} {self.base}.",
+                f"Quantity {shown(quantity)} must be a positive multiple of "
+                f"{shown(self.quantity_step)} {self.base}.",
                 reason=InvalidOrderReason.QUANTITY_PRECISION,
             )
         if quantity < self.min_quantity:
             raise InvalidOrder(
-                f"Quantity {quantity} {self.base} is below the minimum of {self.min_quantity}.",
+                f"Quantity {shown(quantity)} {self.base} is below the minimum of {shown(self.min_quantity)}.",
                 reason=InvalidOrderReason.QUANTITY_TOO_SMALL,
             )
         if quantity > self.max_quantity:
             raise InvalidOrder(
-                f"Quantity {quantity} {self.base} is above the maximum of {self.max_quantity}.",
+                f"Quantity {shown(quantity)} {self.base} is above the maximum of {shown(self.max_quantity)}.",
                 reason=InvalidOrderReason.QUANTITY_TOO_LARGE,
             )
         amount = quantity * price
         if amount < self.min_amount:
             raise InvalidOrder(
-                f"Order value {amount.normalize():f} {self.quote} is below the minimum of {self.min_amount}.",
+                f"Order value {shown(amount)} {self.quote} is below the minimum of {shown(self.min_amount)}.",
                 reason=InvalidOrderReason.AMOUNT_TOO_SMALL,
             )
         if amount > self.max_amount:
             raise InvalidOrder(
-                f"Order value {amount.normalize():f} {self.quote} is above the maximum of {self.max_amount}.",
+                f"Order value {shown(amount)} {self.quote} is above the maximum of {shown(self.max_amount)}.",
                 reason=InvalidOrderReason.AMOUNT_TOO_LARGE,
             )
 

@@ -13,7 +13,6 @@ import csv
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from decimal import Decimal
 from itertools import islice
 from typing import Any
 
@@ -27,6 +26,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
 from trading.models import Fill
+from trading.numbers import exact
 
 PAGE_SIZE = 50
 CSV_BATCH = 1000
@@ -237,10 +237,7 @@ def _text(value: str) -> str:
     return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def _number(value: Decimal) -> str:
-    """Exactly the stored value, without padding zeros or exponent: never through float."""
-    normalized = value.normalize()
-    return "0" if normalized == 0 else f"{normalized:f}"
+_number = exact  # exactly the stored value, without padding zeros or exponent: never through float
 
 
 def csv_line(writer: Any, row: tuple[Any, ...], zone: tzinfo) -> str:

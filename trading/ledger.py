@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from exchanges.base import Side
+from trading.numbers import plain
 
 START_LOT = "start"
 YEAR = timedelta(days=365)
@@ -147,7 +148,9 @@ class Ledger:
     def _sell(self, lot: Lot, fill: LedgerFill, base_fee: Decimal, quote_fee: Decimal) -> None:
         leaving = fill.quantity + base_fee
         if leaving > lot.base:
-            raise LedgerError(f"Selling {leaving} {self.base_asset} from a lot holding {lot.base}.")
+            raise LedgerError(
+                f"Selling {plain(leaving)} {self.base_asset} from a lot holding {plain(lot.base)}."
+            )
         cost_out = _share_of_cost(lot, leaving)
         proceeds = fill.quantity * fill.price - quote_fee
         self._realize(lot, proceeds - cost_out)
@@ -167,7 +170,7 @@ class Ledger:
         """Move `base` and its share of cost between lots (start purchase -> the grid's sells)."""
         giving = self.lots.get(source, Lot())
         if base > giving.base:
-            raise LedgerError(f"Lot {source} holds {giving.base}, not {base}.")
+            raise LedgerError(f"Lot {source} holds {plain(giving.base)}, not {plain(base)}.")
         cost = _share_of_cost(giving, base)
         receiving = self.lots.setdefault(target, Lot())
         giving.base -= base

@@ -26,6 +26,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decima
 from enum import StrEnum
 
 from exchanges.base import Instrument, Side
+from trading.numbers import fixed, plain
 
 MIN_GRIDS = 2
 MAX_GRIDS = 200
@@ -256,7 +257,8 @@ def validate(config: GridConfig, instrument: Instrument, price: Decimal, venue: 
         add(
             "grid_count",
             f"With {config.grid_count} grids some levels fall on the same price at "
-            f"{config.symbol}'s tick size of {instrument.tick_size}. Use fewer grids or a wider range.",
+            f"{config.symbol}'s tick size of {plain(instrument.tick_size)}. "
+            "Use fewer grids or a wider range.",
         )
         raise GridConfigError(errors)
     _check_exits(config, add)
@@ -307,9 +309,10 @@ def _check_minimums(
     advice = f"Use at most {most_grids} grids or invest" if most_grids else "Invest"
     add(
         "investment",
-        f"With {config.grid_count} grids, each order would be {order_value} {instrument.quote}; "
-        f"{_venue_name(venue)} minimum is {instrument.min_amount} {instrument.quote} and "
-        f"{instrument.min_quantity} {instrument.base}. {advice} at least {needed} {instrument.quote}.",
+        f"With {config.grid_count} grids, each order would be {fixed(order_value)} {instrument.quote}; "
+        f"{_venue_name(venue)} minimum is {plain(instrument.min_amount)} {instrument.quote} and "
+        f"{plain(instrument.min_quantity)} {instrument.base}. "
+        f"{advice} at least {plain(needed)} {instrument.quote}.",
     )
 
 
@@ -495,7 +498,7 @@ def _warnings(
     if not config.lower_price <= price <= config.upper_price:
         where = "below" if price < config.lower_price else "above"
         warnings.append(
-            f"The price ({price}) is {where} your range: the grid will hold only "
+            f"The price ({plain(price)}) is {where} your range: the grid will hold only "
             f"{'buys' if where == 'above' else 'sells'} until it returns."
         )
     if price < config.lower_price and sizing.base_to_buy:
@@ -514,7 +517,7 @@ def _warnings(
     unused = config.investment - sizing.investment_used
     if unused > config.investment * Decimal("0.05"):
         warnings.append(
-            f"{unused.quantize(Decimal('0.01'), rounding=ROUND_DOWN)} {instrument.quote} of the "
+            f"{fixed(unused, rounding=ROUND_DOWN)} {instrument.quote} of the "
             "investment stays unused because order sizes round down to the lot step."
         )
     if config.stop_loss_price is None and config.max_drawdown is None:

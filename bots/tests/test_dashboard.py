@@ -596,3 +596,20 @@ def test_each_state_shows_its_row(trader: User, trader_client: Client) -> None:
     assert '<br><small class="muted">The exchange said &lt;no&gt;: insufficient balance &amp; a long' in error
     assert "…</small>" in error  # cut at 80 characters
     assert "<no>" not in error
+
+
+def test_a_row_travels_in_a_template_and_a_new_bot_brings_the_whole_list(trader: User) -> None:
+    bot = running_bot(trader, "first")
+    row = live_fragments(trader, {"kind": "fill", "bot_id": bot.pk})
+    # Outside a table an HTML parser drops a bare <tr>, and with it the id its swap needs.
+    assert f'<template><tr id="bot-row-{bot.pk}" hx-swap-oob="true">' in row
+    assert 'id="dashboard-bots-card"' not in row
+
+    account = ExchangeAccount.objects.owned_by(trader).get()
+    created = actions.do_create_bot(trader, account, "new one", grid_config(), D("54000"))
+    listed = live_fragments(trader, {"kind": "created", "kinds": ["created"], "bot_id": created.pk})
+    card = listed.split('<section id="dashboard-bots-card"', 1)[1].split("</section>", 1)[0]
+    assert card.startswith(' class="card" aria-labelledby="bots-heading" hx-swap-oob="true"')
+    assert f'<tr id="bot-row-{created.pk}">' in card  # plain rows inside the swapped card
+    assert f'<tr id="bot-row-{bot.pk}">' in card
+    assert "<template>" not in card

@@ -14,6 +14,7 @@ from bots.tests.conftest import grid_config, paper_account_for, venue
 from exchanges.base import OrderRequest, OrderType, Side
 from exchanges.paper import market
 from exchanges.paper.models import PaperFill, PaperOrder
+from trading import numbers
 from trading.models import EquitySnapshot, Order, OrderStatus
 
 D = Decimal
@@ -116,8 +117,8 @@ def test_a_counter_order_the_price_has_crossed_waits_instead_of_trading_at_marke
     assert not PaperFill.objects.filter(order__client_order_id__startswith=refused.client_order_id).exists()
     warning = BotEvent.objects.get(bot=bot, kind=BotEventKind.WARNING)
     assert warning.message == (
-        f"Sell {engine.plain(refused.quantity)} @ 57000 would have traded at market: the price had "
-        "crossed it by the time it was sent. It waits for the price to be back below 57000."
+        f"Sell {numbers.plain(refused.quantity)} @ 57,000 would have traded at market: the price had "
+        "crossed it by the time it was sent. It waits for the price to be back below 57,000."
     )
 
     bot = tick(bot)  # still across: it waits, and the venue is not asked again

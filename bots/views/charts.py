@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bots.engine import plain
 from exchanges.base import Candle
+from trading.numbers import exact
 
 
 def candle_points(candles: Iterable[Candle]) -> list[dict[str, int | str]]:
@@ -13,10 +13,10 @@ def candle_points(candles: Iterable[Candle]) -> list[dict[str, int | str]]:
     return [
         {
             "time": int(candle.open_time.timestamp()),
-            "open": plain(candle.open),
-            "high": plain(candle.high),
-            "low": plain(candle.low),
-            "close": plain(candle.close),
+            "open": exact(candle.open),
+            "high": exact(candle.high),
+            "low": exact(candle.low),
+            "close": exact(candle.close),
         }
         for candle in candles
     ]

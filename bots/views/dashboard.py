@@ -520,7 +520,7 @@ def burst_fragments(user: User, events: list[dict[str, Any]]) -> str:
         if any(_lists_bots_anew(event) for event in events):
             # The page may lack the row (a bot created since it loaded, a page catching up): the
             # whole list is sent, in the page's order.
-            context["connected"] = onboarding(user, data.lines)["connected"]
+            context["connected"] = bool(data.lines) or ExchangeAccount.objects.owned_by(user).exists()
             parts.append(render_to_string(f"{TEMPLATE}#bots", context))
         else:
             by_bot = {line.bot.pk: line for line in data.lines}

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from bots import actions
-from bots.engine import plain, unconfirmed_cancels
+from bots.engine import unconfirmed_cancels
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
 from bots.rows import CompiledRows, from_row
 from bots.strategies import grid
@@ -39,6 +39,7 @@ from exchanges.instruments import instrument_for, recent_candles
 from exchanges.models import ExchangeAccount
 from trading.ledger import LedgerSummary
 from trading.models import LIVE_STATUSES, Fill, Order, OrderPurpose, OrderStatus
+from trading.numbers import exact
 from trading.pnl import bot_pnl, mark_price
 from trading.templatetags.money import format_amount
 
@@ -344,15 +345,15 @@ def chart_data(bot: Bot, instrument: Instrument | None, mark: Decimal | None = N
     current price is the header's (`mark`, read here when not given), so the two agree."""
     config = bot.grid_config
     mark = mark if mark is not None else mark_price(bot)
-    lines = [plain(p) for p in grid.grid_lines(config, instrument)] if instrument is not None else []
+    lines = [exact(p) for p in grid.grid_lines(config, instrument)] if instrument is not None else []
     marks = _chart_marks_sql(bot.pk) if connection.vendor == "postgresql" else None
     orders, fills = marks if marks is not None else _chart_marks(bot.pk)
-    take_profit = plain(config.take_profit_price) if config.take_profit_price else None
-    stop_loss = plain(config.stop_loss_price) if config.stop_loss_price else None
+    take_profit = exact(config.take_profit_price) if config.take_profit_price else None
+    stop_loss = exact(config.stop_loss_price) if config.stop_loss_price else None
     bounds = {
-        "lower": plain(config.lower_price),
-        "upper": plain(config.upper_price),
-        "price": plain(mark) if mark is not None else None,
+        "lower": exact(config.lower_price),
+        "upper": exact(config.upper_price),
+        "price": exact(mark) if mark is not None else None,
     }
     # json.dumps's own layout, with the two long arrays already written out.
     return (
@@ -375,9 +376,9 @@ def _chart_fills(bot_id: int) -> QuerySet[Any, tuple[Any, ...]]:
 
 def _chart_marks(bot_id: int) -> tuple[str, str]:
     """The open orders and the latest fills as JSON arrays, through the ORM (any database)."""
-    orders = [{"side": side, "price": plain(price)} for side, price in _chart_orders(bot_id)]
+    orders = [{"side": side, "price": exact(price)} for side, price in _chart_orders(bot_id)]
     fills = [
-        {"time": int(at.timestamp()), "side": side, "price": plain(price)}
+        {"time": int(at.timestamp()), "side": side, "price": exact(price)}
         for at, side, price in reversed(list(_chart_fills(bot_id)))
     ]
     return json.dumps(orders), json.dumps(fills)
@@ -398,7 +399,7 @@ def _chart_marks_sql(bot_id: int) -> tuple[str, str] | None:
 # Whether a price written by trim_scale has more than 28 significant digits ("0.000120" has
 # 2; "30000" counts its zeros: an overcount only sends such a price down the portable path).
 _WIDE = "length(replace(ltrim(trim_scale({0})::text, '0.'), '.', '')) > 28"
-# `plain(price)` is trim_scale(price)::text for prices of at most 28 significant digits; a
+# `exact(price)` is trim_scale(price)::text for prices of at most 28 significant digits; a
 # side is "buy" or "sell", which to_json quotes as json.dumps does; int(time.timestamp())
 # is the epoch's whole seconds.
 _ORDER_JSON = (

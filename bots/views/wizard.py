@@ -21,7 +21,6 @@ from django.urls import NoReverseMatch, reverse
 
 from accounts.models import User
 from bots import actions, codec, funds
-from bots.engine import plain
 from bots.forms import DEFAULT_GRID_COUNT, BotForm, initial_from_bot, initial_from_config, venue_message
 from bots.models import Bot
 from bots.previews import PreviewResult, check_preview
@@ -32,6 +31,7 @@ from exchanges.base import Candle, ExchangeError, Instrument
 from exchanges.instruments import instrument_for, recent_candles
 from exchanges.models import ExchangeAccount, ExchangeName
 from exchanges.registry import exchange_for_account
+from trading.numbers import exact
 from trading.templatetags.money import format_amount
 
 TEMPLATE = "bots/wizard.html"
@@ -128,13 +128,13 @@ def chart_data(market: Market | None, result: PreviewResult | None) -> dict[str,
     levels = []
     if result is not None:
         levels = [
-            {"price": plain(level.price), "side": level.side.value if level.side else ""}
+            {"price": exact(level.price), "side": level.side.value if level.side else ""}
             for level in result.preview.levels
         ]
     tick = market.instrument.tick_size if market.instrument else Decimal("0.01")
     return {
-        "price": plain(market.price),
-        "tick": plain(tick),
+        "price": exact(market.price),
+        "tick": exact(tick),
         "precision": max(0, -int(tick.normalize().as_tuple().exponent)),
         "candles": candles,
         "levels": levels,

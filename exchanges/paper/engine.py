@@ -32,6 +32,7 @@ from exchanges.base import (
     OrderType,
     Side,
     TimeInForce,
+    shown,
 )
 from exchanges.paper.instruments import instrument_for
 from exchanges.paper.models import PaperAccount, PaperBalance, PaperFill, PaperMarket, PaperOrder
@@ -151,7 +152,7 @@ def _accept(account: PaperAccount, request: OrderRequest, *, reserve_price: Deci
     balance = lock_balances(account.pk, [instrument.base, instrument.quote])[asset]
     if balance.free < reserve:
         raise InsufficientBalance(
-            f"Needs {reserve.normalize():f} {asset} but only {balance.free.normalize():f} is available."
+            f"Needs {shown(reserve)} {asset} but only {shown(balance.free)} is available."
         )
     balance.free -= reserve
     balance.locked += reserve

@@ -27,6 +27,7 @@
       timeScale: { borderVisible: false, timeVisible: true },
       localization: {
         timeFormatter: function (time) { return new Date(time * 1000).toLocaleString(); },
+        priceFormatter: function (value) { return GridwiseFormat.fixed(value, 2); },
       },
     });
     var series = chart.addSeries(LightweightCharts.AreaSeries, {

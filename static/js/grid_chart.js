@@ -40,15 +40,11 @@
     };
   }
 
-  function decimalsOf(step) {
-    return step.indexOf(".") < 0 ? 0 : step.replace(/0+$/, "").split(".")[1].length;
-  }
-
   // options: step (the tick size, a string), chart (more chart options, merged over these).
   function create(box, options) {
     var colours = palette();
-    var decimals = decimalsOf(options.step || "0.01");
-    var price = new Intl.NumberFormat(undefined, { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+    var decimals = GridwiseFormat.placesOf(options.step || "0.01");
+    var price = { format: function (p) { return GridwiseFormat.fixed(p, decimals); } };
     var series = null;
     var shown = []; // the axis labels placed last: { text, price, y }
     var kept = { low: Infinity, high: -Infinity };

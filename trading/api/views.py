@@ -21,6 +21,7 @@ from accounts.api.views import ApiViewSet
 from trading.api.filters import filter_fills
 from trading.api.serializers import FillFilterSerializer, FillSerializer
 from trading.models import Fill
+from trading.numbers import exact
 
 FILL_EXAMPLE = {
     "id": 31,
@@ -82,9 +83,9 @@ def fills_csv(fills: QuerySet[Fill], filename: str) -> StreamingHttpResponse:
                     fill.bot_id,
                     fill.symbol,
                     fill.side,
-                    f"{fill.price:f}",
-                    f"{fill.quantity:f}",
-                    f"{fill.fee:f}",
+                    exact(fill.price),  # in full, without the column's padding zeros
+                    exact(fill.quantity),
+                    exact(fill.fee),
                     fill.fee_asset,
                     fill.trade_id,
                     fill.order.client_order_id,

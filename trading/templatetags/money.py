@@ -1,4 +1,5 @@
-"""Numbers as traders read them: the instrument's precision, signs and colours for PnL.
+"""Numbers as traders read them (by the rule of trading.numbers): the instrument's precision,
+signs and colours for PnL.
 
 {% load money %}
 {{ order.price|amount:instrument.tick_size }}   → 54,000.0
@@ -9,47 +10,25 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from functools import lru_cache
+from decimal import Decimal
 from typing import Any
 
 from django import template
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from trading import numbers
+from trading.numbers import QUOTE_STEP, as_decimal, fixed
+
 register = template.Library()
 
-QUOTE_STEP = Decimal("0.01")
 
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        return value if isinstance(value, Decimal) else Decimal(str(value))
-    except InvalidOperation:
-        return None
+_decimal = as_decimal
 
 
 def format_amount(value: Any, step: Any = QUOTE_STEP, *, signed: bool = False) -> str:
     """`value` at `step`'s precision with thousands separators; an empty string for no value."""
-    number = _decimal(value)
-    if number is None:
-        return ""
-    places, quantum = _precision(type(step).__name__, step)
-    rounded = number.quantize(quantum, rounding=ROUND_HALF_EVEN)
-    if rounded == 0:
-        rounded = abs(rounded)  # never show "-0.00"
-    return f"{rounded:+,.{places}f}" if signed else f"{rounded:,.{places}f}"
-
-
-@lru_cache(maxsize=128)
-def _precision(kind: str, step: Any) -> tuple[int, Decimal]:
-    """The places `step` shows and its quantum. A page repeats a few steps on every row; the
-    type is part of the key, so that a float and a Decimal that compare equal stay apart."""
-    exponent = (_decimal(step) or QUOTE_STEP).normalize().as_tuple().exponent
-    places = max(0, -exponent) if isinstance(exponent, int) else 2
-    return places, Decimal(1).scaleb(-places)
+    return fixed(value, step, signed=signed)
 
 
 @register.filter
@@ -95,10 +74,10 @@ def pnl(value: Any, step: Any = QUOTE_STEP, unit: str = "") -> str:
 @register.filter
 def plain(value: Any) -> str:
     """A stored decimal without its padding zeros and never in exponent form: 54,000 or 0.000125."""
-    number = _decimal(value)
-    if number is None:
-        return ""
-    normalized = number.normalize()
-    if normalized == 0:
-        return "0"
-    return f"{normalized:,f}"
+    return numbers.plain(value)
+
+
+@register.filter
+def exact(value: Any) -> str:
+    """A stored decimal in full with no separators, for a form's value: 54000.5."""
+    return numbers.exact(value)
