@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
@@ -45,7 +46,9 @@ class DatabaseBusyMiddleware:
 
     def process_view(
         self, request: HttpRequest, view: View, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> HttpResponse:
+    ) -> HttpResponse | None:
+        if iscoroutinefunction(view):
+            return None  # Django awaits it; none of ours writes that way
         for attempt in (1, 2):
             try:
                 return view(request, *args, **kwargs)
