@@ -30,6 +30,7 @@ def test_an_investment_above_the_venue_maxima_is_explained_on_the_field(
     page.get_by_label("Grids").fill("5")
     page.get_by_label("Investment", exact=True).fill("1000")
     wait_for_levels(page, 6)
+    assert page.get_by_test_id("max-market-quantity").inner_text() == "41.5 BTC"
 
     page.get_by_label("Investment", exact=True).fill("999999999")
     errors = page.locator("#errors-investment")
@@ -45,6 +46,8 @@ def test_an_investment_above_the_venue_maxima_is_explained_on_the_field(
     errors.scroll_into_view_if_needed()
     assert fits_the_screen(page)
     page.screenshot(path=artifacts / "bot-wizard-maxima-phone.png")
+    page.get_by_test_id("max-amount").scroll_into_view_if_needed()
+    page.screenshot(path=artifacts / "bot-wizard-maxima-filters-phone.png")
 
     page.get_by_label("Investment", exact=True).fill("5288199")
     errors.get_by_text("per limit order", exact=False).wait_for(state="detached")

@@ -52,6 +52,15 @@ def page_text(response: Any) -> str:
 # The wizard ------------------------------------------------------------------------
 
 
+def test_the_wizard_shows_the_maxima_beside_the_minimums(
+    account: ExchangeAccount, client_for: Client
+) -> None:
+    html = client_for.get("/bots/new/").content.decode()
+    assert 'data-testid="max-limit-quantity">83 BTC<' in html
+    assert 'data-testid="max-market-quantity">41.5 BTC<' in html
+    assert 'data-testid="max-amount">8,000,000 USDT<' in html
+
+
 def test_the_wizard_names_both_maxima_on_the_investment(account: ExchangeAccount, client_for: Client) -> None:
     data = worked_example(account, investment=RICH)
     response = client_for.post("/bots/new/", data)
