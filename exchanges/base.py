@@ -156,8 +156,9 @@ class Instrument:
     quantity_step: Decimal
     min_quantity: Decimal
     min_amount: Decimal  # minimum order value in quote
-    max_quantity: Decimal
-    max_amount: Decimal
+    max_quantity: Decimal  # per limit order, in base
+    max_amount: Decimal  # per order, in quote
+    max_market_quantity: Decimal  # per market order, in base: venues allow less than for limits
     maker_fee: Decimal  # a fraction: 0.001 is 0.1%
     taker_fee: Decimal
 
@@ -168,7 +169,7 @@ class Instrument:
         """Down by default: never round up a quantity the user may not afford."""
         return round_to_step(quantity, self.quantity_step, rounding)
 
-    def check_order(self, quantity: Decimal, price: Decimal) -> None:
+    def check_order(self, quantity: Decimal, price: Decimal, order_type: OrderType = OrderType.LIMIT) -> None:
         """Raise `InvalidOrder` unless (quantity, price) meets every filter.
 
         `price` is the limit price, or for a market order the reference price.
@@ -189,9 +190,11 @@ class Instrument:
                 f"Quantity {shown(quantity)} {self.base} is below the minimum of {shown(self.min_quantity)}.",
                 reason=InvalidOrderReason.QUANTITY_TOO_SMALL,
             )
-        if quantity > self.max_quantity:
+        most = self.max_order_quantity(order_type)
+        if quantity > most:
             raise InvalidOrder(
-                f"Quantity {shown(quantity)} {self.base} is above the maximum of {shown(self.max_quantity)}.",
+                f"Quantity {shown(quantity)} {self.base} is above the maximum of {shown(most)} "
+                f"per {order_type} order.",
                 reason=InvalidOrderReason.QUANTITY_TOO_LARGE,
             )
         amount = quantity * price
@@ -205,6 +208,9 @@ class Instrument:
                 f"Order value {shown(amount)} {self.quote} is above the maximum of {shown(self.max_amount)}.",
                 reason=InvalidOrderReason.AMOUNT_TOO_LARGE,
             )
+
+    def max_order_quantity(self, order_type: OrderType) -> Decimal:
+        return self.max_market_quantity if order_type is OrderType.MARKET else self.max_quantity
 
     def min_quantity_at(self, price: Decimal) -> Decimal:
         """The smallest valid quantity at `price`, meeting both the quantity and amount minimums."""

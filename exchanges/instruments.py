@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+from dataclasses import fields
 from datetime import timedelta
 
 from django.core.cache import cache
@@ -14,6 +16,9 @@ from exchanges.registry import exchange_for_account
 
 # Filters and fee rates change rarely; an hour keeps pages off the venue's API.
 INSTRUMENT_CACHE_SECONDS = 3600
+# Part of the cache key: an Instrument cached before a deploy that added a field would unpickle
+# without it, so a new shape starts a new key.
+INSTRUMENT_SHAPE = format(zlib.crc32(",".join(f.name for f in fields(Instrument)).encode()), "08x")
 
 
 def instrument_for(account: ExchangeAccount, symbol: str, *, fail_fast: bool = False) -> Instrument:
@@ -22,7 +27,7 @@ def instrument_for(account: ExchangeAccount, symbol: str, *, fail_fast: bool = F
     `fail_fast`: one short try (a page that can do without it, with the venue perhaps down)."""
     if account.exchange == ExchangeName.PAPER:
         return paper_instruments.instrument_for(symbol)
-    key = f"instrument:{account.pk}:{symbol}"
+    key = f"instrument:{INSTRUMENT_SHAPE}:{account.pk}:{symbol}"
     found = cache.get(key)
     if isinstance(found, Instrument):
         return found

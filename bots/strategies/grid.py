@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from exchanges.base import Instrument, Side
 from trading.numbers import fixed, plain
@@ -89,8 +90,15 @@ def grid_lines(config: GridConfig, instrument: Instrument) -> tuple[Decimal, ...
     A line carries a buy for the interval above it and a sell for the one
     below, so it rounds to the nearest tick rather than favouring either side.
     """
-    lower, upper, count = config.lower_price, config.upper_price, config.grid_count
-    if config.spacing is Spacing.ARITHMETIC:
+    return _lines(config.lower_price, config.upper_price, config.grid_count, config.spacing, instrument)
+
+
+# Sizing searches lay out the same grid many times, and geometric powers are slow.
+@lru_cache(maxsize=1024)
+def _lines(
+    lower: Decimal, upper: Decimal, count: int, spacing: Spacing, instrument: Instrument
+) -> tuple[Decimal, ...]:
+    if spacing is Spacing.ARITHMETIC:
         step = (upper - lower) / count
         raw = [lower + step * i for i in range(count + 1)]
     else:
@@ -263,6 +271,7 @@ def validate(config: GridConfig, instrument: Instrument, price: Decimal, venue: 
         raise GridConfigError(errors)
     _check_exits(config, add)
     _check_minimums(config, instrument, price, venue, add)
+    _check_maxima(config, instrument, price, venue, add)
     if errors:
         raise GridConfigError(errors)
 
@@ -314,6 +323,125 @@ def _check_minimums(
         f"{plain(instrument.min_quantity)} {instrument.base}. "
         f"{advice} at least {plain(needed)} {instrument.quote}.",
     )
+
+
+def _check_maxima(
+    config: GridConfig, instrument: Instrument, price: Decimal, venue: str, add: Callable[[str, str], None]
+) -> None:
+    sizing = size_grid(config, instrument, price, quantity_for_investment(config, instrument, price))
+    problems = _maxima_exceeded(sizing, instrument, price, _venue_name(venue))
+    if not problems:
+        return
+    ceiling = maximum_investment(config, instrument, price)
+    most = f"lower the investment to at most {_readable(ceiling)} {instrument.quote}"
+    grids = fewest_grids_within_maxima(config, instrument, price)
+    for problem, more_grids_help in problems:
+        advice = f"{most} or use at least {grids} grids" if more_grids_help and grids else most
+        add("investment", f"{problem}: {advice}.")
+
+
+def _maxima_exceeded(
+    sizing: Sizing, instrument: Instrument, price: Decimal, venue_name: str
+) -> list[tuple[str, bool]]:
+    """What breaks the venue's per-order maxima, each with whether more grids would shrink it."""
+    problems: list[tuple[str, bool]] = []
+    base, quote = instrument.base, instrument.quote
+    if sizing.slots:
+        largest = max(sizing.slots, key=lambda s: s.quantity)
+        dearest = max(sizing.slots, key=lambda s: s.quantity * s.price)
+        each = "Each order" if len({s.quantity for s in sizing.slots}) == 1 else "The largest order"
+        if largest.quantity > instrument.max_quantity:
+            problems.append(
+                (
+                    f"{each} would be {_readable(largest.quantity)} {base}, above {venue_name} maximum "
+                    f"of {_readable(instrument.max_quantity)} {base} per limit order",
+                    True,
+                )
+            )
+        elif dearest.quantity * dearest.price > instrument.max_amount:
+            problems.append(
+                (
+                    f"{each} would be worth {_readable(dearest.quantity * dearest.price, CENT)} {quote}, "
+                    f"above {venue_name} maximum of {_readable(instrument.max_amount)} {quote} per order",
+                    True,
+                )
+            )
+    start = sizing.base_to_buy or sizing.base_to_sell
+    verb = "buy" if sizing.base_to_buy else "sell"
+    if start > instrument.max_market_quantity:
+        problems.append(
+            (
+                f"The start would {verb} {_readable(start)} {base} at market, above {venue_name} maximum "
+                f"of {_readable(instrument.max_market_quantity)} {base} per market order",
+                False,
+            )
+        )
+    elif start * price > instrument.max_amount:
+        problems.append(
+            (
+                f"The start would {verb} {_readable(start * price, CENT)} {quote} of {base} at market, "
+                f"above {venue_name} maximum of {_readable(instrument.max_amount)} {quote} per order",
+                False,
+            )
+        )
+    return problems
+
+
+def _within_maxima(
+    config: GridConfig, instrument: Instrument, price: Decimal, quantity: Decimal, *, per_order: bool = False
+) -> bool:
+    """Whether `quantity` per order breaks no maximum (with `per_order`, none that grids can shrink)."""
+    sizing = size_grid(config, instrument, price, quantity)
+    problems = _maxima_exceeded(sizing, instrument, price, "")
+    return not [problem for problem, more_grids_help in problems if more_grids_help or not per_order]
+
+
+def maximum_investment(config: GridConfig, instrument: Instrument, price: Decimal) -> Decimal:
+    """The largest whole investment in quote whose every order stays within the venue's maxima."""
+    step = instrument.quantity_step
+    # No order may trade more than the limit maximum, and every order trades at least the
+    # quantity per order; bigger orders only break more maxima, so bisect on lot steps.
+    fits, too_big = 0, int(instrument.max_quantity / step) + 1
+    while too_big - fits > 1:
+        middle = (fits + too_big) // 2
+        if _within_maxima(config, instrument, price, middle * step):
+            fits = middle
+        else:
+            too_big = middle
+    used = size_grid(config, instrument, price, fits * step).investment_used
+    return used.to_integral_value(rounding=ROUND_DOWN)
+
+
+def fewest_grids_within_maxima(config: GridConfig, instrument: Instrument, price: Decimal) -> int:
+    """The fewest grids (more than now) that spread this investment within the maxima (0 if none)."""
+
+    def fits(count: int) -> bool:
+        candidate = replace(config, grid_count=count)
+        quantity = quantity_for_investment(candidate, instrument, price)
+        return _within_maxima(candidate, instrument, price, quantity, per_order=True)
+
+    # More grids make every order smaller, so bisect on the count.
+    too_few, enough = config.grid_count, MAX_GRIDS
+    if not fits(enough):
+        return 0
+    while enough - too_few > 1:
+        middle = (too_few + enough) // 2
+        if fits(middle):
+            enough = middle
+        else:
+            too_few = middle
+    lines = grid_lines(replace(config, grid_count=enough), instrument)
+    return enough if len(set(lines)) == len(lines) else 0  # else levels would share prices
+
+
+CENT = Decimal("0.01")
+
+
+def _readable(value: Decimal, places: Decimal | None = None) -> str:
+    """Thousands separators and no trailing zeros: 3,919.2 rather than 3919.200000."""
+    if places is not None:
+        value = value.quantize(places, rounding=ROUND_DOWN)
+    return f"{value.normalize():,f}"
 
 
 def _venue_name(venue: str) -> str:

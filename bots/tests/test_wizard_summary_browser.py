@@ -65,7 +65,7 @@ def test_the_summary_stays_in_view_while_the_trader_fills_the_form(
     assert page.get_by_test_id("summary-warnings").inner_text() == "⚠ 1 warning"  # no stop-loss
     page.screenshot(path=artifacts / "bot-wizard-summary-phone.png")
 
-    page.get_by_label("Investment", exact=True).fill("999999999")
+    page.get_by_label("Investment", exact=True).fill("1000000")
     page.get_by_test_id("summary-warnings").get_by_text("⚠ 2 warnings").wait_for()
     page.get_by_label("Investment", exact=True).scroll_into_view_if_needed()
     assert in_view(page, "#wizard-summary")

@@ -72,8 +72,9 @@ class InstrumentSerializer(serializers.Serializer[Any]):
     quantity_step = amount()
     min_quantity = amount()
     min_amount = amount()
-    max_quantity = amount()
-    max_amount = amount()
+    max_quantity = amount(help_text="The most base one limit order may trade.")
+    max_amount = amount(help_text="The most quote one order may be worth.")
+    max_market_quantity = amount(help_text="The most base one market order may trade.")
     maker_fee = amount()
     taker_fee = amount()
 

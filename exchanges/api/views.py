@@ -182,6 +182,7 @@ class ExchangeAccountViewSet(
                         "min_amount": "5",
                         "max_quantity": "83",
                         "max_amount": "8000000",
+                        "max_market_quantity": "41.5",
                         "maker_fee": "0.001",
                         "taker_fee": "0.001",
                     }

@@ -101,6 +101,8 @@ def _by_value(mapping: Mapping[Any, str], value: str) -> Any:
 
 def instrument(record: Record, fees: Record) -> Instrument:
     lot = record["lotSizeFilter"]
+    # Spot splits the maximum by order type; maxOrderQty is the older single limit for both.
+    max_limit_quantity = decimal(lot.get("maxLimitOrderQty") or lot["maxOrderQty"])
     return Instrument(
         symbol=record["symbol"],
         base=record["baseCoin"],
@@ -109,11 +111,18 @@ def instrument(record: Record, fees: Record) -> Instrument:
         quantity_step=decimal(lot["basePrecision"]),
         min_quantity=decimal(lot["minOrderQty"]),
         min_amount=decimal(lot["minOrderAmt"]),
-        max_quantity=decimal(lot["maxOrderQty"]),
+        max_quantity=max_limit_quantity,
         max_amount=decimal(lot["maxOrderAmt"]),
+        max_market_quantity=_max_market_quantity(lot, max_limit_quantity),
         maker_fee=decimal(fees["makerFeeRate"]),
         taker_fee=decimal(fees["takerFeeRate"]),
     )
+
+
+def _max_market_quantity(lot: Record, max_limit_quantity: Decimal) -> Decimal:
+    """Spot names it maxMarketOrderQty, derivatives maxMktOrderQty; absent, limits apply."""
+    found = lot.get("maxMarketOrderQty") or lot.get("maxMktOrderQty")
+    return decimal(found) if found else max_limit_quantity
 
 
 def ticker(record: Record, time_ms: int) -> Ticker:

@@ -85,7 +85,7 @@ def place_order(account: PaperAccount, request: OrderRequest) -> PaperOrder:
     last = current_price(request.symbol)
     marketable = _is_marketable(request, last)
     fill_price = _immediate_fill_price(request, last) if marketable else None
-    instrument.check_order(request.quantity, request.price or fill_price or last)
+    instrument.check_order(request.quantity, request.price or fill_price or last, request.order_type)
     refused = marketable and request.time_in_force is TimeInForce.POST_ONLY
     try:
         with transaction.atomic():

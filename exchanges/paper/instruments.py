@@ -1,6 +1,7 @@
 """The paper venue's instruments: Bybit's real spot filters and default fees.
 
-BTCUSDT is Bybit's documented instruments-info example (exchanges/tests/bybit_v5);
+BTCUSDT is Bybit's documented instruments-info example (exchanges/tests/bybit_v5), including
+its limit and market order maxima (maxLimitOrderQty 83, maxMarketOrderQty 41.5 BTC);
 ETHUSDT follows Bybit's published spot filters for that pair.
 """
 
@@ -24,6 +25,7 @@ INSTRUMENTS: dict[str, Instrument] = {
         min_amount=Decimal("5"),
         max_quantity=Decimal("83"),
         max_amount=Decimal("8000000"),
+        max_market_quantity=Decimal("41.5"),
         maker_fee=SPOT_FEE,
         taker_fee=SPOT_FEE,
     ),
@@ -37,6 +39,8 @@ INSTRUMENTS: dict[str, Instrument] = {
         min_amount=Decimal("5"),
         max_quantity=Decimal("1878.23408"),
         max_amount=Decimal("8000000"),
+        # Not in Bybit's example; half the limit maximum, the ratio Bybit publishes for BTCUSDT.
+        max_market_quantity=Decimal("939.11704"),
         maker_fee=SPOT_FEE,
         taker_fee=SPOT_FEE,
     ),

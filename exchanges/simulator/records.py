@@ -77,7 +77,7 @@ def instrument(item: Instrument, symbol_id: int) -> Json:
             "minOrderAmt": text(item.min_amount),
             "maxOrderAmt": text(item.max_amount),
             "maxLimitOrderQty": text(item.max_quantity),
-            "maxMarketOrderQty": text(item.max_quantity),
+            "maxMarketOrderQty": text(item.max_market_quantity),
             "postOnlyMaxLimitOrderSize": text(item.max_amount),
         },
         "priceFilter": {"tickSize": text(item.tick_size)},

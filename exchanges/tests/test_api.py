@@ -110,6 +110,8 @@ def test_instruments_tickers_and_delete(world) -> None:
     ).json()["id"]
     instruments = client.get(f"/api/v1/exchange-accounts/{account_id}/instruments/").json()
     assert {"BTCUSDT", "ETHUSDT"} <= {i["symbol"] for i in instruments}
+    btc = next(i for i in instruments if i["symbol"] == "BTCUSDT")
+    assert (btc["max_quantity"], btc["max_market_quantity"], btc["max_amount"]) == ("83", "41.5", "8000000")
     tickers = client.get(f"/api/v1/exchange-accounts/{account_id}/tickers/?symbols=BTCUSDT").json()
     assert tickers[0]["last"] == "54000"
     unknown = client.get(f"/api/v1/exchange-accounts/{account_id}/tickers/?symbols=NOPE")

@@ -42,6 +42,11 @@ def test_lists_instruments_with_bybit_filters(venue: Venue) -> None:
         Decimal("0.000001"),
     )
     assert (btc.min_quantity, btc.min_amount) == (Decimal("0.000011"), Decimal("5"))
+    assert (btc.max_quantity, btc.max_market_quantity, btc.max_amount) == (
+        Decimal("83"),
+        Decimal("41.5"),
+        Decimal("8000000"),
+    )
     assert {"BTCUSDT", "ETHUSDT"} <= {i.symbol for i in venue.exchange.instruments()}
     with pytest.raises(InvalidOrder) as caught:
         venue.exchange.instrument("NOPEUSDT")
@@ -129,6 +134,21 @@ def test_filters_reject_bad_orders(
         venue.exchange.place_order(limit(Side.BUY, quantity, price, "bad"))
     assert caught.value.reason is reason
     assert venue.exchange.open_orders() == []
+    assert venue.exchange.balances()["USDT"].locked == 0
+
+
+@pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
+def test_a_market_order_above_the_market_maximum_is_refused(venue: Venue, side: Side) -> None:
+    request = OrderRequest(
+        symbol="BTCUSDT",
+        side=side,
+        order_type=OrderType.MARKET,
+        quantity=Decimal("41.500001"),
+        client_order_id="huge-market",
+    )
+    with pytest.raises(InvalidOrder) as caught:
+        venue.exchange.place_order(request)
+    assert caught.value.reason is InvalidOrderReason.QUANTITY_TOO_LARGE
     assert venue.exchange.balances()["USDT"].locked == 0
 
 

@@ -79,6 +79,11 @@ def test_instrument_and_ticker_from_bybits_spot_examples():
     assert instrument.tick_size == Decimal("0.1")
     assert instrument.quantity_step == Decimal("0.000001")
     assert (instrument.min_quantity, instrument.min_amount) == (Decimal("0.000011"), Decimal(5))
+    assert (instrument.max_quantity, instrument.max_market_quantity, instrument.max_amount) == (
+        Decimal("83"),
+        Decimal("41.5"),
+        Decimal("8000000"),
+    )
     assert (ticker.bid, ticker.ask, ticker.last) == (
         Decimal("20517.96"),
         Decimal("20527.77"),
@@ -158,3 +163,26 @@ def test_pybit_is_told_never_to_resend():
 
 def test_the_secret_never_shows_in_repr():
     assert "s3cr3t" not in repr(BybitExchange("k", "s3cr3t"))
+
+
+def test_an_instrument_without_maxima_by_order_type_uses_the_single_maximum_for_both():
+    record = example("instruments_info_spot_response.json")["result"]["list"][0]
+    lot = {
+        key: value
+        for key, value in record["lotSizeFilter"].items()
+        if key not in ("maxLimitOrderQty", "maxMarketOrderQty")
+    }
+    instrument = convert.instrument(
+        {**record, "lotSizeFilter": lot}, {"makerFeeRate": "0.001", "takerFeeRate": "0.001"}
+    )
+    assert (instrument.max_quantity, instrument.max_market_quantity) == (Decimal("83"), Decimal("83"))
+
+
+def test_a_derivatives_style_market_maximum_is_read_too():
+    record = example("instruments_info_spot_response.json")["result"]["list"][0]
+    lot = {**record["lotSizeFilter"], "maxMktOrderQty": "40"}
+    del lot["maxMarketOrderQty"]
+    instrument = convert.instrument(
+        {**record, "lotSizeFilter": lot}, {"makerFeeRate": "0.001", "takerFeeRate": "0.001"}
+    )
+    assert instrument.max_market_quantity == Decimal("40")

@@ -114,6 +114,17 @@ def test_every_reply_matches_bybits_documented_fields(client):
         same_shape(ours, bybits)
 
 
+def test_instruments_info_carries_the_maxima_per_order_type(client):
+    body = call(client.get_instruments_info, category="spot", symbol="BTCUSDT")
+    lot = body["result"]["list"][0]["lotSizeFilter"]
+    assert (lot["maxLimitOrderQty"], lot["maxMarketOrderQty"], lot["maxOrderAmt"]) == (
+        "83",
+        "41.5",
+        "8000000",
+    )
+    assert lot["maxOrderQty"] == "83"
+
+
 def test_kline_rows_are_bybits_seven_strings_newest_first(client):
     from exchanges.paper import market
 
