@@ -1,0 +1,108 @@
+"""Backtest metrics (bots/backtest/metrics.py) on cases worked out by hand. Pure: no database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from bots.backtest import exact
+from bots.backtest.exact import EquityPoint
+from bots.backtest.metrics import annualised, daily_returns, max_drawdown, metrics, sharpe, sortino
+from bots.backtest.venue import Fees
+from bots.strategies.grid import GridConfig
+from exchanges.base import Candle
+from exchanges.paper.instruments import INSTRUMENTS
+
+D = Decimal
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def curve(*equities: str, step: timedelta = HOUR, unrealized: tuple[str, ...] = ()) -> list[EquityPoint]:
+    return [
+        EquityPoint(T0 + i * step, D(1), D(e), D(unrealized[i]) if unrealized else D(0))
+        for i, e in enumerate(equities)
+    ]
+
+
+def test_max_drawdown_is_the_deepest_fall_from_an_earlier_peak_with_its_dates() -> None:
+    points = curve("100", "120", "90", "110", "80", "130", "125")
+
+    drawdown = max_drawdown(points)
+
+    assert drawdown.value == D(40)
+    assert drawdown.fraction == D(40) / D(120)
+    assert (drawdown.start, drawdown.end) == (points[1].time, points[4].time)
+
+
+def test_a_curve_that_never_falls_has_no_drawdown() -> None:
+    drawdown = max_drawdown(curve("100", "100", "101"))
+    assert (drawdown.value, drawdown.start, drawdown.end) == (0, None, None)
+
+
+def test_daily_returns_use_each_days_last_close() -> None:
+    points = curve("100", "500", "103", "1", "101.97", step=timedelta(hours=12))
+    # Days: 1 Jan ends at 500, 2 Jan at 1, 3 Jan at 101.97: only the last point of a day counts.
+    assert daily_returns(points) == [D(1) / 500 - 1, D("101.97") / 1 - 1]
+    daily = curve("100", "103", "101.97", step=timedelta(days=1))
+    assert daily_returns(daily) == [D("0.03"), D("-0.01")]
+
+
+def test_sharpe_and_sortino_of_a_plus_three_minus_one_percent_pair() -> None:
+    returns = [D("0.03"), D("-0.01")]
+    # mean 0.01; sample deviation sqrt(0.0008) = 0.0282843; sqrt(365) = 19.10497
+    assert float(sharpe(returns) or 0) == pytest.approx(0.01 / 0.0282843 * 19.10497, rel=1e-5)
+    # downside deviation sqrt(0.0001 / 2) = 0.00707107
+    assert float(sortino(returns) or 0) == pytest.approx(0.01 / 0.00707107 * 19.10497, rel=1e-5)
+    assert sortino([D("0.01"), D("0.02")]) is None, "no losing day: undefined"
+    assert sharpe([D("0.01")]) is None
+
+
+def test_annualising_is_simple_over_the_span() -> None:
+    assert annualised(D("0.01"), timedelta(days=73)) == D("0.05")
+    assert annualised(D("0.01"), timedelta(0)) is None
+
+
+def test_the_small_hand_computed_grid_reports_its_figures() -> None:
+    candles = [
+        Candle(T0, D("99"), D("99.5"), D("89"), D("95"), D(1)),
+        Candle(T0 + timedelta(days=1), D("95"), D("111"), D("94"), D("105"), D(1)),
+        Candle(T0 + timedelta(days=2), D("105"), D("115"), D("104"), D("112"), D(1)),
+    ]
+    config = GridConfig("BTCUSDT", D(90), D(110), 2, D(1890))
+
+    figures = metrics(exact.run(config, INSTRUMENTS["BTCUSDT"], candles, Fees(D(0), D(0))))
+
+    # Equity by day: 1900 (20 BTC at 95), 2100 (all sold), 2100 (nothing fills above 110).
+    assert figures.grid_profit == D(210)
+    assert figures.total_return == D(210) / D(1890)
+    assert figures.apr == D(210) / D(1890) * 365 / 3
+    assert figures.fills == 4
+    assert figures.round_trips == 2
+    assert figures.profit_factor is None, "no trip lost money"
+    assert figures.time_in_range == D(2) / D(3)
+    assert figures.buy_and_hold_return == (D(112) - D(99)) / D(99)
+    assert figures.max_drawdown.value == 0
+    assert figures.calmar is None
+    assert figures.max_floating_drawdown == D(0)  # 20 BTC cost 1890 and are worth 1900 at 95
+    assert figures.fees == 0
+
+
+def test_floating_drawdown_is_the_deepest_unrealised_loss() -> None:
+    candles = [
+        Candle(T0, D("99"), D("99.5"), D("89"), D("91"), D(1)),
+        Candle(T0 + HOUR, D("91"), D("93"), D("85"), D("86"), D(1)),
+        Candle(T0 + 2 * HOUR, D("86"), D("96"), D("86"), D("95"), D(1)),
+    ]
+    config = GridConfig("BTCUSDT", D(90), D(110), 2, D(1890))
+
+    result = exact.run(config, INSTRUMENTS["BTCUSDT"], candles, Fees(D(0), D(0)))
+    figures = metrics(result)
+
+    # 10 BTC at 99 and 10 at 90 (cost 1890), worth 20 * 86 = 1720 at the lowest close.
+    assert figures.max_floating_drawdown == D(170)
+    assert figures.max_floating_drawdown_fraction == D(170) / D(1890)
+    assert figures.max_drawdown.value == D(170)
+    assert (figures.max_drawdown.start, figures.max_drawdown.end) == (T0, candles[1].open_time)
