@@ -73,7 +73,8 @@ def test_no_page_or_event_shows_a_raw_decimal(trader: User) -> None:
     assert short.status == BotStatus.ERROR
     # The case this guards against, now at the quote's cents and rounded against the trader.
     assert re.search(
-        r"The grid needs 1,00\d,\d{3}\.\d\d USDT; the account has [\d,]+\.\d\d free", short.status_reason
+        r"This grid needs 1,00\d,\d{3}\.\d\d USDT free; the account has [\d,]+\.\d\d USDT available",
+        short.status_reason,
     )
     waiting = Bot.objects.get(pk=bots["waiting"].pk)
     assert waiting.status_reason == "Waiting for the price to reach the trigger 50,000 (now 52,900.3)."
