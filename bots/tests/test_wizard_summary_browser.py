@@ -28,6 +28,11 @@ UNCOVERED = """(selector) => {
 }"""
 
 
+# Every item of the bar ends inside the screen: a sentence wraps rather than running off its edge.
+ITEMS_FIT = """(selector) => [...document.querySelectorAll(selector + ' > *')].every(
+  item => item.getBoundingClientRect().right <= window.innerWidth)"""
+
+
 def in_view(page, selector: str) -> bool:
     return bool(page.evaluate(IN_VIEW, selector))
 
@@ -49,6 +54,7 @@ def test_the_summary_stays_in_view_while_the_trader_fills_the_form(
     summary = page.get_by_test_id("wizard-summary")
     assert in_view(page, "#wizard-summary")
     summary.get_by_text("Fill in lower price, upper price, investment for the figures.").wait_for()
+    assert page.evaluate(ITEMS_FIT, "#wizard-summary"), "the bar's text runs off a 390-px screen"
 
     page.get_by_label("Lower price").fill("45000")
     assert in_view(page, "#wizard-summary")
