@@ -335,3 +335,30 @@ def test_a_run_whose_worker_died_is_queued_again_and_finishes(trader, bybit_week
     assert queued == [backtest_id]
     tasks.run_backtest(backtest_id)
     assert Backtest.objects.get(pk=backtest_id).status == BacktestStatus.DONE
+
+
+def test_backtests_run_on_the_routine_queue() -> None:
+    from bots.tests.test_webhook_queue import resolved_queue
+
+    assert resolved_queue(tasks.run_backtest.name) == "celery"
+    assert resolved_queue(tasks.requeue_stale_backtests.name) == "celery"
+
+
+def test_a_retried_request_with_its_idempotency_key_queues_one_backtest(trader, bybit_week) -> None:
+    client = bearer(trader)
+    first = client.post("/api/v1/backtests/", BODY, format="json", HTTP_IDEMPOTENCY_KEY="bt-1")
+    again = client.post("/api/v1/backtests/", BODY, format="json", HTTP_IDEMPOTENCY_KEY="bt-1")
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert first.json()["id"] == again.json()["id"]
+    assert Backtest.objects.count() == 1
+
+
+def test_progress_is_reported_each_hundredth_and_changes_nothing(bybit_week) -> None:
+    reports: list[tuple[int, int]] = []
+    grid = codec.config_from_json({**CONFIG, "symbol": "BTCUSDT"})
+    with_progress = exact.run(
+        grid, INSTRUMENTS["BTCUSDT"], bybit_week, progress=lambda done, total: reports.append((done, total))
+    )
+    assert reports[0] == (0, 2016)
+    assert [done for done, _ in reports] == list(range(0, 2016, 20))
+    assert with_progress == direct_run(bybit_week)
