@@ -7,9 +7,10 @@ from celery import shared_task
 from bots.backtests import run
 
 
-# Acknowledged on receipt: a run outlasts the broker's visibility timeout and would otherwise be
-# handed to a second worker; a worker lost mid-run is caught by its heartbeat instead.
-@shared_task(ignore_result=True, acks_late=False)
+# Acknowledged when done, so a message a dying worker had taken is delivered again. A run may
+# outlast the broker's visibility timeout: the copy then handed to another worker finds the row
+# claimed and ends at once; a worker lost mid-run is caught by its heartbeat (`requeue_stale`).
+@shared_task(ignore_result=True, acks_late=True)
 def run_backtest(backtest_id: int) -> None:
     run.run(backtest_id)
 

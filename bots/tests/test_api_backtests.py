@@ -362,3 +362,17 @@ def test_progress_is_reported_each_hundredth_and_changes_nothing(bybit_week) -> 
     assert reports[0] == (0, 2016)
     assert [done for done, _ in reports] == list(range(0, 2016, 20))
     assert with_progress == direct_run(bybit_week)
+
+
+def test_the_venue_with_more_candles_in_the_window_is_read(trader, db) -> None:
+    week = shipped_window()
+    store.save_candles(store.Series("bybit", "BTCUSDT", "5m"), week[: len(week) // 2])
+    store.save_candles(store.Series(files.REPLAY_VENUE, "BTCUSDT", "5m"), week)
+    client = bearer(trader)
+    backtest_id = post(client).json()["id"]
+    assert Backtest.objects.get(pk=backtest_id).venue == files.REPLAY_VENUE
+    tasks.run_backtest(backtest_id)
+    assert client.get(f"/api/v1/backtests/{backtest_id}/").json()["candles"] == len(week)
+
+    store.save_candles(store.Series("bybit", "BTCUSDT", "5m"), week)  # a tie: Bybit's own
+    assert Backtest.objects.get(pk=post(client).json()["id"]).venue == "bybit"
