@@ -11,6 +11,7 @@ from rest_framework import serializers
 from accounts.api.fields import StrictCharField, StrictRegexField, amount
 from bots import codec
 from bots.api.serializers import BotConfigOutSerializer, GridConfigSerializer
+from bots.backtests.candles import Window
 from bots.backtests.models import Backtest, BacktestFill, BacktestStatus
 from bots.strategies import grid
 from exchanges.market_data import intervals
@@ -105,6 +106,10 @@ class BacktestSerializer(serializers.ModelSerializer[Backtest]):
     progress = serializers.IntegerField(read_only=True, help_text="Percent, 0 to 100.")
     error = StrictCharField(read_only=True, help_text="Why it failed; empty otherwise.")
     candles = serializers.IntegerField(read_only=True, help_text="How many candles it ran over.")
+    candles_missing = serializers.SerializerMethodField(
+        help_text="Candles of the window the store lacks (gaps, or a series that starts or ends inside "
+        "it): the run went over them as if the price had jumped. 0 until done."
+    )
 
     class Meta:
         model = Backtest
@@ -120,6 +125,7 @@ class BacktestSerializer(serializers.ModelSerializer[Backtest]):
             "progress",
             "error",
             "candles",
+            "candles_missing",
             "metrics",
             "created_at",
             "started_at",
@@ -130,6 +136,11 @@ class BacktestSerializer(serializers.ModelSerializer[Backtest]):
     @extend_schema_field(BotConfigOutSerializer)
     def get_config(self, backtest: Backtest) -> dict[str, Any]:
         return dict(BotConfigOutSerializer(codec.config_from_json(backtest.config)).data)
+
+    def get_candles_missing(self, backtest: Backtest) -> int:
+        if backtest.status != BacktestStatus.DONE:
+            return 0
+        return Window.of(backtest.interval, backtest.start, backtest.end).size - backtest.candles
 
     @extend_schema_field(BacktestMetricsSerializer(allow_null=True))
     def get_metrics(self, backtest: Backtest) -> dict[str, Any] | None:

@@ -54,6 +54,7 @@ QUEUED_EXAMPLE = {
     "progress": 0,
     "error": "",
     "candles": 0,
+    "candles_missing": 0,
     "metrics": None,
     "created_at": "2026-01-05T10:00:00Z",
     "started_at": None,

@@ -372,7 +372,29 @@ def test_the_venue_with_more_candles_in_the_window_is_read(trader, db) -> None:
     backtest_id = post(client).json()["id"]
     assert Backtest.objects.get(pk=backtest_id).venue == files.REPLAY_VENUE
     tasks.run_backtest(backtest_id)
-    assert client.get(f"/api/v1/backtests/{backtest_id}/").json()["candles"] == len(week)
+    body = client.get(f"/api/v1/backtests/{backtest_id}/").json()
+    assert (body["candles"], body["candles_missing"]) == (len(week), 0)
 
     store.save_candles(store.Series("bybit", "BTCUSDT", "5m"), week)  # a tie: Bybit's own
     assert Backtest.objects.get(pk=post(client).json()["id"]).venue == "bybit"
+
+
+def test_a_window_with_a_hole_runs_and_says_how_many_candles_were_missing(trader, db) -> None:
+    week = shipped_window()
+    store.save_candles(store.Series("bybit", "BTCUSDT", "5m"), week[:1000] + week[1100:])
+    client = bearer(trader)
+    backtest_id = post(client).json()["id"]
+    tasks.run_backtest(backtest_id)
+    body = client.get(f"/api/v1/backtests/{backtest_id}/").json()
+    assert (body["status"], body["candles"], body["candles_missing"]) == ("done", 1916, 100)
+
+
+def test_a_trigger_never_reached_leaves_the_investment_untouched(trader, bybit_week) -> None:
+    client = bearer(trader)
+    backtest_id = post(client, config={**CONFIG, "trigger_price": "16450"}).json()["id"]
+    tasks.run_backtest(backtest_id)
+    body = client.get(f"/api/v1/backtests/{backtest_id}/").json()
+    assert body["status"] == "done", body["error"]
+    figures = body["metrics"]
+    assert (figures["started_at"], figures["start_price"], figures["fills"]) == (None, None, 0)
+    assert (figures["total_pnl"], figures["equity"]) == ("0", "1000")
