@@ -398,3 +398,12 @@ def test_a_trigger_never_reached_leaves_the_investment_untouched(trader, bybit_w
     figures = body["metrics"]
     assert (figures["started_at"], figures["start_price"], figures["fills"]) == (None, None, 0)
     assert (figures["total_pnl"], figures["equity"]) == ("0", "1000")
+
+
+def test_beat_looks_for_stale_backtests_every_minute(settings) -> None:
+    from config.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["requeue-stale-backtests"]
+    assert entry["task"] == tasks.requeue_stale_backtests.name
+    assert entry["task"] in app.tasks
+    assert entry["schedule"] == 60.0
