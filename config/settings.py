@@ -253,7 +253,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bots.webhooks.tasks.prune_old_deliveries",
         "schedule": 86400.0,
     },
+    # Backtests whose worker died mid-run (their heartbeat stopped), back to the queue.
+    "requeue-stale-backtests": {
+        "task": "bots.backtests.tasks.requeue_stale_backtests",
+        "schedule": 60.0,
+    },
 }
+
+# Backtests ----------------------------------------------------------------------
+
+# The most candles one backtest may cover (the window's length over the candle interval).
+BACKTEST_MAX_CANDLES = env.int("BACKTEST_MAX_CANDLES", default=600_000)
 
 # Exchanges ----------------------------------------------------------------------
 
@@ -384,6 +394,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ExitActionEnum": ["keep_base", "sell_base"],
+        "BacktestStatusEnum": "bots.backtests.models.BacktestStatus",
     },
 }
 

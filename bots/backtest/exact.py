@@ -24,7 +24,7 @@ refused rather than run without it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -215,9 +215,12 @@ def run(
     fees: Fees | None = None,
     *,
     slippage: Decimal = ZERO,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Result:
     """Backtest `config` over `candles` (in time order, one interval apart). `fees` override the
-    instrument's, for the strategy's sizing as for the venue; `slippage` is a fraction."""
+    instrument's, for the strategy's sizing as for the venue; `slippage` is a fraction.
+    `progress(done, total)` is told about every hundredth of the candles walked; it may raise to
+    stop the run."""
     if not candles:
         raise ValueError("A backtest needs at least one candle.")
     exits = (config.take_profit_price, config.stop_loss_price, config.max_drawdown)
@@ -235,7 +238,11 @@ def run(
     in_range = 0
     started: Candle | None = None
     on_fill = sim.on_fill
-    for candle in candles:
+    total = len(candles)
+    report_every = max(1, total // 100) if progress is not None else total + 1
+    for walked, candle in enumerate(candles):
+        if walked % report_every == 0 and progress is not None:
+            progress(walked, total)
         check_candle(candle)
         if started is None and grid.trigger_reached(config, candle.open, created_at):
             started = candle

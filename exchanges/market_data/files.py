@@ -49,14 +49,7 @@ def newest_shipped(
 ) -> list[Candle]:
     """Like `store.newest_candles` for the replay venue, read straight from the data directory's
     file of that series: what the simulator serves before the files are imported anywhere."""
-    path = next(
-        (
-            path
-            for path in candle_files(Path(settings.PRICE_DATA_DIR))
-            if series_named_by(path) == NamedSeries(symbol, interval)
-        ),
-        None,
-    )
+    path = shipped_file(symbol, interval)
     if path is None:
         return []
     candles = read_candle_file(path)
@@ -64,6 +57,15 @@ def newest_shipped(
     first = bisect.bisect_left(times, start) if start else 0
     stop = bisect.bisect_right(times, end)
     return list(reversed(candles[max(first, stop - limit) : stop]))
+
+
+def shipped_file(symbol: str, interval: str) -> Path | None:
+    """The data directory's file of a series, if one ships."""
+    wanted = NamedSeries(symbol, interval)
+    return next(
+        (path for path in candle_files(Path(settings.PRICE_DATA_DIR)) if series_named_by(path) == wanted),
+        None,
+    )
 
 
 def read_candle_file(path: Path) -> tuple[Candle, ...]:

@@ -20,6 +20,7 @@ from exchanges.market_data import intervals
 from exchanges.market_data.models import Candle as StoredCandle
 
 INSERT_BATCH = 1000
+READ_CHUNK = 10_000
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,8 @@ def _value(row: StoredCandle) -> Candle:
 def candles_between(venue: str, symbol: str, interval: str, start: datetime, end: datetime) -> list[Candle]:
     """Stored candles whose open time lies in [start, end], oldest first."""
     rows = _rows(Series(venue, symbol, interval), start, end).order_by("open_time")
-    return [_value(row) for row in rows]
+    # In chunks: a backtest reads hundreds of thousands, and the model rows need not all live at once.
+    return [_value(row) for row in rows.iterator(chunk_size=READ_CHUNK)]
 
 
 def newest_candles(

@@ -1,0 +1,226 @@
+"""Backtests through the API: thin views over `bots.backtests.actions`; the run is a Celery task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api.errors import OBJECT_ERRORS, READ_ERRORS, ApiError, error_responses, validation_error
+from accounts.api.pagination import ApiCursorPagination, OldestFirstTimePagination
+from accounts.api.views import ApiViewSet, owned_or_404
+from bots.api.backtest_serializers import (
+    BacktestDetailSerializer,
+    BacktestFillSerializer,
+    BacktestRequestSerializer,
+    BacktestSerializer,
+)
+from bots.api.views import CONFIG_EXAMPLE
+from bots.backtests import actions
+from bots.backtests.models import Backtest, BacktestStatus
+
+GRID_EXAMPLE = {key: value for key, value in CONFIG_EXAMPLE.items() if key not in ("account", "symbol")}
+REQUEST_EXAMPLE = {
+    "strategy": "grid",
+    "config": {**GRID_EXAMPLE, "lower_price": "16000", "upper_price": "24000", "grid_count": 20},
+    "symbol": "BTCUSDT",
+    "interval": "5m",
+    "start": "2023-01-02T00:00:00Z",
+    "end": "2023-01-09T00:00:00Z",
+}
+QUEUED_EXAMPLE = {
+    "id": 12,
+    "strategy": "grid",
+    "symbol": "BTCUSDT",
+    "interval": "5m",
+    "start": "2023-01-02T00:00:00Z",
+    "end": "2023-01-09T00:00:00Z",
+    "config": {
+        **REQUEST_EXAMPLE["config"],  # type: ignore[dict-item]
+        "symbol": "BTCUSDT",
+        "trigger_price": None,
+        "take_profit_price": None,
+        "take_profit_action": "sell_base",
+        "stop_loss_price": None,
+        "stop_loss_action": "sell_base",
+        "max_drawdown": None,
+    },
+    "status": "queued",
+    "progress": 0,
+    "error": "",
+    "candles": 0,
+    "candles_missing": 0,
+    "metrics": None,
+    "created_at": "2026-01-05T10:00:00Z",
+    "started_at": None,
+    "finished_at": None,
+}
+DONE_EXAMPLE = {
+    **QUEUED_EXAMPLE,
+    "status": "done",
+    "progress": 100,
+    "candles": 2016,
+    "metrics": {
+        "total_return": "0.0213",
+        "apr": "1.11",
+        "grid_profit": "24.9",
+        "unrealized": "-2.1",
+        "fees": "3.2",
+        "total_pnl": "21.3",
+        "max_drawdown": {
+            "value": "18.4",
+            "fraction": "0.0181",
+            "start": "2023-01-03T10:05:00Z",
+            "end": "2023-01-04T02:40:00Z",
+        },
+        "max_floating_drawdown": "20.5",
+        "max_floating_drawdown_fraction": "0.0205",
+        "sharpe": "4.2",
+        "sortino": "7.9",
+        "calmar": "61.3",
+        "profit_factor": None,
+        "round_trips": 31,
+        "fills": 64,
+        "time_in_range": "1",
+        "buy_and_hold_return": "0.0741",
+        "investment": "1000",
+        "equity": "1021.3",
+        "started_at": "2023-01-02T00:00:00Z",
+        "start_price": "16617.2",
+        "first_price": "16617.2",
+        "last_price": "17127.4",
+    },
+    "started_at": "2026-01-05T10:00:01Z",
+    "finished_at": "2026-01-05T10:00:03Z",
+    "equity": [{"time": "2023-01-02T00:00:00Z", "price": "16625.1", "equity": "1000.2", "unrealized": "0.4"}],
+}
+RUN_ERRORS = error_responses(400, 401, 403, 429)
+
+
+def _refused(exc: actions.BacktestError) -> ApiError:
+    return validation_error(exc.fields)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your backtests",
+        description="Your backtests, newest first, in cursor pages, without their equity series. "
+        "Filter with `status`.",
+        parameters=[OpenApiParameter("status", str, enum=[s.value for s in BacktestStatus])],
+        responses={200: BacktestSerializer(many=True), **error_responses(400, *READ_ERRORS)},
+        examples=[OpenApiExample("Done", value=DONE_EXAMPLE, response_only=True)],
+    ),
+    retrieve=extend_schema(
+        summary="Read a backtest",
+        description=(
+            "Its status and progress (percent); once `done`, its metrics and equity series (at most "
+            "1,000 points, evenly thinned, the last close always included). A failed one says why in "
+            "`error`."
+        ),
+        responses={200: BacktestDetailSerializer, **error_responses(*OBJECT_ERRORS)},
+        examples=[OpenApiExample("Done", value=DONE_EXAMPLE, response_only=True)],
+    ),
+)
+class BacktestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    serializer_class = BacktestSerializer
+    pagination_class = ApiCursorPagination
+    queryset = Backtest.objects.none()  # for the schema's path types; get_queryset scopes to the caller
+
+    def get_queryset(self) -> QuerySet[Backtest]:
+        backtests = Backtest.objects.owned_by(self.user)
+        if self.action == "list" and "status" in self.request.query_params:
+            wanted = self.request.query_params["status"]
+            if wanted not in BacktestStatus.values:
+                raise validation_error({"status": [f"Use one of: {', '.join(BacktestStatus.values)}."]})
+            backtests = backtests.filter(status=wanted)
+        return backtests
+
+    def get_object(self) -> Backtest:
+        return owned_or_404(self.get_queryset(), self.kwargs["pk"])
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(BacktestDetailSerializer(self.get_object()).data)
+
+    @extend_schema(
+        summary="Run a backtest",
+        description=(
+            "Queues a backtest of a grid over stored candles and answers at once (202) with its id; "
+            "poll it for progress and results. `config` takes the grid fields of bot creation "
+            "(`account` and `name` are ignored); take-profit, stop-loss and maximum drawdown are not "
+            "simulated yet and are refused. The window is [start, end): candles opening at or after "
+            "`start` and before `end`, at most BACKTEST_MAX_CANDLES of them (the server's setting). "
+            "400 naming the field for an empty or reversed window, a window in the future or beyond "
+            "the cap, a symbol with no candles in the window, and a grid the venue's filters refuse "
+            "at the window's first price. Needs the `trade` scope."
+        ),
+        request=BacktestRequestSerializer,
+        responses={202: BacktestSerializer, **RUN_ERRORS},
+        examples=[
+            OpenApiExample("A week of 5m candles", value=REQUEST_EXAMPLE, request_only=True),
+            OpenApiExample("Queued", value=QUEUED_EXAMPLE, response_only=True, status_codes=["202"]),
+        ],
+    )
+    def create(self, request: Request) -> Response:
+        given = BacktestRequestSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        try:
+            plan = actions.check_backtest(given.grid_config(), data["interval"], data["start"], data["end"])
+        except actions.BacktestError as exc:
+            raise _refused(exc) from exc
+        backtest = actions.do_create_backtest(self.user, plan)
+        return Response(BacktestSerializer(backtest).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Cancel a backtest",
+        description=(
+            "Stops a queued or running backtest; nothing of a cancelled run is kept. Cancelling a "
+            "cancelled one answers the same; a done or failed one is a 409 `backtest_finished`."
+        ),
+        request=None,
+        responses={200: BacktestSerializer, **error_responses(*OBJECT_ERRORS, 409)},
+        examples=[
+            OpenApiExample("Cancelled", value={**QUEUED_EXAMPLE, "status": "cancelled"}, response_only=True)
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        try:
+            backtest = actions.do_cancel_backtest(self.get_object())
+        except actions.BacktestFinished as exc:
+            raise ApiError(409, "backtest_finished", str(exc)) from exc
+        return Response(BacktestSerializer(backtest).data)
+
+    @extend_schema(
+        summary="A backtest's fills",
+        description="Its simulated fills in the order they happened, in cursor pages; empty until done.",
+        responses={200: BacktestFillSerializer(many=True), **error_responses(400, *OBJECT_ERRORS)},
+        examples=[
+            OpenApiExample(
+                "Fill",
+                value={
+                    "id": 301,
+                    "time": "2023-01-02T00:05:00Z",
+                    "leg": 2,
+                    "side": "buy",
+                    "price": "16400",
+                    "quantity": "0.003",
+                    "fee": "0.000003",
+                    "fee_asset": "BTC",
+                    "is_maker": True,
+                    "interval": 7,
+                    "cycle": 0,
+                },
+                response_only=True,
+            )
+        ],
+    )
+    @action(detail=True, methods=["get"], pagination_class=OldestFirstTimePagination)
+    def fills(self, request: Request, pk: str) -> Response:
+        page = self.paginate_queryset(self.get_object().fills.all())
+        return self.get_paginated_response(BacktestFillSerializer(page, many=True).data)

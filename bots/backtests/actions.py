@@ -1,0 +1,141 @@
+"""Asking for a backtest and cancelling one: `check_*` refuses bad requests, `do_*` writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from bots import codec
+from bots.backtests.candles import Source, Window, find_source
+from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus
+from bots.strategies import grid
+from exchanges.base import Instrument
+from exchanges.paper.instruments import INSTRUMENTS
+
+# Exits the exact backtester does not simulate yet (bots/backtest/exact.py refuses them).
+UNSIMULATED_EXITS = ("take_profit_price", "stop_loss_price", "max_drawdown")
+
+
+class BacktestError(Exception):
+    """A backtest that cannot be run or changed as asked; `fields` name what to fix."""
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(message for messages in fields.values() for message in messages))
+        self.fields = fields
+
+
+class BacktestFinished(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class BacktestPlan:
+    config: grid.GridConfig
+    window: Window
+    start: datetime
+    end: datetime
+    source: Source
+
+
+def instrument_for(symbol: str) -> Instrument | None:
+    return INSTRUMENTS.get(symbol)
+
+
+def check_backtest(
+    config: grid.GridConfig, interval: str, start: datetime, end: datetime, *, now: datetime | None = None
+) -> BacktestPlan:
+    """Everything wrong with a request, by field (the grid's own fields under `config.`)."""
+    symbol = config.symbol
+    if end <= start:
+        raise BacktestError({"end": ["The window ends before it starts: end must be after start."]})
+    now = now or timezone.now()
+    if end > now:
+        raise BacktestError({"end": ["The window ends in the future: end it now at the latest."]})
+    try:
+        window = Window.of(interval, start, end)
+    except OverflowError:
+        raise BacktestError({"start": ["This date is out of the range candles are kept for."]}) from None
+    if window.size <= 0:
+        raise BacktestError({"end": [f"The window holds no whole {interval} candle: widen it."]})
+    cap = settings.BACKTEST_MAX_CANDLES
+    if window.size > cap:
+        raise BacktestError(
+            {
+                "end": [
+                    f"This window spans {window.size:,} {interval} candles; a backtest may cover at most "
+                    f"{cap:,}. Shorten the window or use a longer interval."
+                ]
+            }
+        )
+    _check_exits(config)
+    instrument = instrument_for(symbol)
+    if instrument is None:
+        raise BacktestError(
+            {"symbol": [f"Backtests cover {', '.join(sorted(INSTRUMENTS))}; {symbol} is not one of them."]}
+        )
+    source = find_source(symbol, window)
+    if source is None:
+        raise BacktestError(
+            {
+                "symbol": [
+                    f"No {symbol} {interval} candles are stored between {start:%Y-%m-%d %H:%M} and "
+                    f"{end:%Y-%m-%d %H:%M} UTC. Import them first (manage.py import_candles)."
+                ]
+            }
+        )
+    try:
+        grid.validate(config, instrument, config.trigger_price or source.first_open)
+    except grid.GridConfigError as exc:
+        raise BacktestError({_config_field(name): messages for name, messages in exc.errors.items()}) from exc
+    return BacktestPlan(config, window, start, end, source)
+
+
+def _check_exits(config: grid.GridConfig) -> None:
+    unsimulated = {
+        _config_field(name): ["Backtests do not simulate this exit yet: leave it empty."]
+        for name in UNSIMULATED_EXITS
+        if getattr(config, name) is not None
+    }
+    if unsimulated:
+        raise BacktestError(unsimulated)
+
+
+def _config_field(name: str) -> str:
+    return "config" if name == "__all__" else f"config.{name}"
+
+
+def do_create_backtest(owner: User, plan: BacktestPlan) -> Backtest:
+    from bots.backtests.tasks import run_backtest
+
+    with transaction.atomic():
+        backtest = Backtest.objects.create(
+            owner=owner,
+            config=codec.config_to_json(plan.config),
+            symbol=plan.config.symbol,
+            interval=plan.window.interval,
+            start=plan.start,
+            end=plan.end,
+            venue=plan.source.venue,
+        )
+        transaction.on_commit(lambda: run_backtest.delay(backtest.pk))
+    return backtest
+
+
+def do_cancel_backtest(backtest: Backtest) -> Backtest:
+    """A queued or running backtest stops; its partial results are not kept. Cancelling a
+    cancelled one changes nothing; a finished one cannot be."""
+    changed = Backtest.objects.filter(pk=backtest.pk, status__in=UNFINISHED).update(
+        status=BacktestStatus.CANCELLED, finished_at=timezone.now()
+    )
+    backtest.refresh_from_db()
+    if not changed and backtest.status != BacktestStatus.CANCELLED:
+        raise BacktestFinished(
+            f"Backtest {backtest.pk} is {backtest.status}: "
+            "only a queued or running backtest can be cancelled."
+        )
+    return backtest

@@ -1,0 +1,75 @@
+"""A backtest a trader asked for, and the fills of its run."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+
+from accounts.models import OwnedQuerySet
+
+
+class BacktestStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# Statuses a backtest can still leave on its own; cancelling is possible only from these.
+UNFINISHED = (BacktestStatus.QUEUED, BacktestStatus.RUNNING)
+
+
+class Backtest(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backtests")
+    strategy = models.CharField(max_length=32, default="grid")
+    config = models.JSONField()  # GridConfig as bots.codec stores a bot's, decimals as strings
+    symbol = models.CharField(max_length=32)
+    interval = models.CharField(max_length=4)
+    start = models.DateTimeField()  # the first candle's open time, included
+    end = models.DateTimeField()  # excluded: candles opening before it
+    venue = models.CharField(max_length=32)  # the candle store series it runs over
+    status = models.CharField(max_length=16, choices=BacktestStatus.choices, default=BacktestStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent
+    error = models.TextField(blank=True)  # why it failed, in the trader's words
+    candles = models.PositiveIntegerField(default=0)  # how many it ran over
+    metrics = models.JSONField(null=True, blank=True)  # bots.backtest.metrics, decimals as strings
+    equity = models.JSONField(null=True, blank=True)  # [{time, price, equity, unrealized}], thinned
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Moved on with each progress step: a running row whose worker died goes stale and is re-run.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[OwnedQuerySet[Backtest]] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        app_label = "bots"
+        indexes = (models.Index(fields=("owner", "-created_at"), name="backtest_owner_newest"),)
+
+    def __str__(self) -> str:
+        return f"Backtest {self.pk} {self.symbol} {self.interval} ({self.status})"
+
+
+class BacktestFill(models.Model):
+    """One simulated fill; rows rather than JSON so a long run's fills page like a bot's."""
+
+    backtest = models.ForeignKey(Backtest, on_delete=models.CASCADE, related_name="fills")
+    time = models.DateTimeField()  # the open time of the candle it happened in
+    leg = models.PositiveSmallIntegerField()  # 0 the open, 1 and 2 the extremes, 3 the close
+    side = models.CharField(max_length=4)
+    price = models.DecimalField(max_digits=38, decimal_places=18)
+    quantity = models.DecimalField(max_digits=38, decimal_places=18)
+    fee = models.DecimalField(max_digits=38, decimal_places=18)
+    fee_asset = models.CharField(max_length=16)
+    is_maker = models.BooleanField()
+    interval = models.IntegerField(null=True, blank=True)  # the grid interval; null for the start trade
+    cycle = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        app_label = "bots"
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.quantity} @ {self.price}"

@@ -1,0 +1,201 @@
+"""A backtest's run on a worker: claim the row, read the candles, simulate, store the results.
+
+The claim is a conditional UPDATE (queued -> running), so a message delivered twice runs once.
+Progress moves the heartbeat; a row whose worker died stops beating and `requeue_stale` puts it
+back in the queue. A cancel is seen at the next progress step and ends the run without results.
+Every failure is stored on the row with a reason the trader can read.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from bots import codec
+from bots.backtest import exact
+from bots.backtest.metrics import Drawdown, Metrics, metrics
+from bots.backtests.actions import instrument_for
+from bots.backtests.candles import Window, load
+from bots.backtests.models import Backtest, BacktestFill, BacktestStatus
+from exchanges.base import ExchangeError
+
+logger = logging.getLogger(__name__)
+
+# A running backtest beats at each percent of its candles; one silent this long lost its worker.
+STALE_AFTER = timedelta(minutes=5)
+# The equity series is stored thinned to at most this many points, the last one always kept.
+EQUITY_POINTS = 1000
+LOADED, SIMULATED = 5, 95  # percent: candles read, simulation over
+FILL_BATCH = 1000
+
+
+class Cancelled(Exception):
+    pass
+
+
+def claim(backtest_id: int) -> Backtest | None:
+    now = timezone.now()
+    claimed = Backtest.objects.filter(pk=backtest_id, status=BacktestStatus.QUEUED).update(
+        status=BacktestStatus.RUNNING, started_at=now, heartbeat_at=now, progress=0
+    )
+    return Backtest.objects.get(pk=backtest_id) if claimed else None
+
+
+def run(backtest_id: int) -> None:
+    backtest = claim(backtest_id)
+    if backtest is None:
+        return  # already taken, finished or cancelled
+    try:
+        _simulate_and_store(backtest)
+    except Cancelled:
+        return
+    except (ValueError, ExchangeError) as exc:
+        # The strategy's and the simulated venue's refusals are written for traders.
+        _fail(backtest, str(exc) or type(exc).__name__)
+    except Exception:
+        logger.exception("Backtest %s failed", backtest.pk)
+        _fail(backtest, "The backtest stopped on an internal error; it has been logged for the developers.")
+
+
+def _simulate_and_store(backtest: Backtest) -> None:
+    config = codec.config_from_json(backtest.config)
+    instrument = instrument_for(backtest.symbol)
+    if instrument is None:
+        raise ValueError(f"{backtest.symbol} can no longer be backtested: its market is unknown.")
+    window = Window.of(backtest.interval, backtest.start, backtest.end)
+    candles = load(backtest.venue, backtest.symbol, window)
+    if not candles:
+        raise ValueError(
+            f"No {backtest.symbol} {backtest.interval} candles are stored in the window any more."
+        )
+    _beat(backtest, LOADED)
+    result = exact.run(config, instrument, candles, progress=lambda done, total: _step(backtest, done, total))
+    _beat(backtest, SIMULATED)
+    _store(backtest, result, len(candles))
+
+
+def _step(backtest: Backtest, done: int, total: int) -> None:
+    percent = LOADED + (SIMULATED - LOADED) * done // total
+    if percent != backtest.progress:
+        _beat(backtest, percent)
+
+
+def _beat(backtest: Backtest, percent: int) -> None:
+    """Progress and heartbeat, only while the row is still ours to run."""
+    updated = Backtest.objects.filter(pk=backtest.pk, status=BacktestStatus.RUNNING).update(
+        progress=percent, heartbeat_at=timezone.now()
+    )
+    if not updated:
+        raise Cancelled
+    backtest.progress = percent
+
+
+def _store(backtest: Backtest, result: exact.Result, candle_count: int) -> None:
+    with transaction.atomic():
+        finished = Backtest.objects.filter(pk=backtest.pk, status=BacktestStatus.RUNNING).update(
+            status=BacktestStatus.DONE,
+            progress=100,
+            candles=candle_count,
+            metrics=metrics_json(metrics(result), result),
+            equity=equity_json(result.equity_curve),
+            finished_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+        )
+        if not finished:
+            raise Cancelled  # cancelled while the results were being computed
+        BacktestFill.objects.bulk_create(
+            (
+                BacktestFill(
+                    backtest_id=backtest.pk,
+                    time=fill.time,
+                    leg=fill.leg,
+                    side=fill.side.value,
+                    price=fill.price,
+                    quantity=fill.quantity,
+                    fee=fill.fee,
+                    fee_asset=fill.fee_asset,
+                    is_maker=fill.is_maker,
+                    interval=fill.interval,
+                    cycle=fill.cycle,
+                )
+                for fill in result.fills
+            ),
+            batch_size=FILL_BATCH,
+        )
+
+
+def _fail(backtest: Backtest, reason: str) -> None:
+    Backtest.objects.filter(pk=backtest.pk, status=BacktestStatus.RUNNING).update(
+        status=BacktestStatus.FAILED, error=reason, finished_at=timezone.now()
+    )
+
+
+def requeue_stale(now: datetime | None = None) -> list[int]:
+    """Running backtests whose worker stopped beating, back to the queue; their ids."""
+    cutoff = (now or timezone.now()) - STALE_AFTER
+    stale = list(
+        Backtest.objects.filter(status=BacktestStatus.RUNNING, heartbeat_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )
+    )
+    requeued = []
+    for backtest_id in stale:
+        if Backtest.objects.filter(
+            pk=backtest_id, status=BacktestStatus.RUNNING, heartbeat_at__lt=cutoff
+        ).update(status=BacktestStatus.QUEUED, progress=0):
+            requeued.append(backtest_id)
+    return requeued
+
+
+# JSON -----------------------------------------------------------------------------
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return _time(value)
+    if isinstance(value, Drawdown):
+        return {field.name: _json_value(getattr(value, field.name)) for field in fields(value)}
+    return value
+
+
+def _time(moment: datetime) -> str:
+    """As the API writes every time: ISO 8601 in UTC with a Z."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def metrics_json(figures: Metrics, result: exact.Result) -> dict[str, Any]:
+    """The figures, decimals as strings, with the run's start and final equity beside them."""
+    body = {field.name: _json_value(getattr(figures, field.name)) for field in fields(figures)}
+    body.update(
+        investment=str(result.investment),
+        equity=str(result.equity),
+        started_at=_json_value(result.started_at),
+        start_price=_json_value(result.start_price),
+        first_price=str(result.first_price),
+        last_price=str(result.last_price),
+    )
+    return body
+
+
+def equity_json(curve: tuple[exact.EquityPoint, ...]) -> list[dict[str, str]]:
+    if not curve:
+        return []
+    every = max(1, -(-(len(curve) - 1) // (EQUITY_POINTS - 1)))
+    points = [*curve[:-1][::every], curve[-1]]
+    return [
+        {
+            "time": _time(point.time),
+            "price": str(point.price),
+            "equity": str(point.equity),
+            "unrealized": str(point.unrealized),
+        }
+        for point in points
+    ]
