@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bots.backtest import exact, kernel
@@ -24,6 +26,7 @@ BTC = INSTRUMENTS["BTCUSDT"]
 DATA = Path(__file__).resolve().parents[2] / "exchanges/data"
 FIVE_MINUTES = DATA / "btcusdt-5m-2023-01-02--2023-02-09.csv.gz"
 ONE_HOUR = DATA / "btcusd-1h-2017-07-01--2019-10-17.csv.gz"
+OHLC = ("open", "high", "low", "close")
 SHAPES = [(d, s) for d in Direction for s in Spacing]
 
 
@@ -144,6 +147,44 @@ def test_grids_too_narrow_to_pay_their_fees_run_out_of_quote_in_both_modes() -> 
         exact.run(config, BTC, candles)
     with pytest.raises(InsufficientBalance, match="too narrow"):
         kernel.run(config, BTC, kernel.CandleArrays.of(candles, BTC.tick_size))
+
+
+def test_a_trigger_below_the_first_open_waits_for_a_fall_to_it() -> None:
+    candles = random_walk(3000, 12)
+    lower = min(c.low for c in candles).quantize(D(1))
+    upper = max(c.high for c in candles).quantize(D(1)) + 1
+    trigger = min(c.open for c in candles[:1500]) + D("0.05")  # between ticks: the next open below it
+    config = GridConfig("BTCUSDT", lower, upper, 60, D(80000), trigger_price=trigger)
+
+    got = assert_agree(config, candles, minimum_fills=20)
+
+    assert got.start_index is not None
+    assert candles[got.start_index].open < trigger
+
+
+def test_a_series_built_from_integer_columns_needs_no_candle_objects() -> None:
+    candles = random_walk(500, 8)
+    from_candles = kernel.CandleArrays.of(candles, BTC.tick_size)
+    columns = kernel.CandleArrays(
+        D("0.1"),
+        from_candles.open_time_ms.copy(),
+        *(np.array([int(getattr(c, name) * 10) for c in candles], dtype=np.int64) for name in OHLC),
+    )
+    config = GridConfig("BTCUSDT", D(19000), D(21000), 50, D(50000))
+
+    assert [columns.candle(i) for i in (0, 250, -1)] == [
+        replace(candles[i], volume=D(0)) for i in (0, 250, -1)
+    ]
+    assert kernel.run(config, BTC, columns) == kernel.run(config, BTC, from_candles)
+
+
+def test_a_candle_whose_high_and_low_do_not_hold_its_open_and_close_is_refused() -> None:
+    moment = datetime(2024, 3, 1, 12, 5, tzinfo=UTC)
+    candles = [Candle(moment, D(100), D(101), D(99), D(100), D(1))] * 3
+    candles[1] = Candle(moment, D(100), D(101), D("100.5"), D(100), D(1))
+
+    with pytest.raises(ValueError, match="2024-03-01T12:05:00"):
+        kernel.CandleArrays.of(candles, BTC.tick_size)
 
 
 def test_a_trigger_that_never_comes_trades_nothing() -> None:
