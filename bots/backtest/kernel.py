@@ -203,20 +203,23 @@ def _start_index(config: grid.GridConfig, series: CandleArrays) -> int | None:
 class _Units:
     price: Decimal  # one price unit
     step: Decimal  # one lot step
-    r: int  # fee rates * r are integers
+    r: int  # the maker rate * r is an integer (the taker rate is paid only at the start)
     maker: int  # maker rate * r
     base: Decimal  # step / r
     quote: Decimal  # price * step / r
 
     def __init__(self, price: Decimal, instrument: Instrument, fees: Fees) -> None:
-        places = max(0, *(-_exponent(rate) for rate in (fees.maker, fees.taker)))
-        r = 10**places
+        r = 10 ** -_exponent(fees.maker)
         object.__setattr__(self, "price", price)
         object.__setattr__(self, "step", instrument.quantity_step)
         object.__setattr__(self, "r", r)
         object.__setattr__(self, "maker", _whole(fees.maker * r))
         object.__setattr__(self, "base", instrument.quantity_step / r)
         object.__setattr__(self, "quote", price * instrument.quantity_step / r)
+
+
+def _floored(amount: Decimal, unit: Decimal) -> int:
+    return int(amount // unit)
 
 
 def _whole(value: Decimal) -> int:
@@ -271,10 +274,18 @@ def _initial_arrays(sim: _Run, units: _Units, direction: grid.Direction) -> _Arr
     min_quantity = np.array(
         [_whole(instrument.min_quantity_at(line) / units.step) for line in lines], dtype=np.int64
     )
-    # The largest product the loop forms is an order's quantity x its price x r; a reverse grid's
-    # buys grow with its profit, hence the headroom.
-    if int(line_units.max()) * max(int(quantity.max()), 1) * units.r * 1024 > INT64_ROOM:
-        raise KernelUnsupported("Prices and quantities this large overflow the kernel's integers.")
+    # The start's taker fees may leave balances finer than the units. Every amount the loop
+    # compares them with is a whole number of units, so flooring them changes no comparison.
+    free_base = _floored(sim.venue.free_base, units.base)
+    free_quote = _floored(sim.venue.free_quote, units.quote)
+    # The largest numbers the loop forms: an order's quantity x its price x r, and the balances;
+    # a reverse grid's orders and both balances grow with its profit, hence the headroom.
+    largest = max(int(line_units.max()) * max(int(quantity.max()), 1) * units.r, free_base, free_quote)
+    if largest * 8 > INT64_ROOM:
+        raise KernelUnsupported(
+            "Prices, quantities or an investment this large overflow the kernel's integers; "
+            "exact mode runs them."
+        )
     return _Arrays(
         lines=line_units,
         min_quantity=min_quantity,
@@ -287,8 +298,8 @@ def _initial_arrays(sim: _Run, units: _Units, direction: grid.Direction) -> _Arr
             cost_float,
             has_start_cost,
         ),
-        free_base=_whole(sim.venue.free_base / units.base),
-        free_quote=_whole(sim.venue.free_quote / units.quote),
+        free_base=free_base,
+        free_quote=free_quote,
         quantity_per_order=_whole(sim.state.quantity_per_order / units.step),
         start_costs=start_costs,
     )

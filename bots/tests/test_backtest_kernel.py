@@ -8,7 +8,7 @@ import math
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ import pytest
 
 from bots.backtest import exact, kernel
 from bots.backtest.venue import Fees
-from bots.strategies.grid import Direction, GridConfig, Spacing, grid_lines
+from bots.strategies.grid import Direction, GridConfig, Spacing, grid_lines, minimum_investment
 from exchanges.base import Candle, Instrument, InsufficientBalance
 from exchanges.market_data.files import read_candle_file
 from exchanges.paper.instruments import INSTRUMENTS
@@ -185,6 +185,35 @@ def test_a_candle_whose_high_and_low_do_not_hold_its_open_and_close_is_refused()
 
     with pytest.raises(ValueError, match="2024-03-01T12:05:00"):
         kernel.CandleArrays.of(candles, BTC.tick_size)
+
+
+def test_the_kernel_agrees_when_fee_dust_leaves_intervals_without_an_order() -> None:
+    # A 0.01 BTC minimum order and a maker fee above the taker fee the sizing allowed for: what a
+    # buy at the smallest size leaves after its fee is below the minimum, so no counter-sell.
+    coarse = replace(BTC, min_quantity=D("0.01"))
+    fees = Fees(D("0.002"), D("0.001"))
+    candles = random_walk(3000, 21)
+    lower = min(c.low for c in candles).quantize(D(1))
+    upper = max(c.high for c in candles).quantize(D(1)) + 1
+    config = GridConfig("BTCUSDT", lower, upper, 20, D(1))
+    sized = replace(coarse, maker_fee=fees.maker, taker_fee=fees.taker)
+    config = replace(
+        config, investment=minimum_investment(config, sized, candles[0].open).quantize(D(1), ROUND_CEILING)
+    )
+
+    got = assert_agree(config, candles, fees, coarse, minimum_fills=10)
+
+    placed = exact.run(config, coarse, candles, fees).placements
+    assert len(placed) < config.grid_count + len(got.fills), "some fills must leave their interval empty"
+
+
+def test_a_config_too_large_for_the_kernels_integers_is_refused_for_exact_mode() -> None:
+    candles = random_walk(100, 3)
+    whale = replace(BTC, max_quantity=D(10**9), max_market_quantity=D(10**9), max_amount=D(10**15))
+    config = GridConfig("BTCUSDT", D(15000), D(25000), 20, D(10**11))
+
+    with pytest.raises(kernel.KernelUnsupported, match="exact mode"):
+        kernel.run(config, whale, kernel.CandleArrays.of(candles, BTC.tick_size))
 
 
 def test_a_trigger_that_never_comes_trades_nothing() -> None:
