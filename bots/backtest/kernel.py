@@ -163,7 +163,8 @@ def run(
         realized_float = np.zeros(3, dtype=np.float64)  # short profit; shadows of totals 1 and 2
         i = intervals = arrays.intervals.copy()
         count = _walk(
-            series.open, series.high, series.low, series.close, start, arrays.lines, arrays.min_quantity,
+            series.open, series.high, series.low, series.close, start, arrays.lines, arrays.ticks,
+            arrays.min_quantity,
             i.side, i.quantity, i.base_held, i.quote_held, i.cost, i.cost_float, i.has_start_cost,
             arrays.free_base, arrays.free_quote,
             arrays.quantity_per_order, units.r, units.maker, short, float(units.quote),
@@ -201,21 +202,23 @@ def _start_index(config: grid.GridConfig, series: CandleArrays) -> int | None:
 
 @dataclass(frozen=True)
 class _Units:
-    price: Decimal  # one price unit
+    price: Decimal  # one price unit, for comparing with the candles
+    tick: Decimal  # the instrument's tick: orders rest on it, so money is counted in it
     step: Decimal  # one lot step
     r: int  # the maker rate * r is an integer (the taker rate is paid only at the start)
     maker: int  # maker rate * r
     base: Decimal  # step / r
-    quote: Decimal  # price * step / r
+    quote: Decimal  # tick * step / r
 
     def __init__(self, price: Decimal, instrument: Instrument, fees: Fees) -> None:
         r = 10 ** -_exponent(fees.maker)
         object.__setattr__(self, "price", price)
+        object.__setattr__(self, "tick", instrument.tick_size)
         object.__setattr__(self, "step", instrument.quantity_step)
         object.__setattr__(self, "r", r)
         object.__setattr__(self, "maker", _whole(fees.maker * r))
         object.__setattr__(self, "base", instrument.quantity_step / r)
-        object.__setattr__(self, "quote", price * instrument.quantity_step / r)
+        object.__setattr__(self, "quote", instrument.tick_size * instrument.quantity_step / r)
 
 
 def _floored(amount: Decimal, unit: Decimal) -> int:
@@ -246,7 +249,8 @@ class _Intervals:
 
 @dataclass(frozen=True)
 class _Arrays:
-    lines: Int64s
+    lines: Int64s  # in price units
+    ticks: Int64s  # the same lines in ticks
     min_quantity: Int64s  # per line, in steps
     intervals: _Intervals
     free_base: int
@@ -270,6 +274,7 @@ def _initial_arrays(sim: _Run, units: _Units, direction: grid.Direction) -> _Arr
     cost_float = np.array([float(c) for c in start_costs], dtype=np.float64)
     has_start_cost = np.array([1 if c else 0 for c in start_costs], dtype=np.int64)
     line_units = np.array([_whole(line / units.price) for line in lines], dtype=np.int64)
+    line_ticks = np.array([_whole(line / units.tick) for line in lines], dtype=np.int64)
     instrument = sim.instrument
     min_quantity = np.array(
         [_whole(instrument.min_quantity_at(line) / units.step) for line in lines], dtype=np.int64
@@ -280,7 +285,7 @@ def _initial_arrays(sim: _Run, units: _Units, direction: grid.Direction) -> _Arr
     free_quote = _floored(sim.venue.free_quote, units.quote)
     # The largest numbers the loop forms: an order's quantity x its price x r, and the balances;
     # a reverse grid's orders and both balances grow with its profit, hence the headroom.
-    largest = max(int(line_units.max()) * max(int(quantity.max()), 1) * units.r, free_base, free_quote)
+    largest = max(int(line_ticks.max()) * max(int(quantity.max()), 1) * units.r, free_base, free_quote)
     if largest * 8 > INT64_ROOM:
         raise KernelUnsupported(
             "Prices, quantities or an investment this large overflow the kernel's integers; "
@@ -288,6 +293,7 @@ def _initial_arrays(sim: _Run, units: _Units, direction: grid.Direction) -> _Arr
         )
     return _Arrays(
         lines=line_units,
+        ticks=line_ticks,
         min_quantity=min_quantity,
         intervals=_Intervals(
             side,
@@ -356,9 +362,9 @@ def _result(
 @numba.njit(cache=True, nogil=True)
 def _walk(
     opens: Int64s, highs: Int64s, lows: Int64s, closes: Int64s, start: int, lines: Int64s,
-    min_quantity: Int64s, side: Int64s, quantity: Int64s, base_held: Int64s, quote_held: Int64s,
-    cost: Int64s, cost_float: Floats, has_start_cost: Int64s, free_base: int, free_quote: int,
-    quantity_per_order: int, r: int, maker: int, short: bool, quote_unit: float,
+    ticks: Int64s, min_quantity: Int64s, side: Int64s, quantity: Int64s, base_held: Int64s,
+    quote_held: Int64s, cost: Int64s, cost_float: Floats, has_start_cost: Int64s, free_base: int,
+    free_quote: int, quantity_per_order: int, r: int, maker: int, short: bool, quote_unit: float,
     fills: Int64s, totals: Int64s, realized_float: Floats,
 ) -> int:  # fmt: skip
     n = lines.shape[0] - 1
@@ -390,7 +396,7 @@ def _walk(
                         k,
                         c,
                         leg,
-                        lines,
+                        ticks,
                         min_quantity,
                         side,
                         quantity,
@@ -417,7 +423,7 @@ def _walk(
                         k,
                         c,
                         leg,
-                        lines,
+                        ticks,
                         min_quantity,
                         side,
                         quantity,
@@ -477,12 +483,12 @@ def _record(fills: Int64s, state: Int64s, c: int, leg: int, order_side: int, lin
 
 @numba.njit(cache=True, inline="always")
 def _fill_buy(
-    k: int, c: int, leg: int, lines: Int64s, min_quantity: Int64s, side: Int64s, quantity: Int64s,
+    k: int, c: int, leg: int, ticks: Int64s, min_quantity: Int64s, side: Int64s, quantity: Int64s,
     base_held: Int64s, quote_held: Int64s, cost: Int64s, cost_float: Floats, state: Int64s, r: int,
     maker: int, short: bool, quote_unit: float, fills: Int64s, totals: Int64s, quantity_per_order: int,
 ) -> None:  # fmt: skip
     q = quantity[k]
-    price = lines[k]
+    price = ticks[k]
     _record(fills, state, c, leg, BUY, k, q)
     net = q * (r - maker)
     state[0] += net  # the fee is taken in base
@@ -508,13 +514,13 @@ def _fill_buy(
 
 @numba.njit(cache=True, inline="always")
 def _fill_sell(
-    k: int, c: int, leg: int, lines: Int64s, min_quantity: Int64s, side: Int64s, quantity: Int64s,
+    k: int, c: int, leg: int, ticks: Int64s, min_quantity: Int64s, side: Int64s, quantity: Int64s,
     base_held: Int64s, quote_held: Int64s, cost: Int64s, cost_float: Floats, has_start_cost: Int64s,
     r: int, maker: int, short: bool, quote_unit: float, fills: Int64s, totals: Int64s,
     realized_float: Floats, state: Int64s, quantity_per_order: int,
 ) -> None:  # fmt: skip
     q = quantity[k]
-    price = lines[k + 1]
+    price = ticks[k + 1]
     _record(fills, state, c, leg, SELL, k + 1, q)
     proceeds = q * price * (r - maker)  # the fee is taken in quote
     totals[1] += q * price * maker
@@ -527,7 +533,7 @@ def _fill_sell(
         realized_float[0] += proceeds * quote_unit - cost_out
         cost_float[k] -= cost_out
         quote_held[k] += proceeds
-        buy = quote_held[k] // (lines[k] * r)
+        buy = quote_held[k] // (ticks[k] * r)
     else:
         # A long grid's sell closes the trip: the lot's whole cost leaves with it.
         totals[2] += proceeds - cost[k]
@@ -540,9 +546,9 @@ def _fill_sell(
     if buy < min_quantity[k]:
         side[k] = NONE
         quantity[k] = 0
-    elif state[3] < buy * lines[k] * r:
+    elif state[3] < buy * ticks[k] * r:
         state[2] = 2  # the venue would refuse the counter-buy, as exact mode does
     else:
         side[k] = BUY
         quantity[k] = buy
-        state[3] -= buy * lines[k] * r
+        state[3] -= buy * ticks[k] * r
