@@ -113,7 +113,7 @@ def measure_kernel(levels: int, seed: int, count: int, repeat: int, imported: in
     same_profit = abs(result.grid_profit - slow.grid_profit) <= abs(slow.grid_profit) * Decimal("1e-8")
     print(f"kernel, {count:,} 1-minute candles (seed {seed}), {levels} levels, best of {repeat}")  # noqa: T201
     print(  # noqa: T201
-        f"  kernel      {count / best:>12,.0f} candles/s  ({best * 1000:.1f} ms)  {len(result.fills)} fills\n"
+        f"  kernel      {count / best:>12,.0f} candles/s  ({best * 1000:.1f} ms)  {result.fill_count} fills\n"
         f"  exact mode  {count / exact_time:>12,.0f} candles/s  ({exact_time * 1000:.0f} ms)  "
         f"kernel x{exact_time / best:,.0f}\n"
         f"  agreement   fills {'same' if same_fills else 'DIFFER'}, grid profit "

@@ -175,7 +175,10 @@ def test_a_series_built_from_integer_columns_needs_no_candle_objects() -> None:
     assert [columns.candle(i) for i in (0, 250, -1)] == [
         replace(candles[i], volume=D(0)) for i in (0, 250, -1)
     ]
-    assert kernel.run(config, BTC, columns) == kernel.run(config, BTC, from_candles)
+    got, expected = kernel.run(config, BTC, columns), kernel.run(config, BTC, from_candles)
+    assert got == expected
+    assert got.fills == expected.fills
+    assert got.fill_count > 10
 
 
 def test_a_candle_whose_high_and_low_do_not_hold_its_open_and_close_is_refused() -> None:
