@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 import random
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
@@ -236,3 +238,11 @@ def test_exits_the_kernel_cannot_honour_are_refused() -> None:
 
     with pytest.raises(ValueError, match="not simulated"):
         kernel.run(config, BTC, kernel.CandleArrays.of(candles, BTC.tick_size))
+
+
+def test_the_kernel_imports_no_django() -> None:
+    probe = (
+        "import sys, bots.backtest.kernel\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'django'], 'django imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, cwd=Path(__file__).resolve().parents[2])
