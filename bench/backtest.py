@@ -1,8 +1,9 @@
-"""Exact-mode backtest speed: candles per second through the live grid strategy and the simulated venue.
+"""Backtest speed: exact mode (the live grid strategy through the simulated venue) and the kernel.
 
 Run from the project root:
 
-    .venv/bin/python bench/backtest.py [--walk 100000] [--levels 100] [--seed 7] [--repeat 3] [--profile]
+    .venv/bin/python bench/backtest.py [--walk 100000] [--year 525600] [--levels 100] [--seed 7]
+                                       [--repeat 3] [--profile]
 
 No database, Redis or Django: the backtester is pure Python. Two series:
 - the shipped 5-minute BTC/USDT series (exchanges/data/), a 60-grid long grid over 16k-24k;
@@ -11,6 +12,13 @@ No database, Redis or Django: the backtester is pure Python. Two series:
 
 Each series runs `--repeat` times and the best run counts (the machine is shared). Candle
 generation and file reading are not timed. `--profile` prints the hot spots of one walk run.
+
+The kernel (bots/backtest/kernel.py) runs a year of 1-minute candles (`--year`, a seeded walk)
+with `--levels` levels, and exact mode runs the same year in the same process for the ratio and
+a check that both made the same fills and profit. Printed apart: turning the candles into the
+kernel's integer columns (once per series), the first call (loading or compiling the loop), the
+kernel's peak allocation during a run (tracemalloc, the series itself excluded) and the process's
+peak resident memory (which includes exact mode's Decimal candles).
 """
 
 from __future__ import annotations
@@ -20,18 +28,21 @@ import cProfile
 import math
 import pstats
 import random
+import resource
 import sys
 import time
-from collections.abc import Sequence
+import tracemalloc
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bots.backtest import exact  # noqa: E402 - after the project root is importable
-from bots.strategies.grid import GridConfig  # noqa: E402
+from bots.backtest import exact, kernel  # noqa: E402 - after the project root is importable
+from bots.strategies.grid import GridConfig, grid_lines  # noqa: E402
 from exchanges.base import Candle  # noqa: E402
 from exchanges.market_data.files import read_candle_file  # noqa: E402
 from exchanges.paper.instruments import INSTRUMENTS  # noqa: E402
@@ -39,6 +50,7 @@ from exchanges.paper.instruments import INSTRUMENTS  # noqa: E402
 FIVE_MINUTES = ROOT / "exchanges/data/btcusdt-5m-2023-01-02--2023-02-09.csv.gz"
 BTC = INSTRUMENTS["BTCUSDT"]
 TICK = Decimal("0.1")
+T = TypeVar("T")
 
 
 def random_walk(count: int, seed: int, start: float = 20000.0, volatility: float = 0.0004) -> list[Candle]:
@@ -82,9 +94,63 @@ def measure(name: str, config: GridConfig, candles: Sequence[Candle], repeat: in
     )
 
 
+def measure_kernel(levels: int, seed: int, count: int, repeat: int, imported: int) -> None:
+    candles = random_walk(count, seed)
+    config = walk_grid(candles, levels)
+    converted, series = timed(lambda: kernel.CandleArrays.of(candles, BTC.tick_size))
+    first, _ = timed(lambda: kernel.run(config, BTC, series))
+    runs = [timed(lambda: kernel.run(config, BTC, series)) for _ in range(repeat)]
+    best, result = min(runs, key=lambda run: run[0])
+    tracemalloc.start()
+    kernel.run(config, BTC, series)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    exact_time, slow = timed(lambda: exact.run(config, BTC, candles))
+    lines = grid_lines(config, BTC)
+    same_fills = [(f.side, f.price) for f in slow.fills if f.is_maker] == [
+        (f.side, lines[f.level]) for f in result.fills
+    ]
+    same_profit = abs(result.grid_profit - slow.grid_profit) <= abs(slow.grid_profit) * Decimal("1e-8")
+    print(f"kernel, {count:,} 1-minute candles (seed {seed}), {levels} levels, best of {repeat}")  # noqa: T201
+    print(  # noqa: T201
+        f"  kernel      {count / best:>12,.0f} candles/s  ({best * 1000:.1f} ms)  {result.fill_count} fills\n"
+        f"  exact mode  {count / exact_time:>12,.0f} candles/s  ({exact_time * 1000:.0f} ms)  "
+        f"kernel x{exact_time / best:,.0f}\n"
+        f"  agreement   fills {'same' if same_fills else 'DIFFER'}, grid profit "
+        f"{'same' if same_profit else 'DIFFERS'} ({result.grid_profit:.2f} USDT), fees "
+        f"{'same' if result.fees == slow.fees else 'DIFFER'}\n"
+        f"  series      {_megabytes(series_bytes(series))} in columns, converted in {converted:.2f} s; "
+        f"first call {first:.2f} s\n"
+        f"  memory      kernel peak {_megabytes(peak)} per run, plus the series; process "
+        f"{_megabytes(imported)} once imported (numba's LLVM most of it), peak {_megabytes(peak_rss())} "
+        "(with exact mode's Decimal candles)"
+    )
+
+
+def timed(work: Callable[[], T]) -> tuple[float, T]:
+    began = time.perf_counter()
+    result = work()
+    return time.perf_counter() - began, result
+
+
+def series_bytes(series: kernel.CandleArrays) -> int:
+    columns = (series.open_time_ms, series.open, series.high, series.low, series.close)
+    return sum(column.nbytes for column in columns)
+
+
+def peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+
+
+def _megabytes(size: float) -> str:
+    return f"{size / 2**20:.1f} MB"
+
+
 def main() -> None:
+    imported = peak_rss()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--walk", type=int, default=100_000, help="1-minute candles in the random walk")
+    parser.add_argument("--year", type=int, default=525_600, help="1-minute candles for the kernel")
     parser.add_argument("--levels", type=int, default=100, help="grid levels (price lines) on the walk")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3)
@@ -106,6 +172,7 @@ def main() -> None:
         profiler = cProfile.Profile()
         profiler.runcall(exact.run, walk_config, BTC, walk)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
+    measure_kernel(args.levels, args.seed, args.year, args.repeat, imported)
 
 
 if __name__ == "__main__":
