@@ -633,6 +633,10 @@ def stop_now(bot_id: int) -> bool:
     bot stopped. When the venue does not answer, the bot goes to error at once, saying how
     many orders may still be open there; those are marked and swept later
     (`settle_unconfirmed`), never waited for.
+
+    A bot with nothing on the venue and nothing to sell is stopped here, without asking the
+    venue at all; one with only the base to sell first hears from the venue on the fail-fast
+    client, so a venue that is down ends the stop in error at once, not after a tick's backoff.
     """
     bot = (
         Bot.objects.select_related("exchange_account__paper_account")
@@ -641,6 +645,14 @@ def stop_now(bot_id: int) -> bool:
     )
     if bot is None:
         return False
+    live = bot.orders.filter(status__in=LIVE_STATUSES).exclude(purpose=OrderPurpose.EXIT).order_by("id")
+    at_venue = [
+        order
+        for order in live
+        if not (order.status == OrderStatus.PENDING and order.sent_at is None and _withdraw_unsent(order))
+    ]
+    if not at_venue and _stopped_without_venue(bot):
+        return False
     failure: ExchangeError | None = None
     exchange: Exchange | None = None
     try:
@@ -648,11 +660,7 @@ def stop_now(bot_id: int) -> bool:
     except ExchangeError as exc:
         failure = exc
     not_confirmed: list[Order] = []
-    for order in (
-        bot.orders.filter(status__in=LIVE_STATUSES).exclude(purpose=OrderPurpose.EXIT).order_by("id")
-    ):
-        if order.status == OrderStatus.PENDING and order.sent_at is None and _withdraw_unsent(order):
-            continue
+    for order in at_venue:
         if failure is not None or exchange is None:
             # The venue did not answer: the rest are not sent into more timeouts.
             not_confirmed.append(order)
@@ -667,10 +675,56 @@ def stop_now(bot_id: int) -> bool:
         else:
             _set_status(order, OrderStatus.CANCELLED)
             _note(bot, BotEventKind.ORDER_CANCELLED, f"Cancelled {_describe(order)}.")
+    if failure is None and exchange is not None and not at_venue:
+        failure = _venue_silence(bot, exchange)
     if failure is None:
         return True
     _stop_unconfirmed(bot, not_confirmed, failure)
     return False
+
+
+def _venue_silence(bot: Bot, exchange: Exchange) -> ExchangeError | None:
+    """Nothing was cancelled, so the venue has not spoken yet: the stop's tick needs it (to sell
+    the base, or settle the sale under way), and with its retries it would wait for it."""
+    try:
+        exchange.ticker(bot.symbol)
+    except ExchangeError as exc:
+        return exc
+    return None
+
+
+def _stopped_without_venue(bot: Bot) -> bool:
+    """Stop a bot with no order left on our books and no base to sell, without its venue.
+
+    Under the bot's row lock, and only while no tick holds its lease: a tick's writes (a fill,
+    a start trade committed as pending) lock that row too, so none slips in between."""
+    from bots.actions import transition
+
+    now = timezone.now()
+    with transaction.atomic():
+        locked = (
+            Bot.objects.select_for_update()
+            .filter(pk=bot.pk, status=BotStatus.STOPPING)
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+            .first()
+        )
+        if locked is None or locked.orders.filter(status__in=LIVE_STATUSES).exists():
+            return False
+        books = locked.books
+        if locked.sell_base_on_stop and books is not None and books.base > 0:
+            return False
+        venue = bot.exchange_account.get_exchange_display()
+        unsold = " and no base to sell" if locked.sell_base_on_stop else ""
+        transition(
+            locked,
+            BotStatus.STOPPED,
+            allowed_from=(BotStatus.STOPPING,),
+            message=f"Stopped: no order was open{unsold}, so {venue} was not asked.",
+            stopped_at=now,
+            status_reason="",
+            consecutive_failures=0,
+        )
+    return True
 
 
 def _withdraw_unsent(order: Order) -> bool:
@@ -697,9 +751,14 @@ def _stop_unconfirmed(bot: Bot, orders: list[Order], failure: ExchangeError) -> 
             f"trying to cancel {'them' if count != 1 else 'it'} and settles the bot when {venue} "
             "answers; Force stop marks it stopped now."
         )
+        unsold = " The base was not sold: sell it once the stop is through."
     else:
-        still = f"No order was open; the stop ends when {venue} answers."
-    unsold = " The base was not sold: sell it once the stop is through." if bot.sell_base_on_stop else ""
+        still = "No order of the bot needed cancelling."
+        unsold = (
+            f" The base was not sold: stop the bot again to sell it once {venue} answers, "
+            "or stop it without selling."
+        )
+    unsold = unsold if bot.sell_base_on_stop else ""
     do_fail_bot(bot, f"The stop could not be confirmed: {failure.message} {still}{unsold}")
 
 
