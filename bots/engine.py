@@ -591,7 +591,7 @@ def _stopping(bot: Bot, exchange: Exchange) -> None:
     _reconcile(bot, exchange)  # fills that raced the cancels
     bot.refresh_from_db()
     if bot.sell_base_on_stop:
-        if _exit_needed(bot, exchange):
+        if _exit_needed(bot):
             _pend_exit(bot, exchange)
         # Not only the exit just committed: one a killed tick committed but never sent, or the
         # re-placement of a lost one, is pending too and would otherwise never go out.
@@ -850,36 +850,75 @@ def _finish_settled_stop(bot: Bot) -> None:
         )
 
 
-def _exit_needed(bot: Bot, exchange: Exchange) -> bool:
-    # One exit per stop: a rejected one is explained in the log, a lost one is re-placed elsewhere.
+def _exit_needed(bot: Bot) -> bool:
+    # One sale per stop: a rejected part is explained in the log, a lost one is re-placed elsewhere.
     if bot.orders.filter(purpose=OrderPurpose.EXIT).exists():
         return False
     ledger = bot.books
-    if ledger is None:
-        return False
-    instrument = exchange.instrument(bot.symbol)
-    sellable = instrument.round_quantity(ledger.base)
-    return sellable >= instrument.min_quantity_at(exchange.ticker(bot.symbol).last)
+    # Base already set aside for a sale without orders was all dust, and was reported as such.
+    return ledger is not None and ledger.base > ledger.base_in(EXIT_LOT)
+
+
+@dataclass(frozen=True)
+class ExitSale:
+    """The base's sale at market: the parts, each within the venue's limits, and what is left."""
+
+    parts: list[Decimal]
+    dust: Decimal  # below the lot step or the venue's minimum: left unsold
+    largest: Decimal  # the most one market order may sell: the venue's limits, at the lot step
+
+
+def exit_sale(base: Decimal, instrument: Instrument, price: Decimal) -> ExitSale:
+    """Split `base` into market orders no larger than the venue takes in one (Bybit: 41.5 BTC
+    for BTCUSDT), each rounded down to the lot step; a last part below the minimum is dust."""
+    largest = instrument.round_quantity(
+        min(instrument.max_order_quantity(OrderType.MARKET), instrument.max_amount / price)
+    )
+    smallest = instrument.min_quantity_at(price)
+    parts: list[Decimal] = []
+    left = instrument.round_quantity(base)
+    while largest >= smallest and left >= smallest:
+        part = min(left, largest)
+        parts.append(part)
+        left -= part
+    return ExitSale(parts, base - sum(parts, Decimal(0)), largest)
 
 
 def _pend_exit(bot: Bot, exchange: Exchange) -> None:
+    """Commit every part of the sale as a pending order in one transaction, before any is sent:
+    each has its own client id, so a worker killed between parts sends the rest, never one twice."""
     instrument = exchange.instrument(bot.symbol)
+    price = exchange.ticker(bot.symbol).last
     with transaction.atomic():
         ledger = _locked_ledger(bot)
         for lot in list(ledger.lots):
             if lot != EXIT_LOT and ledger.lots[lot].base:
                 ledger.allocate(lot, EXIT_LOT, ledger.lots[lot].base)
         Bot.objects.filter(pk=bot.pk).update(ledger=codec.ledger_to_json(ledger))
-        attempt = bot.orders.filter(purpose=OrderPurpose.EXIT).count()
-        quantity = instrument.round_quantity(ledger.base_in(EXIT_LOT))
-        _pend(
+        sale = exit_sale(ledger.base_in(EXIT_LOT), instrument, price)
+        for part, quantity in enumerate(sale.parts, start=1):
+            client_id = ids.exit_order_id(bot.pk, bot.run, part=part)
+            _pend(bot, client_id, Side.SELL, None, quantity, OrderPurpose.EXIT)
+        _note_sale(bot, instrument, sale, price)
+
+
+def _note_sale(bot: Bot, instrument: Instrument, sale: ExitSale, price: Decimal) -> None:
+    base = instrument.base
+    if len(sale.parts) > 1:
+        largest = figure(sale.largest)
+        _note(
             bot,
-            ids.exit_order_id(bot.pk, bot.run, attempt),
-            Side.SELL,
-            None,
-            quantity,
-            OrderPurpose.EXIT,
-            attempt=attempt,
+            BotEventKind.STATUS,
+            f"Selling {figure(sum(sale.parts, Decimal(0)))} {base} in {len(sale.parts)} market orders: "
+            f"{bot.exchange_account.get_exchange_display()} takes at most {largest} {base} in one.",
+        )
+    if sale.dust > 0:
+        _note(
+            bot,
+            BotEventKind.WARNING,
+            f"{figure(sale.dust)} {base} left unsold as dust: below the smallest order the exchange "
+            f"takes ({figure(instrument.min_quantity_at(price))} {base}).",
+            dust=str(sale.dust),
         )
 
 
@@ -1120,7 +1159,7 @@ def _pend_again(bot: Bot, order: Order) -> None:
     elif order.purpose == OrderPurpose.START:
         client_id = ids.start_order_id(bot.pk, bot.run, attempt)
     else:
-        client_id = ids.exit_order_id(bot.pk, bot.run, attempt)
+        client_id = ids.exit_order_id(bot.pk, bot.run, attempt, part=ids.exit_part(order.client_order_id))
     _pend(
         bot,
         client_id,
