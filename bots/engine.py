@@ -591,7 +591,7 @@ def _stopping(bot: Bot, exchange: Exchange) -> None:
     _reconcile(bot, exchange)  # fills that raced the cancels
     bot.refresh_from_db()
     if bot.sell_base_on_stop:
-        if _exit_needed(bot, exchange):
+        if _exit_needed(bot):
             _pend_exit(bot, exchange)
         # Not only the exit just committed: one a killed tick committed but never sent, or the
         # re-placement of a lost one, is pending too and would otherwise never go out.
@@ -633,6 +633,10 @@ def stop_now(bot_id: int) -> bool:
     bot stopped. When the venue does not answer, the bot goes to error at once, saying how
     many orders may still be open there; those are marked and swept later
     (`settle_unconfirmed`), never waited for.
+
+    A bot with nothing on the venue and nothing to sell is stopped here, without asking the
+    venue at all; one with only the base to sell first hears from the venue on the fail-fast
+    client, so a venue that is down ends the stop in error at once, not after a tick's backoff.
     """
     bot = (
         Bot.objects.select_related("exchange_account__paper_account")
@@ -641,6 +645,14 @@ def stop_now(bot_id: int) -> bool:
     )
     if bot is None:
         return False
+    live = bot.orders.filter(status__in=LIVE_STATUSES).exclude(purpose=OrderPurpose.EXIT).order_by("id")
+    at_venue = [
+        order
+        for order in live
+        if not (order.status == OrderStatus.PENDING and order.sent_at is None and _withdraw_unsent(order))
+    ]
+    if not at_venue and _stopped_without_venue(bot):
+        return False
     failure: ExchangeError | None = None
     exchange: Exchange | None = None
     try:
@@ -648,11 +660,7 @@ def stop_now(bot_id: int) -> bool:
     except ExchangeError as exc:
         failure = exc
     not_confirmed: list[Order] = []
-    for order in (
-        bot.orders.filter(status__in=LIVE_STATUSES).exclude(purpose=OrderPurpose.EXIT).order_by("id")
-    ):
-        if order.status == OrderStatus.PENDING and order.sent_at is None and _withdraw_unsent(order):
-            continue
+    for order in at_venue:
         if failure is not None or exchange is None:
             # The venue did not answer: the rest are not sent into more timeouts.
             not_confirmed.append(order)
@@ -667,10 +675,56 @@ def stop_now(bot_id: int) -> bool:
         else:
             _set_status(order, OrderStatus.CANCELLED)
             _note(bot, BotEventKind.ORDER_CANCELLED, f"Cancelled {_describe(order)}.")
+    if failure is None and exchange is not None and not at_venue:
+        failure = _venue_silence(bot, exchange)
     if failure is None:
         return True
     _stop_unconfirmed(bot, not_confirmed, failure)
     return False
+
+
+def _venue_silence(bot: Bot, exchange: Exchange) -> ExchangeError | None:
+    """Nothing was cancelled, so the venue has not spoken yet: the stop's tick needs it (to sell
+    the base, or settle the sale under way), and with its retries it would wait for it."""
+    try:
+        exchange.ticker(bot.symbol)
+    except ExchangeError as exc:
+        return exc
+    return None
+
+
+def _stopped_without_venue(bot: Bot) -> bool:
+    """Stop a bot with no order left on our books and no base to sell, without its venue.
+
+    Under the bot's row lock, and only while no tick holds its lease: a tick's writes (a fill,
+    a start trade committed as pending) lock that row too, so none slips in between."""
+    from bots.actions import transition
+
+    now = timezone.now()
+    with transaction.atomic():
+        locked = (
+            Bot.objects.select_for_update()
+            .filter(pk=bot.pk, status=BotStatus.STOPPING)
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+            .first()
+        )
+        if locked is None or locked.orders.filter(status__in=LIVE_STATUSES).exists():
+            return False
+        books = locked.books
+        if locked.sell_base_on_stop and books is not None and books.base > 0:
+            return False
+        venue = bot.exchange_account.get_exchange_display()
+        unsold = " and no base to sell" if locked.sell_base_on_stop else ""
+        transition(
+            locked,
+            BotStatus.STOPPED,
+            allowed_from=(BotStatus.STOPPING,),
+            message=f"Stopped: no order was open{unsold}, so {venue} was not asked.",
+            stopped_at=now,
+            status_reason="",
+            consecutive_failures=0,
+        )
+    return True
 
 
 def _withdraw_unsent(order: Order) -> bool:
@@ -697,9 +751,14 @@ def _stop_unconfirmed(bot: Bot, orders: list[Order], failure: ExchangeError) -> 
             f"trying to cancel {'them' if count != 1 else 'it'} and settles the bot when {venue} "
             "answers; Force stop marks it stopped now."
         )
+        unsold = " The base was not sold: sell it once the stop is through."
     else:
-        still = f"No order was open; the stop ends when {venue} answers."
-    unsold = " The base was not sold: sell it once the stop is through." if bot.sell_base_on_stop else ""
+        still = "No order of the bot needed cancelling."
+        unsold = (
+            f" The base was not sold: stop the bot again to sell it once {venue} answers, "
+            "or stop it without selling."
+        )
+    unsold = unsold if bot.sell_base_on_stop else ""
     do_fail_bot(bot, f"The stop could not be confirmed: {failure.message} {still}{unsold}")
 
 
@@ -791,36 +850,75 @@ def _finish_settled_stop(bot: Bot) -> None:
         )
 
 
-def _exit_needed(bot: Bot, exchange: Exchange) -> bool:
-    # One exit per stop: a rejected one is explained in the log, a lost one is re-placed elsewhere.
+def _exit_needed(bot: Bot) -> bool:
+    # One sale per stop: a rejected part is explained in the log, a lost one is re-placed elsewhere.
     if bot.orders.filter(purpose=OrderPurpose.EXIT).exists():
         return False
     ledger = bot.books
-    if ledger is None:
-        return False
-    instrument = exchange.instrument(bot.symbol)
-    sellable = instrument.round_quantity(ledger.base)
-    return sellable >= instrument.min_quantity_at(exchange.ticker(bot.symbol).last)
+    # Base already set aside for a sale without orders was all dust, and was reported as such.
+    return ledger is not None and ledger.base > ledger.base_in(EXIT_LOT)
+
+
+@dataclass(frozen=True)
+class ExitSale:
+    """The base's sale at market: the parts, each within the venue's limits, and what is left."""
+
+    parts: list[Decimal]
+    dust: Decimal  # below the lot step or the venue's minimum: left unsold
+    largest: Decimal  # the most one market order may sell: the venue's limits, at the lot step
+
+
+def exit_sale(base: Decimal, instrument: Instrument, price: Decimal) -> ExitSale:
+    """Split `base` into market orders no larger than the venue takes in one (Bybit: 41.5 BTC
+    for BTCUSDT), each rounded down to the lot step; a last part below the minimum is dust."""
+    largest = instrument.round_quantity(
+        min(instrument.max_order_quantity(OrderType.MARKET), instrument.max_amount / price)
+    )
+    smallest = instrument.min_quantity_at(price)
+    parts: list[Decimal] = []
+    left = instrument.round_quantity(base)
+    while largest >= smallest and left >= smallest:
+        part = min(left, largest)
+        parts.append(part)
+        left -= part
+    return ExitSale(parts, base - sum(parts, Decimal(0)), largest)
 
 
 def _pend_exit(bot: Bot, exchange: Exchange) -> None:
+    """Commit every part of the sale as a pending order in one transaction, before any is sent:
+    each has its own client id, so a worker killed between parts sends the rest, never one twice."""
     instrument = exchange.instrument(bot.symbol)
+    price = exchange.ticker(bot.symbol).last
     with transaction.atomic():
         ledger = _locked_ledger(bot)
         for lot in list(ledger.lots):
             if lot != EXIT_LOT and ledger.lots[lot].base:
                 ledger.allocate(lot, EXIT_LOT, ledger.lots[lot].base)
         Bot.objects.filter(pk=bot.pk).update(ledger=codec.ledger_to_json(ledger))
-        attempt = bot.orders.filter(purpose=OrderPurpose.EXIT).count()
-        quantity = instrument.round_quantity(ledger.base_in(EXIT_LOT))
-        _pend(
+        sale = exit_sale(ledger.base_in(EXIT_LOT), instrument, price)
+        for part, quantity in enumerate(sale.parts, start=1):
+            client_id = ids.exit_order_id(bot.pk, bot.run, part=part)
+            _pend(bot, client_id, Side.SELL, None, quantity, OrderPurpose.EXIT)
+        _note_sale(bot, instrument, sale, price)
+
+
+def _note_sale(bot: Bot, instrument: Instrument, sale: ExitSale, price: Decimal) -> None:
+    base = instrument.base
+    if len(sale.parts) > 1:
+        largest = figure(sale.largest)
+        _note(
             bot,
-            ids.exit_order_id(bot.pk, bot.run, attempt),
-            Side.SELL,
-            None,
-            quantity,
-            OrderPurpose.EXIT,
-            attempt=attempt,
+            BotEventKind.STATUS,
+            f"Selling {figure(sum(sale.parts, Decimal(0)))} {base} in {len(sale.parts)} market orders: "
+            f"{bot.exchange_account.get_exchange_display()} takes at most {largest} {base} in one.",
+        )
+    if sale.dust > 0:
+        _note(
+            bot,
+            BotEventKind.WARNING,
+            f"{figure(sale.dust)} {base} left unsold as dust: below the smallest order the exchange "
+            f"takes ({figure(instrument.min_quantity_at(price))} {base}).",
+            dust=str(sale.dust),
         )
 
 
@@ -1061,7 +1159,7 @@ def _pend_again(bot: Bot, order: Order) -> None:
     elif order.purpose == OrderPurpose.START:
         client_id = ids.start_order_id(bot.pk, bot.run, attempt)
     else:
-        client_id = ids.exit_order_id(bot.pk, bot.run, attempt)
+        client_id = ids.exit_order_id(bot.pk, bot.run, attempt, part=ids.exit_part(order.client_order_id))
     _pend(
         bot,
         client_id,

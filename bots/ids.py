@@ -6,7 +6,12 @@ and then lost in a crash is found again by id, never sent twice.
 
 from __future__ import annotations
 
+import re
+
 from exchanges.base import CLIENT_ORDER_ID_MAX, Side
+
+# "-exit", "-exit2", "-exit3-a1": the part of a sale split into several market orders.
+_EXIT_PART = re.compile(r"-exit(\d*)(?:-a\d+)?$")
 
 
 def bot_prefix(bot_id: int, run: int) -> str:
@@ -22,8 +27,16 @@ def start_order_id(bot_id: int, run: int, attempt: int = 0) -> str:
     return _checked(f"{bot_prefix(bot_id, run)}start{_retry(attempt)}")
 
 
-def exit_order_id(bot_id: int, run: int, attempt: int = 0) -> str:
-    return _checked(f"{bot_prefix(bot_id, run)}exit{_retry(attempt)}")
+def exit_order_id(bot_id: int, run: int, attempt: int = 0, part: int = 1) -> str:
+    """The sale of the base on exit, `part` of however many market orders it takes."""
+    numbered = str(part) if part > 1 else ""
+    return _checked(f"{bot_prefix(bot_id, run)}exit{numbered}{_retry(attempt)}")
+
+
+def exit_part(client_order_id: str) -> int:
+    """Which part of the exit sale `client_order_id` (from `exit_order_id`) names."""
+    match = _EXIT_PART.search(client_order_id)
+    return int(match.group(1)) if match and match.group(1) else 1
 
 
 def _retry(attempt: int) -> str:

@@ -9,12 +9,14 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from accounts.models import User
 from accounts.tests.api import bearer, error_of
 from accounts.tests.factories import make_user
-from bots import actions
+from bots import actions, engine
 from bots.models import Bot, BotStatus
 from bots.tests.conftest import venue
 from bots.tests.test_engine import settle, started
+from bots.tests.test_exit_parts import expected_parts, holding_about_100_btc, whale
 from exchanges.instruments import instrument_for
 from trading.models import Order, OrderPurpose, OrderStatus
 from trading.templatetags.money import format_amount
@@ -140,3 +142,18 @@ def test_the_api_still_stops_on_json_booleans(running: Bot) -> None:
     assert response.status_code == 200
     running.refresh_from_db()
     assert (running.status, running.sell_base_on_stop) == (BotStatus.STOPPING, False)
+
+
+def test_a_sale_above_the_venues_largest_market_order_says_how_many_orders_it_takes(trader: User) -> None:
+    bot = holding_about_100_btc(started(whale(trader)), lambda b: engine.run_tick(b.pk))
+    client = Client()
+    client.force_login(trader)
+
+    html = client.post(stop_url(bot), {"sell_base": "on"}).content.decode()
+
+    assert bot.books is not None
+    step = instrument_for(bot.exchange_account, bot.symbol).quantity_step
+    sold = format_amount(sum(expected_parts(bot.books.base)), step)
+    assert f'data-testid="sale-quantity">{sold} BTC<' in html
+    assert "<strong>3 market orders</strong>: the exchange takes at most 41.5 BTC in one." in html
+    assert "with one <strong>market order</strong>" not in html

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from bots.engine import exit_sale
 from bots.models import Bot
 from bots.views.wizard import fee_percent
 from exchanges.base import ExchangeError, Instrument
@@ -24,7 +25,8 @@ CONFIRM_VALUE = "sell-base"
 @dataclass(frozen=True)
 class BaseSale:
     """What stopping with a sale would sell now, as the engine works it out: everything the
-    bot's books hold, rounded down to the lot step, if that meets the venue's minimum."""
+    bot's books hold, rounded down to the lot step, if that meets the venue's minimum, in as
+    many market orders as the venue's largest one needs (`engine.exit_sale`)."""
 
     base_asset: str
     quote_asset: str
@@ -36,6 +38,8 @@ class BaseSale:
     taker_fee: Decimal | None
     price_step: Decimal
     quantity_step: Decimal
+    orders: int = 1  # market orders the sale takes
+    largest_order: Decimal | None = None  # the most one market order may sell
 
     @property
     def nothing_held(self) -> bool:
@@ -52,6 +56,12 @@ def sale_of(bot: Bot) -> BaseSale:
     price = mark_price(bot)
     held = books.base if books is not None else Decimal(0)
     quantity = instrument.round_quantity(held) if instrument is not None else held
+    orders, largest_order = 1, None
+    if instrument is not None and price and held > 0:
+        planned = exit_sale(held, instrument, price)
+        if planned.parts:
+            quantity, orders = sum(planned.parts, Decimal(0)), len(planned.parts)
+            largest_order = planned.largest
     return BaseSale(
         base_asset=books.base_asset if books else (instrument.base if instrument else bot.symbol),
         quote_asset=books.quote_asset if books else (instrument.quote if instrument else ""),
@@ -63,6 +73,8 @@ def sale_of(bot: Bot) -> BaseSale:
         taker_fee=instrument.taker_fee if instrument is not None else None,
         price_step=instrument.tick_size if instrument is not None else Decimal("0.01"),
         quantity_step=instrument.quantity_step if instrument is not None else Decimal("0.00000001"),
+        orders=orders,
+        largest_order=largest_order,
     )
 
 
