@@ -131,3 +131,34 @@ def test_a_dropped_socket_shows_paused_then_catches_up(
     expect(page.locator("[data-bot-status]")).to_have_text("Starting")
     expect(page.locator("#bot-events")).to_contain_text("Starting.")
     context.close()
+
+
+def test_what_the_trader_set_in_the_stop_forms_survives_a_reconnect(
+    live_server_asgi: AsgiServer, browser, paper_bot: Bot
+) -> None:
+    """On every (re)connect the socket re-renders the stop forms: a ticked "Sell the base" and an
+    open emergency panel must come through it, or Stop would do less than the trader asked."""
+    from playwright.sync_api import expect
+
+    bot = in_worker(lambda: started(paper_bot))
+    context = signed_in(browser, bot, live_server_asgi.url)
+    page = context.new_page()
+    page.goto(f"{live_server_asgi.url}/bots/{bot.pk}/")
+    wait_for_socket(page)
+    page.get_by_label("Sell the base", exact=True).check()
+    page.locator("details.emergency summary").click()
+    page.get_by_label("Also sell the base at market").check()
+
+    messages = page.evaluate("window.__live.messages")
+    live_server_asgi.stop()
+    live_server_asgi.start()
+    wait_for_socket(page, opened=2)
+    page.wait_for_function(f"window.__live.messages > {messages}")  # the reconnect's fragments
+    page.wait_for_timeout(300)  # and their swaps settled
+
+    expect(page.get_by_label("Sell the base", exact=True)).to_be_checked()
+    expect(page.get_by_label("Also sell the base at market")).to_be_checked()
+    expect(page.locator("details.emergency")).to_have_attribute("open", "")
+    page.get_by_role("button", name="Stop", exact=True).click()
+    expect(page.get_by_role("heading", name=f"Stop “{bot.name}” and sell its BTC?")).to_be_visible()
+    context.close()

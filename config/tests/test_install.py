@@ -181,6 +181,36 @@ def test_the_runtime_set_serves_the_production_processes(
     )
     assert simulator.returncode == 0, simulator.stderr[-3000:]
 
+    # And it trades: the demo bot, started through the broker, buys its base and lays out its grid
+    # on the replayed market, ticked by beat's dispatcher and the worker.
+    seeded = subprocess.run(
+        [str(runtime_python), "manage.py", "seed_demo"],
+        cwd=ROOT,
+        env=production_env | {"PAPER_FEED": "replay"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert seeded.returncode == 0, seeded.stderr[-3000:]
+    assert demo_bot_trades(seconds=90) == ("running", 20)
+
+
+def demo_bot_trades(seconds: float) -> tuple[str, int]:
+    """The demo bot's status and open orders once it has a fill and its grid, or at the deadline."""
+    from bots.models import Bot
+    from trading.models import Fill, Order, OrderStatus
+
+    deadline = time.monotonic() + seconds
+    while True:
+        bot = Bot.objects.filter(name="Demo BTC grid").first()
+        if bot is not None:
+            opened = Order.objects.filter(bot=bot, status=OrderStatus.OPEN).count()
+            if (Fill.objects.filter(bot=bot).exists() and opened == 20) or time.monotonic() > deadline:
+                return bot.status, opened
+        elif time.monotonic() > deadline:
+            return "never created", 0
+        time.sleep(1)
+
 
 def test_the_image_installs_the_same_set() -> None:
     """`docker compose build` runs the Dockerfile: its only Python install is requirements.txt."""

@@ -42,6 +42,26 @@
     htmx.swap(source, message, { swapStyle: "none" }, { contextElement: source });
     htmx.trigger(source, "htmx:wsAfterMessage", { message: message, socketWrapper: event.detail.socketWrapper });
   });
+  // A re-rendered form keeps what the trader already set in it: a ticked "Sell the base" or an
+  // open emergency panel must survive the socket's (re)connect, or Stop would do less than asked.
+  function controls(root) {
+    return Array.prototype.slice.call(root.querySelectorAll("input[type=checkbox], details"));
+  }
+  function sameControl(a, b) {
+    return a.tagName === b.tagName && a.getAttribute("name") === b.getAttribute("name");
+  }
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var incoming = event.detail.fragment.firstElementChild;
+    if (!incoming) return;
+    var before = controls(event.detail.target);
+    var after = controls(incoming);
+    if (before.length !== after.length) return; // another form altogether: nothing carries over
+    before.forEach(function (el, i) {
+      if (!sameControl(el, after[i])) return;
+      if (el.tagName === "DETAILS") after[i].open = el.open;
+      else after[i].checked = el.checked;
+    });
+  });
   document.addEventListener("htmx:afterSettle", sendTab);
   // A tab rendered for the socket must not replace the panel while the trader is switching
   // tabs (the click's own answer brings fresh content), nor show another tab than the one open.
