@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from bots.strategies import grid
 from exchanges.balances import AccountBalances, available_balances
 from exchanges.base import Instrument
 from exchanges.models import ExchangeAccount
-from trading.templatetags.money import QUOTE_STEP, format_amount
+from trading.numbers import QUOTE_STEP, fixed
 
 
 @dataclass(frozen=True)
@@ -51,25 +51,28 @@ def shortfall_message(shortfalls: Sequence[grid.Shortfall], instrument: Instrume
     if not shortfalls:
         return ""
     account = f"“{where}”" if where else "the account"
+    # Rounded against the trader: what is needed and missing up, what is free down.
     parts = [
-        f"{amount(s.needed, s.asset, instrument)} free; {account} has "
-        f"{amount(s.available, s.asset, instrument)} available "
-        f"({amount(s.missing, s.asset, instrument)} short)"
+        f"{amount(s.needed, s.asset, instrument, ROUND_UP)} free; {account} has "
+        f"{amount(s.available, s.asset, instrument, ROUND_DOWN)} available "
+        f"({amount(s.missing, s.asset, instrument, ROUND_UP)} short)"
         for s in shortfalls
     ]
     return f"This grid needs {' and '.join(parts)}. Lower the investment or add funds to the account."
 
 
-def amount(value: Decimal, asset: str, instrument: Instrument) -> str:
+def amount(value: Decimal, asset: str, instrument: Instrument, rounding: str) -> str:
     """An amount of `asset` at the precision the pages show it: cents of quote, lot steps of base."""
     step = instrument.quantity_step if asset == instrument.base else QUOTE_STEP
-    return f"{format_amount(value, step)} {asset}"
+    return f"{fixed(value, step, rounding=rounding)} {asset}"
 
 
-def amounts_text(amounts: dict[str, Decimal], instrument: Instrument, *, skip_zero: bool = False) -> str:
+def amounts_text(
+    amounts: dict[str, Decimal], instrument: Instrument, rounding: str, *, skip_zero: bool = False
+) -> str:
     """The instrument's quote then base, e.g. "1,004.52 USDT · 0.000000 BTC"."""
     shown = [
-        amount(amounts.get(asset, Decimal(0)), asset, instrument)
+        amount(amounts.get(asset, Decimal(0)), asset, instrument, rounding)
         for asset in (instrument.quote, instrument.base)
         if not (skip_zero and not amounts.get(asset))
     ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import pytest
 from django.test import Client
@@ -211,3 +211,16 @@ def test_the_api_preview_says_why_the_balances_are_unknown(
     assert body["funds_unknown_reason"] == "Paper trading did not answer within 3 seconds."
     assert body["funds_shortfall"] == ""
     assert D(body["funds_needed"]["USDT"]) > D(HUGE)
+
+
+def test_amounts_are_rounded_against_the_trader() -> None:
+    """What is free rounds down and what is needed rounds up: the page never promises a cent the
+    account does not hold, nor asks for less than the grid needs."""
+    btc = instrument_for("BTCUSDT")
+    shortfall = grid.Shortfall("USDT", needed=D("50130.201"), available=D("7999.6691113"))
+    message = funds.shortfall_message([shortfall], btc, "Paper demo")
+    assert "needs 50,130.21 USDT free" in message
+    assert "has 7,999.66 USDT available" in message
+    assert "(42,130.54 USDT short)" in message
+    free = {"USDT": D("7999.6691113"), "BTC": D("0.0000009")}
+    assert funds.amounts_text(free, btc, ROUND_DOWN) == "7,999.66 USDT · 0.000000 BTC"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -164,7 +164,7 @@ def summary(preview: Preview) -> dict[str, Any]:
     numbers = result.preview
     base = numbers.base_to_buy or numbers.base_to_sell
     return {
-        "funds_needed": funds.amounts_text(result.funds.needed, result.instrument, skip_zero=True),
+        "funds_needed": funds.amounts_text(result.funds.needed, result.instrument, ROUND_UP, skip_zero=True),
         "warnings": warnings(result),
         "base_amount": base,
         "base_action": "buy" if numbers.base_to_buy else "sell",
@@ -207,7 +207,7 @@ def wallet(market: Market | None, instrument: Instrument | None) -> dict[str, st
         return None
     balances = market.balances
     return {
-        "available": funds.amounts_text(balances.free, instrument) if balances.known else "",
+        "available": funds.amounts_text(balances.free, instrument, ROUND_DOWN) if balances.known else "",
         "unknown": balances.reason,
     }
 
