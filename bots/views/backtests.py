@@ -51,7 +51,7 @@ def _owned(request: HttpRequest) -> QuerySet[Backtest]:
 class Figure:
     key: str
     label: str
-    kind: str  # amount, percent, ratio, count or price
+    kind: str  # amount, percent (signed), share (a part of a whole), ratio, count or price
 
 
 FIGURES = (
@@ -63,7 +63,7 @@ FIGURES = (
     Figure("unrealized", "Unrealised PnL", "amount"),
     Figure("fees", "Fees", "amount"),
     Figure("max_drawdown.value", "Max drawdown", "amount"),
-    Figure("max_drawdown.fraction", "Max drawdown (of peak)", "percent"),
+    Figure("max_drawdown.fraction", "Max drawdown (of peak)", "share"),
     Figure("max_floating_drawdown", "Max floating loss", "amount"),
     Figure("sharpe", "Sharpe", "ratio"),
     Figure("sortino", "Sortino", "ratio"),
@@ -71,7 +71,7 @@ FIGURES = (
     Figure("profit_factor", "Profit factor", "ratio"),
     Figure("round_trips", "Round trips", "count"),
     Figure("fills", "Fills", "count"),
-    Figure("time_in_range", "Time in range", "percent"),
+    Figure("time_in_range", "Time in range", "share"),
     Figure("investment", "Investment", "amount"),
     Figure("equity", "Final equity", "amount"),
     Figure("first_price", "First price", "price"),
@@ -92,6 +92,8 @@ def formatted(figure: Figure, value: Any, price_step: Decimal) -> str:
         return "—"
     if figure.kind == "percent":
         return percent(value)
+    if figure.kind == "share":
+        return format_amount(Decimal(str(value)) * 100, "0.01") + "%"
     if figure.kind == "ratio":
         return format_amount(value, "0.01")
     if figure.kind == "count":
