@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils.html import strip_tags
 
 from accounts.models import User
+from accounts.tests.api import bearer
 from accounts.tests.factories import make_user
 from bots.backtests import tasks
 from bots.backtests.models import Backtest, BacktestStatus
@@ -16,6 +18,7 @@ from bots.tests.conftest import paper_account_for
 from bots.views.backtests import FIGURES, formatted
 from exchanges.paper.instruments import INSTRUMENTS
 from trading.numbers import QUOTE_STEP
+from trading.templatetags.money import format_amount, plain
 
 FORM = {
     "symbol": "BTCUSDT",
@@ -117,6 +120,35 @@ def test_bad_input_is_refused_beside_its_field_and_nothing_is_queued(
     assert message in errors
     assert not Backtest.objects.exists()
     assert queued == []
+
+
+def test_the_fills_table_and_the_settings_equal_the_apis_in_utc_whatever_the_traders_zone(
+    trader, queued
+) -> None:
+    trader.time_zone = "Asia/Tokyo"
+    trader.save(update_fields=["time_zone"])
+    client = signed_in(trader)
+    backtest = run_one(client)
+    page = client.get(f"/backtests/{backtest.pk}/").content.decode()
+    api = bearer(trader)
+    body = api.get(f"/api/v1/backtests/{backtest.pk}/").json()
+    fills = api.get(f"/api/v1/backtests/{backtest.pk}/fills/?limit=100").json()["results"]
+    rows = page.split('<table class="fills-table backtest-fills-table">')[1].split("</tbody>")[0]
+    rows_text = [" ".join(strip_tags(row).split()) for row in rows.split("<tr>")[2:]]
+    assert len(rows_text) == len(fills) == body["metrics"]["fills"]
+    tick = INSTRUMENTS["BTCUSDT"].tick_size
+    for shown, fill in zip(rows_text, fills, strict=True):
+        when = fill["time"][:16].replace("T", " ")  # UTC, as the column says
+        grid = "start" if fill["interval"] is None else str(fill["interval"])
+        expected = (
+            f"{when} {fill['side'].capitalize()} {format_amount(fill['price'], tick)} "
+            f"{plain(fill['quantity'])} {plain(fill['fee'])} {fill['fee_asset']} {grid}"
+        )
+        assert shown.replace("▲ ", "").replace("▼ ", "") == expected
+    config = body["config"]
+    assert f"{body['start'][:16].replace('T', ' ')} to {body['end'][:16].replace('T', ' ')} UTC" in page
+    assert f"from {plain(config['lower_price'])} to {plain(config['upper_price'])}" in page
+    assert f"investment {plain(config['investment'])}" in page
 
 
 def test_another_traders_backtest_is_a_404_everywhere(trader, queued) -> None:
