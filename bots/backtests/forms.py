@@ -33,6 +33,8 @@ _NON_FIELD_KEYS = ("config", "config.reference_price", "config.symbol_filters")
 
 
 class BacktestForm(forms.Form):
+    rerun_fields = GRID_FIELDS
+
     symbol = forms.ChoiceField(label="Symbol")
     interval = forms.ChoiceField(
         label="Candles", choices=[(width, width) for width in intervals.WIDTHS], initial=DEFAULT_INTERVAL

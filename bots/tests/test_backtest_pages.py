@@ -204,3 +204,44 @@ def test_a_bot_from_a_backtest_opens_the_wizard_prefilled(trader, queued) -> Non
     ):
         assert f'name="{name}" value="{value}"' in page, name
     assert '<option value="geometric" selected>' in page
+
+
+def test_run_again_with_changes_opens_the_form_with_the_backtests_values(trader, queued) -> None:
+    client = signed_in(trader)
+    backtest = run_one(client, grid_count="12", trigger_price="16900")
+    page = client.get(f"/backtests/{backtest.pk}/").content.decode()
+    link = page.split('href="/backtests/?')[1].split('"')[0].replace("&amp;", "&")
+    form = client.get(f"/backtests/?{link}").content.decode()
+    for name, value in (
+        ("lower_price", "16400"),
+        ("upper_price", "17400"),
+        ("grid_count", "12"),
+        ("investment", "1000"),
+        ("trigger_price", "16900"),
+        ("start", "2023-01-03"),
+        ("end", "2023-01-10"),
+    ):
+        assert f'name="{name}" value="{value}"' in form, name
+    assert '<option value="5m" selected>' in form
+
+
+def test_the_progress_fragment_follows_a_running_backtest_and_a_failure_says_why(trader, queued) -> None:
+    client = signed_in(trader)
+    client.post("/backtests/", FORM)
+    backtest = Backtest.objects.get()
+    Backtest.objects.filter(pk=backtest.pk).update(status=BacktestStatus.RUNNING, progress=37)
+    fragment = client.get(f"/backtests/{backtest.pk}/status/", headers={"HX-Request": "true"})
+    assert "HX-Refresh" not in fragment
+    assert 'value="37"' in fragment.content.decode()
+    assert "Running" in fragment.content.decode()
+    # Without htmx the fragment's address is the page itself.
+    assert client.get(f"/backtests/{backtest.pk}/status/")["Location"] == f"/backtests/{backtest.pk}/"
+
+    Backtest.objects.filter(pk=backtest.pk).update(
+        status=BacktestStatus.FAILED, error="No BTCUSDT 5m candles are stored in the window any more."
+    )
+    fragment = client.get(f"/backtests/{backtest.pk}/status/", headers={"HX-Request": "true"})
+    assert fragment["HX-Refresh"] == "true"
+    page = client.get(f"/backtests/{backtest.pk}/").content.decode()
+    assert "This backtest failed: No BTCUSDT 5m candles are stored in the window any more." in page
+    assert "every 1s" not in page

@@ -7,9 +7,10 @@ API's representation of the backtest (`BacktestDetailSerializer`), formatted for
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,10 +22,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
+from bots import codec
 from bots.api.backtest_serializers import BacktestDetailSerializer, BacktestSerializer
 from bots.backtests import actions
 from bots.backtests.forms import BacktestForm
 from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus
+from bots.forms import initial_from_config
 from trading.numbers import QUOTE_STEP, as_decimal, exact
 from trading.templatetags.money import format_amount, percent
 
@@ -212,7 +215,21 @@ def _detail_context(request: HttpRequest, backtest: Backtest) -> dict[str, Any]:
         "chart": chart_data(body, backtest) if backtest.status == BacktestStatus.DONE else None,
         "fills": fills,
         "price_step": _price_step(backtest.symbol),
+        "rerun_query": rerun_query(backtest),
     }
+
+
+def rerun_query(backtest: Backtest) -> str:
+    """The backtest's form values, for running it again with a change."""
+    values = initial_from_config(None, "", codec.config_from_json(backtest.config))
+    values = {key: value for key, value in values.items() if key in BacktestForm.rerun_fields}
+    values.update(
+        symbol=backtest.symbol,
+        interval=backtest.interval,
+        start=backtest.start.astimezone(UTC).date().isoformat(),
+        end=backtest.end.astimezone(UTC).date().isoformat(),
+    )
+    return urlencode(values)
 
 
 @login_required
