@@ -10,6 +10,7 @@ from django.core.cache import cache
 
 from accounts.models import User
 from bots import codec
+from bots.backtests.models import Backtest
 from bots.models import Bot
 from bots.strategies import grid
 from exchanges.base import ExchangeError
@@ -177,33 +178,13 @@ class BotForm(forms.Form):
         cleaned = super().clean() or {}
         if self.venue_error:
             raise forms.ValidationError(self.venue_error)
-        # Choices a trader need not touch: an empty one means the default.
-        for name in ("spacing", "direction", "take_profit_action", "stop_loss_action"):
-            if not cleaned.get(name):
-                cleaned[name] = self.fields[name].initial
-        return cleaned
+        return with_default_choices(self, cleaned)
 
     def bot_name(self) -> str:
         return self.cleaned_data.get("name") or f"{self.cleaned_data['symbol']} grid"
 
     def config(self) -> grid.GridConfig:
-        data = self.cleaned_data
-        drawdown = data.get("max_drawdown")
-        return grid.GridConfig(
-            symbol=data["symbol"],
-            lower_price=data["lower_price"],
-            upper_price=data["upper_price"],
-            grid_count=data["grid_count"],
-            investment=data["investment"],
-            spacing=grid.Spacing(data["spacing"]),
-            direction=grid.Direction(data["direction"]),
-            trigger_price=data.get("trigger_price"),
-            take_profit_price=data.get("take_profit_price"),
-            take_profit_action=grid.ExitAction(data["take_profit_action"]),
-            stop_loss_price=data.get("stop_loss_price"),
-            stop_loss_action=grid.ExitAction(data["stop_loss_action"]),
-            max_drawdown=drawdown / 100 if drawdown is not None else None,
-        )
+        return grid_config_from(self.cleaned_data)
 
     def add_config_errors(self, error: grid.GridConfigError) -> None:
         for key, messages in error.errors.items():
@@ -212,22 +193,60 @@ class BotForm(forms.Form):
                 self.add_error(field, message)
 
 
+def with_default_choices(form: forms.Form, cleaned: dict[str, Any]) -> dict[str, Any]:
+    """Choices a trader need not touch: an empty one means the field's default."""
+    for name in ("spacing", "direction", "take_profit_action", "stop_loss_action"):
+        if name in form.fields and not cleaned.get(name):
+            cleaned[name] = form.fields[name].initial
+    return cleaned
+
+
+def grid_config_from(data: dict[str, Any]) -> grid.GridConfig:
+    """The `GridConfig` of a form's cleaned grid fields; exits it lacks are unset."""
+    drawdown = data.get("max_drawdown")
+    return grid.GridConfig(
+        symbol=data["symbol"],
+        lower_price=data["lower_price"],
+        upper_price=data["upper_price"],
+        grid_count=data["grid_count"],
+        investment=data["investment"],
+        spacing=grid.Spacing(data["spacing"]),
+        direction=grid.Direction(data["direction"]),
+        trigger_price=data.get("trigger_price"),
+        take_profit_price=data.get("take_profit_price"),
+        take_profit_action=grid.ExitAction(data.get("take_profit_action", grid.ExitAction.SELL_BASE)),
+        stop_loss_price=data.get("stop_loss_price"),
+        stop_loss_action=grid.ExitAction(data.get("stop_loss_action", grid.ExitAction.SELL_BASE)),
+        max_drawdown=drawdown / 100 if drawdown is not None else None,
+    )
+
+
 def venue_message(account: ExchangeAccount, error: ExchangeError) -> str:
     return f"{account.get_exchange_display()} did not answer as expected: {error}"
 
 
-def initial_from_config(account: ExchangeAccount, name: str, config: grid.GridConfig) -> dict[str, Any]:
-    """Form values for `config`; the drawdown fraction becomes a percentage again."""
+def initial_from_config(
+    account: ExchangeAccount | None, name: str, config: grid.GridConfig
+) -> dict[str, Any]:
+    """Form values for `config`; the drawdown fraction becomes a percentage again. Without an
+    account the form offers the trader's first."""
     values: dict[str, Any] = codec.config_to_json(config)
     values.pop("max_drawdown")
     # Amounts as the fields show them: in full, without a stored value's padding zeros.
     values.update({key: exact(value) for key, value in vars(config).items() if isinstance(value, Decimal)})
     values.update(
-        account=account.pk,
+        account=account.pk if account is not None else None,
         name=name,
         max_drawdown=exact(config.max_drawdown * 100) if config.max_drawdown is not None else None,
     )
     return {key: value for key, value in values.items() if value is not None}
+
+
+def initial_from_backtest(backtest: Backtest) -> dict[str, Any]:
+    """The wizard's values for a bot trading the backtested grid, on the trader's first account."""
+    return initial_from_config(
+        None, f"{backtest.symbol} grid (backtest {backtest.pk})", codec.config_from_json(backtest.config)
+    )
 
 
 def initial_from_bot(bot: Bot) -> dict[str, Any]:

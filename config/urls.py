@@ -21,6 +21,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("exchange-accounts/", include("exchanges.urls")),
     path("bots/", include("bots.urls")),
+    path("backtests/", include("bots.backtest_urls")),
     path("trades/", include("trading.urls")),
     path("api/", include("config.api")),
 ]

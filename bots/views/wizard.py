@@ -21,7 +21,15 @@ from django.urls import NoReverseMatch, reverse
 
 from accounts.models import User
 from bots import actions, codec, funds
-from bots.forms import DEFAULT_GRID_COUNT, BotForm, initial_from_bot, initial_from_config, venue_message
+from bots.backtests.models import Backtest
+from bots.forms import (
+    DEFAULT_GRID_COUNT,
+    BotForm,
+    initial_from_backtest,
+    initial_from_bot,
+    initial_from_config,
+    venue_message,
+)
 from bots.models import Bot
 from bots.previews import PreviewResult, check_preview
 from bots.strategies import grid, ranges
@@ -295,11 +303,17 @@ def _start(request: HttpRequest) -> HttpResponse:
 
 
 def _initial(request: HttpRequest) -> dict[str, Any]:
+    backtest = request.GET.get("backtest")
+    if backtest:
+        found = get_object_or_404(Backtest.objects.owned_by(_user(request)), pk=_int_or_404(backtest))
+        return initial_from_backtest(found)
     clone = request.GET.get("clone")
     if clone:
         bot = get_object_or_404(Bot.objects.owned_by(_user(request)), pk=_int_or_404(clone))
         return initial_from_bot(bot)
-    values = {key: value for key, value in request.GET.items() if key not in ("auto_range", "clone")}
+    values = {
+        key: value for key, value in request.GET.items() if key not in ("auto_range", "clone", "backtest")
+    }
     values.pop("csrfmiddlewaretoken", None)
     values.setdefault("grid_count", str(DEFAULT_GRID_COUNT))
     values.setdefault("spacing", grid.Spacing.ARITHMETIC.value)

@@ -1,0 +1,293 @@
+"""Backtest pages: ask for one, watch it run, read its results, compare several, make a bot of one.
+
+Requests go through `bots.backtests.actions` (the API's checks), and every figure shown is the
+API's representation of the backtest (`BacktestDetailSerializer`), formatted for reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from bots import codec
+from bots.api.backtest_serializers import BacktestDetailSerializer, BacktestSerializer
+from bots.backtests import actions
+from bots.backtests.forms import BacktestForm
+from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus
+from bots.forms import initial_from_config
+from trading.numbers import QUOTE_STEP, as_decimal, exact
+from trading.templatetags.money import format_amount, percent
+
+LIST_TEMPLATE = "bots/backtests.html"
+DETAIL_TEMPLATE = "bots/backtest_detail.html"
+COMPARE_TEMPLATE = "bots/backtest_compare.html"
+LISTED = 50
+FILLS_PER_PAGE = 100
+COMPARED = (2, 4)
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _owned(request: HttpRequest) -> QuerySet[Backtest]:
+    return Backtest.objects.owned_by(_user(request))
+
+
+# Figures --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    kind: str  # amount, percent (signed), share (a part of a whole), ratio, count or price
+
+
+FIGURES = (
+    Figure("total_pnl", "Total PnL", "amount"),
+    Figure("total_return", "Total return", "percent"),
+    Figure("apr", "APR", "percent"),
+    Figure("buy_and_hold_return", "Buy and hold", "percent"),
+    Figure("grid_profit", "Grid profit", "amount"),
+    Figure("unrealized", "Unrealised PnL", "amount"),
+    Figure("fees", "Fees", "amount"),
+    Figure("max_drawdown.value", "Max drawdown", "amount"),
+    Figure("max_drawdown.fraction", "Max drawdown (of peak)", "share"),
+    Figure("max_floating_drawdown", "Max floating loss", "amount"),
+    Figure("sharpe", "Sharpe", "ratio"),
+    Figure("sortino", "Sortino", "ratio"),
+    Figure("calmar", "Calmar", "ratio"),
+    Figure("profit_factor", "Profit factor", "ratio"),
+    Figure("round_trips", "Round trips", "count"),
+    Figure("fills", "Fills", "count"),
+    Figure("time_in_range", "Time in range", "share"),
+    Figure("investment", "Investment", "amount"),
+    Figure("equity", "Final equity", "amount"),
+    Figure("first_price", "First price", "price"),
+    Figure("last_price", "Last price", "price"),
+)
+
+
+def _value(metrics: dict[str, Any], key: str) -> Any:
+    value: Any = metrics
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def formatted(figure: Figure, value: Any, price_step: Decimal) -> str:
+    """A metric as the page shows it; "—" where it is undefined (no losses, no volatility)."""
+    if value is None:
+        return "—"
+    if figure.kind == "percent":
+        return percent(value)
+    if figure.kind == "share":
+        return format_amount(Decimal(str(value)) * 100, "0.01") + "%"
+    if figure.kind == "ratio":
+        return format_amount(value, "0.01")
+    if figure.kind == "count":
+        return format_amount(value, "1")
+    if figure.kind == "price":
+        return format_amount(value, price_step)
+    return format_amount(value, QUOTE_STEP)
+
+
+def _price_step(symbol: str) -> Decimal:
+    instrument = actions.instrument_for(symbol)
+    return instrument.tick_size if instrument else QUOTE_STEP
+
+
+def figure_rows(metrics: dict[str, Any] | None, symbol: str) -> list[dict[str, Any]]:
+    if metrics is None:
+        return []
+    step = _price_step(symbol)
+    return [
+        {
+            "key": figure.key,
+            "label": figure.label,
+            "text": formatted(figure, _value(metrics, figure.key), step),
+            "direction": _direction(figure, _value(metrics, figure.key)),
+        }
+        for figure in FIGURES
+    ]
+
+
+def _direction(figure: Figure, value: Any) -> str:
+    number = as_decimal(value) if figure.key in ("total_pnl", "total_return", "unrealized") else None
+    if number is None or number == 0:
+        return ""
+    return "up" if number > 0 else "down"
+
+
+# Charts ---------------------------------------------------------------------------
+
+
+def chart_data(body: dict[str, Any], backtest: Backtest) -> dict[str, Any] | None:
+    """The equity curve, buy and hold of the same investment, the drawdown from the running peak,
+    and the fills: decimal strings for drawing only."""
+    metrics, points = body["metrics"], body["equity"]
+    if metrics is None or not points:
+        return None
+    investment = Decimal(metrics["investment"])
+    first_price = Decimal(metrics["first_price"])
+    peak = Decimal(0)
+    curve = []
+    for point in points:
+        equity = Decimal(point["equity"])
+        peak = max(peak, equity)
+        curve.append(
+            {
+                "time": _seconds(point["time"]),
+                "equity": point["equity"],
+                "price": point["price"],
+                "hold": exact((investment * Decimal(point["price"]) / first_price).quantize(QUOTE_STEP)),
+                "drawdown": exact(((equity - peak) / peak * 100).quantize(Decimal("0.01"))) if peak else "0",
+            }
+        )
+    fills = [
+        {"time": int(fill.time.timestamp()), "side": fill.side, "price": exact(fill.price)}
+        for fill in backtest.fills.order_by("time", "pk")
+    ]
+    return {"curve": curve, "fills": fills, "step": exact(_price_step(backtest.symbol))}
+
+
+def _seconds(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+
+
+# Pages ----------------------------------------------------------------------------
+
+
+def _list_context(request: HttpRequest, form: BacktestForm) -> dict[str, Any]:
+    errors = form.errors.as_data() if form.is_bound else {}
+    return {
+        "form": form,
+        "fields": {
+            bound.name: (bound, [m for e in errors.get(bound.name, []) for m in e.messages]) for bound in form
+        },
+        "non_field_errors": [m for e in errors.get("__all__", []) for m in e.messages],
+        "backtests": _owned(request).order_by("-created_at")[:LISTED],
+        "compared": COMPARED,
+    }
+
+
+@login_required
+def backtests_page(request: HttpRequest) -> HttpResponse:
+    """The form, and the trader's past backtests; submitting queues one and opens its page."""
+    if request.method != "POST":
+        initial = {key: value for key, value in request.GET.items() if key != "page"}
+        return render(request, LIST_TEMPLATE, _list_context(request, BacktestForm(initial=initial)))
+    form = BacktestForm(request.POST)
+    if form.is_valid():
+        interval, start, end = form.window()
+        try:
+            plan = actions.check_backtest(form.config(), interval, start, end)
+        except actions.BacktestError as refusal:
+            form.add_refusal(refusal)
+        else:
+            backtest = actions.do_create_backtest(_user(request), plan)
+            return HttpResponseRedirect(reverse("backtest_detail", args=[backtest.pk]))
+    return render(request, LIST_TEMPLATE, _list_context(request, form), status=400)
+
+
+def _detail_context(request: HttpRequest, backtest: Backtest) -> dict[str, Any]:
+    body = dict(BacktestDetailSerializer(backtest).data)
+    fills = Paginator(backtest.fills.order_by("time", "pk"), FILLS_PER_PAGE).get_page(request.GET.get("page"))
+    return {
+        "backtest": backtest,
+        "body": body,
+        "unfinished": backtest.status in UNFINISHED,
+        "figures": figure_rows(body["metrics"], backtest.symbol),
+        "chart": chart_data(body, backtest) if backtest.status == BacktestStatus.DONE else None,
+        "fills": fills,
+        "price_step": _price_step(backtest.symbol),
+        "rerun_query": rerun_query(backtest),
+    }
+
+
+def rerun_query(backtest: Backtest) -> str:
+    """The backtest's form values, for running it again with a change."""
+    values = initial_from_config(None, "", codec.config_from_json(backtest.config))
+    values = {key: value for key, value in values.items() if key in BacktestForm.rerun_fields}
+    values.update(
+        symbol=backtest.symbol,
+        interval=backtest.interval,
+        start=backtest.start.astimezone(UTC).date().isoformat(),
+        end=backtest.end.astimezone(UTC).date().isoformat(),
+    )
+    return urlencode(values)
+
+
+@login_required
+def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    backtest = get_object_or_404(_owned(request), pk=pk)
+    return render(request, DETAIL_TEMPLATE, _detail_context(request, backtest))
+
+
+@login_required
+def backtest_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress fragment the page polls; once the run ends, the whole page loads its results."""
+    backtest = get_object_or_404(_owned(request), pk=pk)
+    if not request.htmx:  # type: ignore[attr-defined]
+        return HttpResponseRedirect(reverse("backtest_detail", args=[pk]))
+    response = render(request, f"{DETAIL_TEMPLATE}#backtest-status", {"backtest": backtest})
+    if backtest.status not in UNFINISHED:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@login_required
+@require_POST
+def backtest_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    backtest = get_object_or_404(_owned(request), pk=pk)
+    try:
+        actions.do_cancel_backtest(backtest)
+        messages.success(request, f"Backtest {pk} is cancelled.")
+    except actions.BacktestFinished as exc:
+        messages.error(request, str(exc))
+    return HttpResponseRedirect(reverse("backtest_detail", args=[pk]))
+
+
+@login_required
+def backtest_compare(request: HttpRequest) -> HttpResponse:
+    """2 to 4 of the trader's backtests, metrics side by side; another's id is a 404."""
+    try:
+        ids = list(dict.fromkeys(int(raw) for raw in request.GET.getlist("ids")))
+    except ValueError:
+        ids = []
+    low, high = COMPARED
+    if not low <= len(ids) <= high:
+        messages.error(request, f"Tick {low} to {high} backtests to compare (you ticked {len(ids)}).")
+        return HttpResponseRedirect(reverse("backtests"))
+    found = {backtest.pk: backtest for backtest in _owned(request).filter(pk__in=ids)}
+    backtests = [get_object_or_404(_owned(request), pk=pk) if pk not in found else found[pk] for pk in ids]
+    columns = []
+    for backtest in backtests:
+        body = dict(BacktestSerializer(backtest).data)
+        columns.append(
+            {"backtest": backtest, "body": body, "figures": figure_rows(body["metrics"], backtest.symbol)}
+        )
+    rows = [
+        {"label": figure.label, "key": figure.key, "cells": [_cell(column, index) for column in columns]}
+        for index, figure in enumerate(FIGURES)
+    ]
+    return render(request, COMPARE_TEMPLATE, {"columns": columns, "rows": rows})
+
+
+def _cell(column: dict[str, Any], index: int) -> str:
+    figures = column["figures"]
+    return str(figures[index]["text"]) if figures else "—"
