@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from accounts.tests.factories import make_user
 from accounts.tests.helpers import sign_in_browser
+from billing.tests.helpers import end_trial
+from billing.tests.test_limits import bots
+from bots.models import BotStatus
 from bots.tests.conftest import paper_account_for
+from exchanges.paper import market
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -44,4 +49,32 @@ def test_pricing_and_billing_pages(live_server, browser, artifacts: Path, name: 
     page.goto(f"{live_server.url}/account/billing/subscribe/pro/?period=monthly")
     page.screenshot(path=artifacts / f"billing-subscribe-{name}.png", full_page=True)
     assert refused == []
+    context.close()
+
+
+@pytest.mark.parametrize("name", list(WIDTHS))
+def test_a_refused_start_says_which_limit_and_links_to_the_plans(
+    live_server, browser, artifacts: Path, name: str
+) -> None:
+    market.set_price("BTCUSDT", Decimal("54000"))
+    user = make_user(email=f"refused-{name}@example.com")
+    end_trial(user)
+    account = paper_account_for(user)
+    bots(account, 3)
+    (stopped,) = bots(account, 1, BotStatus.STOPPED)
+    context = browser.new_context(viewport=WIDTHS[name], bypass_csp=False)
+    page = context.new_page()
+    sign_in_browser(page, live_server.url, user.email)
+    page.goto(f"{live_server.url}/bots/{stopped.pk}/")
+    page.get_by_role("button", name="Start", exact=True).click()
+    message = page.locator(".message.plan-limit")
+    message.wait_for()
+    assert (
+        "Your Free plan allows 3 paper bots; you have 3. The Starter plan lifts this limit."
+        in message.inner_text()
+    )
+    page.screenshot(path=artifacts / f"plan-limit-refused-{name}.png", full_page=False)
+    message.get_by_role("link", name="See plans and upgrade").click()
+    page.wait_for_url("**/pricing/")
+    assert page.locator("#plan-free .badge").inner_text() == "Your plan"
     context.close()
