@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -132,3 +133,18 @@ def test_staff_grant_a_plan_by_hand_with_an_audit_event(staff_client: Client) ->
     assert event.details["user_email"] == "partner@example.com"
     assert event.details["changed"]["plan"] == ["pro", "enterprise"]
     assert event.details["changed"]["status"] == ["trialing", "active"]
+
+
+def test_signing_up_opens_the_pro_trial(client: Client) -> None:
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "email": "new.trader@example.com",
+            "password1": "grids-all-the-way-down-9",
+            "password2": "grids-all-the-way-down-9",
+        },
+    )
+    assert response.status_code == 302
+    subscription = Subscription.objects.get(user__email="new.trader@example.com")
+    assert (subscription.plan, subscription.status) == ("pro", "trialing")
+    assert subscription.trial_end == subscription.user.date_joined + timedelta(days=14)
