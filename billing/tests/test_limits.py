@@ -199,6 +199,13 @@ def test_a_second_account_is_refused_on_free_in_the_page(free_trader: User) -> N
     assert ExchangeAccount.objects.filter(owner=free_trader).count() == 1
 
 
+def test_the_add_account_page_says_so_before_a_key_is_typed(free_trader: User) -> None:
+    paper_account_for(free_trader)
+    response = logged_in(free_trader).get(reverse("exchange_account_add"))
+    assert response.status_code == 200
+    assert_page_refusal(response, "Your Free plan allows 1 exchange account; you have 1.")
+
+
 def test_a_third_account_is_refused_on_starter_in_the_api(starter: User) -> None:
     paper_account_for(starter)
     bybit_account(starter)
