@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts import twofactor
 from accounts.models import AuditEvent, User
@@ -148,3 +149,18 @@ def test_signing_up_opens_the_pro_trial(client: Client) -> None:
     subscription = Subscription.objects.get(user__email="new.trader@example.com")
     assert (subscription.plan, subscription.status) == ("pro", "trialing")
     assert subscription.trial_end == subscription.user.date_joined + timedelta(days=14)
+
+
+def test_staff_list_trials_ending_this_week(staff_client: Client) -> None:
+    ending, later, ended = (make_user(email=f"{name}@example.com") for name in ("ending", "later", "ended"))
+    for user, days in ((ending, 3), (later, 10)):
+        subscription = entitlements.subscription_for(user)
+        subscription.trial_end = timezone.now() + timedelta(days=days)
+        subscription.save()
+    end_trial(ended)
+    url = reverse("admin:billing_subscription_changelist")
+    this_week = staff_client.get(url, {"trial": "ending_this_week"}).content.decode()
+    assert "ending@example.com" in this_week
+    assert "later@example.com" not in this_week
+    assert "ended@example.com" not in this_week
+    assert "ended@example.com" in staff_client.get(url, {"trial": "ended"}).content.decode()
