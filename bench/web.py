@@ -100,6 +100,9 @@ def setup_django() -> None:
 
 def create_trader(bots: int, rng: random.Random) -> tuple[Any, list[Any]]:
     from accounts.models import User
+    from billing import actions as billing_actions
+    from billing import entitlements
+    from billing.plans import PlanCode
     from bots import actions, engine
     from bots.strategies import grid
     from exchanges.models import Environment, ExchangeAccount, ExchangeName
@@ -108,6 +111,8 @@ def create_trader(bots: int, rng: random.Random) -> tuple[Any, list[Any]]:
 
     market.set_price(SYMBOL, START_PRICE)
     user = User.objects.create_user(email="trader@bench.local", password=uuid.uuid4().hex)
+    # Hundreds of bots for one trader: more than any plan but Enterprise runs.
+    billing_actions.do_grant_plan(entitlements.subscription_for(user), PlanCode.ENTERPRISE)
     paper = open_paper_account("bench", {"USDT": INVESTMENT * bots * 2})
     account = ExchangeAccount.objects.create(
         owner=user,

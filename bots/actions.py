@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from billing import entitlements
 from bots import codec, funds
 from bots.live import publish
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
@@ -99,8 +100,18 @@ def do_create_bot(
 
 
 def do_start_bot(bot: Bot) -> Bot:
-    """A new run with fresh books: the grid is laid out again around the current price."""
-    bot = transition(
+    """A new run with fresh books: the grid is laid out again around the current price.
+    Raises PlanLimitReached when the owner's plan has no slot left for another bot like it."""
+    with transaction.atomic():
+        entitlements.lock_user(bot.owner)
+        entitlements.check_start_bot(bot)
+        bot = _start(bot)
+    _enqueue_tick(bot.pk)
+    return bot
+
+
+def _start(bot: Bot) -> Bot:
+    return transition(
         bot,
         BotStatus.STARTING,
         allowed_from=(BotStatus.DRAFT, BotStatus.STOPPED, BotStatus.ERROR),
@@ -117,8 +128,6 @@ def do_start_bot(bot: Bot) -> Bot:
         stopped_at=None,
         next_tick_at=timezone.now(),
     )
-    _enqueue_tick(bot.pk)
-    return bot
 
 
 def do_stop_bot(bot: Bot, *, sell_base: bool = False, emergency: bool = False) -> Bot:

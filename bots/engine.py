@@ -27,6 +27,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Model, Q, Sum
 from django.utils import timezone
 
+from billing import entitlements
 from bots import codec, funds, ids
 from bots.live import publish
 from bots.models import ACTIVE_STATUSES, Bot, BotEvent, BotEventKind, BotStatus
@@ -423,6 +424,7 @@ def _starting(bot: Bot, exchange: Exchange) -> None:
     bot.refresh_from_db()
     start_order = bot.orders.filter(purpose=OrderPurpose.START).order_by("-attempt").first()
     if start_order is None:
+        _check_plan(bot)
         _begin_start(bot, exchange)
     elif start_order.status == OrderStatus.FILLED:
         _lay_out_grid(bot, exchange)
@@ -431,6 +433,15 @@ def _starting(bot: Bot, exchange: Exchange) -> None:
             f"The start trade did not go through: {start_order.reject_reason or start_order.status}."
         )
     _send_pending(bot, exchange)
+
+
+def _check_plan(bot: Bot) -> None:
+    """The last guard, before the first order of a run: however the bot came to be starting
+    (an automatic restart, a start that raced another), it runs only within its owner's plan."""
+    try:
+        entitlements.check_engine_start(bot)
+    except entitlements.PlanLimitReached as exc:
+        raise BotHalted(f"{exc.refusal.sentence} See the plans at {exc.refusal.upgrade_url}") from exc
 
 
 def _begin_start(bot: Bot, exchange: Exchange) -> None:

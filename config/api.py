@@ -19,6 +19,7 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api.errors import ApiError, render_api_exception, validation_error
 from accounts.api.handlers import too_large_message
+from billing.entitlements import PlanLimitReached
 from bots.actions import InvalidTransition
 from bots.api.backtest_views import BacktestViewSet
 from bots.api.views import BotViewSet
@@ -67,6 +68,8 @@ def translate(exc: Exception) -> Exception:
         return ApiError(413, "request_too_large", too_large_message())
     if isinstance(exc, GridConfigError):
         return validation_error(exc.errors)
+    if isinstance(exc, PlanLimitReached):
+        return ApiError(403, "plan_limit", exc.refusal.message, fields=exc.refusal.as_fields())
     if isinstance(exc, InvalidTransition):
         return ApiError(409, "invalid_transition", str(exc))
     if isinstance(exc, DjangoValidationError):

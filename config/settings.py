@@ -362,13 +362,15 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
     "URL_FORMAT_OVERRIDE": None,
 }
-# Requests per period, by who is calling (accounts.api.throttling). Ready for plan-based limits.
+# Requests per period for browser sessions and anonymous callers (accounts.api.throttling); a
+# token's rate is its owner's plan's (billing.plans).
 API_THROTTLE_RATES: dict[str, str] = {
-    "token": env.str("API_RATE_PER_TOKEN", default="120/min"),
     "user": env.str("API_RATE_PER_USER", default="240/min"),
     "anon": env.str("API_RATE_ANONYMOUS", default="30/min"),
 }
 API_IDEMPOTENCY_TTL = env.int("API_IDEMPOTENCY_TTL", default=24 * 3600)  # seconds a key is remembered
+# Days of the Pro trial every new account starts with (billing.entitlements).
+BILLING_TRIAL_DAYS = env.int("BILLING_TRIAL_DAYS", default=14)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Gridwise API",
     "DESCRIPTION": (

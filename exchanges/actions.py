@@ -19,6 +19,7 @@ from django.http import HttpRequest
 
 from accounts.audit import record_event
 from accounts.models import User
+from billing import entitlements
 from config.wording import wait_phrase
 from exchanges.base import (
     AuthError,
@@ -131,11 +132,14 @@ def check_new_account(account: ExchangeAccount) -> KeyCheck:
 
 
 def do_add_account(request: HttpRequest | None, account: ExchangeAccount, check: KeyCheck) -> ExchangeAccount:
-    """Save an account whose check passed. Raises ValidationError if its label was just taken."""
+    """Save an account whose check passed. Raises ValidationError if its label was just taken,
+    PlanLimitReached when the plan has no room for another account."""
     if not check.ok:
         raise ValueError("Only an accepted key is saved.")
     try:
         with transaction.atomic():
+            entitlements.lock_user(account.owner)
+            entitlements.check_add_exchange_account(account.owner)
             if account.exchange == ExchangeName.PAPER:
                 check = _open_paper_account(account)
             account.record_check(check.outcome, check.messages, check.permissions)

@@ -11,6 +11,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from accounts.verification import verified_email_required
+from billing import entitlements
+from billing.pages import refuse
 from exchanges import actions
 from exchanges.balances import available_balances
 from exchanges.forms import ExchangeAccountForm
@@ -43,6 +45,14 @@ def _may_check_key(request: HttpRequest) -> bool:
 @verified_email_required
 def account_add(request: HttpRequest) -> HttpResponse:
     form = ExchangeAccountForm(_user(request), request.POST or None)
+    try:
+        # Before the key check: a plan with no room should not cost a call to the venue. On the
+        # empty form it says so before the trader types a key in.
+        entitlements.check_add_exchange_account(_user(request))
+    except entitlements.PlanLimitReached as exc:
+        refuse(request, exc)
+        status = 403 if request.method == "POST" else 200
+        return render(request, "exchanges/account_form.html", {"form": form}, status=status)
     if request.method == "POST" and form.is_valid() and form.account is not None:
         if form.account.needs_keys and not _may_check_key(request):
             form.add_error(None, TOO_MANY_CHECKS)
@@ -53,6 +63,9 @@ def account_add(request: HttpRequest) -> HttpResponse:
                 account = actions.do_add_account(request, form.account, check)
             except ValidationError as exc:
                 form.add_error(None, exc)
+            except entitlements.PlanLimitReached as exc:
+                refuse(request, exc)
+                return render(request, "exchanges/account_form.html", {"form": form}, status=403)
             else:
                 messages.success(request, f"“{account.label}” is connected.")
                 for warning in check.warnings:

@@ -144,7 +144,12 @@ ErrorSerializer = inline_serializer(
 _ERRORS: dict[int, tuple[str, str, str]] = {
     400: ("validation_error", "The request is not valid; `fields` names each problem.", "lower_price"),
     401: ("not_authenticated", "No valid token: send `Authorization: Bearer <token>`.", ""),
-    403: ("permission_denied", "The token lacks the scope this call needs.", ""),
+    403: (
+        "permission_denied",
+        "The token lacks the scope this call needs, or (code `plan_limit`, with `limit`, `current` "
+        "and `allowed` in `fields`) the owner's plan does not allow it.",
+        "",
+    ),
     404: ("not_found", "No such object among yours (or, for a list, no such cursor).", ""),
     409: ("conflict", "The object is not in a state that allows this, e.g. a running bot.", ""),
     422: ("idempotency_key_reused", "This Idempotency-Key was used with a different request.", ""),

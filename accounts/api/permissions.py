@@ -8,6 +8,7 @@ from rest_framework import permissions
 from rest_framework.request import Request
 
 from accounts.models import ApiScope, ApiToken
+from billing import entitlements
 
 
 def required_scope(request: Request, view: Any) -> str:
@@ -29,6 +30,9 @@ class HasScope(permissions.IsAuthenticated):
         if not isinstance(token, ApiToken):
             return True
         scope = required_scope(request, view)
+        if scope == ApiScope.TRADE:
+            # A plan with read-only API access: 403 `plan_limit`, whatever the token's scopes.
+            entitlements.check_api_write(request.user)
         if token.has_scope(scope):
             return True
         self.message = f"This token lacks the “{scope}” scope this call needs."

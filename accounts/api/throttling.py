@@ -9,11 +9,13 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import ApiToken
+from billing import entitlements
 
 
 class ApiRateThrottle(SimpleRateThrottle):
-    """Rates come from `settings.API_THROTTLE_RATES`, read per request, so a plan-based
-    limit later only changes `rate_name`."""
+    """A token's rate is its owner's plan's (`billing.entitlements.api_rate`); a browser
+    session's and an anonymous caller's come from `settings.API_THROTTLE_RATES`. Both are read
+    per request, so a new plan applies at the next call."""
 
     scope = "token"
     cache_format = "api-throttle:%(scope)s:%(ident)s"
@@ -29,7 +31,10 @@ class ApiRateThrottle(SimpleRateThrottle):
 
     def allow_request(self, request: Request, view: Any) -> bool:
         self.scope = self.rate_name(request)
-        self.rate = settings.API_THROTTLE_RATES.get(self.scope)
+        if self.scope == "token":
+            self.rate = entitlements.api_rate(request.user)
+        else:
+            self.rate = settings.API_THROTTLE_RATES.get(self.scope)
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
 

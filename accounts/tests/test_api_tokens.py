@@ -9,7 +9,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import Client, override_settings
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -17,6 +17,7 @@ from accounts import tokens
 from accounts.models import ApiToken, AuditEvent, IdempotencyKey
 from accounts.tests.api import bearer, error_of
 from accounts.tests.factories import PASSWORD
+from billing.tests.helpers import end_trial
 from bots.models import Bot, BotEvent
 from bots.tests.conftest import paper_account_for
 from exchanges.paper import market
@@ -179,11 +180,11 @@ def test_session_auth_works_with_csrf(world) -> None:
     assert Bot.objects.filter(owner=world.owner).count() == 1
 
 
-@override_settings(API_THROTTLE_RATES={"token": "3/min", "user": "3/min", "anon": "3/min"})
 def test_throttling_is_per_token_with_retry_after(world) -> None:
+    end_trial(world.owner)  # the Free plan: 60 requests a minute per token
     first = bearer(world.owner, "read")
     second = bearer(world.owner, "read")
-    for _ in range(3):
+    for _ in range(60):
         assert first.get("/api/v1/bots/").status_code == 200
     response = first.get("/api/v1/bots/")
     assert response.status_code == 429

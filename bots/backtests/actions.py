@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from billing import entitlements
 from bots import codec
 from bots.backtests.candles import Source, Window, find_source
 from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus
@@ -113,6 +114,8 @@ def do_create_backtest(owner: User, plan: BacktestPlan) -> Backtest:
     from bots.backtests.tasks import run_backtest
 
     with transaction.atomic():
+        entitlements.lock_user(owner)
+        entitlements.check_run_backtest(owner)
         backtest = Backtest.objects.create(
             owner=owner,
             config=codec.config_to_json(plan.config),

@@ -26,6 +26,8 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
+from billing.entitlements import PlanLimitReached
+from billing.pages import refuse
 from bots import actions
 from bots.engine import unconfirmed_cancels
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
@@ -520,6 +522,8 @@ def _act(request: HttpRequest, pk: int, act: Any, done: str) -> HttpResponse:
         act(bot)
     except actions.InvalidTransition as exc:
         messages.error(request, str(exc))
+    except PlanLimitReached as exc:
+        refuse(request, exc)
     else:
         messages.success(request, done.format(name=bot.name))
     return redirect("bot_detail", pk=bot.pk)

@@ -10,6 +10,8 @@ from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
 from accounts.models import User
+from billing.entitlements import PlanLimitReached
+from billing.pages import refuse
 from bots.webhooks import actions
 from bots.webhooks.forms import EndpointForm
 from bots.webhooks.models import MAX_ENDPOINTS_PER_USER, WebhookEndpoint, signing_secrets
@@ -32,6 +34,9 @@ def endpoint_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             endpoint = actions.do_create_endpoint(user, **form.endpoint_fields(), request=request)
+        except PlanLimitReached as exc:
+            refuse(request, exc)
+            return redirect("webhooks")
         except actions.EndpointLimitReached as exc:
             form.add_error(None, str(exc))
         else:

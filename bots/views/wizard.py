@@ -20,6 +20,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 
 from accounts.models import User
+from billing.entitlements import PlanLimitReached
+from billing.pages import refuse
 from bots import actions, codec, funds
 from bots.backtests.models import Backtest
 from bots.forms import (
@@ -458,9 +460,14 @@ def _confirm(request: HttpRequest) -> HttpResponse:
         cache.delete(_claim_key(token))
         return _changed_since_review(request, account, review["name"], config, exc)
     bot = actions.do_create_bot(user, account, review["name"], config, price)
-    actions.do_start_bot(bot)
     cache.set(_claim_key(token), bot.pk, CLAIM_SECONDS)
     _forget_review(request, token)
+    try:
+        actions.do_start_bot(bot)
+    except PlanLimitReached as exc:
+        refuse(request, exc)
+        messages.info(request, f"“{bot.name}” is saved as a draft: start it once your plan has room.")
+        return HttpResponseRedirect(bot_url(bot.pk))
     messages.success(request, f"“{bot.name}” is created and starting.")
     return HttpResponseRedirect(bot_url(bot.pk))
 

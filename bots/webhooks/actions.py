@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from accounts.audit import record_event
 from accounts.models import User
+from billing import entitlements
 from bots.webhooks import emit, guard
 from bots.webhooks.events import EventType
 from bots.webhooks.models import (
@@ -30,7 +31,9 @@ def check_endpoint_url(url: str) -> None:
 
 
 def check_can_add_endpoint(owner: User) -> None:
-    """Raises EndpointLimitReached. `do_create_endpoint` checks again under a lock."""
+    """Raises PlanLimitReached when the plan has no webhooks, EndpointLimitReached past the
+    per-user cap. `do_create_endpoint` checks again under a lock."""
+    entitlements.check_add_webhook(owner)
     if WebhookEndpoint.objects.owned_by(owner).count() >= MAX_ENDPOINTS_PER_USER:
         raise EndpointLimitReached(
             f"You can have at most {MAX_ENDPOINTS_PER_USER} webhook endpoints; delete one first."

@@ -23,6 +23,7 @@ from accounts.api.errors import (
 )
 from accounts.api.views import ApiViewSet, owned_or_404
 from accounts.verification import UNVERIFIED_MESSAGE, has_verified_email
+from billing import entitlements
 from exchanges import actions
 from exchanges.api.serializers import (
     SYMBOLS_PATTERN,
@@ -131,6 +132,7 @@ class ExchangeAccountViewSet(
         form = ExchangeAccountForm(self.user, _form_data(data))
         if not form.is_valid() or form.account is None:
             raise _invalid(form_error_fields(form, _FIELD_NAMES))
+        entitlements.check_add_exchange_account(self.user)  # before the venue is called
         if form.account.needs_keys:
             _check_rate(request)
         check = actions.check_new_account(form.account)
