@@ -12,6 +12,7 @@ from django.utils.html import strip_tags
 from accounts.models import User
 from accounts.tests.api import bearer
 from accounts.tests.factories import make_user
+from billing.tests.helpers import end_trial
 from bots.backtests import tasks
 from bots.backtests.models import Backtest, BacktestStatus
 from bots.tests.conftest import paper_account_for
@@ -245,3 +246,20 @@ def test_the_progress_fragment_follows_a_running_backtest_and_a_failure_says_why
     page = client.get(f"/backtests/{backtest.pk}/").content.decode()
     assert "This backtest failed: No BTCUSDT 5m candles are stored in the window any more." in page
     assert "every 1s" not in page
+
+
+def test_a_backtest_beyond_the_plan_is_refused_on_the_page_with_the_way_up(db: None, queued) -> None:
+    """Free allows 5 backtests a month: the sixth from the page is a message naming the limit and
+    linking to the plans, nothing is queued, and the form keeps what was typed."""
+    trader = make_user(email="free-backtester@example.com")
+    end_trial(trader)
+    client = signed_in(trader)
+    for _ in range(5):
+        assert client.post("/backtests/", FORM).status_code == 302
+    response = client.post("/backtests/", FORM)
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert 'class="message plan-limit error"' in page
+    assert "/pricing/" in page
+    assert 'value="16400"' in page
+    assert Backtest.objects.filter(owner=trader).count() == 5

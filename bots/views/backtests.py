@@ -22,6 +22,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
+from billing.entitlements import PlanLimitReached
+from billing.pages import refuse
 from bots import codec
 from bots.api.backtest_serializers import BacktestDetailSerializer, BacktestSerializer
 from bots.backtests import actions
@@ -199,7 +201,11 @@ def backtests_page(request: HttpRequest) -> HttpResponse:
         except actions.BacktestError as refusal:
             form.add_refusal(refusal)
         else:
-            backtest = actions.do_create_backtest(_user(request), plan)
+            try:
+                backtest = actions.do_create_backtest(_user(request), plan)
+            except PlanLimitReached as exc:
+                refuse(request, exc)
+                return render(request, LIST_TEMPLATE, _list_context(request, form), status=403)
             return HttpResponseRedirect(reverse("backtest_detail", args=[backtest.pk]))
     return render(request, LIST_TEMPLATE, _list_context(request, form), status=400)
 
