@@ -47,7 +47,10 @@ class PreferencesForm(forms.Form):
             {
                 "kind": kind,
                 "critical": kind in CRITICAL_KINDS,
-                "cells": [self[cell_name(kind, channel)] for channel in CONFIGURABLE_CHANNELS],
+                "cells": [
+                    {"channel": channel.label, "field": self[cell_name(kind, channel)]}
+                    for channel in CONFIGURABLE_CHANNELS
+                ],
             }
             for kind in Kind
         ]

@@ -15,10 +15,13 @@
     });
   }
 
-  function connect(path) {
+  function connect(bell, path) {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + path);
-    socket.addEventListener("open", function () { delay = 1000; });
+    socket.addEventListener("open", function () {
+      delay = 1000;
+      bell.dataset.live = "open";
+    });
     socket.addEventListener("message", function (event) {
       try {
         var data = JSON.parse(event.data);
@@ -26,14 +29,15 @@
       } catch (ignored) { /* not for the bell */ }
     });
     socket.addEventListener("close", function (event) {
+      bell.dataset.live = "closed";
       if (event.code === SIGNED_OUT || (event.code >= 4000 && event.code < 5000)) return;
-      setTimeout(function () { connect(path); }, delay);
+      setTimeout(function () { connect(bell, path); }, delay);
       delay = Math.min(delay * 2, 30000);
     });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     var bell = document.querySelector("[data-bell-socket]");
-    if (bell) connect(bell.dataset.bellSocket);
+    if (bell) connect(bell, bell.dataset.bellSocket);
   });
 })();
