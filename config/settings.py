@@ -232,6 +232,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.sweep_due_notifications",
         "schedule": 60.0,
     },
+    "prune-notifications": {
+        "task": "notifications.tasks.prune_old_notifications",
+        "schedule": 86400.0,
+    },
     "dispatch-bots": {
         "task": "bots.tasks.dispatch_due_bots",
         "schedule": env.float("BOT_DISPATCH_INTERVAL", default=1.0),
@@ -414,6 +418,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Links in notification emails (the page, one-click unsubscribe) start with this address.
 NOTIFICATIONS_SITE_URL = env.str("NOTIFICATIONS_SITE_URL", default="http://localhost:8000")
 NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=10.0)
+NOTIFICATIONS_RETENTION_DAYS = env.int("NOTIFICATIONS_RETENTION_DAYS", default=90)
 
 # Security --------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
@@ -32,6 +33,10 @@ def send_email(delivery: Delivery) -> None:
     user = notification.user
     if not user.email:
         raise NotDeliverable("The account has no email address.")
+    # Alerts go only to an address its owner confirmed: a sign-up with someone else's address
+    # must not turn Gridwise into a way to flood that inbox.
+    if not EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists():
+        raise NotDeliverable("The account's email address is not verified.")
     unsubscribe_url = absolute(
         reverse("notification_unsubscribe", args=[token_for(user.pk, notification.kind)])
     )

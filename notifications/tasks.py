@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from bots.webhooks.tasks import longest_countdown
 from notifications.channels import SENDERS, NotDeliverable
-from notifications.models import Delivery, DeliveryStatus
+from notifications.models import Delivery, DeliveryStatus, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,19 @@ def _failed(delivery: Delivery, exc: Exception) -> float | None:
     delivery.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
     delivery.save()
     return retry_in
+
+
+@shared_task(name="notifications.tasks.prune_old_notifications", ignore_result=True)
+def prune_old_notifications() -> int:
+    """Notifications (with their delivery logs) older than the retention are deleted; unsent
+    ones wait until they are settled."""
+    cutoff = timezone.now() - timedelta(days=settings.NOTIFICATIONS_RETENTION_DAYS)
+    deleted, _ = (
+        Notification.objects.filter(created_at__lt=cutoff)
+        .exclude(deliveries__status=DeliveryStatus.PENDING)
+        .delete()
+    )
+    return deleted
 
 
 @shared_task(name="notifications.tasks.sweep_due_notifications", ignore_result=True)

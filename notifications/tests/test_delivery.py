@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from accounts.tests.factories import make_user
 from notifications import preferences, record, tasks
 from notifications.events import Channel, Kind, Mode
 from notifications.models import Delivery, DeliveryStatus, Notification, QuietHours
@@ -226,3 +227,26 @@ def test_quiet_hours_may_span_midnight(start: str, end: str, local: str, quiet: 
     when = datetime.datetime.combine(datetime.date(2026, 1, 15), datetime.time.fromisoformat(local), zone)
     hours = QuietHours(start=datetime.time.fromisoformat(start), end=datetime.time.fromisoformat(end))
     assert preferences.is_quiet(hours, "Europe/Berlin", when.astimezone(datetime.UTC)) is quiet
+
+
+def test_email_goes_only_to_a_verified_address_and_is_not_retried_otherwise(
+    db: None, inbox: Inbox, queued: list[int], retries: list[tuple[Any, float]]
+) -> None:
+    unverified = make_user(email="someone-elses@example.com", verified=False)
+    mail = email_delivery(announce(unverified))
+    tasks.deliver_notification(mail.pk)
+    mail.refresh_from_db()
+    assert (mail.status, mail.attempts) == (DeliveryStatus.FAILED, 1)
+    assert "not verified" in mail.last_error
+    assert retries == []
+    assert inbox.messages == []
+
+
+def test_old_settled_notifications_are_pruned_with_their_log(world: Any, queued: list[int]) -> None:
+    old = announce(world.owner, Kind.BOT_STARTED, "old", title="old")
+    unsent = announce(world.owner, Kind.BOT_ERROR, "unsent", title="unsent")
+    recent = announce(world.owner, Kind.BOT_STARTED, "recent", title="recent")
+    long_ago = timezone.now() - datetime.timedelta(days=91)
+    Notification.objects.filter(pk__in=[old.pk, unsent.pk]).update(created_at=long_ago)
+    assert tasks.prune_old_notifications() == 2  # the notification and its in-app delivery
+    assert set(Notification.objects.values_list("pk", flat=True)) == {unsent.pk, recent.pk}
