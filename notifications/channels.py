@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -14,6 +14,10 @@ from notifications.events import Channel, Kind
 from notifications.live import push_unread
 from notifications.models import Delivery
 from notifications.unsubscribe import token_for
+
+# Django waits for a mail server forever unless EMAIL_TIMEOUT says otherwise; a hung server
+# would hold a delivery worker (and the delivery's row lock) with it.
+DEFAULT_EMAIL_TIMEOUT = 30.0
 
 
 class NotDeliverable(Exception):
@@ -51,6 +55,7 @@ def send_email(delivery: Delivery) -> None:
         subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{notification.title}",
         body=render_to_string("notifications/email/event.txt", context),
         to=[user.email],
+        connection=get_connection(timeout=settings.EMAIL_TIMEOUT or DEFAULT_EMAIL_TIMEOUT),
         headers={
             # RFC 8058: mail clients offer their own one-click unsubscribe button.
             "List-Unsubscribe": f"<{unsubscribe_url}>",

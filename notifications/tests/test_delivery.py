@@ -4,6 +4,8 @@ through a real SMTP server, retried with backoff and logged per attempt."""
 from __future__ import annotations
 
 import datetime
+import socket
+import time
 import zoneinfo
 from email.message import EmailMessage
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.tests.factories import make_user
-from notifications import preferences, record, tasks
+from notifications import channels, preferences, record, tasks
 from notifications.events import Channel, Kind, Mode
 from notifications.models import Delivery, DeliveryStatus, Notification, QuietHours
 from notifications.tests.smtp import Inbox, free_port
@@ -250,3 +252,27 @@ def test_old_settled_notifications_are_pruned_with_their_log(world: Any, queued:
     Notification.objects.filter(pk__in=[old.pk, unsent.pk]).update(created_at=long_ago)
     assert tasks.prune_old_notifications() == 2  # the notification and its in-app delivery
     assert set(Notification.objects.values_list("pk", flat=True)) == {unsent.pk, recent.pk}
+
+
+def test_a_mail_server_that_never_answers_times_out_and_is_retried(
+    world: Any,
+    settings: Any,
+    queued: list[int],
+    retries: list[tuple[Any, float]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_TIMEOUT = None  # Django's default: wait forever
+    monkeypatch.setattr(channels, "DEFAULT_EMAIL_TIMEOUT", 0.5)
+    with socket.socket() as silent:  # accepts the connection, never greets
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", silent.getsockname()[1]
+        mail = email_delivery(announce(world.owner))
+        began = time.monotonic()
+        tasks.deliver_notification(mail.pk)
+        assert time.monotonic() - began < 5
+    mail.refresh_from_db()
+    assert (mail.status, mail.attempts) == (DeliveryStatus.PENDING, 1)
+    assert "timed out" in mail.last_error.lower()
+    assert len(retries) == 1
