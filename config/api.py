@@ -29,6 +29,7 @@ from config.csp import csp_allow
 from exchanges import base as exchange_errors
 from exchanges.api.views import ExchangeAccountViewSet
 from exchanges.registry import VenueNotAllowed
+from notifications.api.views import NotificationViewSet
 from trading.api.views import FillViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -38,6 +39,7 @@ router.register("bots", BotViewSet, basename="api-bot")
 router.register("fills", FillViewSet, basename="api-fill")
 router.register("webhooks", WebhookEndpointViewSet, basename="api-webhook")
 router.register("backtests", BacktestViewSet, basename="api-backtest")
+router.register("notifications", NotificationViewSet, basename="api-notification")
 
 urlpatterns = [
     path("v1/", include(router.urls)),

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from bots.consumers import BotConsumer, DashboardConsumer
+from notifications.consumers import BellConsumer
 
 websocket_urlpatterns: list[URLPattern | URLResolver] = [
     path("ws/live/", DashboardConsumer.as_asgi()),
     path("ws/bots/<int:bot_id>/", BotConsumer.as_asgi()),
+    path("ws/notifications/", BellConsumer.as_asgi()),
 ]

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "bots",
     "exchanges",
     "trading",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -110,6 +111,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context.bell",
             ],
         },
     }
@@ -215,6 +217,7 @@ if REDIS_KEY_PREFIX:
 CELERY_TASK_ROUTES = {
     "bots.tasks.dispatch_due_bots": {"queue": CELERY_PRIORITY_QUEUE},
     "bots.webhooks.tasks.*": {"queue": CELERY_WEBHOOKS_QUEUE},
+    "notifications.tasks.*": {"queue": CELERY_WEBHOOKS_QUEUE},  # deliveries never wait behind ticks
 }
 CELERY_BEAT_SCHEDULER = env.str(
     "CELERY_BEAT_SCHEDULER",
@@ -224,6 +227,14 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-sessions": {
         "task": "accounts.tasks.purge_expired_sessions",
         "schedule": 3600.0,
+    },
+    "sweep-notifications": {
+        "task": "notifications.tasks.sweep_due_notifications",
+        "schedule": 60.0,
+    },
+    "prune-notifications": {
+        "task": "notifications.tasks.prune_old_notifications",
+        "schedule": 86400.0,
     },
     "dispatch-bots": {
         "task": "bots.tasks.dispatch_due_bots",
@@ -406,6 +417,10 @@ EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
 vars().update(env.email_url_config(EMAIL_URL))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Gridwise <no-reply@gridwise.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Links in notification emails (the page, one-click unsubscribe) start with this address.
+NOTIFICATIONS_SITE_URL = env.str("NOTIFICATIONS_SITE_URL", default="http://localhost:8000")
+NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=10.0)
+NOTIFICATIONS_RETENTION_DAYS = env.int("NOTIFICATIONS_RETENTION_DAYS", default=90)
 
 # Security --------------------------------------------------------------------
 

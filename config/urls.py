@@ -19,6 +19,7 @@ urlpatterns = [
     path("", dashboard, name="home"),
     path("account/webhooks/", include("bots.webhook_urls")),
     path("", include("accounts.urls")),
+    path("", include("notifications.urls")),
     path("accounts/", include("allauth.urls")),
     path("exchange-accounts/", include("exchanges.urls")),
     path("bots/", include("bots.urls")),

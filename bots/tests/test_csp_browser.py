@@ -43,6 +43,8 @@ def test_the_main_pages_break_no_rule_of_the_policy(
         "/account/security/2fa/setup/",
         "/account/api-tokens/",
         "/account/webhooks/",
+        "/account/notifications/",
+        "/notifications/",
         "/accounts/email/",
     ):
         response = page.goto(f"{live_server.url}{path}")

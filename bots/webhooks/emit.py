@@ -1,4 +1,6 @@
-"""Turns a bot's committed changes into webhook deliveries.
+"""Turns a bot's committed changes into webhook deliveries, and into notifications
+(`bots.notices`): webhooks are one channel of the notifications layer, with their own
+endpoints, subscriptions and deliveries.
 
 `bots.live.publish` (status changes, fills) and `bots.actions.do_exit_bot` (exits) call in
 here inside their transaction; everything else happens after commit. A bot whose owner has
@@ -17,6 +19,7 @@ from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from bots import notices
 from bots.webhooks.events import EXIT_EVENTS, STATUS_EVENTS, EventType
 from bots.webhooks.models import WebhookDelivery, WebhookEndpoint, new_event_id
 
@@ -57,10 +60,12 @@ def on_bot_event(bot: Any, kind: str, payload: dict[str, Any]) -> None:
     event_type = event_for(kind, payload)
     if event_type is not None:
         _after_commit(bot.owner_id, bot.pk, event_type, dict(payload))
+        notices.after_commit(bot, event_type.value, payload)
 
 
 def on_bot_exit(bot: Any, reason: str) -> None:
     _after_commit(bot.owner_id, bot.pk, EXIT_EVENTS[reason], {"reason": reason})
+    notices.after_commit(bot, EXIT_EVENTS[reason].value, {"reason": reason})
 
 
 def _after_commit(owner_id: int, bot_id: int, event_type: EventType, payload: dict[str, Any]) -> None:
