@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from bots.backtests import run
+from bots.backtests import optimise_run, run
 
 
 # Acknowledged when done, so a message a dying worker had taken is delivered again. A run may
@@ -21,3 +21,15 @@ def requeue_stale_backtests() -> int:
     for backtest_id in requeued:
         run_backtest.delay(backtest_id)
     return len(requeued)
+
+
+# A parameter optimisation fans out into one task per chunk of candidates: more workers, sooner.
+@shared_task(ignore_result=True, acks_late=True)
+def optimise_backtest(optimisation_id: int) -> None:
+    for index in optimise_run.begin(optimisation_id):
+        optimise_backtest_chunk.delay(optimisation_id, index)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def optimise_backtest_chunk(optimisation_id: int, index: int) -> None:
+    optimise_run.run_chunk(optimisation_id, index)
