@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from django.db import transaction
@@ -24,7 +26,7 @@ from bots.backtest.metrics import metrics
 from bots.backtests.actions import instrument_for
 from bots.backtests.candles import Window, load
 from bots.backtests.models import BacktestStatus, Optimisation, OptimisationChunk
-from bots.backtests.run import metrics_json
+from bots.backtests.run import STALE_AFTER, metrics_json
 from bots.strategies import grid
 from exchanges.base import ExchangeError, Instrument
 
@@ -254,6 +256,26 @@ def _figure(value: float | None) -> str | None:
     return str(Decimal(f"{value:.10g}"))
 
 
+def requeue_stale(now: datetime | None = None) -> tuple[list[int], list[tuple[int, int]]]:
+    """Running optimisations whose workers stopped beating: the ones to begin again (lost before
+    their chunks were written) and the chunks to score again (the unfinished ones; a chunk that
+    did finish in the meantime is stored once and ignored)."""
+    cutoff = (now or timezone.now()) - STALE_AFTER
+    stale = Optimisation.objects.filter(status=BacktestStatus.RUNNING, heartbeat_at__lt=cutoff)
+    restart, chunks = [], []
+    for optimisation_id, chunk_count in stale.values_list("pk", "chunks"):
+        mine = Optimisation.objects.filter(
+            pk=optimisation_id, status=BacktestStatus.RUNNING, heartbeat_at__lt=cutoff
+        )
+        if not chunk_count:
+            if mine.update(status=BacktestStatus.QUEUED, progress=0):
+                restart.append(optimisation_id)
+        elif mine.update(heartbeat_at=timezone.now()):
+            undone = OptimisationChunk.objects.filter(optimisation_id=optimisation_id, done=False)
+            chunks += [(optimisation_id, index) for index in undone.values_list("index", flat=True)]
+    return restart, chunks
+
+
 # Helpers ----------------------------------------------------------------------------------------
 
 
@@ -265,13 +287,34 @@ def _instrument(optimisation: Optimisation) -> Instrument:
 
 
 def _series(optimisation: Optimisation, instrument: Instrument) -> kernel.CandleArrays:
-    window = Window.of(optimisation.interval, optimisation.start, optimisation.end)
-    candles = load(optimisation.venue, optimisation.symbol, window)
+    return _cached_series(
+        optimisation.pk,
+        optimisation.venue,
+        optimisation.symbol,
+        optimisation.interval,
+        optimisation.start,
+        optimisation.end,
+        instrument.tick_size,
+    )
+
+
+# A worker scoring several chunks of one search reads its candles once: the read costs more than
+# scoring a chunk. Keyed by the optimisation, so every chunk it scores sees the same series.
+@lru_cache(maxsize=2)
+def _cached_series(
+    optimisation_id: int,
+    venue: str,
+    symbol: str,
+    interval: str,
+    start: datetime,
+    end: datetime,
+    tick: Decimal,
+) -> kernel.CandleArrays:
+    window = Window.of(interval, start, end)
+    candles = load(venue, symbol, window)
     if len(candles) < 2:
-        raise ValueError(
-            f"Too few {optimisation.symbol} {optimisation.interval} candles are stored in the window."
-        )
-    return kernel.CandleArrays.of(candles, instrument.tick_size)
+        raise ValueError(f"Too few {symbol} {interval} candles are stored in the window.")
+    return kernel.CandleArrays.of(candles, tick)
 
 
 def _still_running(optimisation: Optimisation) -> None:

@@ -20,7 +20,12 @@ def requeue_stale_backtests() -> int:
     requeued = run.requeue_stale()
     for backtest_id in requeued:
         run_backtest.delay(backtest_id)
-    return len(requeued)
+    restart, chunks = optimise_run.requeue_stale()
+    for optimisation_id in restart:
+        optimise_backtest.delay(optimisation_id)
+    for optimisation_id, index in chunks:
+        optimise_backtest_chunk.delay(optimisation_id, index)
+    return len(requeued) + len(restart) + len(chunks)
 
 
 # A parameter optimisation fans out into one task per chunk of candidates: more workers, sooner.

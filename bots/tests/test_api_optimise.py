@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from accounts.tests.api import bearer, error_of
 from accounts.tests.factories import make_user
@@ -267,3 +269,45 @@ def test_another_traders_optimisation_is_a_404(trader, bybit_week) -> None:
 def test_a_read_only_token_cannot_optimise(trader, bybit_week) -> None:
     assert post(bearer(trader, "read")).status_code == 403
     assert not Optimisation.objects.exists()
+
+
+def test_chunks_a_dead_worker_left_are_queued_again_and_the_search_finishes(
+    trader, bybit_week, chunks_sent, monkeypatch
+) -> None:
+    restarted: list[int] = []
+    monkeypatch.setattr(tasks.optimise_backtest, "delay", restarted.append)
+    optimisation_id = post(bearer(trader)).json()["id"]
+    tasks.optimise_backtest(optimisation_id)
+    tasks.optimise_backtest_chunk(*chunks_sent[0])  # then the workers holding the rest died
+    first_sent = list(chunks_sent)
+    chunks_sent.clear()
+    assert tasks.requeue_stale_backtests() == 0  # still beating recently
+
+    beat = Optimisation.objects.get(pk=optimisation_id).heartbeat_at
+    assert beat is not None
+    Optimisation.objects.filter(pk=optimisation_id).update(heartbeat_at=beat - timedelta(minutes=6))
+    assert tasks.requeue_stale_backtests() == 4
+    assert chunks_sent == first_sent[1:]
+    assert tasks.requeue_stale_backtests() == 0  # its heartbeat moved: not queued twice at once
+    for args in chunks_sent:
+        tasks.optimise_backtest_chunk(*args)
+
+    assert Optimisation.objects.get(pk=optimisation_id).status == BacktestStatus.DONE
+    assert restarted == []
+
+
+def test_a_search_whose_worker_died_before_writing_its_chunks_begins_again(
+    trader, bybit_week, chunks_sent, monkeypatch
+) -> None:
+    restarted: list[int] = []
+    monkeypatch.setattr(tasks.optimise_backtest, "delay", restarted.append)
+    optimisation_id = post(bearer(trader)).json()["id"]
+    long_ago = timezone.now() - timedelta(minutes=6)
+    Optimisation.objects.filter(pk=optimisation_id).update(
+        status=BacktestStatus.RUNNING, heartbeat_at=long_ago
+    )
+
+    assert tasks.requeue_stale_backtests() == 1
+    assert restarted == [optimisation_id]
+    run_all(optimisation_id, chunks_sent)
+    assert Optimisation.objects.get(pk=optimisation_id).status == BacktestStatus.DONE
