@@ -311,3 +311,10 @@ def test_a_search_whose_worker_died_before_writing_its_chunks_begins_again(
     assert restarted == [optimisation_id]
     run_all(optimisation_id, chunks_sent)
     assert Optimisation.objects.get(pk=optimisation_id).status == BacktestStatus.DONE
+
+
+def test_optimisations_run_on_the_routine_queue() -> None:
+    from bots.tests.test_webhook_queue import resolved_queue
+
+    assert resolved_queue(tasks.optimise_backtest.name) == "celery"
+    assert resolved_queue(tasks.optimise_backtest_chunk.name) == "celery"

@@ -176,3 +176,43 @@ def test_kernel_figures_agree_with_exact_mode_and_its_metrics() -> None:
 def test_a_window_too_short_to_split_is_refused() -> None:
     with pytest.raises(ValueError, match="two candles"):
         optimise.split(optimise.part(ten_days(), 0, 1), D("0.7"))
+
+
+def swings(count: int) -> kernel.CandleArrays:
+    """A hand-made market: every candle swings from 19,800 to 20,200 and back to 20,000."""
+    times = 1_700_000_000_000 + 300_000 * np.arange(count, dtype=np.int64)
+    flat = np.full(count, 200_000, dtype=np.int64)  # in tenths
+    return kernel.CandleArrays(D("0.1"), times, flat, flat + 2_000, flat - 2_000, flat)
+
+
+@pytest.mark.parametrize(
+    ("objective", "order"),
+    [
+        # 19,000-20,100 and 19,900-21,000 each have one gap of 275 inside the swing: a trip a candle.
+        # 19,900-20,100 trips four times as often, but its 50 gaps leave little after two 0.1% fees.
+        (Objective.TOTAL_RETURN, [(19000, 20100), (19900, 21000), (19900, 20100), (19000, 21000)]),
+        # The two wide-gapped ones never fall: they rank first, the earlier candidate ahead.
+        (Objective.RETURN_OVER_DRAWDOWN, [(19000, 20100), (19900, 21000), (19900, 20100), (19000, 21000)]),
+        # The steadiest daily gains are the narrow grid's; no line to trip across: no Sharpe, last.
+        (Objective.SHARPE, [(19900, 20100), (19900, 21000), (19000, 20100), (19000, 21000)]),
+    ],
+)
+def test_a_hand_made_swinging_market_ranks_by_each_objective(
+    objective: Objective, order: list[tuple[int, int]]
+) -> None:
+    search = Search(
+        BASE,
+        Bounds(lower_price=(D(19000), D(19900)), upper_price=(D(20100), D(21000)), grid_count=(4, 4)),
+        steps=2,
+        objective=objective,
+    )
+    outcome = optimise.optimise(search, BTC, swings(600))
+
+    assert [(r.config.lower_price, r.config.upper_price) for r in outcome.ranked] == [
+        (D(low), D(high)) for low, high in order
+    ]
+    trips = {
+        (int(r.config.lower_price), int(r.config.upper_price)): r.train.round_trips for r in outcome.ranked
+    }
+    assert trips[(19900, 20100)] == 4 * trips[(19000, 20100)] > 1000
+    assert trips[(19000, 21000)] == 0  # its only line inside the swing is 20,000
