@@ -194,8 +194,13 @@ class BacktestFillSerializer(serializers.ModelSerializer[BacktestFill]):
 
 
 class PriceRangeSerializer(serializers.Serializer[Any]):
-    min = price_input(help_text="The smallest value tried.")
+    min = price_input(help_text="The smallest value tried; above zero.")
     max = price_input(help_text="The largest value tried.")
+
+    def validate_min(self, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise serializers.ValidationError("Prices must be above zero.")
+        return value
 
 
 class CountRangeSerializer(serializers.Serializer[Any]):
@@ -254,6 +259,11 @@ class OptimisationRequestSerializer(serializers.Serializer[Any]):
     def validate_investment(self, value: Decimal) -> Decimal:
         if value <= 0:
             raise serializers.ValidationError("The investment must be above zero.")
+        return value
+
+    def validate_trigger_price(self, value: Decimal | None) -> Decimal | None:
+        if value is not None and value <= 0:
+            raise serializers.ValidationError("The trigger price must be above zero.")
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

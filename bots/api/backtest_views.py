@@ -323,7 +323,7 @@ OPTIMISATION_DONE_EXAMPLE = {
     list=extend_schema(
         summary="List your optimisations",
         description="Your parameter optimisations, newest first, in cursor pages.",
-        responses={200: OptimisationSerializer(many=True), **error_responses(*READ_ERRORS)},
+        responses={200: OptimisationSerializer(many=True), **error_responses(400, *READ_ERRORS)},
         examples=[OpenApiExample("Done", value=OPTIMISATION_DONE_EXAMPLE, response_only=True)],
     ),
     retrieve=extend_schema(

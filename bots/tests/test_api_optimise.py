@@ -231,6 +231,8 @@ def bounds(**changes: Any) -> dict[str, Any]:
         (bounds(spacings=[]), "bounds.spacings", ""),
         (bounds(directions=["sideways"]), "bounds.directions.0", "not a valid choice"),
         ({"investment": "0"}, "investment", "above zero"),
+        (bounds(upper_price={"min": 0, "max": "18000"}), "bounds.upper_price.min", "above zero"),
+        ({"trigger_price": "0"}, "trigger_price", "above zero"),
         ({"objective": "luck"}, "objective", ""),
         ({"train_fraction": "1"}, "train_fraction", ""),
         ({"symbol": "DOGEUSDT"}, "symbol", "DOGEUSDT"),
