@@ -19,6 +19,12 @@ a check that both made the same fills and profit. Printed apart: turning the can
 kernel's integer columns (once per series), the first call (loading or compiling the loop), the
 kernel's peak allocation during a run (tracemalloc, the series itself excluded) and the process's
 peak resident memory (which includes exact mode's Decimal candles).
+
+The optimisation (bots/backtest/optimise.py) runs a seeded random search of `--runs` grids
+(range, count, spacing, direction) over the first 30 days of the shipped 5-minute series with
+walk-forward validation (70% to choose, the rest to report) and the winner re-checked in exact
+mode: once in this process, then split in chunks over `--workers` processes as Celery workers
+would share it. `--optimise-only` skips the rest.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import math
+import multiprocessing
 import pstats
 import random
 import resource
@@ -41,8 +48,8 @@ from typing import TypeVar
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bots.backtest import exact, kernel  # noqa: E402 - after the project root is importable
-from bots.strategies.grid import GridConfig, grid_lines  # noqa: E402
+from bots.backtest import exact, kernel, optimise  # noqa: E402 - after the project root is importable
+from bots.strategies.grid import Direction, GridConfig, Spacing, grid_lines  # noqa: E402
 from exchanges.base import Candle  # noqa: E402
 from exchanges.market_data.files import read_candle_file  # noqa: E402
 from exchanges.paper.instruments import INSTRUMENTS  # noqa: E402
@@ -127,6 +134,71 @@ def measure_kernel(levels: int, seed: int, count: int, repeat: int, imported: in
     )
 
 
+THIRTY_DAYS_OF_5M = 30 * 24 * 12
+
+
+def optimisation_search(runs: int, seed: int) -> optimise.Search:
+    return optimise.Search(
+        base=GridConfig("BTCUSDT", Decimal(16000), Decimal(24000), 20, Decimal(10000)),
+        bounds=optimise.Bounds(
+            lower_price=(Decimal(15000), Decimal(20000)),
+            upper_price=(Decimal(21000), Decimal(25000)),
+            grid_count=(10, 150),
+            spacings=tuple(Spacing),
+            directions=tuple(Direction),
+        ),
+        method=optimise.Method.RANDOM,
+        runs=runs,
+        seed=seed,
+        objective=optimise.Objective.RETURN_OVER_DRAWDOWN,
+    )
+
+
+def _score_share(
+    search: optimise.Search, series: kernel.CandleArrays, first: int, end: int
+) -> optimise.ChunkScores:
+    """One worker's chunk: what the `optimise_backtest_chunk` task computes."""
+    train, _ = optimise.split(series, search.train_fraction)
+    return optimise.score_chunk(optimise.candidates(search, BTC), range(first, end), BTC, train)
+
+
+def measure_optimisation(shipped: Sequence[Candle], runs: int, seed: int, workers: int) -> None:
+    candles = shipped[:THIRTY_DAYS_OF_5M]
+    series = kernel.CandleArrays.of(candles, BTC.tick_size)
+    search = optimisation_search(runs, seed)
+    kernel.run(search.base, BTC, series)  # load the compiled loop outside the timings
+    alone, outcome = timed(lambda: optimise.optimise(search, BTC, series))
+    winner = outcome.ranked[0]
+    recheck, checked = timed(
+        lambda: optimise.recheck(winner.config, BTC, optimise.split(series, search.train_fraction)[0])
+    )
+    agrees = checked.total_pnl / checked.investment == winner.train.total_return
+
+    def shared() -> optimise.Outcome:
+        share = -(-runs // workers)
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            chunks = pool.starmap(
+                _score_share, [(search, series, i, min(i + share, runs)) for i in range(0, runs, share)]
+            )
+        return optimise.finish(search, optimise.candidates(search, BTC), chunks, BTC, series)
+
+    parallel, split_outcome = timed(shared)
+    config = winner.config
+    reported = f"{winner.report.total_return:.4f}" if winner.report else "n/a"
+    rechecked = "agrees" if agrees else "DIFFERS"
+    print(  # noqa: T201
+        f"optimisation, {runs} random grids (seed {seed}) over 30 days of 5m candles ({len(series):,}), "
+        "walk-forward 70/30\n"
+        f"  one process  {alone:.2f} s  ({alone / runs * 1000:.1f} ms a grid); {outcome.evaluated} scored, "
+        f"{outcome.skipped} skipped\n"
+        f"  {workers} workers    {parallel:.2f} s + exact re-check of the winner {recheck:.2f} s = "
+        f"{parallel + recheck:.2f} s; same ranking: {'yes' if split_outcome == outcome else 'NO'}\n"
+        f"  winner       {config.lower_price}-{config.upper_price}, {config.grid_count} {config.spacing} "
+        f"{config.direction}: return {winner.train.total_return:.4f} optimised, "
+        f"{reported} reported; exact mode {rechecked}"
+    )
+
+
 def timed(work: Callable[[], T]) -> tuple[float, T]:
     began = time.perf_counter()
     result = work()
@@ -155,9 +227,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="print the walk run's hot spots")
+    parser.add_argument("--runs", type=int, default=500, help="grids the optimisation tries")
+    parser.add_argument("--workers", type=int, default=2, help="processes sharing the optimisation")
+    parser.add_argument("--optimise-only", action="store_true", help="measure only the optimisation")
     args = parser.parse_args()
 
     shipped = read_candle_file(FIVE_MINUTES)
+    if args.optimise_only:
+        measure_optimisation(shipped, args.runs, args.seed, args.workers)
+        return
     walk = random_walk(args.walk, args.seed)
     walk_config = walk_grid(walk, args.levels)
     print("exact mode, best of", args.repeat)  # noqa: T201
@@ -173,6 +251,7 @@ def main() -> None:
         profiler.runcall(exact.run, walk_config, BTC, walk)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
     measure_kernel(args.levels, args.seed, args.year, args.repeat, imported)
+    measure_optimisation(shipped, args.runs, args.seed, args.workers)
 
 
 if __name__ == "__main__":

@@ -127,5 +127,5 @@ class BotEvent(models.Model):
 
 
 # Webhook models live in their own package; importing them here registers them with this app.
-from bots.backtests.models import Backtest, BacktestFill  # noqa: E402, F401
+from bots.backtests.models import Backtest, BacktestFill, Optimisation, OptimisationChunk  # noqa: E402, F401
 from bots.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E402, F401

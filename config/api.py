@@ -21,7 +21,7 @@ from accounts.api.errors import ApiError, render_api_exception, validation_error
 from accounts.api.handlers import too_large_message
 from billing.entitlements import PlanLimitReached
 from bots.actions import InvalidTransition
-from bots.api.backtest_views import BacktestViewSet
+from bots.api.backtest_views import BacktestViewSet, OptimisationViewSet
 from bots.api.views import BotViewSet
 from bots.api.webhook_views import WebhookEndpointViewSet
 from bots.strategies.grid import GridConfigError
@@ -38,6 +38,8 @@ router.register("exchange-accounts", ExchangeAccountViewSet, basename="api-excha
 router.register("bots", BotViewSet, basename="api-bot")
 router.register("fills", FillViewSet, basename="api-fill")
 router.register("webhooks", WebhookEndpointViewSet, basename="api-webhook")
+# Before "backtests": its detail route would otherwise take "optimize" for an id.
+router.register("backtests/optimize", OptimisationViewSet, basename="api-optimisation")
 router.register("backtests", BacktestViewSet, basename="api-backtest")
 router.register("notifications", NotificationViewSet, basename="api-notification")
 

@@ -275,6 +275,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # The most candles one backtest may cover (the window's length over the candle interval).
 BACKTEST_MAX_CANDLES = env.int("BACKTEST_MAX_CANDLES", default=600_000)
+# The most candidate grids one parameter optimisation may try.
+BACKTEST_MAX_RUNS = env.int("BACKTEST_MAX_RUNS", default=2000)
 
 # Exchanges ----------------------------------------------------------------------
 
@@ -408,6 +410,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ExitActionEnum": ["keep_base", "sell_base"],
         "BacktestStatusEnum": "bots.backtests.models.BacktestStatus",
+        "SpacingEnum": "bots.strategies.grid.Spacing",
+        "DirectionEnum": "bots.strategies.grid.Direction",
     },
 }
 

@@ -3,16 +3,18 @@ the results, every amount a string."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.fields import StrictCharField, StrictRegexField, amount
+from accounts.api.fields import ExactDecimalField, StrictCharField, StrictRegexField, amount
 from bots import codec
-from bots.api.serializers import BotConfigOutSerializer, GridConfigSerializer
+from bots.api.serializers import BotConfigOutSerializer, GridConfigSerializer, price_input
+from bots.backtest import optimise
 from bots.backtests.candles import Window
-from bots.backtests.models import Backtest, BacktestFill, BacktestStatus
+from bots.backtests.models import Backtest, BacktestFill, BacktestStatus, Optimisation
 from bots.strategies import grid
 from exchanges.market_data import intervals
 
@@ -186,3 +188,225 @@ class BacktestFillSerializer(serializers.ModelSerializer[BacktestFill]):
             "cycle",
         )
         read_only_fields = fields
+
+
+# Parameter optimisation ---------------------------------------------------------------------------
+
+
+class PriceRangeSerializer(serializers.Serializer[Any]):
+    min = price_input(help_text="The smallest value tried; above zero.")
+    max = price_input(help_text="The largest value tried.")
+
+    def validate_min(self, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise serializers.ValidationError("Prices must be above zero.")
+        return value
+
+
+class CountRangeSerializer(serializers.Serializer[Any]):
+    min = serializers.IntegerField(min_value=grid.MIN_GRIDS, max_value=grid.MAX_GRIDS)
+    max = serializers.IntegerField(min_value=grid.MIN_GRIDS, max_value=grid.MAX_GRIDS)
+
+
+class BoundsSerializer(serializers.Serializer[Any]):
+    lower_price = PriceRangeSerializer()
+    upper_price = PriceRangeSerializer()
+    grid_count = CountRangeSerializer()
+    spacings = serializers.ListField(
+        child=serializers.ChoiceField(choices=[s.value for s in grid.Spacing]),
+        min_length=1,
+        max_length=len(grid.Spacing),
+        default=[grid.Spacing.ARITHMETIC.value],
+    )
+    directions = serializers.ListField(
+        child=serializers.ChoiceField(choices=[d.value for d in grid.Direction]),
+        min_length=1,
+        max_length=len(grid.Direction),
+        default=[grid.Direction.LONG.value],
+    )
+
+
+class OptimisationRequestSerializer(serializers.Serializer[Any]):
+    strategy = serializers.ChoiceField(choices=STRATEGIES, default="grid")
+    symbol = StrictRegexField(SYMBOL_PATTERN, help_text="e.g. BTCUSDT")
+    interval = serializers.ChoiceField(choices=list(intervals.WIDTHS))
+    start = serializers.DateTimeField(help_text="The first candle's open time, included (UTC).")
+    end = serializers.DateTimeField(help_text="Candles opening before this time are included (UTC).")
+    investment = price_input(help_text="Every candidate's investment, in the quote asset.")
+    trigger_price = price_input(required=False, allow_null=True, help_text="Every candidate's trigger.")
+    bounds = BoundsSerializer()
+    method = serializers.ChoiceField(choices=[m.value for m in optimise.Method], default="grid")
+    steps = serializers.IntegerField(
+        min_value=1, max_value=100, default=5, help_text="grid: values tried per bound (prices and count)."
+    )
+    runs = serializers.IntegerField(
+        min_value=1, max_value=1_000_000, default=100, help_text="random: candidates drawn."
+    )
+    seed = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, default=0, help_text="random: the seed; equal seeds, equal draws."
+    )
+    objective = serializers.ChoiceField(choices=[o.value for o in optimise.Objective], default="total_return")
+    train_fraction = ExactDecimalField(
+        max_digits=4,
+        decimal_places=3,
+        min_value=Decimal("0.1"),
+        max_value=Decimal("0.95"),
+        default=Decimal("0.7"),
+        help_text="The share of the window the search optimises on; the rest reports the top.",
+    )
+    top = serializers.IntegerField(min_value=1, max_value=50, default=10, help_text="How many to report.")
+
+    def validate_investment(self, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise serializers.ValidationError("The investment must be above zero.")
+        return value
+
+    def validate_trigger_price(self, value: Decimal | None) -> Decimal | None:
+        if value is not None and value <= 0:
+            raise serializers.ValidationError("The trigger price must be above zero.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return {**attrs, "symbol": attrs["symbol"].upper()}
+
+    def search(self) -> optimise.Search:
+        data = self.validated_data
+        bounds = data["bounds"]
+        base = grid.GridConfig(
+            symbol=data["symbol"],
+            lower_price=bounds["lower_price"]["min"],
+            upper_price=bounds["upper_price"]["max"],
+            grid_count=bounds["grid_count"]["min"],
+            investment=data["investment"],
+            trigger_price=data.get("trigger_price"),
+        )
+        return optimise.Search(
+            base=base,
+            bounds=optimise.Bounds(
+                lower_price=(bounds["lower_price"]["min"], bounds["lower_price"]["max"]),
+                upper_price=(bounds["upper_price"]["min"], bounds["upper_price"]["max"]),
+                grid_count=(bounds["grid_count"]["min"], bounds["grid_count"]["max"]),
+                spacings=tuple(dict.fromkeys(grid.Spacing(s) for s in bounds["spacings"])),
+                directions=tuple(dict.fromkeys(grid.Direction(d) for d in bounds["directions"])),
+            ),
+            method=optimise.Method(data["method"]),
+            steps=data["steps"],
+            runs=data["runs"],
+            seed=data["seed"],
+            objective=optimise.Objective(data["objective"]),
+            train_fraction=data["train_fraction"],
+            top=data["top"],
+        )
+
+
+class CandidateScoreSerializer(serializers.Serializer[Any]):
+    objective = amount(allow_null=True, help_text="The figure ranked on; null when undefined or unbounded.")
+    total_return = amount(help_text="A fraction of the investment.")
+    max_drawdown = amount(help_text="The deepest fall from a peak, a fraction of it.")
+    return_over_drawdown = amount(allow_null=True, help_text="Null when equity never fell.")
+    sharpe = amount(allow_null=True, help_text="Daily, annualised; null when undefined.")
+    grid_profit = amount()
+    fees = amount()
+    round_trips = serializers.IntegerField()
+    fills = serializers.IntegerField()
+
+
+class RankedCandidateSerializer(serializers.Serializer[Any]):
+    candidate = serializers.IntegerField(help_text="Its place in the search.")
+    lower_price = amount()
+    upper_price = amount()
+    grid_count = serializers.IntegerField()
+    spacing = serializers.ChoiceField(choices=[s.value for s in grid.Spacing])
+    direction = serializers.ChoiceField(choices=[d.value for d in grid.Direction])
+    train = CandidateScoreSerializer(help_text="Over the optimisation part: what it was ranked by.")
+    report = CandidateScoreSerializer(
+        allow_null=True, help_text="A fresh run over the report part; null if it cannot run there."
+    )
+
+
+class WinnerSerializer(serializers.Serializer[Any]):
+    train = BacktestMetricsSerializer(help_text="Exact mode over the optimisation part.")
+    report = BacktestMetricsSerializer(allow_null=True, help_text="Exact mode over the report part.")
+    agrees = serializers.BooleanField(help_text="Exact mode's total return equals the search's.")
+
+
+class OptimisationResultsSerializer(serializers.Serializer[Any]):
+    ranked = RankedCandidateSerializer(many=True, help_text="The top candidates, best first.")
+    winner = WinnerSerializer()
+
+
+class OptimisationSearchOutSerializer(serializers.Serializer[Any]):
+    investment = amount()
+    trigger_price = amount(allow_null=True)
+    bounds = BoundsSerializer()
+    method = serializers.ChoiceField(choices=[m.value for m in optimise.Method])
+    steps = serializers.IntegerField()
+    runs = serializers.IntegerField()
+    seed = serializers.IntegerField()
+    objective = serializers.ChoiceField(choices=[o.value for o in optimise.Objective])
+    train_fraction = amount()
+    top = serializers.IntegerField()
+
+
+class OptimisationSerializer(serializers.ModelSerializer[Optimisation]):
+    search = serializers.SerializerMethodField()
+    results = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=BacktestStatus.choices, read_only=True)
+    progress = serializers.IntegerField(read_only=True, help_text="Percent, 0 to 100.")
+    error = StrictCharField(read_only=True, help_text="Why it failed; empty otherwise.")
+    candidates = serializers.IntegerField(read_only=True, help_text="Grids the search tries.")
+    evaluated = serializers.IntegerField(read_only=True, help_text="Grids scored; 0 until done.")
+    skipped = serializers.IntegerField(
+        read_only=True, help_text="Grids the venue's checks refused or that ran out of funds; 0 until done."
+    )
+    split_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="The report part's first candle; null until done."
+    )
+
+    class Meta:
+        model = Optimisation
+        fields = (
+            "id",
+            "symbol",
+            "interval",
+            "start",
+            "end",
+            "search",
+            "status",
+            "progress",
+            "error",
+            "candidates",
+            "evaluated",
+            "skipped",
+            "candles",
+            "split_at",
+            "results",
+            "created_at",
+            "started_at",
+            "finished_at",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(OptimisationSearchOutSerializer)
+    def get_search(self, optimisation: Optimisation) -> dict[str, Any]:
+        stored = optimisation.search
+        bounds = stored["bounds"]
+        shown = {
+            **stored,
+            "investment": stored["config"]["investment"],
+            "trigger_price": stored["config"].get("trigger_price"),
+            "bounds": {
+                **bounds,
+                **{
+                    name: {"min": bounds[name][0], "max": bounds[name][1]}
+                    for name in ("lower_price", "upper_price", "grid_count")
+                },
+            },
+        }
+        return dict(OptimisationSearchOutSerializer(shown).data)
+
+    @extend_schema_field(OptimisationResultsSerializer(allow_null=True))
+    def get_results(self, optimisation: Optimisation) -> dict[str, Any] | None:
+        if optimisation.results is None:
+            return None
+        return dict(OptimisationResultsSerializer(optimisation.results).data)

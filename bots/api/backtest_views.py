@@ -19,10 +19,12 @@ from bots.api.backtest_serializers import (
     BacktestFillSerializer,
     BacktestRequestSerializer,
     BacktestSerializer,
+    OptimisationRequestSerializer,
+    OptimisationSerializer,
 )
 from bots.api.views import CONFIG_EXAMPLE
 from bots.backtests import actions
-from bots.backtests.models import Backtest, BacktestStatus
+from bots.backtests.models import Backtest, BacktestStatus, Optimisation
 
 GRID_EXAMPLE = {key: value for key, value in CONFIG_EXAMPLE.items() if key not in ("account", "symbol")}
 REQUEST_EXAMPLE = {
@@ -224,3 +226,178 @@ class BacktestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
     def fills(self, request: Request, pk: str) -> Response:
         page = self.paginate_queryset(self.get_object().fills.all())
         return self.get_paginated_response(BacktestFillSerializer(page, many=True).data)
+
+
+OPTIMISE_REQUEST_EXAMPLE = {
+    "symbol": "BTCUSDT",
+    "interval": "5m",
+    "start": "2023-01-02T00:00:00Z",
+    "end": "2023-02-01T00:00:00Z",
+    "investment": "1000",
+    "bounds": {
+        "lower_price": {"min": "15000", "max": "17000"},
+        "upper_price": {"min": "21000", "max": "24000"},
+        "grid_count": {"min": 10, "max": 100},
+        "spacings": ["arithmetic", "geometric"],
+        "directions": ["long"],
+    },
+    "method": "random",
+    "runs": 500,
+    "seed": 7,
+    "objective": "return_over_drawdown",
+    "train_fraction": "0.7",
+    "top": 10,
+}
+
+OPTIMISATION_QUEUED_EXAMPLE = {
+    "id": 4,
+    "symbol": "BTCUSDT",
+    "interval": "5m",
+    "start": "2023-01-02T00:00:00Z",
+    "end": "2023-02-01T00:00:00Z",
+    "search": {
+        "investment": "1000",
+        "trigger_price": None,
+        "bounds": OPTIMISE_REQUEST_EXAMPLE["bounds"],
+        "method": "random",
+        "steps": 5,
+        "runs": 500,
+        "seed": 7,
+        "objective": "return_over_drawdown",
+        "train_fraction": "0.7",
+        "top": 10,
+    },
+    "status": "queued",
+    "progress": 0,
+    "error": "",
+    "candidates": 500,
+    "evaluated": 0,
+    "skipped": 0,
+    "candles": 0,
+    "split_at": None,
+    "results": None,
+    "created_at": "2026-01-05T10:00:00Z",
+    "started_at": None,
+    "finished_at": None,
+}
+SCORE_EXAMPLE = {
+    "objective": "1.52",
+    "total_return": "0.0418",
+    "max_drawdown": "0.0275",
+    "return_over_drawdown": "1.52",
+    "sharpe": "5.1",
+    "grid_profit": "61.2",
+    "fees": "9.8",
+    "round_trips": 212,
+    "fills": 431,
+}
+OPTIMISATION_DONE_EXAMPLE = {
+    **OPTIMISATION_QUEUED_EXAMPLE,
+    "status": "done",
+    "progress": 100,
+    "evaluated": 488,
+    "skipped": 12,
+    "candles": 8640,
+    "split_at": "2023-01-23T00:00:00Z",
+    "results": {
+        "ranked": [
+            {
+                "candidate": 311,
+                "lower_price": "16104.5",
+                "upper_price": "23890.1",
+                "grid_count": 64,
+                "spacing": "geometric",
+                "direction": "long",
+                "train": SCORE_EXAMPLE,
+                "report": {**SCORE_EXAMPLE, "objective": "0.83", "total_return": "0.0102"},
+            }
+        ],
+        "winner": {"train": DONE_EXAMPLE["metrics"], "report": DONE_EXAMPLE["metrics"], "agrees": True},
+    },
+    "started_at": "2026-01-05T10:00:01Z",
+    "finished_at": "2026-01-05T10:00:09Z",
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your optimisations",
+        description="Your parameter optimisations, newest first, in cursor pages.",
+        responses={200: OptimisationSerializer(many=True), **error_responses(400, *READ_ERRORS)},
+        examples=[OpenApiExample("Done", value=OPTIMISATION_DONE_EXAMPLE, response_only=True)],
+    ),
+    retrieve=extend_schema(
+        summary="Read an optimisation",
+        description=(
+            "Its status and progress (percent); once `done`, the top candidates ranked on the "
+            "optimisation part with their figures on the report part, and the winner re-run in exact "
+            "mode over both. Ratios and money are strings."
+        ),
+        responses={200: OptimisationSerializer, **error_responses(*OBJECT_ERRORS)},
+        examples=[OpenApiExample("Done", value=OPTIMISATION_DONE_EXAMPLE, response_only=True)],
+    ),
+)
+class OptimisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    serializer_class = OptimisationSerializer
+    pagination_class = ApiCursorPagination
+    queryset = Optimisation.objects.none()  # for the schema's path types; get_queryset scopes to the caller
+
+    def get_queryset(self) -> QuerySet[Optimisation]:
+        return Optimisation.objects.owned_by(self.user)
+
+    def get_object(self) -> Optimisation:
+        return owned_or_404(self.get_queryset(), self.kwargs["pk"])
+
+    @extend_schema(
+        summary="Optimise a grid's parameters",
+        description=(
+            "Queues a search over the lower and upper price, grid count, spacing and direction within "
+            "`bounds` and answers at once (202) with its id. `method` `grid` tries `steps` evenly spaced "
+            "values of each bound in every combination; `random` draws `runs` candidates with `seed`. "
+            "Candidates the grid's checks refuse are skipped and counted. Each is scored on the first "
+            "`train_fraction` of the window and ranked by `objective`; the top `top` are then run on the "
+            "rest, which never changes the ranking. A search may try at most BACKTEST_MAX_RUNS grids (the "
+            "server's setting): a bigger one is a 400 on `steps` or `runs`. Window checks as for a "
+            "backtest. Needs the `trade` scope."
+        ),
+        request=OptimisationRequestSerializer,
+        responses={202: OptimisationSerializer, **RUN_ERRORS},
+        examples=[
+            OpenApiExample("500 random grids, 30 days", value=OPTIMISE_REQUEST_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Queued", value=OPTIMISATION_QUEUED_EXAMPLE, response_only=True, status_codes=["202"]
+            ),
+        ],
+    )
+    def create(self, request: Request) -> Response:
+        given = OptimisationRequestSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        try:
+            plan = actions.check_optimisation(given.search(), data["interval"], data["start"], data["end"])
+        except actions.BacktestError as exc:
+            raise _refused(exc) from exc
+        optimisation = actions.do_create_optimisation(self.user, plan)
+        return Response(OptimisationSerializer(optimisation).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Cancel an optimisation",
+        description=(
+            "Stops a queued or running optimisation; nothing of it is kept. Cancelling a cancelled one "
+            "answers the same; a done or failed one is a 409 `backtest_finished`."
+        ),
+        request=None,
+        responses={200: OptimisationSerializer, **error_responses(*OBJECT_ERRORS, 409)},
+        examples=[
+            OpenApiExample(
+                "Cancelled", value={**OPTIMISATION_QUEUED_EXAMPLE, "status": "cancelled"}, response_only=True
+            )
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        try:
+            optimisation = actions.do_cancel_optimisation(self.get_object())
+        except actions.BacktestFinished as exc:
+            raise ApiError(409, "backtest_finished", str(exc)) from exc
+        return Response(OptimisationSerializer(optimisation).data)

@@ -15,8 +15,12 @@ a long grid's profit too. A reverse grid's lot cost moves by average-cost shares
 here (the house allows floats only inside this kernel), within 1e-12 relative of the ledger.
 Results leave the kernel as Decimals built from the integers.
 
+Equity. The loop keeps the account's whole base and quote (free and on the book) as two running
+integers and marks them at every close, as exact mode's curve does: `equity`, floats in quote, for
+an optimiser's drawdown and Sharpe; `final_equity`, the last close's, exact as a Decimal.
+
 Not simulated (refused like exact mode): take-profit, stop-loss and maximum drawdown. Not
-produced: the equity curve and placements; run exact mode on the winner for those.
+produced: placements; run exact mode on the winner for those.
 """
 
 from __future__ import annotations
@@ -134,6 +138,10 @@ class KernelResult:
     # lot steps. Kept as integers: an optimiser scoring thousands of configs rarely reads them.
     fill_rows: Int64s = field(repr=False, compare=False)
     quantity_step: Decimal = Decimal(1)
+    # Equity at each candle's close, in quote (floats: for ranking, not for the books); before
+    # the start, the investment. `final_equity` is the last close's, exact.
+    equity: Floats = field(default_factory=lambda: np.empty(0), repr=False, compare=False)
+    final_equity: Decimal = ZERO
 
     @property
     def fill_count(self) -> int:
@@ -172,17 +180,30 @@ def run(
     instrument = replace(instrument, maker_fee=fees.maker, taker_fee=fees.taker)
     start = _start_index(config, series)
     if start is None:
-        return KernelResult(None, ZERO, {}, ZERO, 0, np.empty((0, 5), dtype=np.int64))
+        flat = np.full(len(series), float(config.investment))
+        return KernelResult(
+            None,
+            ZERO,
+            {},
+            ZERO,
+            0,
+            np.empty((0, 5), dtype=np.int64),
+            equity=flat,
+            final_equity=config.investment,
+        )
     sim = _Run(config, instrument, fees, slippage)
     sim.start(series.candle(start))
     units = _Units(series.unit, instrument, fees)
     arrays = _initial_arrays(sim, units, config.direction)
+    opening_account = _account_totals(arrays, units)
     short = config.direction is grid.Direction.SHORT
     capacity = 1024 + len(series) // 8
     while True:
         fills = np.empty((capacity, 5), dtype=np.int64)
         totals = np.zeros(5, dtype=np.int64)
         realized_float = np.zeros(3, dtype=np.float64)  # short profit; shadows of totals 1 and 2
+        equity = np.empty(len(series), dtype=np.float64)
+        account = opening_account.copy()
         i = intervals = arrays.intervals.copy()
         count = _walk(
             series.open, series.high, series.low, series.close, start, arrays.lines, arrays.ticks,
@@ -190,7 +211,7 @@ def run(
             i.side, i.quantity, i.base_held, i.quote_held, i.cost, i.cost_float, i.has_start_cost,
             arrays.free_base, arrays.free_quote,
             arrays.quantity_per_order, units.r, units.maker, short, float(units.quote),
-            fills, totals, realized_float,
+            fills, totals, realized_float, equity, float(units.base * units.price), account,
         )  # fmt: skip
         if count >= 0:
             break
@@ -203,9 +224,42 @@ def run(
         capacity *= 4
     if max(abs(realized_float[1]), abs(realized_float[2])) > INT64_ROOM:
         raise KernelUnsupported("Sums this large overflow the kernel's integers.")
-    return _result(
+    result = _result(
         sim, units, arrays, intervals, fills[:count].copy(), totals, realized_float[0], start, series, short
     )
+    return _with_equity(result, sim, units, arrays, account, equity, series, start)
+
+
+def _account_totals(arrays: _Arrays, units: _Units) -> Int64s:
+    """The account's whole base and quote in the loop's units: free plus what rests on the book."""
+    i = arrays.intervals
+    on_sell = int((i.quantity[i.side == SELL]).sum()) * units.r
+    buys = i.side == BUY
+    on_buy = int((i.quantity[buys] * arrays.ticks[:-1][buys]).sum()) * units.r
+    return np.array([arrays.free_base + on_sell, arrays.free_quote + on_buy], dtype=np.int64)
+
+
+def _with_equity(
+    result: KernelResult,
+    sim: _Run,
+    units: _Units,
+    arrays: _Arrays,
+    account: Int64s,
+    equity: Floats,
+    series: CandleArrays,
+    start: int,
+) -> KernelResult:
+    """Adds back what the loop's units floored away and the start's off-book room, as exact
+    mode's curve leaves it out."""
+    assert sim.venue is not None
+    base_rest = sim.venue.free_base - arrays.free_base * units.base
+    quote_rest = sim.venue.free_quote - arrays.free_quote * units.quote - sim.off_books
+    closes = series.close[start:].astype(np.float64) * float(series.unit)
+    equity[start:] += float(quote_rest) + float(base_rest) * closes
+    equity[:start] = float(sim.config.investment)
+    mark = series.price(series.close[-1])
+    final = int(account[1]) * units.quote + quote_rest + (int(account[0]) * units.base + base_rest) * mark
+    return replace(result, equity=equity, final_equity=final)
 
 
 def _start_index(config: grid.GridConfig, series: CandleArrays) -> int | None:
@@ -378,11 +432,13 @@ def _walk(
     ticks: Int64s, min_quantity: Int64s, side: Int64s, quantity: Int64s, base_held: Int64s,
     quote_held: Int64s, cost: Int64s, cost_float: Floats, has_start_cost: Int64s, free_base: int,
     free_quote: int, quantity_per_order: int, r: int, maker: int, short: bool, quote_unit: float,
-    fills: Int64s, totals: Int64s, realized_float: Floats,
+    fills: Int64s, totals: Int64s, realized_float: Floats, equity: Floats, base_price_unit: float,
+    account: Int64s,
 ) -> int:  # fmt: skip
     n = lines.shape[0] - 1
-    # free base, fill count, 1 = out of room for fills / 2 = out of quote, free quote
-    state = np.array([free_base, 0, 0, free_quote], dtype=np.int64)
+    # free base, fill count, 1 = out of room for fills / 2 = out of quote, free quote,
+    # the account's whole base, its whole quote (both free and on the book; `account` on return)
+    state = np.array([free_base, 0, 0, free_quote, account[0], account[1]], dtype=np.int64)
     best_buy = _next_buy(side, n - 1)
     best_sell = _next_sell(side, 1, n)
     path = np.empty(4, dtype=np.int64)
@@ -391,6 +447,7 @@ def _walk(
         buy_in_reach = best_buy >= 0 and low <= lines[best_buy]
         sell_in_reach = best_sell <= n and high >= lines[best_sell]
         if not buy_in_reach and not sell_in_reach:
+            equity[c] = state[5] * quote_unit + state[4] * base_price_unit * closes[c]
             continue
         o = opens[c]
         path[0] = o
@@ -459,10 +516,12 @@ def _walk(
                         best_buy = k
                     best_sell = _next_sell(side, k + 2, n)
             price = target
+        equity[c] = state[5] * quote_unit + state[4] * base_price_unit * closes[c]
         if state[2] == 1:
             return -1
         if state[2] == 2:
             return -2 - c
+    account[0], account[1] = state[4], state[5]
     return state[1]
 
 
@@ -505,6 +564,8 @@ def _fill_buy(
     _record(fills, state, c, leg, BUY, k, q)
     net = q * (r - maker)
     state[0] += net  # the fee is taken in base
+    state[4] += net
+    state[5] -= q * price * r
     totals[0] += q * maker
     base_held[k] += net
     if short:
@@ -540,6 +601,8 @@ def _fill_sell(
     realized_float[1] += q * price * maker
     leaving = q * r
     state[3] += proceeds
+    state[4] -= leaving
+    state[5] += proceeds
     if short:
         whole_lot = leaving == base_held[k]
         cost_out = cost_float[k] if whole_lot else cost_float[k] * leaving / base_held[k]

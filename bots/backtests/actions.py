@@ -12,8 +12,9 @@ from django.utils import timezone
 from accounts.models import User
 from billing import entitlements
 from bots import codec
+from bots.backtest import optimise
 from bots.backtests.candles import Source, Window, find_source
-from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus
+from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus, Optimisation
 from bots.strategies import grid
 from exchanges.base import Instrument
 from exchanges.paper.instruments import INSTRUMENTS
@@ -51,7 +52,24 @@ def check_backtest(
     config: grid.GridConfig, interval: str, start: datetime, end: datetime, *, now: datetime | None = None
 ) -> BacktestPlan:
     """Everything wrong with a request, by field (the grid's own fields under `config.`)."""
-    symbol = config.symbol
+    _check_exits(config)
+    window, source = check_window(config.symbol, interval, start, end, now=now)
+    try:
+        grid.validate(config, _instrument(config.symbol), config.trigger_price or source.first_open)
+    except grid.GridConfigError as exc:
+        raise BacktestError({_config_field(name): messages for name, messages in exc.errors.items()}) from exc
+    return BacktestPlan(config, window, start, end, source)
+
+
+def check_window(
+    symbol: str,
+    interval: str,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime | None = None,
+) -> tuple[Window, Source]:
+    """The window's candles are stored (or shipped) and within the cap; the symbol is backtestable."""
     if end <= start:
         raise BacktestError({"end": ["The window ends before it starts: end must be after start."]})
     now = now or timezone.now()
@@ -73,12 +91,7 @@ def check_backtest(
                 ]
             }
         )
-    _check_exits(config)
-    instrument = instrument_for(symbol)
-    if instrument is None:
-        raise BacktestError(
-            {"symbol": [f"Backtests cover {', '.join(sorted(INSTRUMENTS))}; {symbol} is not one of them."]}
-        )
+    _instrument(symbol)
     source = find_source(symbol, window)
     if source is None:
         raise BacktestError(
@@ -89,11 +102,16 @@ def check_backtest(
                 ]
             }
         )
-    try:
-        grid.validate(config, instrument, config.trigger_price or source.first_open)
-    except grid.GridConfigError as exc:
-        raise BacktestError({_config_field(name): messages for name, messages in exc.errors.items()}) from exc
-    return BacktestPlan(config, window, start, end, source)
+    return window, source
+
+
+def _instrument(symbol: str) -> Instrument:
+    instrument = instrument_for(symbol)
+    if instrument is None:
+        raise BacktestError(
+            {"symbol": [f"Backtests cover {', '.join(sorted(INSTRUMENTS))}; {symbol} is not one of them."]}
+        )
+    return instrument
 
 
 def _check_exits(config: grid.GridConfig) -> None:
@@ -142,3 +160,88 @@ def do_cancel_backtest(backtest: Backtest) -> Backtest:
             "only a queued or running backtest can be cancelled."
         )
     return backtest
+
+
+# Parameter optimisation ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OptimisationPlan:
+    search: optimise.Search
+    window: Window
+    start: datetime
+    end: datetime
+    source: Source
+
+
+def check_optimisation(
+    search: optimise.Search, interval: str, start: datetime, end: datetime, *, now: datetime | None = None
+) -> OptimisationPlan:
+    """Bounds that make sense and a search within BACKTEST_MAX_RUNS, before the window's checks."""
+    _check_bounds(search.bounds)
+    cap = settings.BACKTEST_MAX_RUNS
+    if search.size > cap:
+        field = "runs" if search.method is optimise.Method.RANDOM else "steps"
+        raise BacktestError(
+            {
+                field: [
+                    f"This search tries {search.size:,} grids; an optimisation may try at most {cap:,}. "
+                    "Use fewer steps, fewer spacings or directions, or a random search with fewer runs."
+                ]
+            }
+        )
+    window, source = check_window(search.base.symbol, interval, start, end, now=now)
+    if window.size < 2:
+        raise BacktestError(
+            {"end": ["Walk-forward validation needs at least two candles: widen the window."]}
+        )
+    return OptimisationPlan(search, window, start, end, source)
+
+
+def _check_bounds(bounds: optimise.Bounds) -> None:
+    errors: dict[str, list[str]] = {}
+    for name in ("lower_price", "upper_price", "grid_count"):
+        low, high = getattr(bounds, name)
+        if low > high:
+            label = name.replace("_", " ")
+            errors[f"bounds.{name}"] = [f"The smallest {label} ({low}) is above the largest ({high})."]
+    if bounds.lower_price[0] >= bounds.upper_price[1]:
+        errors["bounds.upper_price"] = [
+            "Every upper price would be at or below every lower price: raise the upper bounds."
+        ]
+    if not errors:
+        return
+    raise BacktestError(errors)
+
+
+def do_create_optimisation(owner: User, plan: OptimisationPlan) -> Optimisation:
+    from bots.backtests.optimise_run import search_to_json
+    from bots.backtests.tasks import optimise_backtest
+
+    with transaction.atomic():
+        optimisation = Optimisation.objects.create(
+            owner=owner,
+            search=search_to_json(plan.search),
+            symbol=plan.search.base.symbol,
+            interval=plan.window.interval,
+            start=plan.start,
+            end=plan.end,
+            venue=plan.source.venue,
+            candidates=plan.search.size,
+        )
+        transaction.on_commit(lambda: optimise_backtest.delay(optimisation.pk))
+    return optimisation
+
+
+def do_cancel_optimisation(optimisation: Optimisation) -> Optimisation:
+    """A queued or running optimisation stops: chunks still queued or scoring end without results."""
+    changed = Optimisation.objects.filter(pk=optimisation.pk, status__in=UNFINISHED).update(
+        status=BacktestStatus.CANCELLED, finished_at=timezone.now()
+    )
+    optimisation.refresh_from_db()
+    if not changed and optimisation.status != BacktestStatus.CANCELLED:
+        raise BacktestFinished(
+            f"Optimisation {optimisation.pk} is {optimisation.status}: "
+            "only a queued or running one can be cancelled."
+        )
+    return optimisation

@@ -73,3 +73,62 @@ class BacktestFill(models.Model):
 
     def __str__(self) -> str:
         return f"{self.side} {self.quantity} @ {self.price}"
+
+
+class Optimisation(models.Model):
+    """A parameter search over one candle window (bots.backtest.optimise), run in chunks on workers."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="optimisations"
+    )
+    search = models.JSONField()  # the base config, bounds, method and objective, decimals as strings
+    symbol = models.CharField(max_length=32)
+    interval = models.CharField(max_length=4)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    venue = models.CharField(max_length=32)
+    status = models.CharField(max_length=16, choices=BacktestStatus.choices, default=BacktestStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent
+    error = models.TextField(blank=True)
+    candidates = models.PositiveIntegerField(default=0)  # the search's size
+    chunks = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    evaluated = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)  # refused by the grid's validation or not runnable
+    candles = models.PositiveIntegerField(default=0)
+    split_at = models.DateTimeField(null=True, blank=True)  # the report part's first candle
+    results = models.JSONField(null=True, blank=True)  # the ranked top and the winner's exact figures
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[OwnedQuerySet[Optimisation]] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        app_label = "bots"
+        indexes = (models.Index(fields=("owner", "-created_at"), name="optimisation_owner_newest"),)
+
+    def __str__(self) -> str:
+        return f"Optimisation {self.pk} {self.symbol} {self.interval} ({self.status})"
+
+
+class OptimisationChunk(models.Model):
+    """One worker's share of the candidates and, once scored, their figures on the training part."""
+
+    optimisation = models.ForeignKey(Optimisation, on_delete=models.CASCADE, related_name="chunk_rows")
+    index = models.PositiveIntegerField()
+    first = models.PositiveIntegerField()  # candidate indices [first, end)
+    end = models.PositiveIntegerField()
+    done = models.BooleanField(default=False)
+    scores = models.JSONField(null=True, blank=True)  # [Score.to_json()]
+    skipped = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        app_label = "bots"
+        constraints = (
+            models.UniqueConstraint(fields=("optimisation", "index"), name="optimisation_chunk_once"),
+        )
+
+    def __str__(self) -> str:
+        return f"Chunk {self.index} of optimisation {self.optimisation_id}"

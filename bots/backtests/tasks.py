@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from bots.backtests import run
+from bots.backtests import optimise_run, run
 
 
 # Acknowledged when done, so a message a dying worker had taken is delivered again. A run may
@@ -20,4 +20,21 @@ def requeue_stale_backtests() -> int:
     requeued = run.requeue_stale()
     for backtest_id in requeued:
         run_backtest.delay(backtest_id)
-    return len(requeued)
+    restart, chunks = optimise_run.requeue_stale()
+    for optimisation_id in restart:
+        optimise_backtest.delay(optimisation_id)
+    for optimisation_id, index in chunks:
+        optimise_backtest_chunk.delay(optimisation_id, index)
+    return len(requeued) + len(restart) + len(chunks)
+
+
+# A parameter optimisation fans out into one task per chunk of candidates: more workers, sooner.
+@shared_task(ignore_result=True, acks_late=True)
+def optimise_backtest(optimisation_id: int) -> None:
+    for index in optimise_run.begin(optimisation_id):
+        optimise_backtest_chunk.delay(optimisation_id, index)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def optimise_backtest_chunk(optimisation_id: int, index: int) -> None:
+    optimise_run.run_chunk(optimisation_id, index)

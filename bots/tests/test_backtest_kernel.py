@@ -74,6 +74,9 @@ def assert_agree(
     assert got.round_trips == expected.summary.round_trips
     assert abs(got.grid_profit - expected.grid_profit) <= abs(expected.grid_profit) * D("1e-8")
     assert got.start_index == (index[expected.started_at] if expected.started_at else None)
+    assert got.final_equity == expected.equity
+    curve = np.array([float(point.equity) for point in expected.equity_curve])
+    assert np.allclose(got.equity, curve, rtol=1e-12, atol=0)
     return got
 
 
