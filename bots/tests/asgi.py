@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import uvicorn
+from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.db import connection
 
 T = TypeVar("T")
@@ -39,6 +40,7 @@ class AsgiServer:
         self.thread: threading.Thread | None = None
 
     def start(self) -> None:
+        _fresh_channel_layer()
         config = uvicorn.Config(
             "config.asgi:application", host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
         )
@@ -55,6 +57,15 @@ class AsgiServer:
         if self.server is not None and self.thread is not None:
             self.server.should_exit = True
             self.thread.join(10)
+        _fresh_channel_layer()
+
+
+def _fresh_channel_layer() -> None:
+    """channels-redis lets one event loop at a time receive on a layer instance, and a server's
+    loop that ends with a socket's receive pending keeps that claim: the next server, or a test's
+    communicator on its own loop, gets "Two event loops are trying to receive() on one channel
+    layer at once!". Each server gets the process's layer afresh, as a new process would."""
+    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
 
 
 def in_worker(work: Callable[[], T]) -> T:
