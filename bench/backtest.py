@@ -25,6 +25,18 @@ The optimisation (bots/backtest/optimise.py) runs a seeded random search of `--r
 walk-forward validation (70% to choose, the rest to report) and the winner re-checked in exact
 mode: once in this process, then split in chunks over `--workers` processes as Celery workers
 would share it. `--optimise-only` skips the rest.
+
+Against backtesting.py (the `backtesting` package, a development requirement): the same grid
+written as its strategy (a limit order at each level, the counter-order at the neighbouring level
+once one fills, the maker fee as its commission, the start trade at market on the first open) runs
+on the same candles in this process beside exact mode and the kernel: candles/s of each, the
+ratios, and whether the fills (candle, side, price) are the same. `--versus-only` runs just that.
+Sizes there are whole units, so its market is quoted per lot step (a micro-bitcoin). One fill rule
+differs by design: backtesting.py places orders only between candles, while our venue rests a
+counter-order at once and fills it further along the same candle's path (open, nearer extreme,
+other extreme, close). Where a candle crosses two levels both ways, ours books the round trip in
+that candle and backtesting.py from the next one on; the count of such candles is printed. Its
+quantities are fixed per order (its fees are paid in cash), so only counts and prices compare.
 """
 
 from __future__ import annotations
@@ -39,9 +51,12 @@ import resource
 import sys
 import time
 import tracemalloc
+import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from importlib.metadata import version
 from pathlib import Path
 from typing import TypeVar
 
@@ -49,8 +64,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bots.backtest import exact, kernel, optimise  # noqa: E402 - after the project root is importable
+from bots.strategies import grid  # noqa: E402
 from bots.strategies.grid import Direction, GridConfig, Spacing, grid_lines  # noqa: E402
-from exchanges.base import Candle  # noqa: E402
+from exchanges.base import Candle, Side  # noqa: E402
 from exchanges.market_data.files import read_candle_file  # noqa: E402
 from exchanges.paper.instruments import INSTRUMENTS  # noqa: E402
 
@@ -218,6 +234,142 @@ def _megabytes(size: float) -> str:
     return f"{size / 2**20:.1f} MB"
 
 
+# Against backtesting.py ----------------------------------------------------------------------
+
+# backtesting.py trades whole units (a size below 1 is a share of equity), so its market is
+# quoted per micro-bitcoin, BTCUSDT's lot step: sizes are whole lot steps, prices scaled down.
+LOT = BTC.quantity_step
+
+
+def backtesting_py_grid(
+    config: GridConfig, candles: Sequence[Candle]
+) -> tuple[float, list[tuple[int, str, Decimal]]]:
+    """The same grid as a backtesting.py strategy: a limit order at each level, the counter-order
+    at the neighbouring level once one fills, the same fee (as its commission). Returns the run's
+    seconds and its fills as (candle index, side, price)."""
+    import pandas as pd
+    from backtesting import Backtest, Strategy
+
+    first_open = candles[0].open
+    layout = grid.preview(config, BTC, first_open)
+    lines = [level.price for level in layout.levels]
+    units = int(layout.quantity_per_order / LOT)
+    start_units = units * sum(1 for level in layout.levels if level.side is Side.SELL)
+    scale = float(LOT)
+    fills: list[tuple[int, str, Decimal]] = []
+
+    class Grid(Strategy):
+        def init(self) -> None:
+            self.resting: dict[object, tuple[str, int]] = {}
+            self.closed_seen = 0
+            if start_units:  # the start trade, at market on the first candle's open
+                self.buy(size=start_units, tag="start")
+            for line, level in enumerate(layout.levels):
+                if level.side is Side.BUY:
+                    self.rest("buy", line)
+                elif level.side is Side.SELL:
+                    self.rest("sell", line)
+
+        def rest(self, side: str, line: int) -> None:
+            price = float(lines[line]) * scale
+            order = self.buy(size=units, limit=price) if side == "buy" else self.sell(size=units, limit=price)
+            self.resting[order] = (side, line)
+
+        def next(self) -> None:
+            bar = len(self.data) - 2  # the first bar is a copy of the first candle's open
+            filled = [(order, placed) for order, placed in self.resting.items() if order not in self.orders]
+            if not filled:
+                return
+            # Its own fill prices: a buy opens a trade, a sell closes earlier ones (FIFO) at one price.
+            trades = (*self.trades, *self.closed_trades)
+            opened = [t for t in trades if t.entry_bar == bar + 1 and t.tag != "start"]
+            closed = self.closed_trades[self.closed_seen :]
+            self.closed_seen = len(self.closed_trades)
+            buys = [t.entry_price for t in opened if t.size > 0]
+            sells = {t.exit_price for t in closed if t.exit_bar == bar + 1}
+            sells |= {t.entry_price for t in opened if t.size < 0}
+            for side, prices in (("buy", buys), ("sell", sorted(sells))):
+                fills.extend((bar, side, unscaled(price)) for price in prices)
+            for order, (side, line) in filled:
+                del self.resting[order]
+                self.rest("sell", line + 1) if side == "buy" else self.rest("buy", line - 1)
+
+    rows = [(first_open,) * 4, *((c.open, c.high, c.low, c.close) for c in candles)]
+    frame = pd.DataFrame(
+        [[float(price) * scale for price in row] for row in rows],
+        columns=["Open", "High", "Low", "Close"],
+        index=pd.date_range("2024-01-01", periods=len(rows), freq="min"),
+    )
+    backtest = Backtest(
+        frame, Grid, cash=float(config.investment) * 2, commission=float(BTC.maker_fee), finalize_trades=False
+    )
+    began = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its notice that grid trades stay open at the end
+        backtest.run()
+    elapsed = time.perf_counter() - began
+    return elapsed, sorted(fills)
+
+
+def unscaled(price: float) -> Decimal:
+    """A backtesting.py price per lot step back in USDT per BTC, on the tick."""
+    return (Decimal(repr(float(price))) / LOT).quantize(BTC.tick_size)
+
+
+def our_fills(config: GridConfig, candles: Sequence[Candle]) -> list[tuple[int, str, Decimal]]:
+    index = {candle.open_time: i for i, candle in enumerate(candles)}
+    result = exact.run(config, BTC, candles)
+    return sorted((index[f.time], f.side.value, f.price) for f in result.fills if f.is_maker)
+
+
+def compare_fills(ours: list[tuple[int, str, Decimal]], theirs: list[tuple[int, str, Decimal]]) -> str:
+    same = sum((Counter(ours) & Counter(theirs)).values())
+    verdict = "same" if ours == theirs else "DIFFER"
+    line = (
+        f"fills {verdict}: ours {len(ours)}, backtesting.py {len(theirs)}, "
+        f"{same} identical (candle, side, price)"
+    )
+    refills = same_candle_refills(ours)
+    line += f"\n  candles where ours filled a counter-order in the candle that placed it: {len(refills)}"
+    if ours != theirs:
+        only_ours, only_theirs = Counter(ours) - Counter(theirs), Counter(theirs) - Counter(ours)
+        # backtesting.py fills those one candle later (at the open if it has gapped past the
+        # level); the levels' orders then run apart for a while, until both have crossed them.
+        first = min(fill[0] for fill in (*only_ours, *only_theirs))
+        answer = "yes" if first in refills else "NO"
+        line += f"\n  first difference at candle {first}, one of those candles: {answer}"
+    return line
+
+
+def same_candle_refills(ours: list[tuple[int, str, Decimal]]) -> set[int]:
+    """The candles where ours filled both a level and, further along the path, its counter-order:
+    backtesting.py places orders only between candles, so it fills the counter-order later."""
+    sides: dict[int, set[str]] = {}
+    for candle, side, _ in ours:
+        sides.setdefault(candle, set()).add(side)
+    return {candle for candle, seen in sides.items() if len(seen) == 2}
+
+
+def measure_versus(candles: Sequence[Candle], config: GridConfig, label: str) -> None:
+    count = len(candles)
+    series = kernel.CandleArrays.of(candles, BTC.tick_size)
+    kernel.run(config, BTC, series)  # load the compiled loop outside the timings
+    kernel_time = min(timed(lambda: kernel.run(config, BTC, series))[0] for _ in range(5))
+    exact_time, _ = timed(lambda: exact.run(config, BTC, candles))
+    theirs_time, theirs = backtesting_py_grid(config, candles)
+    ours = our_fills(config, candles)
+    print(  # noqa: T201
+        f"versus backtesting.py {version('backtesting')}: {label}, {count:,} candles, "
+        f"{config.grid_count} grids {config.lower_price}-{config.upper_price}\n"
+        f"  kernel          {count / kernel_time:>12,.0f} candles/s  ({kernel_time * 1000:.1f} ms)\n"
+        f"  exact mode      {count / exact_time:>12,.0f} candles/s  ({exact_time * 1000:.0f} ms)\n"
+        f"  backtesting.py  {count / theirs_time:>12,.0f} candles/s  ({theirs_time * 1000:.0f} ms)\n"
+        f"  ratios          kernel x{theirs_time / kernel_time:,.0f} backtesting.py, "
+        f"exact mode x{theirs_time / exact_time:,.1f}\n"
+        f"  {compare_fills(ours, theirs)}"
+    )
+
+
 def main() -> None:
     imported = peak_rss()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -230,6 +382,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=500, help="grids the optimisation tries")
     parser.add_argument("--workers", type=int, default=2, help="processes sharing the optimisation")
     parser.add_argument("--optimise-only", action="store_true", help="measure only the optimisation")
+    parser.add_argument("--versus-only", action="store_true", help="measure only against backtesting.py")
     args = parser.parse_args()
 
     shipped = read_candle_file(FIVE_MINUTES)
@@ -238,6 +391,9 @@ def main() -> None:
         return
     walk = random_walk(args.walk, args.seed)
     walk_config = walk_grid(walk, args.levels)
+    if args.versus_only:
+        versus(shipped, walk, walk_config)
+        return
     print("exact mode, best of", args.repeat)  # noqa: T201
     measure(
         "shipped 5m, 60 grids",
@@ -252,6 +408,14 @@ def main() -> None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
     measure_kernel(args.levels, args.seed, args.year, args.repeat, imported)
     measure_optimisation(shipped, args.runs, args.seed, args.workers)
+    versus(shipped, walk, walk_config)
+
+
+def versus(shipped: Sequence[Candle], walk: Sequence[Candle], walk_config: GridConfig) -> None:
+    measure_versus(walk, walk_config, "1m walk")
+    for grids in (60, 8):  # 8: levels farther apart than the candles reach, no same-candle refill
+        config = GridConfig("BTCUSDT", Decimal(16000), Decimal(24000), grids, Decimal(10000))
+        measure_versus(shipped, config, "shipped 5m")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from accounts.models import User
 from billing.entitlements import PlanLimitReached
 from billing.pages import refuse
 from bots import actions, codec, funds
+from bots.backtests import recent
 from bots.backtests.models import Backtest
 from bots.forms import (
     DEFAULT_GRID_COUNT,
@@ -222,6 +223,13 @@ def wallet(market: Market | None, instrument: Instrument | None) -> dict[str, st
     }
 
 
+def hindsight(preview: Preview) -> recent.Hindsight | recent.Unavailable | None:
+    """The config over the newest 30 days of candles, beside the static figures."""
+    if preview.result is None or preview.config is None:
+        return None
+    return recent.hindsight(preview.config, preview.result.instrument)
+
+
 def fee_percent(fee: Decimal) -> str:
     return format_amount(fee * 100, "0.001").rstrip("0").rstrip(".") + "%"
 
@@ -245,6 +253,7 @@ def _context(
         "fields": {bound.name: (bound, errors.get(bound.name, [])) for bound in form},
         "non_field_errors": errors.get("__all__", []) or ([form.venue_error] if form.venue_error else []),
         "summary": summary(preview),
+        "hindsight": hindsight(preview),
         "wallet": wallet(market, instrument),
         **extra,
     }
