@@ -47,6 +47,13 @@ class RiskRulesForm(forms.ModelForm):
         model = RiskRules
         fields = ("daily_loss_limit", "daily_loss_action", "max_total_investment", "max_bots_per_symbol")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("daily_loss_limit", "max_total_investment"):
+            stored = self.initial.get(name)
+            if isinstance(stored, Decimal):
+                self.initial[name] = format(stored.normalize(), "f")  # 250, not 250.00000000
+
     def _positive(self, name: str) -> Decimal | None:
         value: Decimal | None = self.cleaned_data.get(name)
         if value is not None and value <= 0:

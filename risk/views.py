@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -31,7 +32,11 @@ def _page(request: HttpRequest, form: RiskRulesForm, kill: KillSwitchForm, statu
         losses: list[actions.QuoteLoss] | None = actions.todays_losses(user)
     except ExchangeError:
         losses = None  # a venue not answering: the page still shows and saves the rules
+    limit = rules.daily_loss_limit
     context: dict[str, Any] = {
+        # The meter turns amber past half the limit and red past four fifths.
+        "meter_low": limit / 2 if limit else None,
+        "meter_high": limit * Decimal("0.8") if limit else None,
         "form": form,
         "kill": kill,
         "rules": rules,
