@@ -8,6 +8,7 @@ from accounts.models import AuditEvent, User
 from accounts.tests.api import bearer, error_of
 from accounts.tests.factories import make_user
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
+from bots.tests.test_wizard import review, worked_example
 from risk.models import LossAction, RiskRules
 from risk.tests.test_rules import client_for, losing_day, running_bot, set_rules
 
@@ -145,3 +146,18 @@ def test_a_read_token_cannot_change_the_rules(trader: User) -> None:
     )
     assert response.status_code == 403
     assert not RiskRules.objects.filter(user=trader).exists()
+
+
+def test_the_wizard_keeps_a_bot_the_rules_refuse_as_a_draft(trader: User) -> None:
+    first = running_bot(trader, "first")
+    set_rules(trader, max_total_investment=D("1500"))
+    client = client_for(trader)
+    data = worked_example(first.exchange_account, name="Second")
+    token = review(client, data)
+
+    response = client.post("/bots/new/", {**data, "token": token, "confirm": "1"}, follow=True)
+
+    page = response.content.decode()
+    assert "over your risk limit of 1,500" in page
+    assert "“Second” is saved as a draft: start it once your risk rules allow." in page
+    assert Bot.objects.get(name="Second").status == BotStatus.DRAFT
