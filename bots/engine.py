@@ -59,6 +59,7 @@ from exchanges.base import OrderStatus as VenueStatus
 from exchanges.models import ExchangeAccount, ExchangeName
 from exchanges.paper.models import PaperAccount, PaperFill, PaperOrder
 from exchanges.registry import exchange_for_account
+from risk import checks as risk_checks
 from trading.ledger import START_LOT, Ledger, LedgerFill, LedgerSummary
 from trading.models import LIVE_STATUSES, EquitySnapshot, Order, OrderPurpose, OrderStatus
 from trading.models import Fill as FillRow
@@ -442,6 +443,10 @@ def _check_plan(bot: Bot) -> None:
         entitlements.check_engine_start(bot)
     except entitlements.PlanLimitReached as exc:
         raise BotHalted(f"{exc.refusal.sentence} See the plans at {exc.refusal.upgrade_url}") from exc
+    try:
+        risk_checks.check_start(bot, engine=True)
+    except risk_checks.RiskLimitReached as exc:
+        raise BotHalted(str(exc)) from exc
 
 
 def _begin_start(bot: Bot, exchange: Exchange) -> None:

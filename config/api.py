@@ -30,6 +30,8 @@ from exchanges import base as exchange_errors
 from exchanges.api.views import ExchangeAccountViewSet
 from exchanges.registry import VenueNotAllowed
 from notifications.api.views import NotificationViewSet
+from risk.api import RiskRulesView
+from risk.checks import RiskLimitReached
 from trading.api.views import FillViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -44,6 +46,9 @@ router.register("backtests", BacktestViewSet, basename="api-backtest")
 router.register("notifications", NotificationViewSet, basename="api-notification")
 
 urlpatterns = [
+    path(
+        "v1/risk-rules/", RiskRulesView.as_view({"get": "retrieve", "put": "update"}), name="api-risk-rules"
+    ),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
@@ -74,6 +79,8 @@ def translate(exc: Exception) -> Exception:
         return validation_error(exc.errors)
     if isinstance(exc, PlanLimitReached):
         return ApiError(403, "plan_limit", exc.refusal.message, fields=exc.refusal.as_fields())
+    if isinstance(exc, RiskLimitReached):
+        return ApiError(409, "risk_limit", str(exc))
     if isinstance(exc, InvalidTransition):
         return ApiError(409, "invalid_transition", str(exc))
     if isinstance(exc, DjangoValidationError):

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "exchanges",
     "trading",
     "notifications",
+    "risk",
 ]
 
 MIDDLEWARE = [
@@ -235,6 +236,10 @@ CELERY_BEAT_SCHEDULE = {
     "prune-notifications": {
         "task": "notifications.tasks.prune_old_notifications",
         "schedule": 86400.0,
+    },
+    "check-daily-loss-limits": {
+        "task": "risk.tasks.check_daily_loss_limits",
+        "schedule": 30.0,
     },
     "dispatch-bots": {
         "task": "bots.tasks.dispatch_due_bots",

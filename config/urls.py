@@ -20,6 +20,7 @@ urlpatterns = [
     path("account/webhooks/", include("bots.webhook_urls")),
     path("", include("accounts.urls")),
     path("", include("notifications.urls")),
+    path("", include("risk.urls")),
     path("accounts/", include("allauth.urls")),
     path("exchange-accounts/", include("exchanges.urls")),
     path("bots/", include("bots.urls")),

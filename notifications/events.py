@@ -18,6 +18,7 @@ class Kind(models.TextChoices):
     LIMIT_REACHED = "billing.limit_reached", "Plan limit reached"
     PAYMENT_FAILED = "billing.payment_failed", "Payment failed"
     NEW_DEVICE_LOGIN = "security.new_login", "Sign-in from a new device"
+    RISK_DAILY_LOSS = "risk.daily_loss", "Daily loss limit reached"
 
 
 class Severity(models.TextChoices):
@@ -40,7 +41,14 @@ class Mode(models.TextChoices):
 
 
 CRITICAL_KINDS = frozenset(
-    {Kind.BOT_ERROR, Kind.BOT_STOP_LOSS, Kind.LIMIT_REACHED, Kind.PAYMENT_FAILED, Kind.NEW_DEVICE_LOGIN}
+    {
+        Kind.BOT_ERROR,
+        Kind.BOT_STOP_LOSS,
+        Kind.LIMIT_REACHED,
+        Kind.PAYMENT_FAILED,
+        Kind.NEW_DEVICE_LOGIN,
+        Kind.RISK_DAILY_LOSS,
+    }
 )
 
 # Channels whose matrix lives here; webhooks subscribe per endpoint on their own page.
@@ -62,6 +70,7 @@ _OUTSIDE_THE_APP = frozenset(
         Kind.LIMIT_REACHED,
         Kind.PAYMENT_FAILED,
         Kind.NEW_DEVICE_LOGIN,
+        Kind.RISK_DAILY_LOSS,
     }
 )
 

@@ -39,6 +39,7 @@ from bots.views.charts import candle_points
 from exchanges.base import CANDLE_INTERVALS, ExchangeError, Instrument
 from exchanges.instruments import instrument_for, recent_candles
 from exchanges.models import ExchangeAccount
+from risk.checks import RiskLimitReached
 from trading.ledger import LedgerSummary
 from trading.models import LIVE_STATUSES, Fill, Order, OrderPurpose, OrderStatus
 from trading.numbers import exact
@@ -524,6 +525,8 @@ def _act(request: HttpRequest, pk: int, act: Any, done: str) -> HttpResponse:
         messages.error(request, str(exc))
     except PlanLimitReached as exc:
         refuse(request, exc)
+    except RiskLimitReached as exc:
+        messages.error(request, str(exc))
     else:
         messages.success(request, done.format(name=bot.name))
     return redirect("bot_detail", pk=bot.pk)

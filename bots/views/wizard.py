@@ -42,6 +42,7 @@ from exchanges.base import Candle, ExchangeError, Instrument
 from exchanges.instruments import instrument_for, recent_candles
 from exchanges.models import ExchangeAccount, ExchangeName
 from exchanges.registry import exchange_for_account
+from risk.checks import RiskLimitReached
 from trading.numbers import exact
 from trading.templatetags.money import format_amount
 
@@ -476,6 +477,10 @@ def _confirm(request: HttpRequest) -> HttpResponse:
     except PlanLimitReached as exc:
         refuse(request, exc)
         messages.info(request, f"“{bot.name}” is saved as a draft: start it once your plan has room.")
+        return HttpResponseRedirect(bot_url(bot.pk))
+    except RiskLimitReached as exc:
+        messages.error(request, str(exc))
+        messages.info(request, f"“{bot.name}” is saved as a draft: start it once your risk rules allow.")
         return HttpResponseRedirect(bot_url(bot.pk))
     messages.success(request, f"“{bot.name}” is created and starting.")
     return HttpResponseRedirect(bot_url(bot.pk))
