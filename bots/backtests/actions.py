@@ -13,7 +13,7 @@ from accounts.models import User
 from billing import entitlements
 from bots import codec
 from bots.backtest import optimise
-from bots.backtests.candles import Source, Window, find_source
+from bots.backtests.candles import Source, Window, find_source, on_hand_sentence
 from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus, Optimisation
 from bots.strategies import grid
 from exchanges.base import Instrument
@@ -97,8 +97,8 @@ def check_window(
         raise BacktestError(
             {
                 "symbol": [
-                    f"No {symbol} {interval} candles are stored between {start:%Y-%m-%d %H:%M} and "
-                    f"{end:%Y-%m-%d %H:%M} UTC. Import them first (manage.py import_candles)."
+                    f"No {symbol} {interval} candles are on hand between {start:%Y-%m-%d %H:%M} and "
+                    f"{end:%Y-%m-%d %H:%M} UTC. {on_hand_sentence(symbol)}"
                 ]
             }
         )

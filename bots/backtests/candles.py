@@ -12,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Max, Min
 
 from exchanges.base import Candle
 from exchanges.market_data import files, intervals, store
@@ -94,3 +98,40 @@ def load(venue: str, symbol: str, window: Window) -> list[Candle]:
         return []
     import_from_file(path, store.Series(venue, symbol, window.interval))
     return store.candles_between(venue, symbol, window.interval, window.first, window.last)
+
+
+@dataclass(frozen=True)
+class Span:
+    interval: str
+    first: datetime  # the first candle's open time
+    last: datetime  # the last candle's open time
+
+    def __str__(self) -> str:
+        return f"{self.interval} from {self.first:%Y-%m-%d} to {self.last:%Y-%m-%d}"
+
+
+def spans_on_hand(symbol: str) -> list[Span]:
+    """Each interval of `symbol` a backtest can read, with the open times it covers: the store's
+    series (one grouped query) and the shipped files not yet imported, finest interval first."""
+    spans = {
+        row["interval"]: Span(row["interval"], row["first"], row["last"])
+        for row in StoredCandle.objects.filter(venue__in=VENUES, symbol=symbol)
+        .values("interval")
+        .annotate(first=Min("open_time"), last=Max("open_time"))
+    }
+    for path in files.candle_files(Path(settings.PRICE_DATA_DIR)):
+        series = files.series_named_by(path)
+        if series is None or series.symbol != symbol or series.interval in spans:
+            continue
+        candles = files.read_candle_file(path)
+        if candles:
+            spans[series.interval] = Span(series.interval, candles[0].open_time, candles[-1].open_time)
+    order = list(intervals.WIDTHS)  # finest first
+    return sorted(spans.values(), key=lambda span: order.index(span.interval))
+
+
+def on_hand_sentence(symbol: str) -> str:
+    spans = spans_on_hand(symbol)
+    if not spans:
+        return f"No candles of {symbol} are on hand yet."
+    return f"Candles of {symbol} on hand: {'; '.join(str(span) for span in spans)}."

@@ -12,6 +12,7 @@ from django import forms
 from django.utils import timezone
 
 from bots.backtests.actions import BacktestError
+from bots.backtests.candles import spans_on_hand
 from bots.forms import BotForm, grid_config_from, with_default_choices
 from bots.strategies import grid
 from exchanges.market_data import intervals
@@ -26,6 +27,7 @@ GRID_FIELDS = (
     "investment",
     "trigger_price",
 )
+DEFAULT_SYMBOL = "BTCUSDT"
 DEFAULT_INTERVAL = "1h"
 DEFAULT_DAYS = 30
 # Keys of a refusal that have no field of their own on this form.
@@ -56,11 +58,10 @@ class BacktestForm(forms.Form):
         assert isinstance(symbol_field, forms.ChoiceField)
         symbol_field.choices = [(symbol, symbol) for symbol in sorted(INSTRUMENTS)]
         if not self.is_bound:
-            today = timezone.now().date()
-            self.initial.setdefault("symbol", "BTCUSDT")
-            self.initial.setdefault("start", today - timedelta(days=DEFAULT_DAYS))
-            self.initial.setdefault("end", today)
+            self.initial.setdefault("symbol", DEFAULT_SYMBOL)
             self.initial.setdefault("grid_count", 10)
+            if "start" not in self.initial and "end" not in self.initial:
+                self.initial.update(default_window(self.initial["symbol"]))
 
     def clean(self) -> dict[str, Any]:
         return with_default_choices(self, super().clean() or {})
@@ -79,6 +80,19 @@ class BacktestForm(forms.Form):
             field = name if name in self.fields and key not in _NON_FIELD_KEYS else None
             for message in messages:
                 self.add_error(field, message)
+
+
+def default_window(symbol: str) -> dict[str, Any]:
+    """The newest DEFAULT_DAYS of the finest series on hand, so the first run finds candles; the
+    last DEFAULT_DAYS up to today when there are none (the refusal then says what is on hand)."""
+    spans = spans_on_hand(symbol)
+    if not spans:
+        today = timezone.now().date()
+        return {"interval": DEFAULT_INTERVAL, "start": today - timedelta(days=DEFAULT_DAYS), "end": today}
+    finest = spans[0]
+    end = finest.last.date()  # the window ends at its 00:00, so the last day's candles stay out
+    start = max(finest.first.date() + timedelta(days=1), end - timedelta(days=DEFAULT_DAYS))
+    return {"interval": finest.interval, "start": start, "end": end}
 
 
 def _midnight(day: date) -> datetime:

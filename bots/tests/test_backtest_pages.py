@@ -263,3 +263,25 @@ def test_a_backtest_beyond_the_plan_is_refused_on_the_page_with_the_way_up(db: N
     assert "/pricing/" in page
     assert 'value="16400"' in page
     assert Backtest.objects.filter(owner=trader).count() == 5
+
+
+def test_the_forms_first_window_has_candles_and_a_refusal_says_what_is_on_hand(trader, queued) -> None:
+    """A trader's first run, with the form as it opens, finds candles: the window is the newest
+    30 days of the finest series on hand, not the last 30 days up to today."""
+    client = signed_in(trader)
+    form = client.get("/backtests/").context["form"]
+    assert (form.initial["interval"], str(form.initial["start"]), str(form.initial["end"])) == (
+        "5m",
+        "2023-01-10",
+        "2023-02-09",
+    )
+    opened = {**FORM, "interval": "5m", "start": "2023-01-10", "end": "2023-02-09"}
+    backtest = run_one(client, **opened)
+    assert backtest.status == BacktestStatus.DONE
+
+    refused = client.post("/backtests/", {**FORM, "interval": "1h"})
+    assert refused.status_code == 400
+    message = strip_tags(refused.content.decode())
+    assert "No BTCUSDT 1h candles are on hand between 2023-01-03 00:00 and 2023-01-10 00:00 UTC." in message
+    assert "Candles of BTCUSDT on hand: 5m from 2023-01-02 to 2023-02-09." in message
+    assert "manage.py" not in message
