@@ -103,7 +103,8 @@ def test_the_figures_equal_an_exact_mode_run_over_the_same_window(
     assert shown(html, "hindsight-buy-and-hold") == percent(figures.buy_and_hold_return)
     assert grid_fills > 20  # the window really trades
     assert figures.round_trips > 5
-    assert "Over 30 days of replayed candles from 2023-01-10 21:20 to 2023-02-09 21:20 UTC" in html
+    window_text = "Over 30 days of replayed candles from 2023-01-10 21:20 to 2023-02-09 21:20 UTC"
+    assert f"{window_text} (8,640 5-minute candles)" in html
     assert (window.first, window.last) == (candles[0].open_time, candles[-1].open_time)
 
 
