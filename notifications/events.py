@@ -15,7 +15,7 @@ class Kind(models.TextChoices):
     ORDER_FILLED = "order.filled", "Order filled"
     DEAL_CLOSED = "deal.closed", "Deal closed"
     DAILY_SUMMARY = "summary.daily", "Daily summary"
-    LIMIT_REACHED = "billing.limit_reached", "Plan limit reached"
+    LIMIT_REACHED = "billing.limit_reached", "Plan or risk limit reached"
     PAYMENT_FAILED = "billing.payment_failed", "Payment failed"
     NEW_DEVICE_LOGIN = "security.new_login", "Sign-in from a new device"
     RISK_DAILY_LOSS = "risk.daily_loss", "Daily loss limit reached"
