@@ -24,6 +24,7 @@ ALERT_FIELDS = ("exchange_account", "symbol", "direction", "price", "channels", 
 class PriceAlertForm(forms.Form):
     exchange_account = forms.ModelChoiceField(
         queryset=ExchangeAccount.objects.none(),
+        empty_label=None,  # the first account is chosen: most traders have one
         label="Exchange account",
         help_text="Whose market price counts.",
         error_messages={"invalid_choice": "Choose one of your exchange accounts."},

@@ -26,7 +26,7 @@ class PreferencesForm(forms.Form):
             ("", "No daily summary"),
             *((str(hour), f"Every day at {hour:02d}:00") for hour in range(24)),
         ],
-        label="Daily summary",
+        label="When",
         help_text="Your bots' PnL today and in total, the day's fills, and what needs your attention.",
     )
 

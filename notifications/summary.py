@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -74,7 +74,11 @@ def claim(schedule: DailySummary, day: date) -> bool:
 def send_due_summaries(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     sent = 0
-    for schedule in DailySummary.objects.select_related("user").order_by("pk").iterator():
+    # No time zone's date runs more than a day ahead of UTC's: a summary sent on that date or
+    # later is today's wherever the trader lives.
+    done_on = now.astimezone(UTC).date() + timedelta(days=1)
+    candidates = DailySummary.objects.filter(Q(last_summary_on__isnull=True) | Q(last_summary_on__lt=done_on))
+    for schedule in candidates.select_related("user").order_by("pk").iterator():
         if not is_due(schedule, now):
             continue
         try:
