@@ -35,6 +35,14 @@ Figures:
 - fill -> counter-order p50/p95: from outside, on the exchange's own clock: the paper
   fill's time to the creation of the bot's counter-order on the paper exchange (the same
   grid interval, the other side, the first one after the fill).
+
+`--slow-channel SECONDS` (a notifications mode): a local SMTP server (aiosmtpd) that takes
+SECONDS to accept each message stands in for a slow channel, and the workers mail through
+it. After the usual window (fills not notified: the default), every trader turns fill
+notifications on, in the app and by email, and a second window of the same length is
+measured; tick latency p50/p95 and dispatch lag are printed side by side, with how many
+notifications the second window recorded and mailed. `--delivery-concurrency N` runs the
+deliveries (the webhooks queue) on a worker of their own instead of the routine workers.
 """
 
 from __future__ import annotations
@@ -171,6 +179,9 @@ class WorkerConfig:
     # Niceness of the routine workers when the priority queue has its own: under load the
     # kernel then gives a fill's wake-up the CPU before routine ticks.
     routine_nice: int = 0
+    # A worker of its own for deliveries (the webhooks queue, which notifications share), with
+    # this many processes; 0: the routine workers drain it, as the Procfile has it.
+    delivery_concurrency: int = 0
 
 
 def start_workers(config: WorkerConfig, env: dict[str, str], log_dir: Path) -> list[subprocess.Popen[bytes]]:
@@ -183,6 +194,11 @@ def start_workers(config: WorkerConfig, env: dict[str, str], log_dir: Path) -> l
         ]
     routine = ",".join(q for q in all_queues.split(",") if q != settings.CELERY_PRIORITY_QUEUE)
     workers = [_worker(0, settings.CELERY_PRIORITY_QUEUE, config.priority_concurrency, config, env, log_dir)]
+    if config.delivery_concurrency:
+        # Notification and webhook deliveries on a worker of their own, off the routine ticks' processes.
+        deliveries = settings.CELERY_WEBHOOKS_QUEUE
+        routine = ",".join(q for q in routine.split(",") if q != deliveries)
+        workers.append(_worker(99, deliveries, config.delivery_concurrency, config, env, log_dir))
     workers += [
         _worker(n + 1, routine, config.concurrency, config, env, log_dir, nice=config.routine_nice)
         for n in range(config.processes)
@@ -264,6 +280,94 @@ def price_walk(rng: random.Random, volatility: float) -> Loop:
         market.set_price(SYMBOL, Decimal(f"{price[0]:.1f}"))
 
     return Loop("price-walk", step)
+
+
+# Notifications through a slow channel (--slow-channel) -----------------------------
+
+
+def slow_smtp_server(delay: float) -> tuple[Any, int]:
+    """An SMTP server on a free local port that sleeps `delay` seconds before accepting each
+    message: a mail provider having a bad day. Returns (controller, port)."""
+    import asyncio
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    class Slow:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            await asyncio.sleep(delay)
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Slow(), hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, port
+
+
+def notify_fills_by_email() -> int:
+    """Every bench trader gets fills in the app and by email (to a verified address)."""
+    from allauth.account.models import EmailAddress
+
+    from accounts.models import User
+    from notifications import preferences
+    from notifications.events import Channel, Kind, Mode
+    from notifications.models import Preference
+
+    users = list(User.objects.filter(email__endswith="@bench.local").values_list("pk", "email"))
+    EmailAddress.objects.bulk_create(
+        [EmailAddress(user_id=pk, email=email, verified=True, primary=True) for pk, email in users],
+        ignore_conflicts=True,
+    )
+    Preference.objects.bulk_create(
+        [
+            Preference(user_id=pk, kind=Kind.ORDER_FILLED, channel=channel, mode=Mode.ON)
+            for pk, _ in users
+            for channel in (Channel.IN_APP, Channel.EMAIL)
+        ],
+        ignore_conflicts=True,
+    )
+    for pk, _ in users:
+        preferences.forget(pk)  # the workers read the matrix from the shared cache
+    return len(users)
+
+
+def notification_figures(window_start: float, window_end: float) -> dict[str, int]:
+    from datetime import UTC, datetime
+
+    from notifications.models import Delivery, Notification
+
+    start, end = datetime.fromtimestamp(window_start, UTC), datetime.fromtimestamp(window_end, UTC)
+    emails = Delivery.objects.filter(notification__created_at__range=(start, end), channel="email")
+    return {
+        "recorded": Notification.objects.filter(created_at__range=(start, end)).count(),
+        "emails": emails.count(),
+        "emails_sent": emails.filter(status="sent").count(),
+    }
+
+
+def report_side_by_side(
+    quiet: dict[str, Any], noisy: dict[str, Any], mails: dict[str, int], delay: float
+) -> None:
+    ms = 1000.0
+    rows = [("", "notifications off", f"fills notified, SMTP {delay:g} s/message")]
+    for label, key, p in (
+        ("tick latency p50", "latency", 50),
+        ("tick latency p95", "latency", 95),
+        ("dispatch lag p50", "lag", 50),
+        ("dispatch lag p95", "lag", 95),
+    ):
+        rows.append(
+            (label, f"{percentile(quiet[key], p) * ms:.1f} ms", f"{percentile(noisy[key], p) * ms:.1f} ms")
+        )
+    rows.append(("ticks in window", str(quiet["ticks"]), str(noisy["ticks"])))
+    rows.append(("notifications recorded", "0", str(mails["recorded"])))
+    rows.append(("emails queued / sent", "-", f"{mails['emails']} / {mails['emails_sent']}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    print()  # noqa: T201
+    for row in rows:
+        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))  # noqa: T201
 
 
 # Measuring ---------------------------------------------------------------------
@@ -427,13 +531,35 @@ def main() -> None:
         help="seconds between the warm-up and the window, for the start's backlog to drain",
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--slow-channel",
+        type=float,
+        default=0.0,
+        help="seconds a local SMTP server takes per message; then a second window with fills notified",
+    )
+    parser.add_argument(
+        "--delivery-concurrency",
+        type=int,
+        default=0,
+        help="processes of a worker of its own for deliveries (0: the routine workers drain them)",
+    )
     args = parser.parse_args()
     workers_config = WorkerConfig(
-        args.workers, args.pool, args.concurrency, args.prefetch, args.priority_concurrency, args.routine_nice
+        args.workers,
+        args.pool,
+        args.concurrency,
+        args.prefetch,
+        args.priority_concurrency,
+        args.routine_nice,
+        args.delivery_concurrency,
     )
     rng = random.Random(args.seed)  # noqa: S311 - a price walk, not a secret
 
     env = bench_environment()
+    smtp = None
+    if args.slow_channel:
+        smtp, port = slow_smtp_server(args.slow_channel)
+        env["EMAIL_URL"] = os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{port}"
     setup_django()
     print(f"Creating {args.bots} bots ...")  # noqa: T201
     create_bots(args.bots, args.interval, rng)
@@ -452,6 +578,11 @@ def main() -> None:
         time.sleep(args.seconds)
         window_end = time.time()
         overdue = overdue_bots(2.0)
+        if smtp is not None:
+            print(f"Fills notified for {notify_fills_by_email()} traders; measuring {args.seconds} s ...")  # noqa: T201
+            noisy_start = time.time()
+            time.sleep(args.seconds)
+            noisy_end = time.time()
         loops[1].stop()  # the market stops; the last fills' counter-orders still land
         time.sleep(GRACE_SECONDS)
     finally:
@@ -459,6 +590,15 @@ def main() -> None:
             with contextlib.suppress(Exception):
                 loop.stop()
         stop_workers(workers)
+    if smtp is not None:
+        mails = notification_figures(noisy_start, noisy_end)
+        smtp.stop()
+        report_side_by_side(
+            tick_figures(window_start, window_end),
+            tick_figures(noisy_start, noisy_end),
+            mails,
+            args.slow_channel,
+        )
     ticks = tick_figures(window_start, window_end)
     ticks["overdue"] = overdue
     report(args, workers_config, ticks, fill_figures(window_start, window_end))

@@ -20,6 +20,7 @@ from bots.webhooks import emit as webhooks
 from exchanges.instruments import instrument_for
 from exchanges.models import ExchangeAccount
 from exchanges.registry import exchange_for_account
+from notifications import limits
 from risk import checks as risk_checks
 from trading.models import LIVE_STATUSES, Order, OrderStatus
 
@@ -104,11 +105,18 @@ def do_start_bot(bot: Bot) -> Bot:
     """A new run with fresh books: the grid is laid out again around the current price.
     Raises PlanLimitReached when the owner's plan has no slot left for another bot like it, and
     RiskLimitReached when the owner's own risk rules refuse it."""
-    with transaction.atomic():
-        entitlements.lock_user(bot.owner)
-        entitlements.check_start_bot(bot)
-        risk_checks.check_start(bot)
-        bot = _start(bot)
+    try:
+        with transaction.atomic():
+            entitlements.lock_user(bot.owner)
+            entitlements.check_start_bot(bot)
+            risk_checks.check_start(bot)
+            bot = _start(bot)
+    except entitlements.PlanLimitReached as exc:
+        limits.start_refused(bot, limits.PLAN, exc.refusal.sentence, limit=exc.refusal.limit.key)
+        raise
+    except risk_checks.RiskLimitReached as exc:
+        limits.start_refused(bot, limits.RISK, str(exc))
+        raise
     _enqueue_tick(bot.pk)
     return bot
 

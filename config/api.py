@@ -29,6 +29,7 @@ from config.csp import csp_allow
 from exchanges import base as exchange_errors
 from exchanges.api.views import ExchangeAccountViewSet
 from exchanges.registry import VenueNotAllowed
+from notifications.api.alerts import PriceAlertViewSet
 from notifications.api.views import NotificationViewSet
 from risk.api import RiskRulesView
 from risk.checks import RiskLimitReached
@@ -44,6 +45,7 @@ router.register("webhooks", WebhookEndpointViewSet, basename="api-webhook")
 router.register("backtests/optimize", OptimisationViewSet, basename="api-optimisation")
 router.register("backtests", BacktestViewSet, basename="api-backtest")
 router.register("notifications", NotificationViewSet, basename="api-notification")
+router.register("alerts", PriceAlertViewSet, basename="api-price-alert")
 
 urlpatterns = [
     path(

@@ -241,6 +241,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "risk.tasks.check_daily_loss_limits",
         "schedule": 30.0,
     },
+    "check-price-alerts": {
+        "task": "notifications.tasks.check_price_alerts",
+        "schedule": env.float("PRICE_ALERT_INTERVAL", default=15.0),
+    },
+    # Each trader's summary goes out within this long after their chosen hour begins.
+    "send-daily-summaries": {
+        "task": "notifications.tasks.send_daily_summaries",
+        "schedule": 300.0,
+    },
     "dispatch-bots": {
         "task": "bots.tasks.dispatch_due_bots",
         "schedule": env.float("BOT_DISPATCH_INTERVAL", default=1.0),

@@ -32,6 +32,14 @@ def absolute(path: str) -> str:
     return settings.NOTIFICATIONS_SITE_URL.rstrip("/") + path
 
 
+def email_templates(kind: str, extension: str) -> list[str]:
+    """A kind's own mail template (e.g. the daily summary's table) if it has one, else the common one."""
+    return [
+        f"notifications/email/{kind.replace('.', '_')}.{extension}",
+        f"notifications/email/event.{extension}",
+    ]
+
+
 def send_email(delivery: Delivery) -> None:
     notification = delivery.notification
     user = notification.user
@@ -53,7 +61,7 @@ def send_email(delivery: Delivery) -> None:
     }
     message = EmailMultiAlternatives(
         subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{notification.title}",
-        body=render_to_string("notifications/email/event.txt", context),
+        body=render_to_string(email_templates(notification.kind, "txt"), context),
         to=[user.email],
         connection=get_connection(timeout=settings.EMAIL_TIMEOUT or DEFAULT_EMAIL_TIMEOUT),
         headers={
@@ -62,7 +70,9 @@ def send_email(delivery: Delivery) -> None:
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )
-    message.attach_alternative(render_to_string("notifications/email/event.html", context), "text/html")
+    message.attach_alternative(
+        render_to_string(email_templates(notification.kind, "html"), context), "text/html"
+    )
     message.send()
 
 

@@ -15,10 +15,11 @@ class Kind(models.TextChoices):
     ORDER_FILLED = "order.filled", "Order filled"
     DEAL_CLOSED = "deal.closed", "Deal closed"
     DAILY_SUMMARY = "summary.daily", "Daily summary"
-    LIMIT_REACHED = "billing.limit_reached", "Plan limit reached"
+    LIMIT_REACHED = "billing.limit_reached", "Plan or risk limit reached"
     PAYMENT_FAILED = "billing.payment_failed", "Payment failed"
     NEW_DEVICE_LOGIN = "security.new_login", "Sign-in from a new device"
     RISK_DAILY_LOSS = "risk.daily_loss", "Daily loss limit reached"
+    PRICE_ALERT = "price.alert", "Price alert"
 
 
 class Severity(models.TextChoices):
@@ -71,6 +72,9 @@ _OUTSIDE_THE_APP = frozenset(
         Kind.PAYMENT_FAILED,
         Kind.NEW_DEVICE_LOGIN,
         Kind.RISK_DAILY_LOSS,
+        # Asked for by the trader: an alert they set, a summary at the hour they chose.
+        Kind.PRICE_ALERT,
+        Kind.DAILY_SUMMARY,
     }
 )
 

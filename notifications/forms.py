@@ -18,6 +18,17 @@ class PreferencesForm(forms.Form):
         required=False, label="Quiet from", widget=forms.TimeInput(attrs={"type": "time"})
     )
     quiet_end = forms.TimeField(required=False, label="until", widget=forms.TimeInput(attrs={"type": "time"}))
+    summary_hour = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[
+            ("", "No daily summary"),
+            *((str(hour), f"Every day at {hour:02d}:00") for hour in range(24)),
+        ],
+        label="When",
+        help_text="Your bots' PnL today and in total, the day's fills, and what needs your attention.",
+    )
 
     def __init__(self, *args: Any, matrix: dict[tuple[str, str], str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -93,3 +93,73 @@ class QuietHours(models.Model):
 
     def __str__(self) -> str:
         return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+class AlertDirection(models.TextChoices):
+    ABOVE = "above", "Rises to or above"
+    BELOW = "below", "Falls to or below"
+
+
+class PriceAlertQuerySet(models.QuerySet["PriceAlert"]):
+    def owned_by(self, user: object) -> PriceAlertQuerySet:
+        return self.filter(user=user)
+
+    def armed(self) -> PriceAlertQuerySet:
+        return self.filter(fired_at__isnull=True)
+
+
+class PriceAlert(models.Model):
+    """ "BTCUSDT above 70000 on my paper account": fires once, the first time a price check finds
+    it met (`fired_at` claims it), until the trader re-arms it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="price_alerts")
+    # The venue whose price counts: prices differ between venues (and a paper market is its own).
+    exchange_account = models.ForeignKey(
+        "exchanges.ExchangeAccount", on_delete=models.CASCADE, related_name="price_alerts"
+    )
+    symbol = models.CharField(max_length=32)
+    direction = models.CharField(max_length=10, choices=AlertDirection.choices)
+    price = models.DecimalField(max_digits=38, decimal_places=18)
+    # The channels to alert on; empty follows the "Price alert" row of the notification settings.
+    channels = models.JSONField(default=list, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    fired_at = models.DateTimeField(null=True, blank=True)
+    fired_price = models.DecimalField(max_digits=38, decimal_places=18, null=True, blank=True)
+    # Counts re-arms, so that each firing is its own event (the notification's dedupe key).
+    armed_count = models.PositiveIntegerField(default=1)
+
+    objects = PriceAlertQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(
+                fields=("exchange_account", "symbol"),
+                condition=models.Q(fired_at__isnull=True),
+                name="price_alert_armed",
+            ),
+            models.Index(fields=("user", "created_at"), name="price_alert_by_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.direction} {self.price}"
+
+    def is_met(self, price: object) -> bool:
+        if self.direction == AlertDirection.ABOVE:
+            return bool(price >= self.price)  # type: ignore[operator]
+        return bool(price <= self.price)  # type: ignore[operator]
+
+
+class DailySummary(models.Model):
+    """The trader's daily summary: sent at `hour` o'clock in their time zone, once a local day."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="daily_summary"
+    )
+    hour = models.PositiveSmallIntegerField()  # 0-23, local
+    # The local date of the last summary sent; a conditional UPDATE on it claims each day once.
+    last_summary_on = models.DateField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"daily at {self.hour:02d}:00"

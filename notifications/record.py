@@ -36,9 +36,12 @@ def record(
     body: str = "",
     link: str = "",
     payload: dict[str, Any] | None = None,
+    channels: list[str] | None = None,
 ) -> Notification | None:
-    """The new notification, or None when the event was recorded before or no channel wants it."""
-    channels = preferences.wanted_channels(user_id, kind)
+    """The new notification, or None when the event was recorded before or no channel wants it.
+    `channels`: the ones the trader chose for this one event (a price alert's), instead of the
+    settings for its kind."""
+    channels = list(channels) if channels else preferences.wanted_channels(user_id, kind)
     if not channels:
         return None
     severity = severity_of(kind)

@@ -107,3 +107,19 @@ def sweep_due_notifications() -> int:
     for delivery_id in due:
         deliver_notification.delay(delivery_id)
     return len(due)
+
+
+@shared_task(name="notifications.tasks.check_price_alerts", ignore_result=True)
+def check_price_alerts() -> int:
+    """Fires the price alerts the market now meets (notifications.alerts)."""
+    from notifications.alerts import check_price_alerts as check
+
+    return check()
+
+
+@shared_task(name="notifications.tasks.send_daily_summaries", ignore_result=True)
+def send_daily_summaries() -> int:
+    """Sends each trader's daily summary once their chosen local hour has come (notifications.summary)."""
+    from notifications.summary import send_due_summaries
+
+    return send_due_summaries()

@@ -14,10 +14,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from notifications import actions, preferences
+from notifications import actions, preferences, summary
 from notifications.events import CONFIGURABLE_CHANNELS, Channel, Kind, Mode
 from notifications.forms import NotificationFilterForm, PreferencesForm
-from notifications.models import QuietHours
+from notifications.models import DailySummary, QuietHours
 from notifications.unsubscribe import read_token
 
 PAGE_SIZE = 50
@@ -66,7 +66,9 @@ def notification_read_all(request: HttpRequest) -> HttpResponse:
 def notification_settings(request: HttpRequest) -> HttpResponse:
     user_id = actions.caller_id(request)
     quiet = QuietHours.objects.filter(user_id=user_id).first()
-    initial = {"quiet_start": quiet.start, "quiet_end": quiet.end} if quiet else {}
+    initial: dict[str, object] = {"quiet_start": quiet.start, "quiet_end": quiet.end} if quiet else {}
+    schedule = DailySummary.objects.filter(user_id=user_id).first()
+    initial["summary_hour"] = str(schedule.hour) if schedule else ""
     form = PreferencesForm(request.POST or None, initial=initial, matrix=preferences.matrix_for(user_id))
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -76,6 +78,7 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
                 QuietHours.objects.update_or_create(user_id=user_id, defaults={"start": start, "end": end})
             else:
                 QuietHours.objects.filter(user_id=user_id).delete()
+            summary.do_save_schedule(request.user, form.cleaned_data["summary_hour"])  # type: ignore[arg-type]
         messages.success(request, "Notification settings saved.")
         return HttpResponseRedirect(reverse("notification_settings"))
     return render(

@@ -18,11 +18,11 @@ from accounts.audit import record_event
 from accounts.models import User
 from bots import actions as bot_actions
 from bots.models import Bot, BotEvent, BotEventKind
-from bots.views.dashboard import local_midnight, overview
 from notifications.events import Kind
 from notifications.record import notify_after_commit
 from risk.models import LossAction, RiskRules
 from trading.numbers import plain
+from trading.overview import local_midnight, overview
 
 logger = logging.getLogger(__name__)
 

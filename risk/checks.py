@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 
 from billing.entitlements import SLOT_STATUSES
 from bots.models import Bot, BotStatus
+from notifications import limits
 from risk.models import RiskRules
 from trading.numbers import plain
 
@@ -41,7 +42,18 @@ def _investment(config: object) -> Decimal:
 
 
 def check_start(bot: Bot, *, engine: bool = False) -> None:
-    """May this bot start under its owner's risk rules? Raises RiskLimitReached if not."""
+    """May this bot start under its owner's risk rules? Raises RiskLimitReached if not. The
+    engine's refusal is announced here; a page's or the API's by `bots.actions.do_start_bot`,
+    outside the transaction it rolls back."""
+    try:
+        _check_start(bot, engine=engine)
+    except RiskLimitReached as exc:
+        if engine:
+            limits.start_refused(bot, limits.RISK, str(exc))
+        raise
+
+
+def _check_start(bot: Bot, *, engine: bool) -> None:
     rules = rules_of(bot.owner_id)
     if rules is None:
         return
