@@ -33,6 +33,7 @@ from bots.live import publish
 from bots.models import ACTIVE_STATUSES, Bot, BotEvent, BotEventKind, BotStatus
 from bots.rows import from_row
 from bots.strategies.base import (
+    EXIT_LOT,
     ConfigError,
     Decision,
     ExitSale,
@@ -85,9 +86,8 @@ FILLS_OVERLAP = timedelta(minutes=2)
 SWEEP_EVERY = timedelta(minutes=1)
 MAX_FAILURES = 5
 SNAPSHOT_EVERY = timedelta(minutes=1)
-EXIT_LOT = "exit"
 # The engine knows no strategy: it asks the bot's own (bots.strategies.registry) what to do.
-__all__ = ["ExitSale", "exit_sale", "run_tick"]
+__all__ = ["EXIT_LOT", "ExitSale", "exit_sale", "run_tick"]
 POST_ONLY_REASON = "It would have traded at market (post-only): planned again, to rest on the book."
 
 _VENUE_TO_ORDER = {

@@ -35,6 +35,9 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 from exchanges.base import Instrument, OrderType, Side
 
 Json = dict[str, Any]
+EXIT_LOT = "exit"  # the ledger lot an exit gathers the base into before selling it
+# The start trade is a market order: a funds check leaves room for it to fill this much worse.
+START_SLIPPAGE_ALLOWANCE = Decimal("0.005")
 OrderKey = tuple[int, int]  # (slot, cycle): what names a strategy's order
 
 ConfigT = TypeVar("ConfigT")

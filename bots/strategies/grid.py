@@ -27,6 +27,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from bots.strategies.base import (
+    START_SLIPPAGE_ALLOWANCE,
     ConfigError,
     Decision,
     ExitAction,
@@ -44,6 +45,7 @@ from trading.numbers import fixed, plain
 
 # The shared types, under the names the grid's callers have always imported.
 __all__ = [
+    "START_SLIPPAGE_ALLOWANCE",
     "ConfigError",
     "Decision",
     "ExitAction",
@@ -59,8 +61,6 @@ GridConfigError = ConfigError
 
 MIN_GRIDS = 2
 MAX_GRIDS = 200
-# The start trade is a market order: the funds check leaves room for it to fill this much worse.
-START_SLIPPAGE_ALLOWANCE = Decimal("0.005")
 
 
 class Spacing(StrEnum):
