@@ -228,8 +228,8 @@ def do_force_stop(bot: Bot) -> Bot:
 
 
 def do_exit_bot(bot: Bot, reason: grid.ExitReason) -> Bot:
-    config = bot.grid_config
-    action = config.take_profit_action if reason is grid.ExitReason.TAKE_PROFIT else config.stop_loss_action
+    strategy = bot.runs
+    action = strategy.exit_action(strategy.config_from_json(bot.config), reason)
     sell = action is grid.ExitAction.SELL_BASE
     BotEvent.objects.create(bot=bot, kind=BotEventKind.EXIT, message=_exit_message(reason, sell))
     bot = do_stop_bot(bot, sell_base=sell)

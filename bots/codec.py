@@ -2,87 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
-from bots.strategies.grid import Direction, ExitAction, GridConfig, GridState, Interval, Spacing
-from exchanges.base import Side
+from bots.strategies import grid
+from bots.strategies.grid import GridConfig, GridState
 from trading.ledger import Ledger, Lot
 
 Json = dict[str, Any]
 
-_CONFIG_DECIMALS = (
-    "lower_price",
-    "upper_price",
-    "investment",
-    "trigger_price",
-    "take_profit_price",
-    "stop_loss_price",
-    "max_drawdown",
-)
 
-
-def _dec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
+# The grid's own codec (bots/strategies/grid.py), under the names its callers import; another
+# strategy's config and state go through its own `config_from_json` / `state_from_json`.
 def config_to_json(config: GridConfig) -> Json:
-    return {
-        key: (str(value) if isinstance(value, Decimal) else value) for key, value in asdict(config).items()
-    }
+    return grid.config_to_json(config)
 
 
 def config_from_json(data: Json) -> GridConfig:
-    values = dict(data)
-    for key in _CONFIG_DECIMALS:
-        values[key] = _dec(values.get(key))
-    values["spacing"] = Spacing(values.get("spacing", Spacing.ARITHMETIC))
-    values["direction"] = Direction(values.get("direction", Direction.LONG))
-    values["take_profit_action"] = ExitAction(values.get("take_profit_action", ExitAction.SELL_BASE))
-    values["stop_loss_action"] = ExitAction(values.get("stop_loss_action", ExitAction.SELL_BASE))
-    values["grid_count"] = int(values["grid_count"])
-    return GridConfig(**values)
+    return grid.config_from_json(data)
 
 
 def state_to_json(state: GridState) -> Json:
-    return {
-        "lines": [str(line) for line in state.lines],
-        "quantity_per_order": str(state.quantity_per_order),
-        "intervals": [
-            {
-                "index": i.index,
-                "side": i.side.value,
-                "price": str(i.price),
-                "quantity": str(i.quantity),
-                "filled": str(i.filled),
-                "cycle": i.cycle,
-                "base_held": str(i.base_held),
-                "quote_held": str(i.quote_held),
-            }
-            for i in state.intervals
-        ],
-    }
+    return grid.state_to_json(state)
 
 
 def state_from_json(data: Json) -> GridState:
-    return GridState(
-        lines=tuple(Decimal(line) for line in data["lines"]),
-        quantity_per_order=Decimal(data["quantity_per_order"]),
-        intervals=tuple(
-            Interval(
-                index=i["index"],
-                side=Side(i["side"]),
-                price=Decimal(i["price"]),
-                quantity=Decimal(i["quantity"]),
-                filled=Decimal(i["filled"]),
-                cycle=i["cycle"],
-                base_held=Decimal(i["base_held"]),
-                quote_held=Decimal(i["quote_held"]),
-            )
-            for i in data["intervals"]
-        ),
-    )
+    return grid.state_from_json(data)
 
 
 def ledger_to_json(ledger: Ledger) -> Json:

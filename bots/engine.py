@@ -32,7 +32,18 @@ from bots import codec, funds, ids
 from bots.live import publish
 from bots.models import ACTIVE_STATUSES, Bot, BotEvent, BotEventKind, BotStatus
 from bots.rows import from_row
-from bots.strategies import grid
+from bots.strategies.base import (
+    EXIT_LOT,
+    ConfigError,
+    Decision,
+    ExitSale,
+    OrderIntent,
+    Strategy,
+    StrategyFill,
+    exit_sale,
+    funds_shortfall,
+)
+from bots.strategies.registry import strategy_for
 from config.wording import wait_in_words
 from exchanges.base import (
     AuthError,
@@ -75,7 +86,8 @@ FILLS_OVERLAP = timedelta(minutes=2)
 SWEEP_EVERY = timedelta(minutes=1)
 MAX_FAILURES = 5
 SNAPSHOT_EVERY = timedelta(minutes=1)
-EXIT_LOT = "exit"
+# The engine knows no strategy: it asks the bot's own (bots.strategies.registry) what to do.
+__all__ = ["EXIT_LOT", "ExitSale", "exit_sale", "run_tick"]
 POST_ONLY_REASON = "It would have traded at market (post-only): planned again, to rest on the book."
 
 _VENUE_TO_ORDER = {
@@ -428,7 +440,7 @@ def _starting(bot: Bot, exchange: Exchange) -> None:
         _check_plan(bot)
         _begin_start(bot, exchange)
     elif start_order.status == OrderStatus.FILLED:
-        _lay_out_grid(bot, exchange)
+        _lay_out(bot, exchange)
     elif start_order.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED):
         raise BotHalted(
             f"The start trade did not go through: {start_order.reject_reason or start_order.status}."
@@ -450,31 +462,30 @@ def _check_plan(bot: Bot) -> None:
 
 
 def _begin_start(bot: Bot, exchange: Exchange) -> None:
-    config = bot.grid_config
+    strategy = strategy_for(bot)
+    config = strategy.config_from_json(bot.config)
     instrument = exchange.instrument(bot.symbol)
     price = exchange.ticker(bot.symbol).last
-    if not grid.trigger_reached(config, price, bot.price_at_creation or price):
-        trigger = figure(config.trigger_price)
-        message = f"Waiting for the price to reach the trigger {trigger} (now {figure(price)})."
+    message = strategy.start_wait(config, price, bot.price_at_creation or price)
+    if message is not None:
         if bot.status_reason != message:
             Bot.objects.filter(pk=bot.pk).update(status_reason=message)
         return
     try:
-        grid.validate(config, instrument, price, venue=bot.exchange_account.get_exchange_display())
-    except grid.GridConfigError as exc:
-        raise BotHalted(f"The grid no longer fits the market: {exc}") from exc
-    quantity = grid.quantity_for_investment(config, instrument, price)
-    sizing = grid.size_grid(config, instrument, price, quantity)
-    _check_funds(exchange, instrument, config, price)
-    ledger = Ledger(instrument.base, instrument.quote, config.investment)
-    if config.direction is grid.Direction.SHORT:
+        strategy.validate(config, instrument, price, bot.exchange_account.get_exchange_display())
+    except ConfigError as exc:
+        raise BotHalted(f"The {strategy.label} no longer fits the market: {exc}") from exc
+    trade = strategy.start_trade(config, instrument, price)
+    _check_funds(exchange, instrument, strategy.funds_needed(config, instrument, price))
+    ledger = Ledger(instrument.base, instrument.quote, strategy.investment(config))
+    if trade.committed_base:
         # The trader commits base; the books hold it at today's price.
-        ledger.open_position(START_LOT, sizing.base_for_sells + sizing.base_to_sell, price)
+        ledger.open_position(START_LOT, trade.committed_base, price)
     with transaction.atomic():
         Bot.objects.filter(pk=bot.pk).update(
             price_at_start=price, ledger=codec.ledger_to_json(ledger), status_reason=""
         )
-        start_quantity = sizing.base_to_buy or sizing.base_to_sell
+        start_quantity = trade.quantity
         if not start_quantity:
             Order.objects.create(  # nothing to trade at start: a filled placeholder moves the bot on
                 bot=bot,
@@ -487,31 +498,30 @@ def _begin_start(bot: Bot, exchange: Exchange) -> None:
                 purpose=OrderPurpose.START,
             )
             return
-        side = Side.BUY if sizing.base_to_buy else Side.SELL
-        _pend(bot, ids.start_order_id(bot.pk, bot.run), side, None, start_quantity, OrderPurpose.START)
+        _pend(bot, ids.start_order_id(bot.pk, bot.run), trade.side, None, start_quantity, OrderPurpose.START)
 
 
-def _check_funds(exchange: Exchange, instrument: Instrument, config: grid.GridConfig, price: Decimal) -> None:
-    needed = grid.funds_needed(config, instrument, price)
+def _check_funds(exchange: Exchange, instrument: Instrument, needed: dict[str, Decimal]) -> None:
     free = {asset: balance.free for asset, balance in exchange.balances().items()}
-    shortfalls = grid.funds_shortfall(needed, free)
+    shortfalls = funds_shortfall(needed, free)
     if shortfalls:
         raise InsufficientBalance(funds.shortfall_message(shortfalls, instrument))
 
 
-def _lay_out_grid(bot: Bot, exchange: Exchange) -> None:
-    config, instrument = bot.grid_config, exchange.instrument(bot.symbol)
+def _lay_out(bot: Bot, exchange: Exchange) -> None:
+    """The start trade is done: the strategy's opening orders are committed, the bot runs."""
+    strategy = strategy_for(bot)
+    config, instrument = strategy.config_from_json(bot.config), exchange.instrument(bot.symbol)
     price = bot.price_at_start or exchange.ticker(bot.symbol).last
-    state, intents = grid.initial_state(config, instrument, price)
+    state, intents = strategy.initial_state(config, instrument, price)
     with transaction.atomic():
         ledger = _locked_ledger(bot)
-        for interval in state.intervals:
-            if interval.side is Side.SELL:
-                ledger.allocate(START_LOT, str(interval.index), interval.base_held)
+        for lot, base in strategy.opening_allocations(state):
+            ledger.allocate(START_LOT, lot, base)
         for intent in intents:
             _pend_intent(bot, intent)
         running = Bot.objects.filter(pk=bot.pk, status=BotStatus.STARTING).update(
-            state=codec.state_to_json(state),
+            state=strategy.state_to_json(state),
             ledger=codec.ledger_to_json(ledger),
             status=BotStatus.RUNNING,
             started_at=timezone.now(),
@@ -524,9 +534,12 @@ def _lay_out_grid(bot: Bot, exchange: Exchange) -> None:
         _note(
             bot,
             BotEventKind.STATUS,
-            f"Running: {len(intents)} grid orders placed around {figure(price)}.",
+            f"Running: {len(intents)} {strategy.label} orders placed around {figure(price)}.",
         )
         publish(bot, "status", {"status": BotStatus.RUNNING})
+
+
+_lay_out_grid = _lay_out  # the name the grid's tests know
 
 
 # Running ---------------------------------------------------------------------
@@ -551,27 +564,87 @@ def _running(bot: Bot, exchange: Exchange, *, quiet: bool = False) -> Iterator[N
     # A quiet tick (the common case) changed nothing of ours: the orders it already read are
     # still the ones waiting to be sent, so they are not read again.
     unsent = None if outcome.changed else outcome.unsent
-    config = bot.grid_config
+    strategy = strategy_for(bot)
+    config = strategy.config_from_json(bot.config)
+    watches = strategy.watches_price(config)
     snapshot_due = bot.last_snapshot_at is None or now - bot.last_snapshot_at >= SNAPSHOT_EVERY
-    price = exchange.ticker(bot.symbol).last if _has_exit_rules(config) or snapshot_due else None
+    price = exchange.ticker(bot.symbol).last if watches or snapshot_due else None
     if price is not None:
         ledger = bot.books
-        reason = grid.exit_reason(config, price, ledger.equity(price) if ledger else None)
+        reason = strategy.exit_reason(config, price, ledger.equity(price) if ledger else None)
         if reason is not None:
             from bots.actions import do_exit_bot
 
             do_exit_bot(bot, reason)
             return
+    if strategy.replans:
+        if watches and price is not None and _replan_on_price(bot, exchange, strategy, config, price):
+            unsent = None
+        if unsent is None or sweep:
+            _cancel_strays(bot, exchange, strategy)
     _send_pending(bot, exchange, unsent)
     if snapshot_due and price is not None:
         _snapshot(bot, price)
 
 
-def _has_exit_rules(config: grid.GridConfig) -> bool:
-    """Only a bot with a take-profit, stop-loss or drawdown limit needs the price every tick."""
-    return any(
-        rule is not None for rule in (config.take_profit_price, config.stop_loss_price, config.max_drawdown)
+def _replan_on_price(
+    bot: Bot, exchange: Exchange, strategy: Strategy[Any, Any], config: Any, price: Decimal
+) -> bool:
+    """Ask the strategy about the price (a trailing take-profit, a timer); whether it re-planned.
+    Asked first on the state this tick read, then again under the bot's lock before committing."""
+    instrument = exchange.instrument(bot.symbol)
+    if (
+        bot.state is None
+        or strategy.on_price(strategy.state_from_json(bot.state), price, instrument, config) is None
+    ):
+        return False
+    with transaction.atomic():
+        locked = Bot.objects.select_for_update().get(pk=bot.pk)
+        if locked.state is None or locked.status != BotStatus.RUNNING:
+            return False
+        decision = strategy.on_price(strategy.state_from_json(locked.state), price, instrument, config)
+        if decision is None:
+            return False
+        _carry_out(bot, decision)
+        Bot.objects.filter(pk=bot.pk).update(state=strategy.state_to_json(decision.state))
+    return True
+
+
+def _carry_out(bot: Bot, decision: Decision[Any]) -> None:
+    """Inside the transaction that saves `decision.state`: its orders are committed as pending,
+    and the orders it cancels that were never sent are withdrawn; those already at the venue are
+    cancelled there after the commit (`_cancel_strays`), since the state no longer wants them."""
+    for intent in decision.place:
+        _pend_intent(bot, intent)
+    for slot, cycle in decision.cancel:
+        bot.orders.filter(
+            purpose=OrderPurpose.GRID,
+            interval=slot,
+            cycle=cycle,
+            status=OrderStatus.PENDING,
+            sent_at__isnull=True,
+        ).update(status=OrderStatus.CANCELLED, reject_reason="Withdrawn by the strategy before it was sent.")
+
+
+def _cancel_strays(bot: Bot, exchange: Exchange, strategy: Strategy[Any, Any]) -> None:
+    """Cancel at the venue every live order of the strategy its state no longer wants: the
+    cancels of a cancel-and-replace, or ones a crash interrupted (retried on each sweep)."""
+    state = Bot.objects.filter(pk=bot.pk).values_list("state", flat=True).first()
+    wanted = strategy.open_orders(strategy.state_from_json(state)) if state is not None else None
+    if wanted is None:
+        return
+    live = bot.orders.filter(purpose=OrderPurpose.GRID, status__in=LIVE_STATUSES).exclude(
+        status=OrderStatus.PENDING, sent_at__isnull=True
     )
+    for order in live:
+        if order.interval is None or (order.interval, order.cycle) in wanted:
+            continue
+        try:
+            exchange.cancel_order(bot.symbol, client_order_id=order.client_order_id)
+        except OrderNotFound:
+            continue  # filled or gone: the reconcile settles it
+        _set_status(order, OrderStatus.CANCELLED)
+        _note(bot, BotEventKind.ORDER_CANCELLED, f"Cancelled {_describe(order)}.")
 
 
 def _snapshot(bot: Bot, price: Decimal) -> None:
@@ -875,31 +948,6 @@ def _exit_needed(bot: Bot) -> bool:
     return ledger is not None and ledger.base > ledger.base_in(EXIT_LOT)
 
 
-@dataclass(frozen=True)
-class ExitSale:
-    """The base's sale at market: the parts, each within the venue's limits, and what is left."""
-
-    parts: list[Decimal]
-    dust: Decimal  # below the lot step or the venue's minimum: left unsold
-    largest: Decimal  # the most one market order may sell: the venue's limits, at the lot step
-
-
-def exit_sale(base: Decimal, instrument: Instrument, price: Decimal) -> ExitSale:
-    """Split `base` into market orders no larger than the venue takes in one (Bybit: 41.5 BTC
-    for BTCUSDT), each rounded down to the lot step; a last part below the minimum is dust."""
-    largest = instrument.round_quantity(
-        min(instrument.max_order_quantity(OrderType.MARKET), instrument.max_amount / price)
-    )
-    smallest = instrument.min_quantity_at(price)
-    parts: list[Decimal] = []
-    left = instrument.round_quantity(base)
-    while largest >= smallest and left >= smallest:
-        part = min(left, largest)
-        parts.append(part)
-        left -= part
-    return ExitSale(parts, base - sum(parts, Decimal(0)), largest)
-
-
 def _pend_exit(bot: Bot, exchange: Exchange) -> None:
     """Commit every part of the sale as a pending order in one transaction, before any is sent:
     each has its own client id, so a worker killed between parts sends the rest, never one twice."""
@@ -1048,16 +1096,17 @@ def _apply_fill(bot: Bot, exchange: Exchange, order: Order, fill: Fill, *, locke
         order.status = OrderStatus.FILLED if complete else OrderStatus.PARTIALLY_FILLED
     order.save(update_fields=["filled_quantity", "average_price", "status", "updated_at"])
 
+    strategy = strategy_for(locked)
     ledger = codec.ledger_from_json(locked.ledger) if locked.ledger else None
-    state = codec.state_from_json(locked.state) if locked.state else None
-    config = codec.config_from_json(locked.config)
+    state = strategy.state_from_json(locked.state) if locked.state else None
+    config = strategy.config_from_json(locked.config)
     if ledger is not None:
-        ledger.apply(_ledger_fill(order, fill, config.direction, complete))
+        ledger.apply(_ledger_fill(strategy, config, order, fill, complete))
     if state is not None and order.purpose == OrderPurpose.GRID and order.interval is not None:
-        state = _advance_grid(bot, exchange, order, fill, state, ledger, config)
+        state = _advance(bot, exchange, strategy, config, order, fill, state, ledger)
     Bot.objects.filter(pk=bot.pk).update(
         ledger=codec.ledger_to_json(ledger) if ledger else None,
-        state=codec.state_to_json(state) if state else None,
+        state=strategy.state_to_json(state) if state is not None else None,
     )
     _note(
         bot,
@@ -1068,39 +1117,44 @@ def _apply_fill(bot: Bot, exchange: Exchange, order: Order, fill: Fill, *, locke
     publish(bot, "fill", {"trade_id": fill.trade_id})
 
 
-def _ledger_fill(order: Order, fill: Fill, direction: grid.Direction, complete: bool) -> LedgerFill:
+def _ledger_fill(
+    strategy: Strategy[Any, Any], config: Any, order: Order, fill: Fill, complete: bool
+) -> LedgerFill:
+    """The start and the exit have lots of their own; the strategy names the rest."""
     if order.purpose == OrderPurpose.START:
         lot = START_LOT
     elif order.purpose == OrderPurpose.EXIT:
         lot = EXIT_LOT
     else:
-        lot = str(order.interval)
-    closing_side = Side.SELL if direction is grid.Direction.LONG else Side.BUY
-    closes_trip = order.purpose == OrderPurpose.GRID and complete and fill.side is closing_side
+        lot = strategy.ledger_lot(order.interval or 0)
+    closes_trip = order.purpose == OrderPurpose.GRID and strategy.closes_trip(
+        config, Side(fill.side), complete
+    )
     return LedgerFill(fill.side, fill.price, fill.quantity, fill.fee, fill.fee_asset, lot, closes_trip)
 
 
-def _advance_grid(
+def _advance(
     bot: Bot,
     exchange: Exchange,
+    strategy: Strategy[Any, Any],
+    config: Any,
     order: Order,
     fill: Fill,
-    state: grid.GridState,
+    state: Any,
     ledger: Ledger | None,
-    config: grid.GridConfig,
-) -> grid.GridState:
+) -> Any:
+    """The strategy's decision on one booked fill, carried out in the fill's transaction."""
     instrument = exchange.instrument(bot.symbol)
-    grid_fill = grid.GridFill(
+    strategy_fill = StrategyFill(
         order.interval or 0, order.cycle, fill.side, fill.price, fill.quantity, fill.fee, fill.fee_asset
     )
     live_sells = bot.orders.filter(side=Side.SELL, status__in=LIVE_STATUSES)
     offered = live_sells.aggregate(offered=Sum(F("quantity") - F("filled_quantity")))["offered"] or Decimal(0)
     available = (ledger.base if ledger else Decimal(0)) - offered
-    decision = grid.apply_fills(
-        config, instrument, state, [grid_fill], base_available=max(Decimal(0), available)
+    decision = strategy.apply_fills(
+        state, [strategy_fill], instrument, config, base_available=max(Decimal(0), available)
     )
-    for intent in decision.place:
-        _pend_intent(bot, intent)
+    _carry_out(bot, decision)
     return decision.state
 
 
@@ -1216,13 +1270,16 @@ def _replan(bot: Bot, order: Order) -> None:
 # Act -------------------------------------------------------------------------
 
 
-def _pend_intent(bot: Bot, intent: grid.OrderIntent) -> None:
+def _pend_intent(bot: Bot, intent: OrderIntent) -> None:
+    if intent.reduce_only:
+        # Spot venues have no position to reduce: sent as an ordinary order it could open one.
+        raise BotHalted("This strategy needs a futures account: it places reduce-only orders.")
     client_id = ids.grid_order_id(bot.pk, bot.run, intent.interval, intent.cycle, intent.side)
     _pend(
         bot,
         client_id,
         intent.side,
-        intent.price,
+        intent.price if intent.order_type is OrderType.LIMIT else None,
         intent.quantity,
         OrderPurpose.GRID,
         grid_place=(intent.interval, intent.cycle),
@@ -1276,7 +1333,7 @@ def _send_pending(bot: Bot, exchange: Exchange, unsent: list[Order] | None = Non
         unsent = list(bot.orders.filter(status=OrderStatus.PENDING, sent_at__isnull=True).order_by("id"))
     ticker: Ticker | None = None
     for order in unsent:
-        if order.purpose == OrderPurpose.GRID and order.attempt > 0:
+        if order.purpose == OrderPurpose.GRID and order.attempt > 0 and order.price is not None:
             ticker = ticker or exchange.ticker(bot.symbol)
             if would_take(order, ticker):
                 continue
@@ -1317,7 +1374,7 @@ def _send_once(bot: Bot, exchange: Exchange, order: Order) -> None:
         quantity=order.quantity,
         client_order_id=order.client_order_id,
         price=order.price,
-        time_in_force=TimeInForce.POST_ONLY if order.purpose == OrderPurpose.GRID else TimeInForce.GTC,
+        time_in_force=TimeInForce.POST_ONLY if _rests(order) else TimeInForce.GTC,
     )
     try:
         state = exchange.place_order(request)
@@ -1346,6 +1403,11 @@ def _send_once(bot: Bot, exchange: Exchange, order: Order) -> None:
         return
     _note(bot, BotEventKind.ORDER_PLACED, f"Placed {_describe(order)}.")
     publish(bot, "order", {"client_order_id": order.client_order_id})
+
+
+def _rests(order: Order) -> bool:
+    """A strategy's limit orders go post-only: they rest on the book or not at all."""
+    return order.purpose == OrderPurpose.GRID and order.order_type == OrderType.LIMIT
 
 
 def _describe(order: Order) -> str:

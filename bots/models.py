@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
 
 from accounts.models import OwnedQuerySet
 from bots import codec
+from bots.strategies import registry
+from bots.strategies.base import Strategy
 from bots.strategies.grid import GridConfig, GridState
 from trading.ledger import Ledger
 
@@ -43,7 +45,9 @@ class Bot(models.Model):
     )
     name = models.CharField(max_length=80)
     symbol = models.CharField(max_length=32)
-    config = models.JSONField()  # GridConfig, decimals as strings
+    # Which strategy runs it (bots.strategies.registry); `config` and `state` are that strategy's.
+    strategy = models.CharField(max_length=32, choices=registry.choices(), default=registry.DEFAULT)
+    config = models.JSONField()  # the strategy's config (GridConfig for "grid"), decimals as strings
     status = models.CharField(max_length=16, choices=BotStatus.choices, default=BotStatus.DRAFT)
     status_reason = models.TextField(blank=True)  # shown to the trader, e.g. why it is in error
     sell_base_on_stop = models.BooleanField(default=False)
@@ -81,6 +85,15 @@ class Bot(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def runs(self) -> Strategy[Any, Any]:
+        """The strategy object this bot runs (bots.strategies.registry)."""
+        return registry.strategy_for(self)
+
+    @property
+    def strategy_config(self) -> Any:
+        return self.runs.config_from_json(self.config)
 
     @property
     def grid_config(self) -> GridConfig:

@@ -1,4 +1,7 @@
-"""Exact mode: one grid bot over a candle series, fill by fill, on the live strategy's code path.
+"""Exact mode: one bot over a candle series, fill by fill, on the live strategy's code path.
+
+The strategy is found by name (`strategy_named`, "grid" unless told) and asked exactly what the
+live engine asks it (bots/strategies/base.py); the grid's calls are named below.
 
 What runs, in the live engine's order (bots/engine.py):
 - Start, at the first candle whose open reaches the trigger price (`grid.trigger_reached`),
@@ -18,8 +21,14 @@ The simulated account holds the investment plus the room the live funds check de
 start trade's slippage (`grid.START_SLIPPAGE_ALLOWANCE`); that room is off the books, so the
 equity curve is the account's value minus it.
 
-Exits (take-profit, stop-loss, maximum drawdown) are not simulated yet: a config with one is
-refused rather than run without it.
+Exits, as the live engine takes them: when the strategy watches the price (a grid with a
+take-profit, stop-loss or maximum drawdown), `exit_reason` is asked at each of the candle path's
+four points once that point's fills are done (the live engine asks it every tick, on the last
+price), with the equity there. The first reason ends the backtest at that point: every resting
+order is cancelled and, when `exit_action` says to sell, the base is gathered into the exit lot
+and sold at market at that point's price (with slippage, taker), in the parts the live stop
+splits it into (`exit_sale`); dust stays. The equity curve ends with that candle. `on_price`
+re-plans are asked at the same points. The fast kernel models no exit and refuses such configs.
 """
 
 from __future__ import annotations
@@ -28,10 +37,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from bots.backtest.venue import ZERO, Fees, SimFill, SimVenue, check_candle
 from bots.strategies import grid
-from exchanges.base import Candle, Instrument, Side
+from bots.strategies.base import (
+    EXIT_LOT,
+    START_SLIPPAGE_ALLOWANCE,
+    Decision,
+    ExitAction,
+    ExitReason,
+    OrderIntent,
+    Strategy,
+    StrategyFill,
+    exit_sale,
+)
+from bots.strategies.registry import strategy_named
+from exchanges.base import Candle, Instrument, OrderType, Side
 from trading.ledger import START_LOT, Ledger, LedgerFill, LedgerSummary
 
 
@@ -72,7 +94,10 @@ class Result:
     placements: tuple[Placement, ...]
     equity_curve: tuple[EquityPoint, ...]
     closes_in_range: int  # candles whose close lies within the grid's range
-    summary: LedgerSummary  # at the last close
+    summary: LedgerSummary  # at the last close (at the exit, after an exit)
+    exit_reason: ExitReason | None = None  # the rule that ended the run, if one did
+    exited_at: datetime | None = None  # the open time of the candle it ended in
+    exit_price: Decimal | None = None
 
     @property
     def grid_profit(self) -> Decimal:
@@ -101,8 +126,14 @@ class LedgerMismatch(AssertionError):
 
 class _Run:
     def __init__(
-        self, config: grid.GridConfig, instrument: Instrument, fees: Fees, slippage: Decimal
+        self,
+        config: grid.GridConfig,
+        instrument: Instrument,
+        fees: Fees,
+        slippage: Decimal,
+        strategy: Strategy[Any, Any] | None = None,
     ) -> None:
+        self.strategy = strategy or strategy_named("grid")
         self.config = config
         self.instrument = instrument
         self.fees = fees
@@ -115,32 +146,31 @@ class _Run:
         self.placements: list[Placement] = []
         self.held_base = ZERO  # the ledger's base and cost, refreshed after each fill
         self.held_cost = ZERO
+        self.exit: tuple[ExitReason, Decimal] | None = None
 
     # Start ---------------------------------------------------------------------
 
     def start(self, candle: Candle) -> None:
-        config, instrument, price = self.config, self.instrument, candle.open
-        grid.validate(config, instrument, price)
-        sizing = grid.size_grid(
-            config, instrument, price, grid.quantity_for_investment(config, instrument, price)
-        )
-        if config.direction is grid.Direction.SHORT:
-            committed = sizing.base_for_sells + sizing.base_to_sell
-            self.ledger.open_position(START_LOT, committed, price)
-            base, quote = committed, self.ledger.quote
+        strategy, config, instrument, price = self.strategy, self.config, self.instrument, candle.open
+        strategy.validate(config, instrument, price, "the exchange")
+        trade = strategy.start_trade(config, instrument, price)
+        investment = strategy.investment(config)
+        if trade.committed_base:
+            self.ledger.open_position(START_LOT, trade.committed_base, price)
+            base, quote = trade.committed_base, self.ledger.quote
         else:
-            self.off_books = sizing.base_to_buy * price * grid.START_SLIPPAGE_ALLOWANCE
-            base, quote = ZERO, config.investment + self.off_books
+            # The room the funds check leaves for a start purchase's slippage, off the books.
+            bought = trade.quantity if trade.side is Side.BUY else ZERO
+            self.off_books = bought * price * START_SLIPPAGE_ALLOWANCE
+            base, quote = ZERO, investment + self.off_books
         venue = self.venue = SimVenue(instrument, self.fees, base=base, quote=quote)
         venue.begin(candle)
-        if sizing.base_to_buy or sizing.base_to_sell:
-            side = Side.BUY if sizing.base_to_buy else Side.SELL
-            fill = venue.market(side, sizing.base_to_buy or sizing.base_to_sell, price, self.slippage)
+        if trade.quantity:
+            fill = venue.market(trade.side, trade.quantity, price, self.slippage)
             self._book(fill, START_LOT, closes_trip=False)
-        self.state, intents = grid.initial_state(config, instrument, price)
-        for interval in self.state.intervals:
-            if interval.side is Side.SELL:
-                self.ledger.allocate(START_LOT, str(interval.index), interval.base_held)
+        self.state, intents = strategy.initial_state(config, instrument, price)
+        for lot, allocated in strategy.opening_allocations(self.state):
+            self.ledger.allocate(START_LOT, lot, allocated)
         self._place(intents)
         self._refresh_holdings()
 
@@ -150,16 +180,57 @@ class _Run:
         assert self.state is not None
         assert self.venue is not None
         assert fill.interval is not None
-        closing_side = Side.SELL if self.config.direction is grid.Direction.LONG else Side.BUY
-        self._book(fill, str(fill.interval), closes_trip=fill.side is closing_side)
-        grid_fill = grid.GridFill(
+        strategy = self.strategy
+        # A simulated fill is always its order's whole quantity: the order is complete.
+        closes = strategy.closes_trip(self.config, fill.side, True)
+        self._book(fill, strategy.ledger_lot(fill.interval), closes_trip=closes)
+        strategy_fill = StrategyFill(
             fill.interval, fill.cycle, fill.side, fill.price, fill.quantity, fill.fee, fill.fee_asset
         )
-        decision = grid.apply_fills(
-            self.config, self.instrument, self.state, [grid_fill], base_available=self.venue.free_base
+        decision = strategy.apply_fills(
+            self.state, [strategy_fill], self.instrument, self.config, base_available=self.venue.free_base
         )
+        self._carry_out(decision)
+
+    def _carry_out(self, decision: Decision[Any]) -> None:
+        assert self.venue is not None
         self.state = decision.state
+        for slot, cycle in decision.cancel:
+            self.venue.cancel(slot, cycle)
         self._place(decision.place)
+        self._refresh_holdings()
+
+    # Exits ---------------------------------------------------------------------
+
+    def at_point(self, leg: int, price: Decimal) -> bool:
+        """A point of the path, its fills done: the exit rules, then any re-plan. True ends the run."""
+        venue = self.venue
+        assert venue is not None
+        equity = venue.equity(price) - self.off_books
+        reason = self.strategy.exit_reason(self.config, price, equity)
+        if reason is not None:
+            self.take_exit(reason, price)
+            return True
+        if self.strategy.replans:
+            decision = self.strategy.on_price(self.state, price, self.instrument, self.config)
+            if decision is not None:
+                self._carry_out(decision)
+        return False
+
+    def take_exit(self, reason: ExitReason, price: Decimal) -> None:
+        """As the live stop does it: cancel every order, then gather the base and sell it at market."""
+        venue = self.venue
+        assert venue is not None
+        venue.cancel_all()
+        self.exit = (reason, price)
+        if self.strategy.exit_action(self.config, reason) is not ExitAction.SELL_BASE:
+            return
+        ledger = self.ledger
+        for lot in list(ledger.lots):
+            if lot != EXIT_LOT and ledger.lots[lot].base:
+                ledger.allocate(lot, EXIT_LOT, ledger.lots[lot].base)
+        for part in exit_sale(ledger.base_in(EXIT_LOT), self.instrument, price).parts:
+            self._book(venue.market(Side.SELL, part, price, self.slippage), EXIT_LOT, closes_trip=False)
         self._refresh_holdings()
 
     def _book(self, fill: SimFill, lot: str, *, closes_trip: bool) -> None:
@@ -168,11 +239,16 @@ class _Run:
             LedgerFill(fill.side, fill.price, fill.quantity, fill.fee, fill.fee_asset, lot, closes_trip)
         )
 
-    def _place(self, intents: Sequence[grid.OrderIntent]) -> None:
+    def _place(self, intents: Sequence[OrderIntent]) -> None:
         venue = self.venue
         assert venue is not None
         assert venue.time is not None
         for intent in intents:
+            if intent.order_type is OrderType.MARKET:
+                # Trades at once where the path stands; its fill goes back to the strategy.
+                fill = venue.market(intent.side, intent.quantity, venue.price, self.slippage)
+                self.on_fill(replace(fill, interval=intent.interval, cycle=intent.cycle))
+                continue
             venue.place_limit(
                 intent.side, intent.price, intent.quantity, interval=intent.interval, cycle=intent.cycle
             )
@@ -216,21 +292,21 @@ def run(
     *,
     slippage: Decimal = ZERO,
     progress: Callable[[int, int], None] | None = None,
+    strategy: str = "grid",
 ) -> Result:
     """Backtest `config` over `candles` (in time order, one interval apart). `fees` override the
     instrument's, for the strategy's sizing as for the venue; `slippage` is a fraction.
-    `progress(done, total)` is told about every hundredth of the candles walked; it may raise to
-    stop the run."""
+    `progress(done, total)` is told about every hundredth of the candles walked;
+    it may raise to
+    stop the run. `strategy` names the registered strategy `config` is for."""
     if not candles:
         raise ValueError("A backtest needs at least one candle.")
-    exits = (config.take_profit_price, config.stop_loss_price, config.max_drawdown)
-    if any(rule is not None for rule in exits):
-        raise ValueError(
-            "Take-profit, stop-loss and maximum drawdown are not simulated by the backtester yet."
-        )
+    runs = strategy_named(strategy)
     fees = fees or Fees.of(instrument)
     instrument = replace(instrument, maker_fee=fees.maker, taker_fee=fees.taker)
-    sim = _Run(config, instrument, fees, slippage)
+    sim = _Run(config, instrument, fees, slippage, runs)
+    watches = runs.watches_price(config)
+    at_point = sim.at_point if watches else None
     created_at = candles[0].open
     lower, upper = config.lower_price, config.upper_price
     investment = config.investment
@@ -244,12 +320,14 @@ def run(
         if walked % report_every == 0 and progress is not None:
             progress(walked, total)
         check_candle(candle)
-        if started is None and grid.trigger_reached(config, candle.open, created_at):
+        if started is None and runs.start_wait(config, candle.open, created_at) is None:
             started = candle
             sim.start(candle)
         close = candle.close
         if sim.venue is not None:
-            sim.venue.walk(candle, on_fill)
+            if sim.venue.walk(candle, on_fill, at_point):
+                assert sim.exit is not None
+                close = sim.exit[1]  # the run ends here, at the exit's price
             equity = sim.venue.quote + sim.venue.base * close - sim.off_books
             unrealized = sim.held_base * close - sim.held_cost
         else:
@@ -257,8 +335,11 @@ def run(
         curve.append(EquityPoint(candle.open_time, close, equity, unrealized))
         if lower <= close <= upper:
             in_range += 1
-    last = candles[-1]
-    summary = sim.check_books(last.close)
+        if sim.exit is not None:
+            break
+    last = candles[len(curve) - 1]
+    mark = sim.exit[1] if sim.exit is not None else last.close
+    summary = sim.check_books(mark)
     return Result(
         config=config,
         instrument=instrument,
@@ -269,12 +350,15 @@ def run(
         started_at=started.open_time if started else None,
         start_price=started.open if started else None,
         first_price=candles[0].open,
-        last_price=last.close,
+        last_price=mark,
         fills=tuple(sim.fills),
         placements=tuple(sim.placements),
         equity_curve=tuple(curve),
         closes_in_range=in_range,
         summary=summary,
+        exit_reason=sim.exit[0] if sim.exit else None,
+        exited_at=last.open_time if sim.exit else None,
+        exit_price=sim.exit[1] if sim.exit else None,
     )
 
 

@@ -107,6 +107,8 @@ def _sell_key(order: SimOrder) -> tuple[Decimal, int]:
 
 
 FillHandler = Callable[[SimFill], None]
+# Told each point of the path once its fills are done, (leg, price); True stops the walk there.
+PointHandler = Callable[[int, Decimal], bool]
 
 
 class SimVenue:
@@ -184,6 +186,19 @@ class SimVenue:
             self._need(self.free_base, quantity, self.instrument.base)
         return self._settle(side, price, quantity, self.fees.taker, is_maker=False)
 
+    def cancel(self, interval: int, cycle: int) -> bool:
+        """Take the resting order of this interval and cycle off the book, freeing its funds."""
+        for book in (self._buys, self._sells):
+            for order in book:
+                if (order.interval, order.cycle) == (interval, cycle):
+                    book.remove(order)
+                    if order.side is Side.BUY:
+                        self.quote_locked -= order.quantity * order.price
+                    else:
+                        self.base_locked -= order.quantity
+                    return True
+        return False
+
     def cancel_all(self) -> None:
         self._buys.clear()
         self._sells.clear()
@@ -210,14 +225,19 @@ class SimVenue:
         """Stand at the candle's open without matching anything (before the first decision)."""
         self.time, self.leg, self.price = candle.open_time, 0, candle.open
 
-    def walk(self, candle: Candle, on_fill: FillHandler) -> None:
+    def walk(self, candle: Candle, on_fill: FillHandler, on_point: PointHandler | None = None) -> bool:
         """Move along the candle's path, filling what it meets; `on_fill` may place orders,
-        which rest from the filled price on. Ends standing at the close."""
+        which rest from the filled price on. Ends standing at the close, or where `on_point`
+        (asked at each of the four points) stopped it; returns whether it stopped early."""
         self.time = candle.open_time
         buys, sells = self._buys, self._sells
-        if (not buys or candle.low > buys[-1].price) and (not sells or candle.high < sells[-1].price):
+        if (
+            on_point is None
+            and (not buys or candle.low > buys[-1].price)
+            and (not sells or candle.high < sells[-1].price)
+        ):
             self.leg, self.price = 3, candle.close  # nothing on the book is in reach: the common case
-            return
+            return False
         for leg, target in enumerate(candle_path(candle)):
             self.leg = leg
             if leg == 0:
@@ -230,6 +250,9 @@ class SimVenue:
                 while sells and sells[-1].price <= target:
                     self._fill_resting(sells.pop(), on_fill)
             self.price = target
+            if on_point is not None and on_point(leg, target):
+                return True
+        return False
 
     def _fill_resting(self, order: SimOrder, on_fill: FillHandler) -> None:
         if order.side is Side.BUY:

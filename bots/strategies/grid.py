@@ -20,19 +20,47 @@ quantity; buys spend what the paired sell earned.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
 from enum import StrEnum
 from functools import lru_cache
 
+from bots.strategies.base import (
+    START_SLIPPAGE_ALLOWANCE,
+    ConfigError,
+    Decision,
+    ExitAction,
+    ExitReason,
+    Json,
+    OrderIntent,
+    OrderKey,
+    Shortfall,
+    StartTrade,
+    StrategyFill,
+    funds_shortfall,
+)
 from exchanges.base import Instrument, Side
 from trading.numbers import fixed, plain
 
+# The shared types, under the names the grid's callers have always imported.
+__all__ = [
+    "START_SLIPPAGE_ALLOWANCE",
+    "ConfigError",
+    "Decision",
+    "ExitAction",
+    "ExitReason",
+    "GridConfigError",
+    "GridFill",
+    "OrderIntent",
+    "Shortfall",
+    "funds_shortfall",
+]
+GridFill = StrategyFill
+GridConfigError = ConfigError
+
 MIN_GRIDS = 2
 MAX_GRIDS = 200
-# The start trade is a market order: the funds check leaves room for it to fill this much worse.
-START_SLIPPAGE_ALLOWANCE = Decimal("0.005")
 
 
 class Spacing(StrEnum):
@@ -43,17 +71,6 @@ class Spacing(StrEnum):
 class Direction(StrEnum):
     LONG = "long"
     SHORT = "short"
-
-
-class ExitAction(StrEnum):
-    KEEP_BASE = "keep_base"
-    SELL_BASE = "sell_base"
-
-
-class ExitReason(StrEnum):
-    TAKE_PROFIT = "take_profit"
-    STOP_LOSS = "stop_loss"
-    MAX_DRAWDOWN = "max_drawdown"
 
 
 @dataclass(frozen=True)
@@ -71,14 +88,6 @@ class GridConfig:
     stop_loss_price: Decimal | None = None
     stop_loss_action: ExitAction = ExitAction.SELL_BASE
     max_drawdown: Decimal | None = None  # a fraction of the investment, e.g. 0.25
-
-
-class GridConfigError(ValueError):
-    """Every problem with a config at once, keyed by field (or "__all__")."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(message for messages in errors.values() for message in messages))
-        self.errors = errors
 
 
 # Levels ------------------------------------------------------------------------
@@ -225,26 +234,6 @@ def funds_needed(config: GridConfig, instrument: Instrument, price: Decimal) -> 
         quote = sizing.quote_for_buys + sizing.base_to_buy * price * (1 + START_SLIPPAGE_ALLOWANCE)
         return {instrument.quote: quote, instrument.base: Decimal(0)}
     return {instrument.quote: Decimal(0), instrument.base: sizing.base_for_sells + sizing.base_to_sell}
-
-
-@dataclass(frozen=True)
-class Shortfall:
-    asset: str
-    needed: Decimal
-    available: Decimal
-
-    @property
-    def missing(self) -> Decimal:
-        return self.needed - self.available
-
-
-def funds_shortfall(needed: Mapping[str, Decimal], balances: Mapping[str, Decimal]) -> tuple[Shortfall, ...]:
-    """Each asset the free `balances` hold less of than `needed`; empty when the grid is funded."""
-    return tuple(
-        Shortfall(asset, amount, balances.get(asset, Decimal(0)))
-        for asset, amount in needed.items()
-        if amount > 0 and balances.get(asset, Decimal(0)) < amount
-    )
 
 
 # Validation --------------------------------------------------------------------
@@ -683,36 +672,6 @@ class GridState:
     intervals: tuple[Interval, ...]
 
 
-@dataclass(frozen=True)
-class OrderIntent:
-    interval: int
-    cycle: int
-    side: Side
-    price: Decimal
-    quantity: Decimal
-
-
-@dataclass(frozen=True)
-class GridFill:
-    """A fill the engine has matched to the interval and cycle of its order."""
-
-    interval: int
-    cycle: int
-    side: Side
-    price: Decimal
-    quantity: Decimal
-    fee: Decimal
-    fee_asset: str
-
-
-@dataclass(frozen=True)
-class Decision:
-    state: GridState
-    place: tuple[OrderIntent, ...] = ()
-    exit: ExitReason | None = None
-    exit_action: ExitAction | None = None
-
-
 def initial_state(
     config: GridConfig, instrument: Instrument, price: Decimal
 ) -> tuple[GridState, tuple[OrderIntent, ...]]:
@@ -776,7 +735,7 @@ def decide(
     *,
     base_available: Decimal,
     equity: Decimal | None = None,
-) -> Decision:
+) -> Decision[GridState]:
     """Apply the fills just seen and say which orders to place next.
 
     `base_available` is the base this bot holds and has not offered yet; no
@@ -796,7 +755,7 @@ def apply_fills(
     fills: Sequence[GridFill],
     *,
     base_available: Decimal,
-) -> Decision:
+) -> Decision[GridState]:
     """Book the fills into the grid and plan each completed order's counter-order."""
     intervals = list(state.intervals)
     place: list[OrderIntent] = []
@@ -866,3 +825,191 @@ def _counter_order(
         # Too little to trade (fee dust): keep it on the books, place nothing.
         return replace(flipped, quantity=Decimal(0)), None
     return flipped, _intent(flipped)
+
+
+# JSON --------------------------------------------------------------------------
+
+_CONFIG_DECIMALS = (
+    "lower_price",
+    "upper_price",
+    "investment",
+    "trigger_price",
+    "take_profit_price",
+    "stop_loss_price",
+    "max_drawdown",
+)
+
+
+def config_to_json(config: GridConfig) -> Json:
+    """Decimals as strings, enums as their values."""
+    return {
+        key: (str(value) if isinstance(value, Decimal) else value) for key, value in asdict(config).items()
+    }
+
+
+def config_from_json(data: Json) -> GridConfig:
+    values = dict(data)
+    for key in _CONFIG_DECIMALS:
+        value = values.get(key)
+        values[key] = None if value is None else Decimal(str(value))
+    values["spacing"] = Spacing(values.get("spacing", Spacing.ARITHMETIC))
+    values["direction"] = Direction(values.get("direction", Direction.LONG))
+    values["take_profit_action"] = ExitAction(values.get("take_profit_action", ExitAction.SELL_BASE))
+    values["stop_loss_action"] = ExitAction(values.get("stop_loss_action", ExitAction.SELL_BASE))
+    values["grid_count"] = int(values["grid_count"])
+    return GridConfig(**values)
+
+
+def state_to_json(state: GridState) -> Json:
+    return {
+        "lines": [str(line) for line in state.lines],
+        "quantity_per_order": str(state.quantity_per_order),
+        "intervals": [
+            {
+                "index": i.index,
+                "side": i.side.value,
+                "price": str(i.price),
+                "quantity": str(i.quantity),
+                "filled": str(i.filled),
+                "cycle": i.cycle,
+                "base_held": str(i.base_held),
+                "quote_held": str(i.quote_held),
+            }
+            for i in state.intervals
+        ],
+    }
+
+
+def state_from_json(data: Json) -> GridState:
+    return GridState(
+        lines=tuple(Decimal(line) for line in data["lines"]),
+        quantity_per_order=Decimal(data["quantity_per_order"]),
+        intervals=tuple(
+            Interval(
+                index=i["index"],
+                side=Side(i["side"]),
+                price=Decimal(i["price"]),
+                quantity=Decimal(i["quantity"]),
+                filled=Decimal(i["filled"]),
+                cycle=i["cycle"],
+                base_held=Decimal(i["base_held"]),
+                quote_held=Decimal(i["quote_held"]),
+            )
+            for i in data["intervals"]
+        ),
+    )
+
+
+# The protocol --------------------------------------------------------------------
+
+
+def start_trade(config: GridConfig, instrument: Instrument, price: Decimal) -> StartTrade:
+    """A long grid buys the base of its opening sells; a reverse grid brings base and sells
+    what funds its opening buys."""
+    sizing = size_grid(config, instrument, price, quantity_for_investment(config, instrument, price))
+    if config.direction is Direction.SHORT:
+        return StartTrade(
+            Side.SELL, sizing.base_to_sell, committed_base=sizing.base_for_sells + sizing.base_to_sell
+        )
+    return StartTrade(Side.BUY, sizing.base_to_buy)
+
+
+def has_exit_rules(config: GridConfig) -> bool:
+    """Only a grid with a take-profit, stop-loss or drawdown limit needs the price every tick."""
+    return any(
+        rule is not None for rule in (config.take_profit_price, config.stop_loss_price, config.max_drawdown)
+    )
+
+
+def exit_action(config: GridConfig, reason: ExitReason) -> ExitAction:
+    return config.take_profit_action if reason is ExitReason.TAKE_PROFIT else config.stop_loss_action
+
+
+class GridStrategy:
+    """The spot grid behind the Strategy protocol (bots/strategies/base.py)."""
+
+    name = "grid"
+    label = "grid"
+    replans = False  # its orders stay until they fill; only a stop cancels them
+
+    def config_from_json(self, data: Json) -> GridConfig:
+        return config_from_json(data)
+
+    def config_to_json(self, config: GridConfig) -> Json:
+        return config_to_json(config)
+
+    def investment(self, config: GridConfig) -> Decimal:
+        return config.investment
+
+    def validate(self, config: GridConfig, instrument: Instrument, price: Decimal, venue: str) -> None:
+        validate(config, instrument, price, venue=venue)
+
+    def funds_needed(self, config: GridConfig, instrument: Instrument, price: Decimal) -> dict[str, Decimal]:
+        return funds_needed(config, instrument, price)
+
+    def preview(self, config: GridConfig, instrument: Instrument, price: Decimal) -> GridPreview:
+        return preview(config, instrument, price)
+
+    def state_to_json(self, state: GridState) -> Json:
+        return state_to_json(state)
+
+    def state_from_json(self, data: Json) -> GridState:
+        return state_from_json(data)
+
+    def start_wait(self, config: GridConfig, price: Decimal, price_when_created: Decimal) -> str | None:
+        if trigger_reached(config, price, price_when_created):
+            return None
+        return (
+            f"Waiting for the price to reach the trigger {plain(config.trigger_price)} (now {plain(price)})."
+        )
+
+    def start_trade(self, config: GridConfig, instrument: Instrument, price: Decimal) -> StartTrade:
+        return start_trade(config, instrument, price)
+
+    def initial_state(
+        self, config: GridConfig, instrument: Instrument, price: Decimal
+    ) -> tuple[GridState, tuple[OrderIntent, ...]]:
+        return initial_state(config, instrument, price)
+
+    def opening_allocations(self, state: GridState) -> tuple[tuple[str, Decimal], ...]:
+        """Each opening sell's base, out of the start lot into its interval's lot."""
+        return tuple((str(i.index), i.base_held) for i in state.intervals if i.side is Side.SELL)
+
+    def apply_fills(
+        self,
+        state: GridState,
+        fills: Sequence[StrategyFill],
+        instrument: Instrument,
+        config: GridConfig,
+        *,
+        base_available: Decimal,
+    ) -> Decision[GridState]:
+        return apply_fills(config, instrument, state, fills, base_available=base_available)
+
+    def open_orders(self, state: GridState) -> frozenset[OrderKey] | None:
+        return None  # a grid order stays until it fills; only a stop cancels
+
+    def watches_price(self, config: GridConfig) -> bool:
+        return has_exit_rules(config)
+
+    def on_price(
+        self, state: GridState, price: Decimal, instrument: Instrument, config: GridConfig
+    ) -> Decision[GridState] | None:
+        return None
+
+    def exit_reason(self, config: GridConfig, price: Decimal, equity: Decimal | None) -> ExitReason | None:
+        return exit_reason(config, price, equity)
+
+    def exit_action(self, config: GridConfig, reason: ExitReason) -> ExitAction:
+        return exit_action(config, reason)
+
+    def ledger_lot(self, slot: int) -> str:
+        return str(slot)
+
+    def closes_trip(self, config: GridConfig, side: Side, complete: bool) -> bool:
+        """A long grid's round trip ends with a complete sell; a reverse grid's with a buy."""
+        closing = Side.SELL if config.direction is Direction.LONG else Side.BUY
+        return complete and side is closing
+
+
+GRID = GridStrategy()

@@ -158,8 +158,6 @@ def test_a_trigger_price_starts_the_grid_at_the_first_open_that_reaches_it() -> 
 
 def test_configs_the_backtester_cannot_honour_are_refused_with_the_reason() -> None:
     series = candles(("99", "99.5", "89", "95"))
-    with pytest.raises(ValueError, match="not simulated"):
-        exact.run(small_grid(stop_loss_price=D(80)), BTC, series)
     with pytest.raises(GridConfigError):
         exact.run(small_grid(investment=D(5)), BTC, series)
     with pytest.raises(ValueError, match="at least one candle"):
