@@ -32,12 +32,14 @@ import numpy as np
 
 from bots.backtest import exact, kernel
 from bots.backtest.kernel import CandleArrays, Floats, KernelResult
+from bots.backtest.metrics import MIN_DAILY_DEVIATION
 from bots.backtest.venue import Fees
 from bots.strategies import grid
 from exchanges.base import ExchangeError, Instrument
 
 DAY_MS = 86_400_000
 DAYS_PER_YEAR = 365
+MIN_DEVIATION = float(MIN_DAILY_DEVIATION)
 
 
 class Method(StrEnum):
@@ -298,7 +300,7 @@ def daily_sharpe(equity: Floats, open_time_ms: kernel.Int64s) -> float | None:
         return None
     returns = np.diff(marks) / marks[:-1]
     deviation = float(np.std(returns, ddof=1))
-    if deviation == 0:
+    if deviation < MIN_DEVIATION:  # as metrics.sharpe: flat equity has no meaningful ratio
         return None
     return float(np.mean(returns)) / deviation * math.sqrt(DAYS_PER_YEAR)
 
