@@ -14,6 +14,7 @@ from billing import entitlements
 from bots import codec
 from bots.backtest import optimise
 from bots.backtests.candles import Source, Window, find_source, on_hand_sentence
+from bots.backtests.live import publish_progress
 from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus, Optimisation
 from bots.strategies import grid
 from exchanges.base import Instrument
@@ -154,6 +155,8 @@ def do_cancel_backtest(backtest: Backtest) -> Backtest:
         status=BacktestStatus.CANCELLED, finished_at=timezone.now()
     )
     backtest.refresh_from_db()
+    if changed:
+        publish_progress(backtest.owner_id, "backtest", backtest.pk)
     if not changed and backtest.status != BacktestStatus.CANCELLED:
         raise BacktestFinished(
             f"Backtest {backtest.pk} is {backtest.status}: "
@@ -239,6 +242,8 @@ def do_cancel_optimisation(optimisation: Optimisation) -> Optimisation:
         status=BacktestStatus.CANCELLED, finished_at=timezone.now()
     )
     optimisation.refresh_from_db()
+    if changed:
+        publish_progress(optimisation.owner_id, "optimisation", optimisation.pk)
     if not changed and optimisation.status != BacktestStatus.CANCELLED:
         raise BacktestFinished(
             f"Optimisation {optimisation.pk} is {optimisation.status}: "

@@ -76,7 +76,9 @@ def test_the_form_queues_a_backtest_and_its_page_shows_the_apis_figures(
     assert backtest.start.isoformat() == "2023-01-03T00:00:00+00:00"
 
     waiting = client.get(f"/backtests/{backtest.pk}/").content.decode()
-    assert 'hx-trigger="every 1s"' in waiting
+    assert f'ws-connect="/ws/backtests/{backtest.pk}/"' in waiting  # live progress
+    assert 'hx-trigger="every 3s"' in waiting  # the fallback while the socket is down
+    assert "Waiting for a worker" in waiting
     assert f'href="/backtests/{backtest.pk}/"' in waiting
     fragment = client.get(f"/backtests/{backtest.pk}/status/", headers={"HX-Request": "true"})
     assert "HX-Refresh" not in fragment
