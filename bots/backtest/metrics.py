@@ -12,7 +12,8 @@
   is the root mean square of the negative returns over all days.
 - A ratio is None, with the reason in `notes`, where it would mean nothing: fewer than two
   day-on-day returns (a window under three days), flat equity, a deviation under
-  MIN_DAILY_DEVIATION (one tiny losing day would otherwise make Sortino a million), a max
+  MIN_DAILY_DEVIATION (one tiny losing day would otherwise make Sortino a million), fewer than
+  MIN_LOSING_DAYS losing days for Sortino, a max
   drawdown under MIN_DRAWDOWN for Calmar, no round trip or no losing one for the profit factor.
 - Calmar: APR over the max drawdown fraction. Profit factor: the ledger's gross profit of
   winning round trips over the gross loss of losing ones.
@@ -35,6 +36,7 @@ DAYS_PER_YEAR = Decimal(365)
 # Below a hundredth of a percent a day, a deviation is rounding noise rather than risk: dividing
 # by it gives figures in the thousands that no trader could act on.
 MIN_DAILY_DEVIATION = Decimal("0.0001")
+MIN_LOSING_DAYS = 3  # downside risk from one or two days is an anecdote, not a deviation
 MIN_DRAWDOWN = Decimal("0.0001")  # of the peak: Calmar over a smaller fall is as meaningless
 
 # Why a ratio is undefined, in the trader's words (shown under the "—").
@@ -186,7 +188,10 @@ def sortino(returns: Sequence[Decimal]) -> Decimal | None:
 def sortino_note(returns: Sequence[Decimal]) -> str:
     if len(returns) < 2:
         return TOO_SHORT
-    return NO_DOWNSIDE if _downside(returns) < MIN_DAILY_DEVIATION else ""
+    losing_days = sum(1 for r in returns if r < 0)
+    if losing_days < MIN_LOSING_DAYS or _downside(returns) < MIN_DAILY_DEVIATION:
+        return NO_DOWNSIDE
+    return ""
 
 
 def calmar(apr: Decimal | None, drawdown: Drawdown) -> Decimal | None:

@@ -5,6 +5,7 @@ by `bots.backtests.actions.check_backtest`, the function the API calls."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from bots.backtest import optimise
 from bots.backtests.actions import BacktestError
-from bots.backtests.candles import spans_on_hand
+from bots.backtests.candles import Window, find_source, spans_on_hand
 from bots.forms import BotForm, grid_config_from, with_default_choices
 from bots.strategies import grid
 from exchanges.market_data import intervals
@@ -97,6 +98,29 @@ def default_window(symbol: str) -> dict[str, Any]:
     end = finest.last.date()  # the window ends at its 00:00, so the last day's candles stay out
     start = max(finest.first.date() + timedelta(days=1), end - timedelta(days=DEFAULT_DAYS))
     return {"interval": finest.interval, "start": start, "end": end}
+
+
+# Around the window's first price: lower bounds below it, upper bounds above, so the first search a
+# trader starts covers grids that trade from the start.
+BOUND_SHARES = {
+    "lower_price_min": Decimal("0.85"),
+    "lower_price_max": Decimal("0.97"),
+    "upper_price_min": Decimal("1.03"),
+    "upper_price_max": Decimal("1.15"),
+}
+
+
+def default_bounds(initial: Mapping[str, Any]) -> dict[str, Decimal]:
+    try:
+        window = Window.of(initial["interval"], _midnight(initial["start"]), _midnight(initial["end"]))
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return {}
+    source = find_source(initial["symbol"], window)
+    if source is None:
+        return {}
+    price = source.first_open
+    places = Decimal(1) if price >= 100 else Decimal("0.0001")
+    return {name: (price * share).quantize(places) for name, share in BOUND_SHARES.items()}
 
 
 def _midnight(day: date) -> datetime:
@@ -209,6 +233,8 @@ class OptimisationForm(forms.Form):
             self.initial.setdefault("investment", 1000)
             if "start" not in self.initial and "end" not in self.initial:
                 self.initial.update(default_window(self.initial["symbol"]))
+            if "lower_price_min" not in self.initial:
+                self.initial.update(default_bounds(self.initial))
 
     def window(self) -> tuple[str, datetime, datetime]:
         data = self.cleaned_data

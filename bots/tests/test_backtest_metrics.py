@@ -72,8 +72,10 @@ def test_sharpe_and_sortino_of_a_plus_three_minus_one_percent_pair() -> None:
     returns = [D("0.03"), D("-0.01")]
     # mean 0.01; sample deviation sqrt(0.0008) = 0.0282843; sqrt(365) = 19.10497
     assert float(sharpe(returns) or 0) == pytest.approx(0.01 / 0.0282843 * 19.10497, rel=1e-5)
-    # downside deviation sqrt(0.0001 / 2) = 0.00707107
-    assert float(sortino(returns) or 0) == pytest.approx(0.01 / 0.00707107 * 19.10497, rel=1e-5)
+    assert sortino(returns) is None, "one losing day is too few to measure downside risk"
+    three_losses = [D("0.03"), D("-0.01"), D("0.02"), D("-0.01"), D("-0.01")]
+    # mean 0.004; downside deviation sqrt(3 * 0.0001 / 5) = 0.00774597
+    assert float(sortino(three_losses) or 0) == pytest.approx(0.004 / 0.00774597 * 19.10497, rel=1e-5)
     assert sortino([D("0.01"), D("0.02")]) is None, "no losing day: undefined"
     assert sharpe([D("0.01")]) is None
 
@@ -130,8 +132,8 @@ def test_floating_drawdown_is_the_deepest_unrealised_loss() -> None:
 
 
 def test_sortino_of_one_tiny_losing_day_is_undefined_rather_than_a_million() -> None:
-    returns = [D("0.01"), D("0.012"), D("-0.0000001"), D("0.011")]
-    # The old formula: mean 0.008 over a downside deviation of 5e-8 gives about 3e6.
+    returns = [D("0.01"), D("-0.0000001"), D("0.012"), D("-0.0000001"), D("0.011"), D("-0.0000002")]
+    # The old formula: a mean of 0.005 over a downside deviation of 1e-7 gives about 1e6.
     assert sortino(returns) is None
     assert sortino_note(returns) == NO_DOWNSIDE
     assert sharpe(returns) is not None, "Sharpe's deviation is real here"
