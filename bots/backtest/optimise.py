@@ -263,7 +263,10 @@ def evaluate(
 ) -> Score | None:
     """The candidate's figures over `series`, or None if the grid refuses it or cannot run it."""
     try:
-        grid.validate(config, instrument, config.trigger_price or series.price(series.open[0]))
+        # Without a trigger the start validates the grid at the first open itself (exact mode's
+        # `_Run.start`, inside the kernel): checking it here too cost a tenth of a search.
+        if config.trigger_price is not None:
+            grid.validate(config, instrument, config.trigger_price)
         result = kernel.run(config, instrument, series, fees)
     except (ValueError, ExchangeError):  # GridConfigError, KernelUnsupported, InsufficientBalance
         return None
