@@ -13,6 +13,7 @@ from accounts.api.fields import ExactDecimalField, StrictCharField, StrictRegexF
 from bots import codec
 from bots.api.serializers import BotConfigOutSerializer, GridConfigSerializer, price_input
 from bots.backtest import optimise
+from bots.backtests import actions
 from bots.backtests.candles import Window
 from bots.backtests.models import Backtest, BacktestFill, BacktestStatus, Optimisation
 from bots.strategies import grid
@@ -281,17 +282,11 @@ class OptimisationRequestSerializer(serializers.Serializer[Any]):
     def search(self) -> optimise.Search:
         data = self.validated_data
         bounds = data["bounds"]
-        base = grid.GridConfig(
-            symbol=data["symbol"],
-            lower_price=bounds["lower_price"]["min"],
-            upper_price=bounds["upper_price"]["max"],
-            grid_count=bounds["grid_count"]["min"],
-            investment=data["investment"],
-            trigger_price=data.get("trigger_price"),
-        )
-        return optimise.Search(
-            base=base,
-            bounds=optimise.Bounds(
+        return actions.grid_search(
+            data["symbol"],
+            data["investment"],
+            data.get("trigger_price"),
+            optimise.Bounds(
                 lower_price=(bounds["lower_price"]["min"], bounds["lower_price"]["max"]),
                 upper_price=(bounds["upper_price"]["min"], bounds["upper_price"]["max"]),
                 grid_count=(bounds["grid_count"]["min"], bounds["grid_count"]["max"]),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -175,6 +177,26 @@ class OptimisationPlan:
     start: datetime
     end: datetime
     source: Source
+
+
+def grid_search(
+    symbol: str,
+    investment: Decimal,
+    trigger_price: Decimal | None,
+    bounds: optimise.Bounds,
+    **search: Any,
+) -> optimise.Search:
+    """The search a page's form or an API request asks for: each candidate keeps the symbol,
+    investment and trigger; the rest (`method`, `runs`, `objective`, ...) as `optimise.Search`."""
+    base = grid.GridConfig(
+        symbol=symbol,
+        lower_price=bounds.lower_price[0],
+        upper_price=bounds.upper_price[1],
+        grid_count=bounds.grid_count[0],
+        investment=investment,
+        trigger_price=trigger_price,
+    )
+    return optimise.Search(base=base, bounds=bounds, **search)
 
 
 def check_optimisation(

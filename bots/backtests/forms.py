@@ -16,7 +16,7 @@ from django.core.validators import MaxValueValidator
 from django.utils import timezone
 
 from bots.backtest import optimise
-from bots.backtests.actions import BacktestError
+from bots.backtests.actions import BacktestError, grid_search
 from bots.backtests.candles import Window, find_source, spans_on_hand
 from bots.forms import BotForm, grid_config_from, with_default_choices
 from bots.strategies import grid
@@ -242,17 +242,11 @@ class OptimisationForm(forms.Form):
 
     def search(self) -> optimise.Search:
         data = self.cleaned_data
-        base = grid.GridConfig(
-            symbol=data["symbol"],
-            lower_price=data["lower_price_min"],
-            upper_price=data["upper_price_max"],
-            grid_count=data["grid_count_min"],
-            investment=data["investment"],
-            trigger_price=data.get("trigger_price"),
-        )
-        return optimise.Search(
-            base=base,
-            bounds=optimise.Bounds(
+        return grid_search(
+            data["symbol"],
+            data["investment"],
+            data.get("trigger_price"),
+            optimise.Bounds(
                 lower_price=(data["lower_price_min"], data["lower_price_max"]),
                 upper_price=(data["upper_price_min"], data["upper_price_max"]),
                 grid_count=(data["grid_count_min"], data["grid_count_max"]),
