@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
+from bots.backtests.consumers import routes as backtest_routes
 from bots.consumers import BotConsumer, DashboardConsumer
 from notifications.consumers import BellConsumer
 
@@ -11,4 +12,5 @@ websocket_urlpatterns: list[URLPattern | URLResolver] = [
     path("ws/live/", DashboardConsumer.as_asgi()),
     path("ws/bots/<int:bot_id>/", BotConsumer.as_asgi()),
     path("ws/notifications/", BellConsumer.as_asgi()),
+    *backtest_routes(),
 ]

@@ -13,6 +13,7 @@ from accounts.api.fields import ExactDecimalField, StrictCharField, StrictRegexF
 from bots import codec
 from bots.api.serializers import BotConfigOutSerializer, GridConfigSerializer, price_input
 from bots.backtest import optimise
+from bots.backtests import actions
 from bots.backtests.candles import Window
 from bots.backtests.models import Backtest, BacktestFill, BacktestStatus, Optimisation
 from bots.strategies import grid
@@ -77,9 +78,14 @@ class BacktestMetricsSerializer(serializers.Serializer[Any]):
     max_floating_drawdown = amount(help_text="The deepest unrealised loss at any close, in quote.")
     max_floating_drawdown_fraction = amount()
     sharpe = amount(allow_null=True, help_text="Daily returns, annualised; null when undefined.")
-    sortino = amount(allow_null=True)
-    calmar = amount(allow_null=True)
+    sortino = amount(allow_null=True, help_text="Daily downside risk, annualised; null when undefined.")
+    calmar = amount(allow_null=True, help_text="APR over the max drawdown fraction; null when undefined.")
     profit_factor = amount(allow_null=True)
+    notes = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Why each null ratio (sharpe, sortino, calmar, profit_factor) is undefined, in words.",
+    )
     round_trips = serializers.IntegerField()
     fills = serializers.IntegerField()
     time_in_range = amount(help_text="The share of candles closing within the grid's range.")
@@ -107,7 +113,10 @@ class BacktestSerializer(serializers.ModelSerializer[Backtest]):
     status = serializers.ChoiceField(choices=BacktestStatus.choices, read_only=True)
     progress = serializers.IntegerField(read_only=True, help_text="Percent, 0 to 100.")
     error = StrictCharField(read_only=True, help_text="Why it failed; empty otherwise.")
-    candles = serializers.IntegerField(read_only=True, help_text="How many candles it ran over.")
+    candles = serializers.IntegerField(
+        read_only=True, help_text="How many candles it runs over; 0 until they are read."
+    )
+    candles_done = serializers.IntegerField(read_only=True, help_text="Candles simulated so far.")
     candles_missing = serializers.SerializerMethodField(
         help_text="Candles of the window the store lacks (gaps, or a series that starts or ends inside "
         "it): the run went over them as if the price had jumped. 0 until done."
@@ -127,6 +136,7 @@ class BacktestSerializer(serializers.ModelSerializer[Backtest]):
             "progress",
             "error",
             "candles",
+            "candles_done",
             "candles_missing",
             "metrics",
             "created_at",
@@ -272,17 +282,11 @@ class OptimisationRequestSerializer(serializers.Serializer[Any]):
     def search(self) -> optimise.Search:
         data = self.validated_data
         bounds = data["bounds"]
-        base = grid.GridConfig(
-            symbol=data["symbol"],
-            lower_price=bounds["lower_price"]["min"],
-            upper_price=bounds["upper_price"]["max"],
-            grid_count=bounds["grid_count"]["min"],
-            investment=data["investment"],
-            trigger_price=data.get("trigger_price"),
-        )
-        return optimise.Search(
-            base=base,
-            bounds=optimise.Bounds(
+        return actions.grid_search(
+            data["symbol"],
+            data["investment"],
+            data.get("trigger_price"),
+            optimise.Bounds(
                 lower_price=(bounds["lower_price"]["min"], bounds["lower_price"]["max"]),
                 upper_price=(bounds["upper_price"]["min"], bounds["upper_price"]["max"]),
                 grid_count=(bounds["grid_count"]["min"], bounds["grid_count"]["max"]),
@@ -355,9 +359,11 @@ class OptimisationSerializer(serializers.ModelSerializer[Optimisation]):
     progress = serializers.IntegerField(read_only=True, help_text="Percent, 0 to 100.")
     error = StrictCharField(read_only=True, help_text="Why it failed; empty otherwise.")
     candidates = serializers.IntegerField(read_only=True, help_text="Grids the search tries.")
-    evaluated = serializers.IntegerField(read_only=True, help_text="Grids scored; 0 until done.")
+    evaluated = serializers.IntegerField(
+        read_only=True, help_text="Grids scored so far (counted as each chunk of them ends)."
+    )
     skipped = serializers.IntegerField(
-        read_only=True, help_text="Grids the venue's checks refused or that ran out of funds; 0 until done."
+        read_only=True, help_text="Grids the venue's checks refused or that ran out of funds, so far."
     )
     split_at = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="The report part's first candle; null until done."

@@ -254,8 +254,7 @@ def _with_equity(
     assert sim.venue is not None
     base_rest = sim.venue.free_base - arrays.free_base * units.base
     quote_rest = sim.venue.free_quote - arrays.free_quote * units.quote - sim.off_books
-    closes = series.close[start:].astype(np.float64) * float(series.unit)
-    equity[start:] += float(quote_rest) + float(base_rest) * closes
+    _add_rest(equity, series.close, start, float(quote_rest), float(base_rest), float(series.unit))
     equity[:start] = float(sim.config.investment)
     mark = series.price(series.close[-1])
     final = int(account[1]) * units.quote + quote_rest + (int(account[0]) * units.base + base_rest) * mark
@@ -523,6 +522,16 @@ def _walk(
             return -2 - c
     account[0], account[1] = state[4], state[5]
     return state[1]
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_rest(
+    equity: Floats, close: Int64s, start: int, quote_rest: float, base_rest: float, unit: float
+) -> None:
+    """`equity[start:] += quote_rest + base_rest * close * unit` in one pass: numpy's version made
+    three temporaries of the series' length, a fifth of a short series' run."""
+    for k in range(start, len(equity)):
+        equity[k] += quote_rest + base_rest * (close[k] * unit)
 
 
 @numba.njit(cache=True, inline="always")

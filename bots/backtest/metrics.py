@@ -9,9 +9,14 @@
   investment.
 - Sharpe and Sortino are daily: equity at each UTC day's last close, day-on-day returns, no
   risk-free rate, annualised by sqrt(365) (crypto trades every day). Sortino's downside deviation
-  is the root mean square of the negative returns over all days. None when undefined.
+  is the root mean square of the negative returns over all days.
+- A ratio is None, with the reason in `notes`, where it would mean nothing: fewer than two
+  day-on-day returns (a window under three days), flat equity, a deviation under
+  MIN_DAILY_DEVIATION (one tiny losing day would otherwise make Sortino a million), fewer than
+  MIN_LOSING_DAYS losing days for Sortino, a max
+  drawdown under MIN_DRAWDOWN for Calmar, no round trip or no losing one for the profit factor.
 - Calmar: APR over the max drawdown fraction. Profit factor: the ledger's gross profit of
-  winning round trips over the gross loss of losing ones (None until one loses).
+  winning round trips over the gross loss of losing ones.
 - Time in range: the share of candles whose close lies within the grid's range.
 - Buy and hold: the price return from the first open to the last close, without fees.
 """
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -28,6 +33,20 @@ from bots.backtest.exact import EquityPoint, Result
 
 YEAR = timedelta(days=365)
 DAYS_PER_YEAR = Decimal(365)
+# Below a hundredth of a percent a day, a deviation is rounding noise rather than risk: dividing
+# by it gives figures in the thousands that no trader could act on.
+MIN_DAILY_DEVIATION = Decimal("0.0001")
+MIN_LOSING_DAYS = 3  # downside risk from one or two days is an anecdote, not a deviation
+MIN_DRAWDOWN = Decimal("0.0001")  # of the peak: Calmar over a smaller fall is as meaningless
+
+# Why a ratio is undefined, in the trader's words (shown under the "—").
+TOO_SHORT = "Needs at least three days of data (two day-on-day returns)."
+FLAT = "Equity barely moved from day to day: the ratio would mean nothing."
+NO_DOWNSIDE = "Too few or too small losing days to measure downside risk."
+NO_DRAWDOWN = "Equity never fell meaningfully below a peak."
+NO_SPAN = "The window is too short to annualise."
+NO_TRADES = "No round trip was completed."
+NO_LOSSES = "No round trip lost money, so there is no loss to divide by."
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,7 @@ class Metrics:
     fills: int
     time_in_range: Decimal
     buy_and_hold_return: Decimal
+    notes: dict[str, str] = field(default_factory=dict)  # why a None ratio is undefined, by name
 
 
 def metrics(result: Result) -> Metrics:
@@ -67,6 +87,19 @@ def metrics(result: Result) -> Metrics:
     drawdown = max_drawdown([opening, *result.equity_curve])
     floating = max(Decimal(0), -min((point.unrealized for point in result.equity_curve), default=Decimal(0)))
     returns = daily_returns(result.equity_curve)
+    summary = result.summary
+    figures = {
+        "sharpe": sharpe(returns),
+        "sortino": sortino(returns),
+        "calmar": calmar(apr, drawdown),
+        "profit_factor": summary.profit_factor if summary.round_trips else None,
+    }
+    notes = {
+        "sharpe": sharpe_note(returns),
+        "sortino": sortino_note(returns),
+        "calmar": calmar_note(apr, drawdown),
+        "profit_factor": NO_TRADES if not summary.round_trips else NO_LOSSES,
+    }
     return Metrics(
         total_return=total_return,
         apr=apr,
@@ -77,14 +110,15 @@ def metrics(result: Result) -> Metrics:
         max_drawdown=drawdown,
         max_floating_drawdown=floating,
         max_floating_drawdown_fraction=floating / investment,
-        sharpe=sharpe(returns),
-        sortino=sortino(returns),
-        calmar=apr / drawdown.fraction if apr is not None and drawdown.fraction else None,
-        profit_factor=result.summary.profit_factor,
+        sharpe=figures["sharpe"],
+        sortino=figures["sortino"],
+        calmar=figures["calmar"],
+        profit_factor=figures["profit_factor"],
         round_trips=result.summary.round_trips,
         fills=len(result.fills),
         time_in_range=Decimal(result.closes_in_range) / len(result.equity_curve),
         buy_and_hold_return=(result.last_price - result.first_price) / result.first_price,
+        notes={name: notes[name] for name, value in figures.items() if value is None},
     )
 
 
@@ -119,21 +153,54 @@ def daily_returns(curve: Sequence[EquityPoint]) -> list[Decimal]:
     return [(today - yesterday) / yesterday for yesterday, today in itertools.pairwise(values)]
 
 
+def _mean(returns: Sequence[Decimal]) -> Decimal:
+    return sum(returns, Decimal(0)) / len(returns)
+
+
+def _deviation(returns: Sequence[Decimal]) -> Decimal:
+    mean = _mean(returns)
+    return (sum(((r - mean) ** 2 for r in returns), Decimal(0)) / (len(returns) - 1)).sqrt()
+
+
+def _downside(returns: Sequence[Decimal]) -> Decimal:
+    return (sum((r * r for r in returns if r < 0), Decimal(0)) / len(returns)).sqrt()
+
+
 def sharpe(returns: Sequence[Decimal]) -> Decimal | None:
+    if sharpe_note(returns):
+        return None
+    return _mean(returns) / _deviation(returns) * DAYS_PER_YEAR.sqrt()
+
+
+def sharpe_note(returns: Sequence[Decimal]) -> str:
+    """Why Sharpe is undefined for these returns; empty when it is defined."""
     if len(returns) < 2:
-        return None
-    mean = sum(returns, Decimal(0)) / len(returns)
-    variance = sum(((r - mean) ** 2 for r in returns), Decimal(0)) / (len(returns) - 1)
-    if not variance:
-        return None
-    return mean / variance.sqrt() * DAYS_PER_YEAR.sqrt()
+        return TOO_SHORT
+    return FLAT if _deviation(returns) < MIN_DAILY_DEVIATION else ""
 
 
 def sortino(returns: Sequence[Decimal]) -> Decimal | None:
+    if sortino_note(returns):
+        return None
+    return _mean(returns) / _downside(returns) * DAYS_PER_YEAR.sqrt()
+
+
+def sortino_note(returns: Sequence[Decimal]) -> str:
     if len(returns) < 2:
+        return TOO_SHORT
+    losing_days = sum(1 for r in returns if r < 0)
+    if losing_days < MIN_LOSING_DAYS or _downside(returns) < MIN_DAILY_DEVIATION:
+        return NO_DOWNSIDE
+    return ""
+
+
+def calmar(apr: Decimal | None, drawdown: Drawdown) -> Decimal | None:
+    if calmar_note(apr, drawdown) or apr is None:
         return None
-    mean = sum(returns, Decimal(0)) / len(returns)
-    downside = sum((r * r for r in returns if r < 0), Decimal(0)) / len(returns)
-    if not downside:
-        return None
-    return mean / downside.sqrt() * DAYS_PER_YEAR.sqrt()
+    return apr / drawdown.fraction
+
+
+def calmar_note(apr: Decimal | None, drawdown: Drawdown) -> str:
+    if apr is None:
+        return NO_SPAN
+    return NO_DRAWDOWN if drawdown.fraction < MIN_DRAWDOWN else ""

@@ -32,12 +32,14 @@ import numpy as np
 
 from bots.backtest import exact, kernel
 from bots.backtest.kernel import CandleArrays, Floats, KernelResult
+from bots.backtest.metrics import MIN_DAILY_DEVIATION
 from bots.backtest.venue import Fees
 from bots.strategies import grid
 from exchanges.base import ExchangeError, Instrument
 
 DAY_MS = 86_400_000
 DAYS_PER_YEAR = 365
+MIN_DEVIATION = float(MIN_DAILY_DEVIATION)
 
 
 class Method(StrEnum):
@@ -261,7 +263,10 @@ def evaluate(
 ) -> Score | None:
     """The candidate's figures over `series`, or None if the grid refuses it or cannot run it."""
     try:
-        grid.validate(config, instrument, config.trigger_price or series.price(series.open[0]))
+        # Without a trigger the start validates the grid at the first open itself (exact mode's
+        # `_Run.start`, inside the kernel): checking it here too cost a tenth of a search.
+        if config.trigger_price is not None:
+            grid.validate(config, instrument, config.trigger_price)
         result = kernel.run(config, instrument, series, fees)
     except (ValueError, ExchangeError):  # GridConfigError, KernelUnsupported, InsufficientBalance
         return None
@@ -298,7 +303,7 @@ def daily_sharpe(equity: Floats, open_time_ms: kernel.Int64s) -> float | None:
         return None
     returns = np.diff(marks) / marks[:-1]
     deviation = float(np.std(returns, ddof=1))
-    if deviation == 0:
+    if deviation < MIN_DEVIATION:  # as metrics.sharpe: flat equity has no meaningful ratio
         return None
     return float(np.mean(returns)) / deviation * math.sqrt(DAYS_PER_YEAR)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -14,6 +16,7 @@ from billing import entitlements
 from bots import codec
 from bots.backtest import optimise
 from bots.backtests.candles import Source, Window, find_source, on_hand_sentence
+from bots.backtests.live import publish_progress
 from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus, Optimisation
 from bots.strategies import grid
 from exchanges.base import Instrument
@@ -154,6 +157,8 @@ def do_cancel_backtest(backtest: Backtest) -> Backtest:
         status=BacktestStatus.CANCELLED, finished_at=timezone.now()
     )
     backtest.refresh_from_db()
+    if changed:
+        publish_progress(backtest.owner_id, "backtest", backtest.pk)
     if not changed and backtest.status != BacktestStatus.CANCELLED:
         raise BacktestFinished(
             f"Backtest {backtest.pk} is {backtest.status}: "
@@ -172,6 +177,26 @@ class OptimisationPlan:
     start: datetime
     end: datetime
     source: Source
+
+
+def grid_search(
+    symbol: str,
+    investment: Decimal,
+    trigger_price: Decimal | None,
+    bounds: optimise.Bounds,
+    **search: Any,
+) -> optimise.Search:
+    """The search a page's form or an API request asks for: each candidate keeps the symbol,
+    investment and trigger; the rest (`method`, `runs`, `objective`, ...) as `optimise.Search`."""
+    base = grid.GridConfig(
+        symbol=symbol,
+        lower_price=bounds.lower_price[0],
+        upper_price=bounds.upper_price[1],
+        grid_count=bounds.grid_count[0],
+        investment=investment,
+        trigger_price=trigger_price,
+    )
+    return optimise.Search(base=base, bounds=bounds, **search)
 
 
 def check_optimisation(
@@ -239,6 +264,8 @@ def do_cancel_optimisation(optimisation: Optimisation) -> Optimisation:
         status=BacktestStatus.CANCELLED, finished_at=timezone.now()
     )
     optimisation.refresh_from_db()
+    if changed:
+        publish_progress(optimisation.owner_id, "optimisation", optimisation.pk)
     if not changed and optimisation.status != BacktestStatus.CANCELLED:
         raise BacktestFinished(
             f"Optimisation {optimisation.pk} is {optimisation.status}: "

@@ -34,7 +34,8 @@ class Backtest(models.Model):
     status = models.CharField(max_length=16, choices=BacktestStatus.choices, default=BacktestStatus.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)  # percent
     error = models.TextField(blank=True)  # why it failed, in the trader's words
-    candles = models.PositiveIntegerField(default=0)  # how many it ran over
+    candles = models.PositiveIntegerField(default=0)  # how many it runs over, known once they are read
+    candles_done = models.PositiveIntegerField(default=0)  # simulated so far, for the progress bar
     metrics = models.JSONField(null=True, blank=True)  # bots.backtest.metrics, decimals as strings
     equity = models.JSONField(null=True, blank=True)  # [{time, price, equity, unrealized}], thinned
     created_at = models.DateTimeField(auto_now_add=True)

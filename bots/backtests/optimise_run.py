@@ -25,6 +25,7 @@ from bots.backtest import kernel, optimise
 from bots.backtest.metrics import metrics
 from bots.backtests.actions import instrument_for
 from bots.backtests.candles import Window, load
+from bots.backtests.live import publish_progress
 from bots.backtests.models import BacktestStatus, Optimisation, OptimisationChunk
 from bots.backtests.run import STALE_AFTER, metrics_json
 from bots.strategies import grid
@@ -102,7 +103,9 @@ def begin(optimisation_id: int) -> list[int]:
     if not claimed:
         return []  # already taken, finished or cancelled
     optimisation = Optimisation.objects.get(pk=optimisation_id)
-    return _guarded(optimisation, lambda: _write_chunks(optimisation)) or []
+    chunks = _guarded(optimisation, lambda: _write_chunks(optimisation)) or []
+    _publish(optimisation)
+    return chunks
 
 
 def _write_chunks(optimisation: Optimisation) -> list[int]:
@@ -167,11 +170,17 @@ def _count_chunk(
         if not stored:
             return False
         done = locked.chunks_done + 1
+        # Counted as chunks end, for the progress bar ("120 of 500 grids"); `_finish` sets the
+        # final figures from the stored chunks, which are the same.
         Optimisation.objects.filter(pk=optimisation.pk).update(
             chunks_done=F("chunks_done") + 1,
+            evaluated=F("evaluated") + len(scores),
+            skipped=F("skipped") + skipped,
             progress=BEGUN + (SCORED - BEGUN) * done // max(locked.chunks, 1),
             heartbeat_at=timezone.now(),
         )
+        if done < locked.chunks:
+            _publish(optimisation)  # the last chunk's event waits for the ranking
         return done == locked.chunks
 
 
@@ -218,6 +227,7 @@ def _finish(optimisation: Optimisation, search: optimise.Search, instrument: Ins
         )
         if not finished:
             raise Cancelled
+        _publish(optimisation)
 
 
 def _ranked_json(ranked: optimise.Ranked, objective: optimise.Objective) -> dict[str, Any]:
@@ -347,6 +357,11 @@ def _guarded(optimisation: Optimisation, work: Callable[[], T]) -> T | None:
 
 
 def _fail(optimisation: Optimisation, reason: str) -> None:
-    Optimisation.objects.filter(pk=optimisation.pk, status=BacktestStatus.RUNNING).update(
+    if Optimisation.objects.filter(pk=optimisation.pk, status=BacktestStatus.RUNNING).update(
         status=BacktestStatus.FAILED, error=reason, finished_at=timezone.now()
-    )
+    ):
+        _publish(optimisation)
+
+
+def _publish(optimisation: Optimisation) -> None:
+    publish_progress(optimisation.owner_id, "optimisation", optimisation.pk)

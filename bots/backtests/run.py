@@ -22,6 +22,7 @@ from bots.backtest import exact
 from bots.backtest.metrics import Drawdown, Metrics, metrics
 from bots.backtests.actions import instrument_for
 from bots.backtests.candles import Window, load
+from bots.backtests.live import Throttle, publish_progress
 from bots.backtests.models import Backtest, BacktestFill, BacktestStatus
 from exchanges.base import ExchangeError
 
@@ -74,26 +75,33 @@ def _simulate_and_store(backtest: Backtest) -> None:
         raise ValueError(
             f"No {backtest.symbol} {backtest.interval} candles are stored in the window any more."
         )
-    _beat(backtest, LOADED)
-    result = exact.run(config, instrument, candles, progress=lambda done, total: _step(backtest, done, total))
-    _beat(backtest, SIMULATED)
+    throttle = Throttle()
+    _beat(backtest, LOADED, 0, throttle, candles=len(candles))
+    result = exact.run(
+        config, instrument, candles, progress=lambda done, total: _step(backtest, done, total, throttle)
+    )
+    _beat(backtest, SIMULATED, len(candles), throttle)
     _store(backtest, result, len(candles))
+    publish_progress(backtest.owner_id, "backtest", backtest.pk)  # the results, after their commit
 
 
-def _step(backtest: Backtest, done: int, total: int) -> None:
+def _step(backtest: Backtest, done: int, total: int, throttle: Throttle) -> None:
     percent = LOADED + (SIMULATED - LOADED) * done // total
     if percent != backtest.progress:
-        _beat(backtest, percent)
+        _beat(backtest, percent, done, throttle)
 
 
-def _beat(backtest: Backtest, percent: int) -> None:
-    """Progress and heartbeat, only while the row is still ours to run."""
+def _beat(backtest: Backtest, percent: int, done: int, throttle: Throttle, **changes: Any) -> None:
+    """Progress and heartbeat, only while the row is still ours to run; the page hears of it at
+    most every Throttle's interval or step, so a fast run does not flood its socket."""
     updated = Backtest.objects.filter(pk=backtest.pk, status=BacktestStatus.RUNNING).update(
-        progress=percent, heartbeat_at=timezone.now()
+        progress=percent, candles_done=done, heartbeat_at=timezone.now(), **changes
     )
     if not updated:
         raise Cancelled
     backtest.progress = percent
+    if throttle.due(percent):
+        publish_progress(backtest.owner_id, "backtest", backtest.pk)
 
 
 def _store(backtest: Backtest, result: exact.Result, candle_count: int) -> None:
@@ -102,6 +110,7 @@ def _store(backtest: Backtest, result: exact.Result, candle_count: int) -> None:
             status=BacktestStatus.DONE,
             progress=100,
             candles=candle_count,
+            candles_done=candle_count,
             metrics=metrics_json(metrics(result), result),
             equity=equity_json(result.equity_curve),
             finished_at=timezone.now(),
@@ -131,9 +140,10 @@ def _store(backtest: Backtest, result: exact.Result, candle_count: int) -> None:
 
 
 def _fail(backtest: Backtest, reason: str) -> None:
-    Backtest.objects.filter(pk=backtest.pk, status=BacktestStatus.RUNNING).update(
+    if Backtest.objects.filter(pk=backtest.pk, status=BacktestStatus.RUNNING).update(
         status=BacktestStatus.FAILED, error=reason, finished_at=timezone.now()
-    )
+    ):
+        publish_progress(backtest.owner_id, "backtest", backtest.pk)
 
 
 def requeue_stale(now: datetime | None = None) -> list[int]:
@@ -148,7 +158,7 @@ def requeue_stale(now: datetime | None = None) -> list[int]:
     for backtest_id in stale:
         if Backtest.objects.filter(
             pk=backtest_id, status=BacktestStatus.RUNNING, heartbeat_at__lt=cutoff
-        ).update(status=BacktestStatus.QUEUED, progress=0):
+        ).update(status=BacktestStatus.QUEUED, progress=0, candles_done=0):
             requeued.append(backtest_id)
     return requeued
 

@@ -242,11 +242,11 @@ def test_a_run_cancelled_midway_stops_and_keeps_nothing(trader, bybit_week, monk
     steps: list[int] = []
     real_step = backtest_run._step
 
-    def cancel_at_half(backtest: Backtest, done: int, total: int) -> None:
+    def cancel_at_half(backtest: Backtest, done: int, total: int, *rest: Any) -> None:
         steps.append(done)
         if done >= total // 2:
             client.post(f"/api/v1/backtests/{backtest_id}/cancel/")
-        real_step(backtest, done, total)
+        real_step(backtest, done, total, *rest)
 
     monkeypatch.setattr(backtest_run, "_step", cancel_at_half)
     tasks.run_backtest(backtest_id)

@@ -9,7 +9,25 @@ import pytest
 
 from bots.backtest import exact
 from bots.backtest.exact import EquityPoint
-from bots.backtest.metrics import annualised, daily_returns, max_drawdown, metrics, sharpe, sortino
+from bots.backtest.metrics import (
+    FLAT,
+    NO_DOWNSIDE,
+    NO_DRAWDOWN,
+    NO_LOSSES,
+    NO_SPAN,
+    NO_TRADES,
+    TOO_SHORT,
+    annualised,
+    calmar,
+    calmar_note,
+    daily_returns,
+    max_drawdown,
+    metrics,
+    sharpe,
+    sharpe_note,
+    sortino,
+    sortino_note,
+)
 from bots.backtest.venue import Fees
 from bots.strategies.grid import GridConfig
 from exchanges.base import Candle
@@ -54,8 +72,10 @@ def test_sharpe_and_sortino_of_a_plus_three_minus_one_percent_pair() -> None:
     returns = [D("0.03"), D("-0.01")]
     # mean 0.01; sample deviation sqrt(0.0008) = 0.0282843; sqrt(365) = 19.10497
     assert float(sharpe(returns) or 0) == pytest.approx(0.01 / 0.0282843 * 19.10497, rel=1e-5)
-    # downside deviation sqrt(0.0001 / 2) = 0.00707107
-    assert float(sortino(returns) or 0) == pytest.approx(0.01 / 0.00707107 * 19.10497, rel=1e-5)
+    assert sortino(returns) is None, "one losing day is too few to measure downside risk"
+    three_losses = [D("0.03"), D("-0.01"), D("0.02"), D("-0.01"), D("-0.01")]
+    # mean 0.004; downside deviation sqrt(3 * 0.0001 / 5) = 0.00774597
+    assert float(sortino(three_losses) or 0) == pytest.approx(0.004 / 0.00774597 * 19.10497, rel=1e-5)
     assert sortino([D("0.01"), D("0.02")]) is None, "no losing day: undefined"
     assert sharpe([D("0.01")]) is None
 
@@ -106,3 +126,71 @@ def test_floating_drawdown_is_the_deepest_unrealised_loss() -> None:
     assert figures.max_floating_drawdown_fraction == D(170) / D(1890)
     assert figures.max_drawdown.value == D(170)
     assert (figures.max_drawdown.start, figures.max_drawdown.end) == (T0, candles[1].open_time)
+
+
+# Edge cases: a ratio that would mean nothing is None with a reason, never a huge number -----------
+
+
+def test_sortino_of_one_tiny_losing_day_is_undefined_rather_than_a_million() -> None:
+    returns = [D("0.01"), D("-0.0000001"), D("0.012"), D("-0.0000001"), D("0.011"), D("-0.0000002")]
+    # The old formula: a mean of 0.005 over a downside deviation of 1e-7 gives about 1e6.
+    assert sortino(returns) is None
+    assert sortino_note(returns) == NO_DOWNSIDE
+    assert sharpe(returns) is not None, "Sharpe's deviation is real here"
+
+
+def test_flat_equity_has_no_sharpe_nor_sortino() -> None:
+    returns = [D(0), D(0), D(0)]
+    assert (sharpe(returns), sortino(returns)) == (None, None)
+    assert sharpe_note(returns) == FLAT
+
+
+def test_one_day_is_too_short_for_any_daily_ratio() -> None:
+    assert sharpe_note([D("0.01")]) == TOO_SHORT
+    assert sortino_note([]) == TOO_SHORT
+
+
+def test_calmar_needs_a_real_drawdown_and_a_span() -> None:
+    none = max_drawdown(curve("100", "100", "101"))
+    assert calmar(D("0.5"), none) is None
+    assert calmar_note(D("0.5"), none) == NO_DRAWDOWN
+    assert calmar_note(None, none) == NO_SPAN
+    fall = max_drawdown(curve("100", "90"))
+    assert calmar(D("0.5"), fall) == D("0.5") / D("0.1")
+
+
+def _one_day_candles(*prices: str) -> list[Candle]:
+    return [Candle(T0 + i * HOUR, D(p), D(p), D(p), D(p), D(1)) for i, p in enumerate(prices)]
+
+
+def test_a_grid_that_never_trades_reports_reasons_not_numbers() -> None:
+    # Far above the range: the start buys nothing to sell and no level is ever crossed.
+    config = GridConfig("BTCUSDT", D(90), D(110), 2, D(1890))
+    candles = _one_day_candles("200", "200", "200")
+
+    figures = metrics(exact.run(config, INSTRUMENTS["BTCUSDT"], candles, Fees(D(0), D(0))))
+
+    assert (figures.round_trips, figures.total_return) == (0, 0)
+    assert (figures.sharpe, figures.sortino, figures.calmar, figures.profit_factor) == (None,) * 4
+    assert figures.notes == {
+        "sharpe": TOO_SHORT,
+        "sortino": TOO_SHORT,
+        "calmar": NO_DRAWDOWN,
+        "profit_factor": NO_TRADES,
+    }
+
+
+def test_defined_ratios_carry_no_note() -> None:
+    candles = [
+        Candle(T0, D("99"), D("99.5"), D("89"), D("95"), D(1)),
+        Candle(T0 + timedelta(days=1), D("95"), D("111"), D("94"), D("105"), D(1)),
+        Candle(T0 + timedelta(days=2), D("105"), D("115"), D("104"), D("112"), D(1)),
+    ]
+    config = GridConfig("BTCUSDT", D(90), D(110), 2, D(1890))
+
+    figures = metrics(exact.run(config, INSTRUMENTS["BTCUSDT"], candles, Fees(D(0), D(0))))
+
+    assert figures.round_trips > 0
+    assert figures.profit_factor is None
+    assert figures.notes["profit_factor"] == NO_LOSSES
+    assert "calmar" not in figures.notes or figures.calmar is None

@@ -76,7 +76,9 @@ def test_the_form_queues_a_backtest_and_its_page_shows_the_apis_figures(
     assert backtest.start.isoformat() == "2023-01-03T00:00:00+00:00"
 
     waiting = client.get(f"/backtests/{backtest.pk}/").content.decode()
-    assert 'hx-trigger="every 1s"' in waiting
+    assert f'ws-connect="/ws/backtests/{backtest.pk}/"' in waiting  # live progress
+    assert 'hx-trigger="every 3s"' in waiting  # the fallback while the socket is down
+    assert "Waiting for a worker" in waiting
     assert f'href="/backtests/{backtest.pk}/"' in waiting
     fragment = client.get(f"/backtests/{backtest.pk}/status/", headers={"HX-Request": "true"})
     assert "HX-Refresh" not in fragment
@@ -285,3 +287,22 @@ def test_the_forms_first_window_has_candles_and_a_refusal_says_what_is_on_hand(t
     assert "No BTCUSDT 1h candles are on hand between 2023-01-03 00:00 and 2023-01-10 00:00 UTC." in message
     assert "Candles of BTCUSDT on hand: 5m from 2023-01-02 to 2023-02-09." in message
     assert "manage.py" not in message
+
+
+def test_a_window_without_fills_says_so_instead_of_an_empty_price_chart(trader, queued) -> None:
+    """A grid whose lines the price never reaches has no fill to mark: the page says so in words
+    rather than drawing an empty chart (which showed a lone "0" on its axis)."""
+    client = signed_in(trader)
+    backtest = run_one(client, lower_price="10000", upper_price="10500", trigger_price="")
+    assert backtest.status == BacktestStatus.DONE, backtest.error
+    assert backtest.fills.count() == 0
+    page = client.get(f"/backtests/{backtest.pk}/").content.decode()
+    assert "No fills in this window" in page
+    assert 'class="backtest-chart" id="backtest-price-chart"' not in page
+    assert 'id="backtest-equity-chart"' in page  # the equity still has its chart
+
+    traded = run_one(client)
+    assert traded.fills.count() > 0
+    page = client.get(f"/backtests/{traded.pk}/").content.decode()
+    assert "No fills in this window" not in page
+    assert 'class="backtest-chart" id="backtest-price-chart"' in page

@@ -18,6 +18,7 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -30,6 +31,7 @@ from bots.backtests import actions
 from bots.backtests.forms import BacktestForm
 from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus
 from bots.forms import initial_from_config
+from bots.views.detail import form_token
 from trading.numbers import QUOTE_STEP, as_decimal, exact
 from trading.templatetags.money import format_amount, percent
 
@@ -123,6 +125,9 @@ def figure_rows(metrics: dict[str, Any] | None, symbol: str) -> list[dict[str, A
             "label": figure.label,
             "text": formatted(figure, _value(metrics, figure.key), step),
             "direction": _direction(figure, _value(metrics, figure.key)),
+            "note": (metrics.get("notes") or {}).get(figure.key, "")
+            if _value(metrics, figure.key) is None
+            else "",
         }
         for figure in FIGURES
     ]
@@ -211,8 +216,12 @@ def backtests_page(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, backtest: Backtest) -> dict[str, Any]:
+    return detail_context(backtest, request.GET.get("page"))
+
+
+def detail_context(backtest: Backtest, page: str | None) -> dict[str, Any]:
     body = dict(BacktestDetailSerializer(backtest).data)
-    fills = Paginator(backtest.fills.order_by("time", "pk"), FILLS_PER_PAGE).get_page(request.GET.get("page"))
+    fills = Paginator(backtest.fills.order_by("time", "pk"), FILLS_PER_PAGE).get_page(page)
     return {
         "backtest": backtest,
         "body": body,
@@ -292,6 +301,30 @@ def backtest_compare(request: HttpRequest) -> HttpResponse:
         for index, figure in enumerate(FIGURES)
     ]
     return render(request, COMPARE_TEMPLATE, {"columns": columns, "rows": rows})
+
+
+# Live -----------------------------------------------------------------------------
+
+
+def live_fragments(user: User, kind: str, run_id: int, event: dict[str, Any]) -> str:
+    """A run page's status fragment for its socket, with `hx-swap-oob`; once the run has ended,
+    its results too. Empty when the run is not the user's (any more)."""
+    from bots.views import optimisations
+
+    if kind == "optimisation":
+        return optimisations.live_fragments(user, run_id, event)
+    backtest = Backtest.objects.owned_by(user).filter(pk=run_id).first()
+    if backtest is None:
+        return ""
+    context = {
+        **detail_context(backtest, None),
+        "oob": True,
+        "csrf_token": form_token(event.get("csrf_cookie")),
+    }
+    parts = [render_to_string(f"{DETAIL_TEMPLATE}#backtest-status", context)]
+    if backtest.status not in UNFINISHED:
+        parts.append(render_to_string(f"{DETAIL_TEMPLATE}#backtest-results", context))
+    return "".join(parts)
 
 
 def _cell(column: dict[str, Any], index: int) -> str:

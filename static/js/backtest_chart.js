@@ -36,7 +36,8 @@
 
   function draw() {
     var source = document.getElementById("backtest-chart-data");
-    if (!source || !window.LightweightCharts) return;
+    if (!source || !window.LightweightCharts || source.dataset.drawn) return;
+    source.dataset.drawn = "1"; // once per results: a live page draws them when they swap in
     var data = JSON.parse(source.textContent);
     var styles = getComputedStyle(document.documentElement);
     var accent = styles.getPropertyValue("--accent").trim() || "#0d9488";
@@ -61,6 +62,13 @@
     drawdown.timeScale().fitContent();
 
     var priceBox = document.getElementById("backtest-price-chart");
+    priceBox.dataset.markers = String(data.fills.length);
+    // Without a fill or a price there is nothing to mark: an empty chart would only show a
+    // lone "0" on its axis. The page's own "No fills in this window" line says it instead.
+    if (!data.fills.length || !data.curve.some(function (p) { return Number(p.price) > 0; })) {
+      priceBox.hidden = true;
+      return;
+    }
     var price = LightweightCharts.createChart(priceBox, options(priceBox, places));
     var closes = line(price, "price", data.curve, "#475569", places);
     // A fill sits on the curve's point at or before it: the curve may be thinned.
@@ -85,9 +93,11 @@
     });
     LightweightCharts.createSeriesMarkers(closes, markers);
     price.timeScale().fitContent();
-    priceBox.dataset.markers = String(markers.length);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
   else draw();
+  // The results of a run that ends while its page is open arrive over its socket.
+  document.addEventListener("htmx:wsAfterMessage", draw);
+  document.addEventListener("htmx:afterSettle", draw);
 })();
