@@ -18,7 +18,7 @@ from accounts.tests.factories import make_user
 from billing import entitlements, lifecycle, tasks
 from billing.models import FailedPayment, Subscription, SubscriptionStatus
 from billing.plans import PlanCode
-from billing.tests.helpers import put_on_plan
+from billing.tests.helpers import end_trial, put_on_plan
 from billing.tests.test_limits import bots, bybit_account
 from bots import actions as bot_actions
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
@@ -309,3 +309,20 @@ def test_staff_grant_goes_through_the_lifecycle() -> None:
     event = AuditEvent.objects.get(action=STAFF_CHANGE)
     assert event.details["changed"]["plan"] == ["pro", "free"]
     assert Subscription.objects.get(pk=subscription.pk).granted_by_staff
+
+
+def test_a_trial_that_ran_out_stops_its_live_bots_at_the_next_beat(
+    inbox: Inbox, django_capture_on_commit_callbacks: Capture
+) -> None:
+    user = make_user(email="trialist@example.com")
+    running = live_bots(user, [2, 1])
+    assert entitlements.plan_of(user).code == PlanCode.PRO
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.enforce_plan_limits() == 0, "the trial still runs"
+    end_trial(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.enforce_plan_limits() == 2
+    assert statuses(running) == ["stopping", "stopping"]
+    assert "because your Pro trial ended, so your plan changed to Free, which allows 0 live bots" in html_of(
+        inbox.messages[0]
+    )
