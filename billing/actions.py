@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
 from django.http import HttpRequest
 
 from accounts.audit import record_event
@@ -44,14 +43,19 @@ def do_grant_plan(
     until: datetime | None = None,
     request: HttpRequest | None = None,
 ) -> Subscription:
-    """Give a plan by hand (a partner, a support case) with no payment; audited."""
-    with transaction.atomic():
-        before = {"plan": subscription.plan, "status": subscription.status}
-        subscription.plan = plan.value
-        subscription.status = SubscriptionStatus.ACTIVE
-        subscription.granted_by_staff = True
-        subscription.current_period_end = until
-        subscription.cancel_at_period_end = False
-        subscription.save()
-        do_record_staff_change(request, subscription, before=before, changed=["plan", "status"])
+    """Give a plan by hand (a partner, a support case) with no payment; audited, and the bots
+    beyond a smaller plan stopped, as any change of plan does."""
+    from billing.lifecycle import STAFF, apply_subscription_state  # it records through this module
+
+    apply_subscription_state(
+        subscription,
+        plan=plan.value,
+        status=SubscriptionStatus.ACTIVE,
+        current_period_end=until,
+        cancel_at_period_end=False,
+        trial_end=subscription.trial_end,
+        stripe_subscription_id=None,
+        source=STAFF,
+        request=request,
+    )
     return subscription

@@ -106,14 +106,29 @@ def forget(user: Any) -> None:
         del user._billing_subscription
 
 
+def grace_days() -> int:
+    return int(settings.BILLING_GRACE_DAYS)
+
+
+def grace_end(subscription: Subscription) -> datetime | None:
+    """When a past-due plan stops holding: `BILLING_GRACE_DAYS` after the first failed payment."""
+    if subscription.status != SubscriptionStatus.PAST_DUE or subscription.past_due_since is None:
+        return None
+    return subscription.past_due_since + timedelta(days=grace_days())
+
+
 def plan_in_force(subscription: Subscription, now: datetime | None = None) -> Plan:
-    """Trials and cancellations end on read: no job has to run for the fallback to Free."""
+    """Trials, cancellations and grace periods end on read: no job has to run for the fallback
+    to Free (the job in `billing.tasks` only stops the bots beyond it)."""
     now = now or timezone.now()
     fallback = plans.PLANS[plans.FALLBACK_PLAN]
     ended = subscription.current_period_end is not None and subscription.current_period_end <= now
     if subscription.status == SubscriptionStatus.TRIALING:
         return plans.plan_for(subscription.plan) if subscription.trial_running(now) else fallback
     if subscription.status == SubscriptionStatus.CANCELLED:
+        return fallback
+    grace = grace_end(subscription)
+    if grace is not None and grace <= now:
         return fallback
     if subscription.granted_by_staff and ended:
         return fallback

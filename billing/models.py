@@ -21,6 +21,11 @@ class SubscriptionStatus(models.TextChoices):
 PLAN_CHOICES = [(code.value, plan.name) for code, plan in PLANS.items()]
 
 
+class BillingPeriod(models.TextChoices):
+    MONTHLY = "monthly", "Monthly"
+    YEARLY = "yearly", "Yearly"
+
+
 class Subscription(models.Model):
     """One per user, created at the first question asked about them (`billing.entitlements`).
 
@@ -46,6 +51,17 @@ class Subscription(models.Model):
         default=False, help_text="Set by staff by hand (e.g. for a partner), not by a payment."
     )
     stripe_subscription_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    period = models.CharField(
+        max_length=10,
+        choices=BillingPeriod.choices,
+        default=BillingPeriod.MONTHLY,
+        help_text="How often the paid plan is billed; MRR counts a yearly price over twelve months.",
+    )
+    past_due_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the first payment of this unpaid stretch failed; the grace period runs from here.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -57,3 +73,20 @@ class Subscription(models.Model):
         return (
             self.status == SubscriptionStatus.TRIALING and self.trial_end is not None and self.trial_end > now
         )
+
+
+class FailedPayment(models.Model):
+    """One invoice whose payment failed: the user is told once per invoice, however often the
+    payment is retried and the failure reported again."""
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="failed_payments")
+    invoice_id = models.CharField(max_length=255, unique=True)
+    amount_cents = models.PositiveIntegerField()
+    failed_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-failed_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} · {self.amount_cents} cents"

@@ -113,6 +113,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "notifications.context.bell",
+                "billing.context.payment_banner",
             ],
         },
     }
@@ -278,6 +279,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bots.webhooks.tasks.prune_old_deliveries",
         "schedule": 86400.0,
     },
+    # Plans that shrank (a grace period or a trial ended): the bots beyond the new limits stop.
+    "enforce-plan-limits": {
+        "task": "billing.tasks.enforce_plan_limits",
+        "schedule": 900.0,
+    },
     # Backtests whose worker died mid-run (their heartbeat stopped), back to the queue.
     "requeue-stale-backtests": {
         "task": "bots.backtests.tasks.requeue_stale_backtests",
@@ -398,6 +404,8 @@ API_THROTTLE_RATES: dict[str, str] = {
 API_IDEMPOTENCY_TTL = env.int("API_IDEMPOTENCY_TTL", default=24 * 3600)  # seconds a key is remembered
 # Days of the Pro trial every new account starts with (billing.entitlements).
 BILLING_TRIAL_DAYS = env.int("BILLING_TRIAL_DAYS", default=14)
+# Days a past-due plan keeps its limits after the first failed payment; then it reads as Free.
+BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Gridwise API",
     "DESCRIPTION": (
