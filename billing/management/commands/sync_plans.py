@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from billing.stripe_api import sync_catalogue
+
+
+class Command(BaseCommand):
+    help = "Create billing/plans.py's Products and monthly and yearly prices in Stripe; safe to run again."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        changes = sync_catalogue()
+        for change in changes:
+            self.stdout.write(f"created or retired {change}")
+        self.stdout.write(self.style.SUCCESS(f"Stripe catalogue in sync ({len(changes)} changes)."))
