@@ -181,6 +181,9 @@ class Card:
 def subscribe_with_card(user: Any, code: PlanCode, period: str, card: Card) -> Any:
     """The card page's path (localstripe has no hosted Checkout): the card becomes the
     customer's default payment method and the subscription is created through the API."""
+    if settings.STRIPE_LIVE_MODE or key().startswith("sk_live_"):
+        # Live card numbers must never pass through our server: Checkout takes them.
+        raise BillingError("Card entry on this page is for test mode only.")
     customer = ensure_customer(user)
     price = current_price(code, period)
     try:
@@ -403,6 +406,8 @@ def preview_change(subscription: Subscription, code: PlanCode, period: str, now:
     new_price_id = current_price(code, period)
     new_price = stripe.Plan.retrieve(new_price_id, api_key=key())
     old = _price_of(data)
+    if old["id"] == new_price_id:
+        raise BillingError(f"You are already on {plans.PLANS[code].name}, billed {period}.")
     start, end = int(data.get("current_period_start") or 0), period_end_of(data) or 0
     left = max(0, end - int(now.timestamp()))
     span = max(1, end - start)

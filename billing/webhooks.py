@@ -130,10 +130,17 @@ def _on_checkout_completed(obj: Any) -> None:
     customer_id = str(obj["customer"])
     if not Customer.objects.filter(id=customer_id).exists():
         user = User.objects.get(pk=int(obj["client_reference_id"]))
-        Customer.sync_from_stripe_data(
-            stripe.Customer.retrieve(customer_id, api_key=stripe_api.key()), api_key=stripe_api.key()
+        data: Any = stripe.Customer.retrieve(customer_id, api_key=stripe_api.key())
+        # Only the link is needed here; dj-stripe's full sync (payment methods, sources) is
+        # left to djstripe_sync_models, so a hiccup there cannot hold up the plan.
+        Customer.objects.create(
+            id=customer_id,
+            subscriber=user,
+            livemode=bool(data.get("livemode")),
+            email=data.get("email") or "",
+            created=_when(data.get("created")),
+            stripe_data=data.to_dict(),
         )
-        Customer.objects.filter(id=customer_id).update(subscriber=user)
     if obj.get("subscription"):
         stripe_api.sync_subscription(str(obj["subscription"]))
 

@@ -90,9 +90,7 @@ def test_sign_up_trial_subscribe_webhook_cancel_and_resume(stripe_server: LocalS
     assert stripe_id_of(user).startswith("sub_")
     assert subscription.current_period_end is not None
 
-    (created,) = events_from_localstripe(
-        stripe_server, "customer.subscription.created", stripe_id_of(user)
-    )
+    (created,) = events_from_localstripe(stripe_server, "customer.subscription.created", stripe_id_of(user))
     assert post_event(Client(), created).status_code == 200
     assert fresh(user).status == SubscriptionStatus.ACTIVE
     assert Event.objects.filter(id=created["id"]).exists()
@@ -125,6 +123,8 @@ def test_change_plan_shows_the_proration_before_confirming(stripe_server: LocalS
     # Moments into the period the whole difference is due: $99 less the unused $29.
     assert '<dd id="proration">$70</dd>' in page
     assert fresh(user).plan == "starter"  # nothing changed yet
+    same = client.get(reverse("billing_change"), {"plan": "starter", "period": "monthly"}, follow=True)
+    assert "You are already on Starter, billed monthly." in same.content.decode()
     confirmed = client.post(
         reverse("billing_change"), {"plan": "pro", "period": "monthly", "price": "gridwise_pro_monthly_9900"}
     )
