@@ -412,6 +412,8 @@ DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 # Verified events are recorded once and handled by billing.webhooks (it says why).
 DJSTRIPE_WEBHOOK_EVENT_CALLBACK = "billing.webhooks.process_trigger"
+# dj-stripe's schema from migrations generated for it (billing/djstripe_schema/migrations says why).
+MIGRATION_MODULES = {"djstripe": "billing.djstripe_schema.migrations"}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Gridwise API",
     "DESCRIPTION": (
