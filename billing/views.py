@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import stripe
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,6 +18,9 @@ from billing import actions, entitlements, plans, stripe_api
 from billing.forms import CardForm
 from billing.plans import PlanCode
 from billing.stripe_api import BillingError
+
+# Stripe unreachable or refusing: said plainly, and nothing was charged by us.
+UNAVAILABLE = "Payments are unavailable right now. Nothing was charged; please try again in a few minutes."
 
 PERIODS = ("monthly", "yearly")
 
@@ -91,6 +95,8 @@ def subscribe(request: HttpRequest, code: str) -> HttpResponse:
                 return redirect("billing")
         except BillingError as exc:
             error = str(exc)
+        except stripe.StripeError:
+            error = UNAVAILABLE
     context = {"offer": offer, "plan": offer.plan, "period": offer.period, "form": form, "error": error}
     return render(
         request, "billing/subscribe.html", context, status=400 if error or (form and form.errors) else 200
@@ -126,6 +132,9 @@ def change_plan(request: HttpRequest) -> HttpResponse:
     except BillingError as exc:
         messages.error(request, str(exc))
         return redirect("billing")
+    except stripe.StripeError:
+        messages.error(request, UNAVAILABLE)
+        return redirect("billing")
     return render(request, "billing/change.html", {"proration": proration, "subscription": subscription})
 
 
@@ -135,6 +144,8 @@ def _set_cancel(request: HttpRequest, *, cancel: bool) -> HttpResponse:
         actions.do_set_cancel_at_period_end(subscription, cancel=cancel)
     except BillingError as exc:
         messages.error(request, str(exc))
+    except stripe.StripeError:
+        messages.error(request, UNAVAILABLE)
     else:
         messages.success(
             request,

@@ -247,3 +247,19 @@ def test_invoices_are_the_owners_only(stripe_server: LocalStripe) -> None:
     subscribe(other, "starter")  # a customer of their own: still not theirs
     assert other.get(reverse("billing_invoice", args=[invoice.id])).status_code == 404
     assert other.get(reverse("billing_invoice", args=["in_nonexistent"])).status_code == 404
+
+
+def test_stripe_unreachable_is_said_plainly(stripe_server: LocalStripe) -> None:
+    user = make_user()
+    client = Client()
+    client.force_login(user)
+    use_api_base(f"http://127.0.0.1:{free_port()}")
+    stripe.max_network_retries = 0
+    try:
+        response = subscribe(client)
+        assert response.status_code == 400
+        assert "Payments are unavailable right now. Nothing was charged" in response.content.decode()
+        assert client.get(reverse("billing")).status_code == 200  # the page still works
+    finally:
+        use_api_base(stripe_server.url)
+    assert fresh(user).status == SubscriptionStatus.TRIALING
