@@ -9,8 +9,10 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from accounts.audit import record_event
+from billing import entitlements, stripe_api
 from billing.models import Subscription, SubscriptionStatus
 from billing.plans import PlanCode
+from billing.stripe_api import BillingError
 
 STAFF_CHANGE = "billing_plan_set_by_staff"
 
@@ -63,9 +65,6 @@ def do_grant_plan(
 
 
 def check_subscribe(user: Any, code: str, period: str) -> tuple[PlanCode, str]:
-    from billing import entitlements
-    from billing.stripe_api import BillingError
-
     try:
         plan = PlanCode(code)
     except ValueError as exc:
@@ -81,8 +80,6 @@ def check_subscribe(user: Any, code: str, period: str) -> tuple[PlanCode, str]:
 
 
 def do_subscribe_with_card(user: Any, plan: PlanCode, period: str, card: Any) -> Subscription:
-    from billing import entitlements, stripe_api
-
     created = stripe_api.subscribe_with_card(user, plan, period, card)
     with transaction.atomic():
         stripe_api.sync_subscription(str(created["id"]))
@@ -91,9 +88,6 @@ def do_subscribe_with_card(user: Any, plan: PlanCode, period: str, card: Any) ->
 
 
 def check_change_plan(user: Any, code: str, period: str) -> tuple[Subscription, PlanCode, str]:
-    from billing import entitlements
-    from billing.stripe_api import BillingError
-
     subscription = entitlements.subscription_for(user)
     if not subscription.stripe_subscription_id or subscription.status == SubscriptionStatus.CANCELLED:
         raise BillingError("You have no paid subscription to change: subscribe first.")
@@ -109,16 +103,11 @@ def check_change_plan(user: Any, code: str, period: str) -> tuple[Subscription, 
 
 
 def do_change_plan(subscription: Subscription, price_id: str) -> None:
-    from billing import stripe_api
-
     with transaction.atomic():
         stripe_api.change_plan(subscription, price_id)
 
 
 def check_cancel(user: Any, *, cancel: bool) -> Subscription:
-    from billing import entitlements
-    from billing.stripe_api import BillingError
-
     subscription = entitlements.subscription_for(user)
     if not subscription.stripe_subscription_id or subscription.status == SubscriptionStatus.CANCELLED:
         raise BillingError("You have no paid subscription.")
@@ -130,7 +119,5 @@ def check_cancel(user: Any, *, cancel: bool) -> Subscription:
 
 
 def do_set_cancel_at_period_end(subscription: Subscription, *, cancel: bool) -> None:
-    from billing import stripe_api
-
     with transaction.atomic():
         stripe_api.set_cancel_at_period_end(subscription, cancel)
