@@ -8,6 +8,7 @@ shared file in /tmp, which two runs side by side would overwrite.
 from __future__ import annotations
 
 import atexit
+import os
 import socket
 import subprocess
 import sys
@@ -17,12 +18,20 @@ from dataclasses import dataclass
 import stripe
 from django.conf import settings
 
-# Run by `python -c` in the child: serve localstripe's aiohttp app on loopback only.
+# Run by `python -c` in the child: serve localstripe's aiohttp app on loopback only, and end
+# when the parent does (a SIGTERM or a kill skips the parent's atexit, which would leave it).
 _SERVE = """
-import sys
+import os, sys, threading, time
 from aiohttp import web
 from localstripe.resources import store
 from localstripe.server import app
+
+def _watch(parent):
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+threading.Thread(target=_watch, args=(int(sys.argv[2]),), daemon=True).start()
 store.dump_to_disk = lambda: None
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
@@ -64,7 +73,9 @@ def start_localstripe(port: int | None = None, timeout: float = 20.0) -> LocalSt
     """Start localstripe and point the stripe SDK (ours and dj-stripe's calls) at it."""
     port = port or free_port()
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and a fixed script
-        [sys.executable, "-c", _SERVE, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "-c", _SERVE, str(port), str(os.getpid())],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     _wait_until_listening(port, process, timeout)
     server = LocalStripe(process, f"http://127.0.0.1:{port}")
