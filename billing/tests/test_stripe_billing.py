@@ -263,3 +263,24 @@ def test_stripe_unreachable_is_said_plainly(stripe_server: LocalStripe) -> None:
     finally:
         use_api_base(stripe_server.url)
     assert fresh(user).status == SubscriptionStatus.TRIALING
+
+
+def test_invoice_paid_brings_a_past_due_subscription_back(stripe_server: LocalStripe) -> None:
+    user = make_user()
+    client = Client()
+    client.force_login(user)
+    subscribe(client)
+    Subscription.objects.filter(user=user).update(status=SubscriptionStatus.PAST_DUE)
+    (invoice,) = stripe_api.invoices_of(user)
+    data = stripe.Invoice.retrieve(invoice.id, api_key=stripe_api.key()).to_dict()
+    event = {
+        "id": "evt_invoice_paid_1",
+        "object": "event",
+        "type": "invoice.paid",  # localstripe sends invoice.payment_succeeded; Stripe sends both
+        "livemode": False,
+        "api_version": "2017-08-15",
+        "created": 1_796_000_000,
+        "data": {"object": data},
+    }
+    assert post_event(Client(), event).status_code == 200
+    assert fresh(user).status == SubscriptionStatus.ACTIVE
