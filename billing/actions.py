@@ -8,8 +8,10 @@ from typing import Any
 from django.http import HttpRequest
 
 from accounts.audit import record_event
+from billing import entitlements, stripe_api
 from billing.models import Subscription, SubscriptionStatus
 from billing.plans import PlanCode
+from billing.stripe_api import BillingError
 
 STAFF_CHANGE = "billing_plan_set_by_staff"
 
@@ -59,3 +61,67 @@ def do_grant_plan(
         request=request,
     )
     return subscription
+
+
+# Stripe: subscribe, change plan, cancel at period end, resume -------------------------------
+# Each `check_*` raises BillingError with a sentence for the page; `do_*` calls Stripe and
+# applies the answer (the webhook that follows finds nothing left to change).
+
+
+def check_subscribe(user: Any, code: str, period: str) -> tuple[PlanCode, str]:
+    try:
+        plan = PlanCode(code)
+    except ValueError as exc:
+        raise BillingError("No such plan.") from exc
+    if plan == PlanCode.FREE:
+        raise BillingError("The Free plan needs no subscription.")
+    if period not in ("monthly", "yearly"):
+        raise BillingError("Choose monthly or yearly billing.")
+    subscription = entitlements.subscription_for(user)
+    if subscription.stripe_subscription_id and subscription.status != SubscriptionStatus.CANCELLED:
+        raise BillingError("You already have a subscription: change its plan on your billing page.")
+    return plan, period
+
+
+def do_subscribe_with_card(user: Any, plan: PlanCode, period: str, card: Any) -> Subscription:
+    created = stripe_api.subscribe_with_card(user, plan, period, card)
+    with transaction.atomic():
+        stripe_api.sync_subscription(str(created["id"]))
+    entitlements.forget(user)
+    return entitlements.subscription_for(user)
+
+
+def check_change_plan(user: Any, code: str, period: str) -> tuple[Subscription, PlanCode, str]:
+    subscription = entitlements.subscription_for(user)
+    if not subscription.stripe_subscription_id or subscription.status == SubscriptionStatus.CANCELLED:
+        raise BillingError("You have no paid subscription to change: subscribe first.")
+    try:
+        plan = PlanCode(code)
+    except ValueError as exc:
+        raise BillingError("No such plan.") from exc
+    if plan == PlanCode.FREE:
+        raise BillingError("To move to Free, cancel at the end of the period.")
+    if period not in ("monthly", "yearly"):
+        raise BillingError("Choose monthly or yearly billing.")
+    return subscription, plan, period
+
+
+def do_change_plan(subscription: Subscription, price_id: str) -> None:
+    with transaction.atomic():
+        stripe_api.change_plan(subscription, price_id)
+
+
+def check_cancel(user: Any, *, cancel: bool) -> Subscription:
+    subscription = entitlements.subscription_for(user)
+    if not subscription.stripe_subscription_id or subscription.status == SubscriptionStatus.CANCELLED:
+        raise BillingError("You have no paid subscription.")
+    if subscription.cancel_at_period_end == cancel:
+        raise BillingError(
+            "It is already cancelled at the end of the period." if cancel else "It is not cancelled."
+        )
+    return subscription
+
+
+def do_set_cancel_at_period_end(subscription: Subscription, *, cancel: bool) -> None:
+    with transaction.atomic():
+        stripe_api.set_cancel_at_period_end(subscription, cancel)

@@ -35,3 +35,22 @@ def start_embedded_worker(concurrency: int = 2) -> None:
     # A short max interval lets the scheduler notice new entries quickly.
     beat = Service(app, max_interval=1, scheduler_cls=settings.CELERY_BEAT_SCHEDULER)
     threading.Thread(target=beat.start, name="celery-beat", daemon=True).start()
+
+
+def start_embedded_stripe(site_url: str) -> str | None:
+    """localstripe for the zero-config run: no Stripe account or network needed to subscribe.
+
+    Started only in the embedded shape with no STRIPE_API_BASE set; the catalogue is synced
+    into it and it posts its (signed) events to our webhook endpoint. Returns its URL."""
+    from django.conf import settings
+
+    from billing import stripe_api, webhooks
+    from billing.stripe_server import register_webhook, start_localstripe
+
+    if not settings.EMBEDDED or settings.STRIPE_API_BASE:
+        return None
+    server = start_localstripe()
+    stripe_api.sync_catalogue()
+    webhooks.ensure_endpoint()
+    register_webhook(server, site_url.rstrip("/") + webhooks.webhook_path())
+    return server.url

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "config",
     "accounts",
+    "djstripe",
     "billing",
     "bots",
     "exchanges",
@@ -406,6 +407,30 @@ API_IDEMPOTENCY_TTL = env.int("API_IDEMPOTENCY_TTL", default=24 * 3600)  # secon
 BILLING_TRIAL_DAYS = env.int("BILLING_TRIAL_DAYS", default=14)
 # Days a past-due plan keeps its limits after the first failed payment; then it reads as Free.
 BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
+# Stripe, through dj-stripe (docs/configuration.md). With no STRIPE_API_BASE in the embedded shape
+# or the tests, a localstripe process is started and the SDK pointed at it (billing.stripe_server).
+STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
+_LOCAL_STRIPE_KEY = "sk_test_localstripe0gridwise0demo0key"
+STRIPE_SECRET_KEY = env.str(
+    "STRIPE_SECRET_KEY", default=env.str("STRIPE_TEST_SECRET_KEY", default=_LOCAL_STRIPE_KEY if DEBUG else "")
+)
+STRIPE_TEST_SECRET_KEY = STRIPE_SECRET_KEY
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+if STRIPE_API_BASE:
+    STRIPE_API_HOST = STRIPE_API_BASE  # dj-stripe points the SDK there
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_gridwise_local" if DEBUG else "")
+# The webhook URL is /stripe/webhook/<STRIPE_WEBHOOK_UUID>/ (dj-stripe's endpoint).
+STRIPE_WEBHOOK_UUID = env.str("STRIPE_WEBHOOK_UUID", default="6a0c3f7e-5b8e-4d2a-9a51-3d0f2f1b7c11")
+# "checkout": Stripe's hosted Checkout. "card": our own card page that creates the subscription
+# through the API, for localstripe, which has no hosted Checkout.
+BILLING_CHECKOUT = env.str("BILLING_CHECKOUT", default="card" if EMBEDDED else "checkout")
+DJSTRIPE_SUBSCRIBER_MODEL = "accounts.User"
+DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
+# Verified events are recorded once and handled by billing.webhooks (it says why).
+DJSTRIPE_WEBHOOK_EVENT_CALLBACK = "billing.webhooks.process_trigger"
+# dj-stripe's schema from migrations generated for it (billing/djstripe_schema/migrations says why).
+MIGRATION_MODULES = {"djstripe": "billing.djstripe_schema.migrations"}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Gridwise API",
     "DESCRIPTION": (

@@ -15,6 +15,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
+    path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("", include("billing.urls")),
     path("", dashboard, name="home"),
     path("account/webhooks/", include("bots.webhook_urls")),

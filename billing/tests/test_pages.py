@@ -75,12 +75,12 @@ def test_after_the_trial_the_billing_page_says_free(client: Client) -> None:
     assert "0 of 0" in page  # live bots
 
 
-def test_subscribe_says_checkout_is_not_connected_and_changes_nothing(client: Client) -> None:
+def test_subscribe_offers_stripe_checkout_and_changes_nothing_until_paid(client: Client) -> None:
     user = make_user()
     client.force_login(user)
     page = client.get(reverse("billing_subscribe", args=["starter"])).content.decode()
-    assert "cannot be taken yet" in page
-    assert "Nothing has been charged" in page
+    assert "Stripe's secure payment page" in page
+    assert "Continue to payment" in page
     assert entitlements.subscription_for(user).status == SubscriptionStatus.TRIALING
     assert client.get(reverse("billing_subscribe", args=["platinum"])).status_code == 404
     assert Client().get(reverse("billing")).status_code == 302  # sign in first

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from config.demo import seed_demo
-from config.embedded import start_embedded_worker
+from config.embedded import start_embedded_stripe, start_embedded_worker
 
 
 class Command(BaseCommand):
@@ -22,6 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, port: int, host: str, no_worker: bool, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         demo = seed_demo()
+        stripe_url = start_embedded_stripe(f"http://{host}:{port}")
         if settings.EMBEDDED and not no_worker:
             start_embedded_worker()
         elif not no_worker:
@@ -32,5 +33,7 @@ class Command(BaseCommand):
             )
         self.stdout.write(self.style.SUCCESS(f"Gridwise is running at http://{host}:{port}/"))
         self.stdout.write(f"Demo login: {demo.email} / {demo.password}")
+        if stripe_url:
+            self.stdout.write(f"Payments: localstripe at {stripe_url} (test card 4242 4242 4242 4242)")
         self.stdout.flush()
         uvicorn.run("config.asgi:application", host=host, port=port, log_level="info", lifespan="off")

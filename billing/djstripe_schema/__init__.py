@@ -1,0 +1,1 @@
+"""dj-stripe's schema, generated for it: see migrations/__init__.py."""
