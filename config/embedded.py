@@ -35,3 +35,20 @@ def start_embedded_worker(concurrency: int = 2) -> None:
     # A short max interval lets the scheduler notice new entries quickly.
     beat = Service(app, max_interval=1, scheduler_cls=settings.CELERY_BEAT_SCHEDULER)
     threading.Thread(target=beat.start, name="celery-beat", daemon=True).start()
+
+
+def start_embedded_telegram() -> str:
+    """The local Bot API server and the long poller, when no real bot is configured
+    (TELEGRAM_LOCAL_API): Telegram works end to end on this machine. Its URL, or ""."""
+    if not settings.TELEGRAM_LOCAL_API:
+        return ""
+    from notifications.telegram.local_api import LocalBotApi
+    from notifications.telegram.polling import start_poller
+
+    api = LocalBotApi(port=settings.TELEGRAM_LOCAL_API_PORT).start()
+    # The worker and the web server are threads of this process: they read these settings.
+    settings.TELEGRAM_API_BASE = api.api_base
+    settings.TELEGRAM_BOT_TOKEN = api.token
+    settings.TELEGRAM_BOT_USERNAME = api.username
+    start_poller(timeout=10)
+    return api.url

@@ -431,6 +431,21 @@ NOTIFICATIONS_SITE_URL = env.str("NOTIFICATIONS_SITE_URL", default="http://local
 NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=10.0)
 NOTIFICATIONS_RETENTION_DAYS = env.int("NOTIFICATIONS_RETENTION_DAYS", default=90)
 
+# Telegram (notifications.telegram) -----------------------------------------------
+# Unset token: Telegram is off and the settings page says so. The API base is Telegram's unless a
+# local Bot API server stands in (tests; `manage.py run_telegram_api`). The zero-config run
+# starts one of its own when no token is set (TELEGRAM_LOCAL_API).
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
+TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="")
+TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
+# Sent by Telegram in X-Telegram-Bot-Api-Secret-Token with every webhook call; unset refuses them all.
+TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
+TELEGRAM_LOCAL_API = env.bool("TELEGRAM_LOCAL_API", default=EMBEDDED and not TELEGRAM_BOT_TOKEN)
+TELEGRAM_LOCAL_API_PORT = env.int("TELEGRAM_LOCAL_API_PORT", default=0)  # 0: any free port
+# Telegram's limits: about one message a second to a chat, thirty a second in all.
+TELEGRAM_CHAT_INTERVAL = env.float("TELEGRAM_CHAT_INTERVAL", default=1.0)
+TELEGRAM_GLOBAL_PER_SECOND = env.float("TELEGRAM_GLOBAL_PER_SECOND", default=30.0)
+
 # Security --------------------------------------------------------------------
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
