@@ -237,6 +237,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.prune_old_notifications",
         "schedule": 86400.0,
     },
+    "prune-telegram-updates": {
+        "task": "notifications.tasks.prune_telegram_updates",
+        "schedule": 3600.0,
+    },
     "check-daily-loss-limits": {
         "task": "risk.tasks.check_daily_loss_limits",
         "schedule": 30.0,
@@ -493,5 +497,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs each request's URL at INFO, and a Bot API URL holds the bot's token.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }

@@ -111,3 +111,17 @@ def sweep_due_notifications() -> int:
     for delivery_id in due:
         deliver_notification.delay(delivery_id)
     return len(due)
+
+
+TELEGRAM_UPDATES_KEPT = timedelta(days=2)
+
+
+@shared_task(name="notifications.tasks.prune_telegram_updates", ignore_result=True)
+def prune_telegram_updates() -> int:
+    """Handled update ids are kept only as long as Telegram may redeliver one (it gives up
+    after a day)."""
+    from notifications.models import TelegramUpdate
+
+    cutoff = timezone.now() - TELEGRAM_UPDATES_KEPT
+    deleted, _ = TelegramUpdate.objects.filter(received_at__lt=cutoff).delete()
+    return deleted

@@ -64,7 +64,8 @@ class LocalBotApi:
         self._lock = threading.Condition()
         self._chats: dict[int, Chat] = {}
         self._updates: list[Json] = []
-        self._update_ids = itertools.count(1)
+        # Telegram's update ids only grow; a restarted stand-in must not repeat ids already handled.
+        self._update_ids = itertools.count(int(time.time() * 1000))
         self._message_ids = itertools.count(1)
         self._throttle: list[int] = []  # retry_after for each of the next throttled sends
         self.webhook_url = ""

@@ -21,7 +21,14 @@ from bots.tests.test_dashboard import running_bot
 from bots.views.dashboard import overview
 from notifications import preferences, record, tasks
 from notifications.events import Channel, Kind, Mode
-from notifications.models import Delivery, DeliveryStatus, Notification, TelegramLink, TelegramLinkToken
+from notifications.models import (
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    TelegramLink,
+    TelegramLinkToken,
+    TelegramUpdate,
+)
 from notifications.telegram import limits, linking
 from notifications.telegram.local_api import LocalBotApi
 from notifications.telegram.polling import poll_once
@@ -338,3 +345,11 @@ def test_the_unlink_button_unbinds_the_chat(api: LocalBotApi) -> None:
     page = client.get("/account/notifications/").content.decode()
     assert "Link Telegram" in page
     assert "Linked to" not in page
+
+
+def test_handled_update_ids_are_pruned_after_two_days(db: None) -> None:
+    TelegramUpdate.objects.create(update_id=1, received_at=timezone.now() - timedelta(days=3))
+    TelegramUpdate.objects.create(update_id=2, received_at=timezone.now() - timedelta(days=1))
+
+    assert tasks.prune_telegram_updates() == 1
+    assert list(TelegramUpdate.objects.values_list("update_id", flat=True)) == [2]
