@@ -353,3 +353,21 @@ def test_handled_update_ids_are_pruned_after_two_days(db: None) -> None:
 
     assert tasks.prune_telegram_updates() == 1
     assert list(TelegramUpdate.objects.values_list("update_id", flat=True)) == [2]
+
+
+def test_the_local_api_refuses_other_tokens_and_is_driven_over_http() -> None:
+    import httpx
+
+    with LocalBotApi() as server:
+        assert httpx.post(f"{server.url}/botwrong:token/getMe").status_code == 401
+        injected = httpx.post(f"{server.url}/__local/inject", json={"chat_id": 9, "text": "/status"}).json()
+        assert injected["result"]["message"]["entities"][0]["type"] == "bot_command"
+        updates = httpx.post(f"{server.url}/bot{server.token}/getUpdates", json={"timeout": 0}).json()
+        assert [u["message"]["text"] for u in updates["result"]] == ["/status"]
+        httpx.post(f"{server.url}/__local/throttle", json={"count": 1, "retry_after": 4})
+        refused = httpx.post(f"{server.url}/bot{server.token}/sendMessage", json={"chat_id": 9, "text": "hi"})
+        assert refused.status_code == 429
+        assert refused.json()["parameters"] == {"retry_after": 4}
+        httpx.post(f"{server.url}/bot{server.token}/sendMessage", data={"chat_id": "9", "text": "hi"})
+        sent = httpx.get(f"{server.url}/__local/sent", params={"chat_id": 9}).json()["result"]
+        assert [m["text"] for m in sent] == ["hi"]
