@@ -371,3 +371,18 @@ def test_the_local_api_refuses_other_tokens_and_is_driven_over_http() -> None:
         httpx.post(f"{server.url}/bot{server.token}/sendMessage", data={"chat_id": "9", "text": "hi"})
         sent = httpx.get(f"{server.url}/__local/sent", params={"chat_id": 9}).json()["result"]
         assert [m["text"] for m in sent] == ["hi"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_updates_pushed_to_the_webhook_over_http_are_answered(api: LocalBotApi, live_server: Any) -> None:
+    from notifications.telegram import client
+
+    alice = make_user(email="alice@example.com")
+    url = f"{live_server.url}/telegram/webhook/"
+    client.call(lambda bot: bot.set_webhook(url, secret_token=SECRET))
+    assert api.webhook_url == url
+
+    api.inject_message(ALICE_CHAT, f"/start {linking.do_create_token(alice.pk)}", "alice")
+
+    assert api.wait_for_message(ALICE_CHAT, 1)[0]["text"].startswith("Linked")
+    assert TelegramLink.objects.get().user == alice
