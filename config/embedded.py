@@ -54,3 +54,20 @@ def start_embedded_stripe(site_url: str) -> str | None:
     webhooks.ensure_endpoint()
     register_webhook(server, site_url.rstrip("/") + webhooks.webhook_path())
     return server.url
+
+
+def start_embedded_telegram() -> str:
+    """The local Bot API server and the long poller, when no real bot is configured
+    (TELEGRAM_LOCAL_API): Telegram works end to end on this machine. Its URL, or ""."""
+    if not settings.TELEGRAM_LOCAL_API:
+        return ""
+    from notifications.telegram.local_api import LocalBotApi
+    from notifications.telegram.polling import start_poller
+
+    api = LocalBotApi(port=settings.TELEGRAM_LOCAL_API_PORT).start()
+    # The worker and the web server are threads of this process: they read these settings.
+    settings.TELEGRAM_API_BASE = api.api_base
+    settings.TELEGRAM_BOT_TOKEN = api.token
+    settings.TELEGRAM_BOT_USERNAME = api.username
+    start_poller(timeout=10)
+    return api.url

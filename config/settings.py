@@ -239,6 +239,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.prune_old_notifications",
         "schedule": 86400.0,
     },
+    "prune-telegram-updates": {
+        "task": "notifications.tasks.prune_telegram_updates",
+        "schedule": 3600.0,
+    },
     "check-daily-loss-limits": {
         "task": "risk.tasks.check_daily_loss_limits",
         "schedule": 30.0,
@@ -473,6 +477,21 @@ NOTIFICATIONS_SITE_URL = env.str("NOTIFICATIONS_SITE_URL", default="http://local
 NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=10.0)
 NOTIFICATIONS_RETENTION_DAYS = env.int("NOTIFICATIONS_RETENTION_DAYS", default=90)
 
+# Telegram (notifications.telegram) -----------------------------------------------
+# Unset token: Telegram is off and the settings page says so. The API base is Telegram's unless a
+# local Bot API server stands in (tests; `manage.py run_telegram_api`). The zero-config run
+# starts one of its own when no token is set (TELEGRAM_LOCAL_API).
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
+TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="")
+TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
+# Sent by Telegram in X-Telegram-Bot-Api-Secret-Token with every webhook call; unset refuses them all.
+TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
+TELEGRAM_LOCAL_API = env.bool("TELEGRAM_LOCAL_API", default=EMBEDDED and not TELEGRAM_BOT_TOKEN)
+TELEGRAM_LOCAL_API_PORT = env.int("TELEGRAM_LOCAL_API_PORT", default=0)  # 0: any free port
+# Telegram's limits: about one message a second to a chat, thirty a second in all.
+TELEGRAM_CHAT_INTERVAL = env.float("TELEGRAM_CHAT_INTERVAL", default=1.0)
+TELEGRAM_GLOBAL_PER_SECOND = env.float("TELEGRAM_GLOBAL_PER_SECOND", default=30.0)
+
 # Security --------------------------------------------------------------------
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -520,5 +539,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs each request's URL at INFO, and a Bot API URL holds the bot's token.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import warnings
 from collections.abc import Callable
 
 from allauth.account.models import EmailAddress
@@ -9,19 +11,33 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 from django.urls import reverse
+from telegram.error import Forbidden, RetryAfter
+from telegram.warnings import PTBDeprecationWarning
 
-from notifications.events import Channel, Kind
+from notifications import preferences
+from notifications.events import Channel, Kind, Mode
 from notifications.live import push_unread
-from notifications.models import Delivery
+from notifications.models import Delivery, Notification, TelegramLink
 from notifications.unsubscribe import token_for
 
 # Django waits for a mail server forever unless EMAIL_TIMEOUT says otherwise; a hung server
 # would hold a delivery worker (and the delivery's row lock) with it.
 DEFAULT_EMAIL_TIMEOUT = 30.0
+TELEGRAM_TEXT_LIMIT = 4096  # the Bot API's longest message
 
 
 class NotDeliverable(Exception):
     """Retrying cannot help (no address to send to)."""
+
+
+class RetryLater(Exception):
+    """Not sent, and not to be tried again before `seconds` (Telegram's 429 `retry_after`, or
+    our own share of its rate limit). A wait for our limiter costs the delivery no attempt."""
+
+    def __init__(self, message: str, seconds: float, *, counts_as_attempt: bool = True) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+        self.counts_as_attempt = counts_as_attempt
 
 
 def send_in_app(delivery: Delivery) -> None:
@@ -76,7 +92,43 @@ def send_email(delivery: Delivery) -> None:
     message.send()
 
 
+def telegram_text(notification: Notification) -> str:
+    parts = [notification.title, notification.body, absolute(notification.link) if notification.link else ""]
+    return "\n".join(part for part in parts if part)[:TELEGRAM_TEXT_LIMIT]
+
+
+def send_telegram(delivery: Delivery) -> None:
+    """One message to the trader's linked chat; a silent cell sends it without a sound."""
+    from notifications.telegram import client, limits
+
+    notification = delivery.notification
+    if not client.is_configured():
+        raise NotDeliverable("Telegram is not set up on this server.")
+    link = TelegramLink.objects.filter(user_id=notification.user_id).first()
+    if link is None:
+        raise NotDeliverable("No Telegram chat is linked.")
+    mode = preferences.matrix_for(notification.user_id).get((notification.kind, Channel.TELEGRAM))
+    taken, wait = limits.reserve(link.chat_id)
+    if not taken:
+        raise RetryLater(f"Telegram rate limit: next slot in {wait:.1f} s", wait, counts_as_attempt=False)
+    if wait:
+        time.sleep(wait)  # at most a second: the slot is ours
+    text = telegram_text(notification)
+    try:
+        client.call(
+            lambda bot: bot.send_message(link.chat_id, text, disable_notification=mode == Mode.SILENT)
+        )
+    except RetryAfter as flood:
+        with warnings.catch_warnings():  # its type changes in a later major version: both are read
+            warnings.simplefilter("ignore", PTBDeprecationWarning)
+            seconds = client.seconds(flood.retry_after)
+        raise RetryLater(f"Telegram asked to retry after {seconds:g} s", seconds) from flood
+    except Forbidden as blocked:
+        raise NotDeliverable(f"Telegram refused the chat: {blocked.message}") from blocked
+
+
 SENDERS: dict[str, Callable[[Delivery], None]] = {
     Channel.IN_APP: send_in_app,
     Channel.EMAIL: send_email,
+    Channel.TELEGRAM: send_telegram,
 }

@@ -53,7 +53,7 @@ CRITICAL_KINDS = frozenset(
 )
 
 # Channels whose matrix lives here; webhooks subscribe per endpoint on their own page.
-CONFIGURABLE_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
+CONFIGURABLE_CHANNELS = (Channel.IN_APP, Channel.EMAIL, Channel.TELEGRAM)
 MODES_BY_CHANNEL: dict[str, tuple[Mode, ...]] = {
     Channel.IN_APP: (Mode.ON, Mode.OFF),
     Channel.EMAIL: (Mode.ON, Mode.OFF),

@@ -163,3 +163,44 @@ class DailySummary(models.Model):
 
     def __str__(self) -> str:
         return f"daily at {self.hour:02d}:00"
+
+
+class TelegramLink(models.Model):
+    """The Telegram chat a trader's notifications go to; one per trader, one trader per chat."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="telegram_link"
+    )
+    chat_id = models.BigIntegerField(unique=True)
+    username = models.CharField(max_length=64, blank=True)
+    linked_at = models.DateTimeField(default=timezone.now)
+    # When /stopall asked for a confirmation; a confirmation later than a minute finds it stale.
+    stop_all_asked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"@{self.username or self.chat_id}"
+
+
+class TelegramLinkToken(models.Model):
+    """A deep-link token, stored as its SHA-256 only: the database never holds a usable token."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="telegram_link_tokens"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"link token of user {self.user_id}"
+
+
+class TelegramUpdate(models.Model):
+    """An update already handled: Telegram redelivers a webhook call it saw no answer to."""
+
+    update_id = models.BigIntegerField(primary_key=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return str(self.update_id)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from django.core.cache import cache
 from django.db import transaction
 
-from notifications.events import CONFIGURABLE_CHANNELS, Kind, Mode, default_mode
+from notifications.events import CONFIGURABLE_CHANNELS, Channel, Kind, Mode, default_mode
 from notifications.models import Preference, QuietHours
 
 PREFERENCES_TTL = 600
@@ -60,7 +60,16 @@ def set_mode(user_id: int, kind: str, channel: str, mode: Mode) -> None:
 
 def wanted_channels(user_id: int, kind: str) -> list[str]:
     matrix = matrix_for(user_id)
-    return [channel.value for channel in CONFIGURABLE_CHANNELS if matrix[(kind, channel)] != Mode.OFF]
+    wanted = [channel.value for channel in CONFIGURABLE_CHANNELS if matrix[(kind, channel)] != Mode.OFF]
+    if Channel.TELEGRAM in wanted and not _telegram_reachable(user_id):
+        wanted.remove(Channel.TELEGRAM)  # no chat to send to: no delivery to fail
+    return wanted
+
+
+def _telegram_reachable(user_id: int) -> bool:
+    from notifications.telegram.linking import is_reachable
+
+    return is_reachable(user_id)
 
 
 def is_quiet(quiet: QuietHours | None, time_zone: str, now: datetime.datetime) -> bool:

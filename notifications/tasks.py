@@ -12,7 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from bots.webhooks.tasks import longest_countdown
-from notifications.channels import SENDERS, NotDeliverable
+from notifications.channels import SENDERS, NotDeliverable, RetryLater
 from notifications.models import Delivery, DeliveryStatus, Notification
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ def attempt_delivery(delivery_id: int) -> float | None:
 
 def _failed(delivery: Delivery, exc: Exception) -> float | None:
     delivery.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+    later = exc if isinstance(exc, RetryLater) else None
+    if later is not None and not later.counts_as_attempt:
+        delivery.attempts -= 1
     final = isinstance(exc, NotDeliverable) or delivery.attempts >= delivery.max_attempts
     logger.warning(
         "Notification delivery %s (%s) failed, attempt %s: %s",
@@ -72,7 +75,8 @@ def _failed(delivery: Delivery, exc: Exception) -> float | None:
         delivery.next_attempt_at = None
         delivery.save()
         return None
-    retry_in = backoff_seconds(delivery.attempts)
+    # Telegram's 429 says when to come back; sooner would only be refused again.
+    retry_in = later.seconds if later is not None else backoff_seconds(delivery.attempts)
     delivery.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
     delivery.save()
     return retry_in
@@ -123,3 +127,17 @@ def send_daily_summaries() -> int:
     from notifications.summary import send_due_summaries
 
     return send_due_summaries()
+
+
+TELEGRAM_UPDATES_KEPT = timedelta(days=2)
+
+
+@shared_task(name="notifications.tasks.prune_telegram_updates", ignore_result=True)
+def prune_telegram_updates() -> int:
+    """Handled update ids are kept only as long as Telegram may redeliver one (it gives up
+    after a day)."""
+    from notifications.models import TelegramUpdate
+
+    cutoff = timezone.now() - TELEGRAM_UPDATES_KEPT
+    deleted, _ = TelegramUpdate.objects.filter(received_at__lt=cutoff).delete()
+    return deleted

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from notifications import alerts_views, views
+from notifications.telegram import views as telegram_views
 
 urlpatterns = [
     path("notifications/", views.notification_list, name="notifications"),
@@ -13,4 +14,7 @@ urlpatterns = [
     path("account/alerts/<int:pk>/delete/", alerts_views.price_alert_delete, name="price_alert_delete"),
     path("account/alerts/<int:pk>/rearm/", alerts_views.price_alert_rearm, name="price_alert_rearm"),
     path("notifications/unsubscribe/<str:token>/", views.unsubscribe, name="notification_unsubscribe"),
+    path("account/notifications/telegram/link/", telegram_views.link, name="telegram_link"),
+    path("account/notifications/telegram/unlink/", telegram_views.unlink, name="telegram_unlink"),
+    path("telegram/webhook/", telegram_views.webhook, name="telegram_webhook"),
 ]

@@ -18,6 +18,7 @@ from notifications import actions, preferences, summary
 from notifications.events import CONFIGURABLE_CHANNELS, Channel, Kind, Mode
 from notifications.forms import NotificationFilterForm, PreferencesForm
 from notifications.models import DailySummary, QuietHours
+from notifications.telegram import views as telegram_views
 from notifications.unsubscribe import read_token
 
 PAGE_SIZE = 50
@@ -84,7 +85,12 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "notifications/settings.html",
-        {"form": form, "channels": CONFIGURABLE_CHANNELS, "webhook_label": Channel.WEBHOOK.label},
+        {
+            "form": form,
+            "channels": CONFIGURABLE_CHANNELS,
+            "webhook_label": Channel.WEBHOOK.label,
+            "telegram": telegram_views.section(request),
+        },
     )
 
 

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from config.demo import seed_demo
-from config.embedded import start_embedded_stripe, start_embedded_worker
+from config.embedded import start_embedded_stripe, start_embedded_telegram, start_embedded_worker
 
 
 class Command(BaseCommand):
@@ -31,7 +31,12 @@ class Command(BaseCommand):
                 f"`celery -A config worker --queues {settings.CELERY_WORKER_QUEUES}` "
                 "and `celery -A config beat`."
             )
+        telegram = start_embedded_telegram()
         self.stdout.write(self.style.SUCCESS(f"Gridwise is running at http://{host}:{port}/"))
+        if telegram:
+            self.stdout.write(
+                f"Local Telegram Bot API at {telegram} (POST /__local/inject to talk to the bot)"
+            )
         self.stdout.write(f"Demo login: {demo.email} / {demo.password}")
         if stripe_url:
             self.stdout.write(f"Payments: localstripe at {stripe_url} (test card 4242 4242 4242 4242)")
