@@ -70,6 +70,7 @@ from exchanges.base import OrderStatus as VenueStatus
 from exchanges.models import ExchangeAccount, ExchangeName
 from exchanges.paper.models import PaperAccount, PaperFill, PaperOrder
 from exchanges.registry import exchange_for_account
+from notifications import limits
 from risk import checks as risk_checks
 from trading.ledger import START_LOT, Ledger, LedgerFill, LedgerSummary
 from trading.models import LIVE_STATUSES, EquitySnapshot, Order, OrderPurpose, OrderStatus
@@ -454,6 +455,7 @@ def _check_plan(bot: Bot) -> None:
     try:
         entitlements.check_engine_start(bot)
     except entitlements.PlanLimitReached as exc:
+        limits.start_refused(bot, limits.PLAN, exc.refusal.sentence, limit=exc.refusal.limit.key)
         raise BotHalted(f"{exc.refusal.sentence} See the plans at {exc.refusal.upgrade_url}") from exc
     try:
         risk_checks.check_start(bot, engine=True)

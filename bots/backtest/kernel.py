@@ -174,7 +174,7 @@ def run(
     exits = (config.take_profit_price, config.stop_loss_price, config.max_drawdown)
     if any(rule is not None for rule in exits):
         raise ValueError(
-            "Take-profit, stop-loss and maximum drawdown are not simulated by the backtester yet."
+            "The fast kernel does not model take-profit, stop-loss or maximum drawdown: exact mode does."
         )
     fees = fees or Fees.of(instrument)
     instrument = replace(instrument, maker_fee=fees.maker, taker_fee=fees.taker)

@@ -70,7 +70,8 @@ def hindsight(config: grid.GridConfig, instrument: Instrument) -> Hindsight | Un
     exits = (config.take_profit_price, config.stop_loss_price, config.max_drawdown)
     if any(rule is not None for rule in exits):
         return Unavailable(
-            "No 30-day replay: take-profit, stop-loss and maximum drawdown are not simulated yet."
+            "No 30-day replay here for a bot with take-profit, stop-loss or maximum drawdown: "
+            "run a backtest, which simulates them."
         )
     series = recent_series(config.symbol, instrument.tick_size)
     if series is None:

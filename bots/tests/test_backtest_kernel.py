@@ -239,7 +239,7 @@ def test_exits_the_kernel_cannot_honour_are_refused() -> None:
     candles = random_walk(10, 5)
     config = GridConfig("BTCUSDT", D(15000), D(25000), 20, D(10000), stop_loss_price=D(14000))
 
-    with pytest.raises(ValueError, match="not simulated"):
+    with pytest.raises(ValueError, match="does not model take-profit"):
         kernel.run(config, BTC, kernel.CandleArrays.of(candles, BTC.tick_size))
 
 

@@ -147,7 +147,7 @@ def test_a_grid_with_exit_rules_says_it_cannot_be_replayed(
 ) -> None:
     html = preview(client_for, form_values(account, stop_loss_price="15000"))
     reason = shown(html, "hindsight-missing")
-    assert "take-profit, stop-loss and maximum drawdown are not simulated yet" in reason
+    assert "run a backtest, which simulates them" in reason
     assert "Profit per grid" in html
 
 

@@ -19,10 +19,10 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from accounts.models import User
 from bots import actions as bot_actions
 from bots.models import Bot as TradingBot
-from bots.views.dashboard import overview
 from notifications.models import TelegramLink, TelegramUpdate
 from notifications.telegram import client, linking
 from trading.numbers import fixed
+from trading.overview import overview
 
 logger = logging.getLogger(__name__)
 

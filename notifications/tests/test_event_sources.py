@@ -120,6 +120,26 @@ def test_the_engines_refusal_by_the_risk_rules_is_recorded(
     }
 
 
+def test_the_engines_refusal_by_the_plan_is_recorded(
+    world: Any, django_capture_on_commit_callbacks: Capture
+) -> None:
+    owner = world.owner
+    bot = draft_bot(owner, "grid")
+    bot_actions.do_start_bot(bot)  # allowed on the trial...
+    for i in range(3):  # Free runs 3 paper bots: these fill it
+        running_bot(owner, f"older {i}")
+    subscription = subscription_for(owner)
+    subscription.plan, subscription.status = PlanCode.FREE, SubscriptionStatus.ACTIVE
+    subscription.save()  # ...but the plan shrinks before its first tick
+    with django_capture_on_commit_callbacks(execute=True):
+        bot = tick(bot)
+    assert bot.status == BotStatus.ERROR
+    (sent,) = recorded(owner, Kind.LIMIT_REACHED)
+    assert sent.payload["rule"] == "plan"
+    assert sent.payload["bot_id"] == bot.pk
+    assert sent.link == "/pricing/"
+
+
 @pytest.mark.parametrize(
     ("config", "price", "kind"),
     [

@@ -18,7 +18,6 @@ from accounts.models import User
 from accounts.tests.factories import make_user
 from bots.models import Bot, BotStatus
 from bots.tests.test_dashboard import running_bot
-from bots.views.dashboard import overview
 from notifications import preferences, record, tasks
 from notifications.events import Channel, Kind, Mode
 from notifications.models import (
@@ -33,6 +32,7 @@ from notifications.telegram import limits, linking
 from notifications.telegram.local_api import LocalBotApi
 from notifications.telegram.polling import poll_once
 from trading.numbers import fixed
+from trading.overview import overview
 
 SECRET = "webhook-secret-for-tests"
 ALICE_CHAT = 7001
