@@ -130,6 +130,9 @@ def test_a_failed_payment_is_past_due_with_one_email_one_notification_and_a_bann
     assert f'{headline}</strong> <a href="/account/billing/">{action}</a>' in page
     assert "payment-banner" not in Client().get("/").content.decode(), "quiet for visitors"
     assert "payment-banner" not in Client().get(reverse("pricing")).content.decode()
+    billing_page = client.get("/account/billing/").content.decode()
+    assert f'<dd id="plan-payment">{headline} {action}</dd>' in billing_page
+    assert "Renews" not in billing_page, "a past-due plan does not simply renew"
 
 
 def test_a_replayed_failure_changes_nothing_and_sends_nothing(

@@ -8,6 +8,7 @@ loop or connection alive across threads.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -52,7 +53,14 @@ def call(action: Callable[[Bot], Awaitable[T]], *, poll_timeout: float = 0) -> T
         finally:
             await bot.shutdown()
 
-    return asyncio.run(run())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run())
+    # Called from a thread whose loop is running (an async caller that forgot sync_to_async,
+    # or a test driving a browser): a loop of its own on a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 def bot_username() -> str:
