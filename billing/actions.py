@@ -126,3 +126,16 @@ def check_cancel(user: Any, *, cancel: bool) -> Subscription:
 def do_set_cancel_at_period_end(subscription: Subscription, *, cancel: bool) -> None:
     with transaction.atomic():
         stripe_api.set_cancel_at_period_end(subscription, cancel)
+
+
+def do_replace_card(user: Any, card: Any) -> Subscription:
+    """The new card pays what the old one left open; a past-due plan is then Stripe's again."""
+    still_open = stripe_api.replace_card(user, card)
+    subscription = entitlements.subscription_for(user)
+    if still_open:
+        raise BillingError("The card was saved, but the open invoice was declined again: try another card.")
+    if subscription.stripe_subscription_id and subscription.status == SubscriptionStatus.PAST_DUE:
+        with transaction.atomic():
+            stripe_api.sync_subscription(subscription.stripe_subscription_id)
+        entitlements.forget(user)
+    return entitlements.subscription_for(user)

@@ -178,29 +178,31 @@ class Card:
     cvc: str
 
 
+def _test_mode_only() -> None:
+    if settings.STRIPE_LIVE_MODE or key().startswith("sk_live_"):
+        # Live card numbers must never pass through our server: Checkout and the portal take them.
+        raise BillingError("Card entry on this page is for test mode only.")
+
+
+def _make_default_card(customer: str, card: Card) -> str:
+    method = stripe.PaymentMethod.create(
+        type="card",
+        card={"number": card.number, "exp_month": card.exp_month, "exp_year": card.exp_year, "cvc": card.cvc},
+        api_key=key(),
+    )
+    stripe.PaymentMethod.attach(method.id, customer=customer, api_key=key())
+    stripe.Customer.modify(customer, invoice_settings={"default_payment_method": method.id}, api_key=key())
+    return str(method.id)
+
+
 def subscribe_with_card(user: Any, code: PlanCode, period: str, card: Card) -> Any:
     """The card page's path (localstripe has no hosted Checkout): the card becomes the
     customer's default payment method and the subscription is created through the API."""
-    if settings.STRIPE_LIVE_MODE or key().startswith("sk_live_"):
-        # Live card numbers must never pass through our server: Checkout takes them.
-        raise BillingError("Card entry on this page is for test mode only.")
+    _test_mode_only()
     customer = ensure_customer(user)
     price = current_price(code, period)
     try:
-        method = stripe.PaymentMethod.create(
-            type="card",
-            card={
-                "number": card.number,
-                "exp_month": card.exp_month,
-                "exp_year": card.exp_year,
-                "cvc": card.cvc,
-            },
-            api_key=key(),
-        )
-        stripe.PaymentMethod.attach(method.id, customer=customer, api_key=key())
-        stripe.Customer.modify(
-            customer, invoice_settings={"default_payment_method": method.id}, api_key=key()
-        )
+        _make_default_card(customer, card)
         subscription = stripe.Subscription.create(
             customer=customer,
             items=[{"plan": price}],
@@ -212,6 +214,43 @@ def subscribe_with_card(user: Any, code: PlanCode, period: str, card: Card) -> A
     if subscription["status"] not in ("active", "trialing"):
         raise BillingError("The card was declined. No subscription was started.")
     return subscription
+
+
+def replace_card(user: Any, card: Card) -> list[str]:
+    """The card page's other path: the new card becomes the default, and every invoice left
+    open by the old one is paid with it at once rather than at Stripe's next retry. Returns the
+    ids of the invoices still open (the new card was declined for them too)."""
+    _test_mode_only()
+    customer = customer_id_of(user)
+    if not customer:
+        raise BillingError("There is no card to replace: subscribe first.")
+    try:
+        _make_default_card(customer, card)
+    except stripe.CardError as exc:
+        raise BillingError(exc.user_message or "The card was declined.") from exc
+    return [invoice_id for invoice_id in _open_invoices(customer) if not _pay(invoice_id)]
+
+
+def _open_invoices(customer: str) -> list[str]:
+    listed: Any = stripe.Invoice.list(customer=customer, limit=100, api_key=key())
+    return [str(invoice["id"]) for invoice in listed["data"] if invoice["status"] == "open"]
+
+
+def _pay(invoice_id: str) -> bool:
+    try:
+        paid: Any = stripe.Invoice.pay(invoice_id, api_key=key())
+    except stripe.CardError:
+        return False
+    return str(paid["status"]) == "paid"
+
+
+def portal_url(user: Any, *, return_url: str) -> str:
+    """Stripe's customer portal, where the production path changes cards."""
+    customer = customer_id_of(user)
+    if not customer:
+        raise BillingError("There is no card to replace: subscribe first.")
+    session = stripe.billing_portal.Session.create(customer=customer, return_url=return_url, api_key=key())
+    return str(session["url"])
 
 
 def start_checkout(user: Any, code: PlanCode, period: str, *, success_url: str, cancel_url: str) -> str:

@@ -169,6 +169,33 @@ def resume(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def card(request: HttpRequest) -> HttpResponse:
+    """Replace the card: our own card page against localstripe, Stripe's customer portal in
+    production (setting BILLING_CHECKOUT). Open invoices are paid with the new card at once."""
+    card_page = settings.BILLING_CHECKOUT == "card"
+    form = CardForm(request.POST or None) if card_page else None
+    error = ""
+    if request.method == "POST":
+        try:
+            if not card_page:
+                return redirect(
+                    stripe_api.portal_url(
+                        request.user, return_url=request.build_absolute_uri(reverse("billing"))
+                    )
+                )
+            if form is not None and form.is_valid():
+                actions.do_replace_card(request.user, form.card())
+                messages.success(request, "Your new card is saved.")
+                return redirect("billing")
+        except BillingError as exc:
+            error = str(exc)
+        except stripe.StripeError:
+            error = UNAVAILABLE
+    status = 400 if error or (form and form.errors) else 200
+    return render(request, "billing/card.html", {"form": form, "error": error}, status=status)
+
+
+@login_required
 def invoice(request: HttpRequest, invoice_id: str) -> HttpResponse:
     row, lines = stripe_api.invoice_of(request.user, invoice_id)
     lines_shown = [(text, plans.dollars(abs(cents)), cents < 0) for text, cents in lines]

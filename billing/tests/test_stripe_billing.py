@@ -284,3 +284,86 @@ def test_invoice_paid_brings_a_past_due_subscription_back(stripe_server: LocalSt
     }
     assert post_event(Client(), event).status_code == 200
     assert fresh(user).status == SubscriptionStatus.ACTIVE
+
+
+def decline_the_next_renewal(user: User) -> str:
+    """Stripe's side: the card on file starts being declined and a renewal invoice fails."""
+    customer = stripe_api.customer_id_of(user)
+    assert customer is not None
+    declining = stripe.PaymentMethod.create(
+        type="card",
+        card={"number": "4000000000000341", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        api_key=stripe_api.key(),
+    )
+    stripe.PaymentMethod.attach(declining.id, customer=customer, api_key=stripe_api.key())
+    stripe.Customer.modify(
+        customer, invoice_settings={"default_payment_method": declining.id}, api_key=stripe_api.key()
+    )
+    renewal = stripe.Invoice.create(
+        customer=customer, subscription=stripe_id_of(user), api_key=stripe_api.key()
+    )
+    assert stripe.Invoice.pay(renewal.id, api_key=stripe_api.key())["status"] == "open"
+    event = {
+        "id": f"evt_renewal_failed_{renewal.id}",
+        "object": "event",
+        "type": "invoice.payment_failed",
+        "livemode": False,
+        "api_version": "2017-08-15",
+        "created": 1_796_000_000,
+        "data": {"object": {"id": renewal.id, "object": "invoice"}},
+    }
+    assert post_event(Client(), event).status_code == 200
+    return str(renewal.id)
+
+
+def test_a_new_card_pays_the_failed_renewal_and_ends_past_due(stripe_server: LocalStripe) -> None:
+    user = make_user()
+    client = Client()
+    client.force_login(user)
+    subscribe(client)
+    renewal = decline_the_next_renewal(user)
+    assert fresh(user).status == SubscriptionStatus.PAST_DUE
+    page = client.get(reverse("billing")).content.decode()
+    assert f'href="{reverse("billing_card")}">Update card and pay</a>' in page
+
+    card = {"number": "4242 4242 4242 4242", "expiry": "11/33", "cvc": "321"}
+    declined = client.post(reverse("billing_card"), {**card, "number": "4000 0000 0000 0341"})
+    assert declined.status_code == 400
+    assert "declined again" in declined.content.decode()
+    assert fresh(user).status == SubscriptionStatus.PAST_DUE
+
+    assert client.post(reverse("billing_card"), card).status_code == 302
+    assert fresh(user).status == SubscriptionStatus.ACTIVE
+    assert stripe.Invoice.retrieve(renewal, api_key=stripe_api.key())["status"] == "paid"
+    page = client.get(reverse("billing")).content.decode()
+    assert "payment-banner" not in page
+    assert "ending in <strong>4242</strong>, expires 11/2033" in page
+    assert "Change card</a>" in page
+
+
+def test_a_bad_card_number_changes_nothing(stripe_server: LocalStripe) -> None:
+    user = make_user()
+    client = Client()
+    client.force_login(user)
+    subscribe(client)
+    response = client.post(
+        reverse("billing_card"), {"number": "4242 4242 4242 4241", "expiry": "11/33", "cvc": "1"}
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "This card number is not valid" in body
+    assert "Enter the 3 or 4 digits" in body
+    method = stripe_api.payment_method_of(user)
+    assert method is not None
+    assert method.expiry == "12/2034"
+
+
+def test_without_a_subscription_there_is_no_card_to_replace(stripe_server: LocalStripe) -> None:
+    client = Client()
+    client.force_login(make_user())
+    assert "Change card" not in client.get(reverse("billing")).content.decode()
+    response = client.post(
+        reverse("billing_card"), {"number": "4242 4242 4242 4242", "expiry": "11/33", "cvc": "321"}
+    )
+    assert response.status_code == 400
+    assert "There is no card to replace: subscribe first." in response.content.decode()

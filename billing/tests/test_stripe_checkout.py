@@ -1,6 +1,6 @@
-"""Stripe Checkout, the production path. localstripe has no Checkout Sessions, so that one endpoint
-is answered with the Checkout Session object recorded from Stripe's API reference
-(recordings/checkout_session.json); every other call still goes to the real localstripe."""
+"""Stripe Checkout and the customer portal, the production path. localstripe has neither Checkout
+Sessions nor portal sessions, so those two endpoints are answered with the objects recorded from
+Stripe's API reference (recordings/); every other call still goes to the real localstripe."""
 
 from __future__ import annotations
 
@@ -27,14 +27,18 @@ from billing.tests.conftest import post_event
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
-RECORDED = json.loads((Path(__file__).parent / "recordings" / "checkout_session.json").read_text())
+RECORDINGS = Path(__file__).parent / "recordings"
+RECORDED = json.loads((RECORDINGS / "checkout_session.json").read_text())
+RECORDED_PORTAL = json.loads((RECORDINGS / "billing_portal_session.json").read_text())
 
 
 class _Seam(BaseHTTPRequestHandler):
-    """POST /v1/checkout/sessions answers the recording; the rest is passed to localstripe."""
+    """POST /v1/checkout/sessions and /v1/billing_portal/sessions answer the recordings; the rest
+    is passed to localstripe."""
 
     upstream = ""
     sessions: list[dict[str, list[str]]] = []
+    portals: list[dict[str, list[str]]] = []
 
     def _forward(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -42,6 +46,10 @@ class _Seam(BaseHTTPRequestHandler):
         if method == "POST" and self.path == "/v1/checkout/sessions":
             self.sessions.append(parse_qs(body.decode()))
             self._reply(200, json.dumps(RECORDED).encode())
+            return
+        if method == "POST" and self.path == "/v1/billing_portal/sessions":
+            self.portals.append(parse_qs(body.decode()))
+            self._reply(200, json.dumps(RECORDED_PORTAL).encode())
             return
         headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type")}
         answer = requests.request(method, self.upstream + self.path, data=body, headers=headers, timeout=10)
@@ -67,7 +75,7 @@ class _Seam(BaseHTTPRequestHandler):
 @pytest.fixture
 def checkout_seam(stripe_server: LocalStripe, settings) -> Iterator[type[_Seam]]:
     settings.BILLING_CHECKOUT = "checkout"
-    _Seam.upstream, _Seam.sessions = stripe_server.url, []
+    _Seam.upstream, _Seam.sessions, _Seam.portals = stripe_server.url, [], []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Seam)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     use_api_base(f"http://127.0.0.1:{server.server_address[1]}")
@@ -151,3 +159,17 @@ def test_checkout_links_a_customer_it_created_to_the_user(stripe_server: LocalSt
     assert post_event(Client(), _completed(session)).status_code == 200
     assert stripe_api.customer_id_of(user) == customer
     assert Subscription.objects.get(user=user).plan == "pro"
+
+
+def test_change_card_goes_to_stripes_customer_portal(checkout_seam: type[_Seam]) -> None:
+    user = make_user()
+    customer = stripe_api.ensure_customer(user)
+    client = Client()
+    client.force_login(user)
+    assert "Continue to Stripe" in client.get(reverse("billing_card")).content.decode()
+    response = client.post(reverse("billing_card"))
+    assert response.status_code == 302
+    assert response["Location"] == RECORDED_PORTAL["url"]
+    (sent,) = checkout_seam.portals
+    assert sent["customer"] == [customer]
+    assert sent["return_url"] == ["http://testserver/account/billing/"]
