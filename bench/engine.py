@@ -42,7 +42,8 @@ it. After the usual window (fills not notified: the default), every trader turns
 notifications on, in the app and by email, and a second window of the same length is
 measured; tick latency p50/p95 and dispatch lag are printed side by side, with how many
 notifications the second window recorded and mailed. `--delivery-concurrency N` runs the
-deliveries (the webhooks queue) on a worker of their own instead of the routine workers.
+deliveries (the webhooks queue) on a worker of their own instead of the routine workers, with
+N threads (`--delivery-pool threads`, the default) or N processes (`prefork`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,8 @@ class WorkerConfig:
     # A worker of its own for deliveries (the webhooks queue, which notifications share), with
     # this many processes; 0: the routine workers drain it, as the Procfile has it.
     delivery_concurrency: int = 0
+    # The deliveries worker's pool: sends wait on the network, so threads, not processes.
+    delivery_pool: str = "threads"
 
 
 def start_workers(config: WorkerConfig, env: dict[str, str], log_dir: Path) -> list[subprocess.Popen[bytes]]:
@@ -198,7 +201,8 @@ def start_workers(config: WorkerConfig, env: dict[str, str], log_dir: Path) -> l
         # Notification and webhook deliveries on a worker of their own, off the routine ticks' processes.
         deliveries = settings.CELERY_WEBHOOKS_QUEUE
         routine = ",".join(q for q in routine.split(",") if q != deliveries)
-        workers.append(_worker(99, deliveries, config.delivery_concurrency, config, env, log_dir))
+        pool = replace(config, pool=config.delivery_pool)
+        workers.append(_worker(99, deliveries, config.delivery_concurrency, pool, env, log_dir))
     workers += [
         _worker(n + 1, routine, config.concurrency, config, env, log_dir, nice=config.routine_nice)
         for n in range(config.processes)
@@ -541,8 +545,9 @@ def main() -> None:
         "--delivery-concurrency",
         type=int,
         default=0,
-        help="processes of a worker of its own for deliveries (0: the routine workers drain them)",
+        help="concurrency of a worker of its own for deliveries (0: the routine workers drain them)",
     )
+    parser.add_argument("--delivery-pool", default="threads", choices=("prefork", "threads"))
     args = parser.parse_args()
     workers_config = WorkerConfig(
         args.workers,
@@ -552,6 +557,7 @@ def main() -> None:
         args.priority_concurrency,
         args.routine_nice,
         args.delivery_concurrency,
+        args.delivery_pool,
     )
     rng = random.Random(args.seed)  # noqa: S311 - a price walk, not a secret
 

@@ -56,6 +56,10 @@ class AsgiServer:
     def stop(self) -> None:
         if self.server is not None and self.thread is not None:
             self.server.should_exit = True
+            self.thread.join(1)
+            # A page still holding its socket would keep uvicorn waiting for it to close; the
+            # browser is gone with the test, so stop without waiting on it.
+            self.server.force_exit = True
             self.thread.join(10)
         _fresh_channel_layer()
 
