@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from typing import Any
 
-from bots.strategies import grid
+from bots.strategies import grid, registry
 from exchanges.balances import AccountBalances, available_balances
 from exchanges.base import Instrument
 from exchanges.models import ExchangeAccount
@@ -31,16 +32,17 @@ class FundsCheck:
 
 def check_funds(
     account: ExchangeAccount,
-    config: grid.GridConfig,
+    config: Any,
     instrument: Instrument,
     price: Decimal,
     *,
     balances: AccountBalances | None = None,
+    strategy: str = registry.DEFAULT,
 ) -> FundsCheck:
     """The funds the grid needs at `price` against what `account` holds free (read afresh unless
     `balances` are given). Unknown balances (a slow venue) give no shortfall: the engine checks
     again when the bot starts."""
-    needed = grid.funds_needed(config, instrument, price)
+    needed = registry.strategy_named(strategy).funds_needed(config, instrument, price)
     if balances is None:
         balances = available_balances(account)
     shortfalls = grid.funds_shortfall(needed, balances.free) if balances.known else ()
