@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing import entitlements
-from bots import codec, funds
+from bots import funds
 from bots.live import publish
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
 from bots.strategies import grid, registry
@@ -342,9 +342,7 @@ def _locked(bot: Bot) -> Bot | None:
     return Bot.objects.select_for_update().filter(pk=bot.pk).first()
 
 
-def do_update_bot(
-    bot: Bot, account: ExchangeAccount, name: str, config: grid.GridConfig, price: Decimal
-) -> Bot:
+def do_update_bot(bot: Bot, account: ExchangeAccount, name: str, config: Any, price: Decimal) -> Bot:
     """Replace name, account and config while nothing of the bot can trade. An errored bot
     becomes stopped: an automatic restart would resume the old grid under the new settings."""
     with transaction.atomic():
@@ -359,7 +357,7 @@ def do_update_bot(
             exchange_account=account,
             name=name,
             symbol=config.symbol,
-            config=codec.config_to_json(config),
+            config=bot.runs.config_to_json(config),  # the bot keeps its strategy
             price_at_creation=price,
             updated_at=timezone.now(),
             **fields,
@@ -383,7 +381,12 @@ def copy_name(name: str) -> str:
 def do_clone_bot(bot: Bot) -> Bot:
     """A draft with `bot`'s account and settings, to review before it starts; `bot` is untouched."""
     return do_create_bot(
-        bot.owner, bot.exchange_account, copy_name(bot.name), bot.grid_config, bot.price_at_creation
+        bot.owner,
+        bot.exchange_account,
+        copy_name(bot.name),
+        bot.strategy_config,
+        bot.price_at_creation,
+        strategy=bot.strategy,
     )
 
 

@@ -46,10 +46,17 @@ def check_funds(
     if balances is None:
         balances = available_balances(account)
     shortfalls = grid.funds_shortfall(needed, balances.free) if balances.known else ()
-    return FundsCheck(needed, balances, shortfalls, shortfall_message(shortfalls, instrument, account.label))
+    message = shortfall_message(shortfalls, instrument, account.label, strategy=strategy)
+    return FundsCheck(needed, balances, shortfalls, message)
 
 
-def shortfall_message(shortfalls: Sequence[grid.Shortfall], instrument: Instrument, where: str = "") -> str:
+def shortfall_message(
+    shortfalls: Sequence[grid.Shortfall],
+    instrument: Instrument,
+    where: str = "",
+    *,
+    strategy: str = registry.DEFAULT,
+) -> str:
     if not shortfalls:
         return ""
     account = f"“{where}”" if where else "the account"
@@ -60,6 +67,12 @@ def shortfall_message(shortfalls: Sequence[grid.Shortfall], instrument: Instrume
         f"({amount(s.missing, s.asset, instrument, ROUND_UP)} short)"
         for s in shortfalls
     ]
+    if strategy != registry.DEFAULT:
+        label = registry.strategy_named(strategy).label
+        return (
+            f"This {label} bot needs {' and '.join(parts)} for a whole deal. Lower the order sizes or "
+            "add funds to the account."
+        )
     return f"This grid needs {' and '.join(parts)}. Lower the investment or add funds to the account."
 
 
