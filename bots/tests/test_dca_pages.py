@@ -61,3 +61,18 @@ def test_the_grid_edit_form_is_not_offered_and_strangers_get_404(client: Client,
     client.force_login(make_user(email="stranger@example.com"))
     assert client.get(reverse("bot_detail", args=[bot.pk])).status_code == 404
     assert isinstance(Bot.objects.get(pk=bot.pk).strategy_config, dca.DcaConfig)
+
+
+def test_the_dashboard_tabs_and_api_list_show_a_running_dca_bot(client: Client, trader: User) -> None:
+    from accounts.tests.api import bearer
+    from bots.views.detail import TABS
+
+    bot = dca_bot(trader)
+    tick(bot, 3)
+    client.force_login(trader)
+    assert bot.name in client.get(reverse("home")).content.decode()
+    for tab in TABS:
+        response = client.get(reverse("bot_tab", args=[bot.pk, tab]), headers={"HX-Request": "true"})
+        assert response.status_code == 200, tab
+    listed = bearer(trader, "read").get("/api/v1/bots/").json()["results"]
+    assert [(b["strategy"], b["config"]["max_safety_orders"]) for b in listed] == [("dca", 3)]
