@@ -18,22 +18,21 @@ entry, profit, duration, deals counted) lives in the state; the last `HISTORY` c
 are kept for the bot's page.
 
 Time: the protocol hands a strategy no clock, and a cooldown or a deal's duration needs one.
-`CLOCK` is a context variable the backtester sets to the candle's time; live, it is the wall
-clock. Reading it is the one impurity, and it never decides an order's price or size.
+`base.CLOCK` is a context variable the backtester sets to the candle's time; live, it is the
+wall clock. Reading it is the one impurity, and it never decides an order's price or size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
 from bots.strategies.base import (
+    CLOCK,
     START_SLIPPAGE_ALLOWANCE,
     ConfigError,
     Decision,
@@ -44,6 +43,7 @@ from bots.strategies.base import (
     OrderKey,
     StartTrade,
     StrategyFill,
+    clock_at,
 )
 from exchanges.base import Instrument, OrderType, Side
 from trading.numbers import plain
@@ -53,18 +53,6 @@ HISTORY = 50  # closed deals kept in the state for the bot's page
 LOT = "dca"  # the ledger lot every deal's fills are booked under
 HUNDRED = Decimal(100)
 PERCENT_PLACES = Decimal("0.0001")
-
-CLOCK: ContextVar[Callable[[], datetime]] = ContextVar("dca_clock", default=lambda: datetime.now(UTC))
-
-
-@contextmanager
-def clock_at(now: Callable[[], datetime]) -> Iterator[None]:
-    """Run the strategy on another clock (the backtester's candle time, a test's)."""
-    token = CLOCK.set(now)
-    try:
-        yield
-    finally:
-        CLOCK.reset(token)
 
 
 def _now() -> str:
@@ -1125,3 +1113,4 @@ class DcaStrategy:
 
 
 DCA = DcaStrategy()
+__all__ = ["CLOCK", "DCA", "clock_at"]  # the clock is re-exported: tests and callers set it here
