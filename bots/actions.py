@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing import entitlements
-from bots import codec, funds
+from bots import funds
 from bots.live import publish
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
-from bots.strategies import grid
+from bots.strategies import grid, registry
 from bots.webhooks import emit as webhooks
 from exchanges.instruments import instrument_for
 from exchanges.models import ExchangeAccount
@@ -62,33 +62,46 @@ def transition(bot: Bot, to: str, *, allowed_from: tuple[str, ...], message: str
 # Creating ----------------------------------------------------------------------
 
 
-def check_bot_config(account: ExchangeAccount, config: grid.GridConfig) -> Decimal:
+def check_bot_config(account: ExchangeAccount, config: Any, strategy: str = registry.DEFAULT) -> Decimal:
     """Validate against the live instrument; returns the price it was checked at."""
     exchange = exchange_for_account(account)
     instrument = exchange.instrument(config.symbol)
     price = exchange.ticker(config.symbol).last
-    grid.validate(config, instrument, price, venue=account.get_exchange_display())
+    registry.strategy_named(strategy).validate(config, instrument, price, account.get_exchange_display())
     return price
 
 
-def check_bot_funds(account: ExchangeAccount, config: grid.GridConfig, price: Decimal) -> None:
-    """Refuse, on the investment, a grid the account cannot fund at `price`. Balances the venue
+def check_bot_funds(
+    account: ExchangeAccount, config: Any, price: Decimal, strategy: str = registry.DEFAULT
+) -> None:
+    """Refuse, on the investment, a bot the account cannot fund at `price`. Balances the venue
     does not show in time do not block: the engine checks them again when the bot starts."""
-    check = funds.check_funds(account, config, instrument_for(account, config.symbol), price)
+    instrument = instrument_for(account, config.symbol)
+    check = funds.check_funds(account, config, instrument, price, strategy=strategy)
     if check.short:
-        raise grid.GridConfigError({"investment": [check.message]})
+        # The grid's funds follow its investment; a DCA deal's, its base order and safety orders.
+        field = "investment" if strategy == registry.DEFAULT else "base_order_size"
+        raise grid.GridConfigError({field: [check.message]})
 
 
 def do_create_bot(
-    owner: User, account: ExchangeAccount, name: str, config: grid.GridConfig, price: Decimal | None
+    owner: User,
+    account: ExchangeAccount,
+    name: str,
+    config: Any,
+    price: Decimal | None,
+    *,
+    strategy: str = registry.DEFAULT,
 ) -> Bot:
+    """`config` is `strategy`'s config (a GridConfig for the grid, a DcaConfig for "dca")."""
     with transaction.atomic():
         bot = Bot.objects.create(
             owner=owner,
             exchange_account=account,
             name=name,
             symbol=config.symbol,
-            config=codec.config_to_json(config),
+            strategy=strategy,
+            config=registry.strategy_named(strategy).config_to_json(config),
             price_at_creation=price,
         )
         BotEvent.objects.create(
@@ -329,9 +342,7 @@ def _locked(bot: Bot) -> Bot | None:
     return Bot.objects.select_for_update().filter(pk=bot.pk).first()
 
 
-def do_update_bot(
-    bot: Bot, account: ExchangeAccount, name: str, config: grid.GridConfig, price: Decimal
-) -> Bot:
+def do_update_bot(bot: Bot, account: ExchangeAccount, name: str, config: Any, price: Decimal) -> Bot:
     """Replace name, account and config while nothing of the bot can trade. An errored bot
     becomes stopped: an automatic restart would resume the old grid under the new settings."""
     with transaction.atomic():
@@ -346,7 +357,7 @@ def do_update_bot(
             exchange_account=account,
             name=name,
             symbol=config.symbol,
-            config=codec.config_to_json(config),
+            config=bot.runs.config_to_json(config),  # the bot keeps its strategy
             price_at_creation=price,
             updated_at=timezone.now(),
             **fields,
@@ -370,7 +381,12 @@ def copy_name(name: str) -> str:
 def do_clone_bot(bot: Bot) -> Bot:
     """A draft with `bot`'s account and settings, to review before it starts; `bot` is untouched."""
     return do_create_bot(
-        bot.owner, bot.exchange_account, copy_name(bot.name), bot.grid_config, bot.price_at_creation
+        bot.owner,
+        bot.exchange_account,
+        copy_name(bot.name),
+        bot.strategy_config,
+        bot.price_at_creation,
+        strategy=bot.strategy,
     )
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from typing import Any
 
-from bots.strategies import grid
+from bots.strategies import grid, registry
 from exchanges.balances import AccountBalances, available_balances
 from exchanges.base import Instrument
 from exchanges.models import ExchangeAccount
@@ -31,23 +32,31 @@ class FundsCheck:
 
 def check_funds(
     account: ExchangeAccount,
-    config: grid.GridConfig,
+    config: Any,
     instrument: Instrument,
     price: Decimal,
     *,
     balances: AccountBalances | None = None,
+    strategy: str = registry.DEFAULT,
 ) -> FundsCheck:
     """The funds the grid needs at `price` against what `account` holds free (read afresh unless
     `balances` are given). Unknown balances (a slow venue) give no shortfall: the engine checks
     again when the bot starts."""
-    needed = grid.funds_needed(config, instrument, price)
+    needed = registry.strategy_named(strategy).funds_needed(config, instrument, price)
     if balances is None:
         balances = available_balances(account)
     shortfalls = grid.funds_shortfall(needed, balances.free) if balances.known else ()
-    return FundsCheck(needed, balances, shortfalls, shortfall_message(shortfalls, instrument, account.label))
+    message = shortfall_message(shortfalls, instrument, account.label, strategy=strategy)
+    return FundsCheck(needed, balances, shortfalls, message)
 
 
-def shortfall_message(shortfalls: Sequence[grid.Shortfall], instrument: Instrument, where: str = "") -> str:
+def shortfall_message(
+    shortfalls: Sequence[grid.Shortfall],
+    instrument: Instrument,
+    where: str = "",
+    *,
+    strategy: str = registry.DEFAULT,
+) -> str:
     if not shortfalls:
         return ""
     account = f"“{where}”" if where else "the account"
@@ -58,6 +67,12 @@ def shortfall_message(shortfalls: Sequence[grid.Shortfall], instrument: Instrume
         f"({amount(s.missing, s.asset, instrument, ROUND_UP)} short)"
         for s in shortfalls
     ]
+    if strategy != registry.DEFAULT:
+        label = registry.strategy_named(strategy).label
+        return (
+            f"This {label} bot needs {' and '.join(parts)} for a whole deal. Lower the order sizes or "
+            "add funds to the account."
+        )
     return f"This grid needs {' and '.join(parts)}. Lower the investment or add funds to the account."
 
 

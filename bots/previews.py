@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from bots.funds import FundsCheck, check_funds
-from bots.strategies import grid
+from bots.strategies import grid, registry
 from exchanges.balances import AccountBalances
 from exchanges.base import Instrument
 from exchanges.instruments import instrument_for
@@ -18,16 +19,17 @@ from exchanges.registry import exchange_for_account
 class PreviewResult:
     instrument: Instrument
     price: Decimal  # the price the grid was laid out at
-    preview: grid.GridPreview
+    preview: Any  # the strategy's: a GridPreview, a DcaPreview
     funds: FundsCheck
 
 
 def check_preview(
     account: ExchangeAccount,
-    config: grid.GridConfig,
+    config: Any,
     reference_price: Decimal | None = None,
     *,
     balances: AccountBalances | None = None,
+    strategy: str = registry.DEFAULT,
 ) -> PreviewResult:
     """Validate `config` at `reference_price` (default: the live price) and preview it, with the
     funds it needs against the account's `balances` (default: read now).
@@ -40,10 +42,11 @@ def check_preview(
         price = exchange_for_account(account).ticker(config.symbol).last
     if price <= 0:
         raise grid.GridConfigError({"reference_price": ["The reference price must be above zero."]})
-    grid.validate(config, instrument, price, venue=account.get_exchange_display())
+    runs = registry.strategy_named(strategy)
+    runs.validate(config, instrument, price, account.get_exchange_display())
     return PreviewResult(
         instrument=instrument,
         price=price,
-        preview=grid.preview(config, instrument, price),
-        funds=check_funds(account, config, instrument, price, balances=balances),
+        preview=runs.preview(config, instrument, price),
+        funds=check_funds(account, config, instrument, price, balances=balances, strategy=strategy),
     )

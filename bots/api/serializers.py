@@ -15,7 +15,7 @@ from accounts.api.fields import (
 )
 from bots import codec
 from bots.models import Bot, BotEvent
-from bots.strategies import grid
+from bots.strategies import dca, grid
 from trading.api.serializers import SIDE_CHOICES, OrderSerializer
 
 
@@ -82,6 +82,129 @@ class BotWriteSerializer(GridConfigSerializer):
     name = StrictCharField(max_length=80)
 
 
+def percent_input(**kwargs: Any) -> serializers.DecimalField:
+    """A percentage as a plain number in percent: "1" is 1%."""
+    return ExactDecimalField(max_digits=16, decimal_places=8, min_value=Decimal(0), **kwargs)
+
+
+class DcaConfigSerializer(serializers.Serializer[Any]):
+    """A DCA bot's settings. Percentages are in percent ("1" is 1%); sizes in the quote asset.
+    Every rule beyond the types is the strategy's own (`bots.strategies.dca.validate`)."""
+
+    strategy = serializers.ChoiceField(choices=["dca"], help_text='"dca".')
+    account = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="An exchange account id.")
+    symbol = StrictRegexField(r"^[A-Za-z0-9]{1,32}$", help_text="e.g. BTCUSDT")
+    direction = serializers.ChoiceField(
+        choices=[d.value for d in dca.Direction],
+        default=dca.Direction.LONG,
+        help_text="long: buy dips, sell higher. short (spot): sell base the account holds, buy back lower.",
+    )
+    base_order_size = price_input(help_text="The first order of a deal, at market, in the quote asset.")
+    safety_order_size = price_input(help_text="The first safety order, in the quote asset.")
+    price_deviation = percent_input(help_text="Percent from the base order to the first safety order.")
+    step_scale = ExactDecimalField(
+        max_digits=12,
+        decimal_places=6,
+        min_value=Decimal(0),
+        default=Decimal(1),
+        help_text="Each step to the next safety order is this times the last; 1 keeps them even.",
+    )
+    volume_scale = ExactDecimalField(
+        max_digits=12,
+        decimal_places=6,
+        min_value=Decimal(0),
+        default=Decimal(1),
+        help_text="Each safety order is this times the last in size; 1 keeps them equal.",
+    )
+    max_safety_orders = serializers.IntegerField(min_value=1, max_value=dca.MAX_SAFETY_ORDERS)
+    max_active_safety_orders = serializers.IntegerField(
+        min_value=1,
+        max_value=dca.MAX_SAFETY_ORDERS,
+        required=False,
+        allow_null=True,
+        help_text="How many rest on the book at once; null: all of them.",
+    )
+    take_profit = percent_input(help_text="Percent above the average entry (below, short).")
+    take_profit_on = serializers.ChoiceField(
+        choices=[t.value for t in dca.TakeProfitOn],
+        default=dca.TakeProfitOn.TOTAL,
+        help_text="total: the target is a percentage of everything bought; base: of the base order only.",
+    )
+    trailing_deviation = percent_input(
+        required=False,
+        allow_null=True,
+        help_text="Once the take profit is reached, follow the price and close on a reversal this large.",
+    )
+    stop_loss = percent_input(required=False, allow_null=True, help_text="Percent below the average entry.")
+    breakeven_after = serializers.IntegerField(
+        min_value=1,
+        max_value=dca.MAX_SAFETY_ORDERS,
+        required=False,
+        allow_null=True,
+        help_text="After safety order k fills and the price is back above the average entry, the stop "
+        "moves to the average entry.",
+    )
+    start_condition = serializers.ChoiceField(
+        choices=[c.value for c in dca.StartCondition], default=dca.StartCondition.IMMEDIATELY
+    )
+    start_price = price_input(required=False, allow_null=True, help_text='For start_condition "price".')
+    cooldown = serializers.IntegerField(
+        min_value=0,
+        max_value=365 * 86400,
+        required=False,
+        allow_null=True,
+        help_text='Seconds after a deal closes, for start_condition "cooldown".',
+    )
+    max_deals = serializers.IntegerField(
+        min_value=1, max_value=1_000_000, required=False, allow_null=True, help_text="null: deals repeat."
+    )
+
+    def dca_config(self) -> dca.DcaConfig:
+        data = dict(self.validated_data)
+        for extra in ("account", "reference_price", "name", "strategy"):
+            data.pop(extra, None)
+        data["symbol"] = data["symbol"].upper()
+        return dca.config_from_json(data)
+
+
+class DcaPreviewRequestSerializer(DcaConfigSerializer):
+    reference_price = price_input(
+        required=False, allow_null=True, help_text="Open the deal at this price; default: the live price."
+    )
+
+
+class DcaBotWriteSerializer(DcaConfigSerializer):
+    name = StrictCharField(max_length=80)
+
+
+class SafetyOrderSerializer(serializers.Serializer[Any]):
+    number = serializers.IntegerField()
+    deviation = amount(help_text="Cumulative percent from the base order's price.")
+    price = amount()
+    size = amount(help_text="In the quote asset.")
+    quantity = amount(help_text="In the base asset, at the lot step.")
+    total_size = amount(help_text="The base order and safety orders 1..n, in the quote asset.")
+    average_price = amount(help_text="The average entry once this safety order has filled (no fees).")
+    take_profit_price = amount()
+    rebound = amount(help_text="Percent the price must move back from this order to the take profit.")
+
+
+class DcaPreviewSerializer(serializers.Serializer[Any]):
+    strategy = StrictCharField()
+    symbol = StrictCharField()
+    reference_price = amount(help_text="The base order's price.")
+    base_order_quantity = amount()
+    base_take_profit_price = amount(help_text="The take profit if no safety order fills.")
+    safety_orders = SafetyOrderSerializer(many=True)
+    max_funds = amount(help_text="The most one deal spends: the base order and every safety order.")
+    lowest_price = amount(help_text="The last safety order's price (the highest, short).")
+    funds_needed = serializers.DictField(child=amount())
+    funds_available = serializers.DictField(child=amount(), allow_null=True)
+    funds_unknown_reason = StrictCharField()
+    funds_shortfall = StrictCharField()
+    warnings = serializers.ListField(child=StrictCharField())
+
+
 class PreviewLevelSerializer(serializers.Serializer[Any]):
     price = amount()
     side = serializers.ChoiceField(choices=SIDE_CHOICES, allow_null=True, help_text="null: the empty line.")
@@ -146,6 +269,27 @@ class BotConfigOutSerializer(serializers.Serializer[Any]):
     max_drawdown = amount(allow_null=True)
 
 
+class DcaConfigOutSerializer(serializers.Serializer[Any]):
+    symbol = StrictCharField()
+    direction = StrictCharField()
+    base_order_size = amount()
+    safety_order_size = amount()
+    price_deviation = amount()
+    step_scale = amount()
+    volume_scale = amount()
+    max_safety_orders = serializers.IntegerField()
+    max_active_safety_orders = serializers.IntegerField(allow_null=True)
+    take_profit = amount()
+    take_profit_on = StrictCharField()
+    trailing_deviation = amount(allow_null=True)
+    stop_loss = amount(allow_null=True)
+    breakeven_after = serializers.IntegerField(allow_null=True)
+    start_condition = StrictCharField()
+    start_price = amount(allow_null=True)
+    cooldown = serializers.IntegerField(allow_null=True)
+    max_deals = serializers.IntegerField(allow_null=True)
+
+
 class BotSerializer(serializers.ModelSerializer[Bot]):
     account = serializers.IntegerField(source="exchange_account_id")
     config = serializers.SerializerMethodField()
@@ -159,6 +303,7 @@ class BotSerializer(serializers.ModelSerializer[Bot]):
             "name",
             "account",
             "symbol",
+            "strategy",
             "status",
             "status_reason",
             "config",
@@ -173,6 +318,9 @@ class BotSerializer(serializers.ModelSerializer[Bot]):
 
     @extend_schema_field(BotConfigOutSerializer)
     def get_config(self, bot: Bot) -> dict[str, Any]:
+        """The grid's settings; a DCA bot's (`strategy` "dca") are DcaConfigOutSerializer's."""
+        if bot.strategy == dca.DCA.name:
+            return dict(DcaConfigOutSerializer(bot.strategy_config).data)
         return dict(BotConfigOutSerializer(bot.grid_config).data)
 
 

@@ -19,6 +19,9 @@ from bots.api.serializers import (
     BotEventSerializer,
     BotSerializer,
     BotWriteSerializer,
+    DcaBotWriteSerializer,
+    DcaPreviewRequestSerializer,
+    DcaPreviewSerializer,
     ForceStopResultSerializer,
     PnlSerializer,
     PreviewRequestSerializer,
@@ -28,7 +31,8 @@ from bots.api.serializers import (
 )
 from bots.funds import FundsCheck
 from bots.models import Bot, BotStatus
-from bots.previews import check_preview
+from bots.previews import PreviewResult, check_preview
+from bots.strategies import dca, registry
 from exchanges.models import ExchangeAccount
 from trading.api.filters import filter_fills, filter_orders
 from trading.api.serializers import (
@@ -138,12 +142,49 @@ STOP_EXAMPLE = OpenApiExample("Keep the base", value={"sell_base": False}, reque
 BOT_RESPONSE_EXAMPLE = OpenApiExample("Bot", value=BOT_EXAMPLE, response_only=True)
 
 
+def _given_config(data: Any, strategy: str) -> tuple[Any, Any]:
+    """The write serializer of `strategy`, validated, and the config it reads."""
+    if strategy == dca.DCA.name:
+        dca_given = DcaBotWriteSerializer(data=data)
+        dca_given.is_valid(raise_exception=True)
+        return dca_given, dca_given.dca_config()
+    given = BotWriteSerializer(data=data)
+    given.is_valid(raise_exception=True)
+    return given, given.grid_config()
+
+
 def _own_account(user: Any, account_id: int) -> ExchangeAccount:
     account = ExchangeAccount.objects.owned_by(user).filter(pk=account_id).first()
     if account is None:
         message = f"You have no exchange account with id {account_id}."
         raise ApiError(404, "not_found", message, fields={"account": [message]})
     return account
+
+
+def _strategy_named_in(data: Any, default: str = registry.DEFAULT) -> str:
+    """The `strategy` a request names ("grid" when it names none); another is a 400 on the field."""
+    name = data.get("strategy", default) if isinstance(data, dict) else default
+    known = (registry.DEFAULT, dca.DCA.name)
+    if name not in known:
+        raise validation_error({"strategy": [f"Use one of: {', '.join(known)}."]})
+    return str(name)
+
+
+def _dca_preview_body(config: dca.DcaConfig, result: PreviewResult) -> dict[str, Any]:
+    preview: dca.DcaPreview = result.preview
+    body: dict[str, Any] = {
+        "strategy": dca.DCA.name,
+        "symbol": config.symbol,
+        "reference_price": result.price,
+        "base_order_quantity": preview.base_order_quantity,
+        "base_take_profit_price": preview.base_take_profit_price,
+        "safety_orders": [vars(row) for row in preview.safety_orders],
+        "max_funds": preview.max_funds,
+        "lowest_price": preview.lowest_price,
+        **_funds_fields(result.funds),
+        "warnings": [*preview.warnings, *([result.funds.message] if result.funds.short else [])],
+    }
+    return dict(DcaPreviewSerializer(body).data)
 
 
 def _funds_fields(check: FundsCheck) -> dict[str, Any]:
@@ -224,6 +265,8 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     )
     @action(detail=False, methods=["post"], read_only_post=True)
     def preview(self, request: Request) -> Response:
+        if _strategy_named_in(request.data) == dca.DCA.name:
+            return self._dca_preview(request)
         given = PreviewRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         account = _own_account(self.user, given.validated_data["account"])
@@ -244,6 +287,15 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         body["warnings"] = [*result.preview.warnings, *([result.funds.message] if result.funds.short else [])]
         return Response(PreviewSerializer(body).data)
 
+    def _dca_preview(self, request: Request) -> Response:
+        given = DcaPreviewRequestSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        account = _own_account(self.user, given.validated_data["account"])
+        config = given.dca_config()
+        reference = given.validated_data.get("reference_price")
+        result = check_preview(account, config, reference, strategy=dca.DCA.name)
+        return Response(_dca_preview_body(config, result))
+
     @extend_schema(
         summary="Create a bot",
         description=(
@@ -258,13 +310,13 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         ],
     )
     def create(self, request: Request) -> Response:
-        given = BotWriteSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
+        strategy = _strategy_named_in(request.data)
+        given, config = _given_config(request.data, strategy)
         account = _own_account(self.user, given.validated_data["account"])
-        config = given.grid_config()
-        price = actions.check_bot_config(account, config)
-        actions.check_bot_funds(account, config, price)
-        bot = actions.do_create_bot(self.user, account, given.validated_data["name"], config, price)
+        price = actions.check_bot_config(account, config, strategy)
+        actions.check_bot_funds(account, config, price, strategy)
+        name = given.validated_data["name"]
+        bot = actions.do_create_bot(self.user, account, name, config, price, strategy=strategy)
         return Response(BotSerializer(bot).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -305,11 +357,12 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         data = request.data if isinstance(request.data, dict) else {}
         if partial:
             data = {**bot.config, "account": bot.exchange_account_id, "name": bot.name, **data}
-        given = BotWriteSerializer(data=data)
-        given.is_valid(raise_exception=True)
+        if bot.strategy == dca.DCA.name:
+            data = {**data, "strategy": dca.DCA.name}  # an edit keeps the bot's strategy
+            data.pop("investment", None)  # written for the risk rules, not a setting
+        given, config = _given_config(data, bot.strategy)
         account = _own_account(self.user, given.validated_data["account"])
-        config = given.grid_config()
-        price = actions.check_bot_config(account, config)
+        price = actions.check_bot_config(account, config, bot.strategy)
         bot = _active(
             actions.do_update_bot,
             bot,

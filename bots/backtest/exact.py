@@ -50,6 +50,7 @@ from bots.strategies.base import (
     OrderIntent,
     Strategy,
     StrategyFill,
+    clock_at,
     exit_sale,
 )
 from bots.strategies.registry import strategy_named
@@ -98,6 +99,7 @@ class Result:
     exit_reason: ExitReason | None = None  # the rule that ended the run, if one did
     exited_at: datetime | None = None  # the open time of the candle it ended in
     exit_price: Decimal | None = None
+    state: Any = None  # the strategy's state at the end (a DCA run's deals)
 
     @property
     def grid_profit(self) -> Decimal:
@@ -138,7 +140,7 @@ class _Run:
         self.instrument = instrument
         self.fees = fees
         self.slippage = slippage
-        self.ledger = Ledger(instrument.base, instrument.quote, config.investment)
+        self.ledger = Ledger(instrument.base, instrument.quote, self.strategy.investment(config))
         self.venue: SimVenue | None = None
         self.state: grid.GridState | None = None
         self.off_books = ZERO
@@ -308,35 +310,39 @@ def run(
     watches = runs.watches_price(config)
     at_point = sim.at_point if watches else None
     created_at = candles[0].open
-    lower, upper = config.lower_price, config.upper_price
-    investment = config.investment
+    # A range is the grid's: another strategy's run counts no candle in range.
+    lower, upper = getattr(config, "lower_price", None), getattr(config, "upper_price", None)
+    investment = runs.investment(config)
     curve: list[EquityPoint] = []
     in_range = 0
     started: Candle | None = None
     on_fill = sim.on_fill
     total = len(candles)
     report_every = max(1, total // 100) if progress is not None else total + 1
-    for walked, candle in enumerate(candles):
-        if walked % report_every == 0 and progress is not None:
-            progress(walked, total)
-        check_candle(candle)
-        if started is None and runs.start_wait(config, candle.open, created_at) is None:
-            started = candle
-            sim.start(candle)
-        close = candle.close
-        if sim.venue is not None:
-            if sim.venue.walk(candle, on_fill, at_point):
-                assert sim.exit is not None
-                close = sim.exit[1]  # the run ends here, at the exit's price
-            equity = sim.venue.quote + sim.venue.base * close - sim.off_books
-            unrealized = sim.held_base * close - sim.held_cost
-        else:
-            equity, unrealized = investment, ZERO
-        curve.append(EquityPoint(candle.open_time, close, equity, unrealized))
-        if lower <= close <= upper:
-            in_range += 1
-        if sim.exit is not None:
-            break
+    now = [candles[0].open_time]
+    with clock_at(lambda: now[0]):  # a strategy's time is the candle's (a DCA cooldown)
+        for walked, candle in enumerate(candles):
+            if walked % report_every == 0 and progress is not None:
+                progress(walked, total)
+            check_candle(candle)
+            now[0] = candle.open_time
+            if started is None and runs.start_wait(config, candle.open, created_at) is None:
+                started = candle
+                sim.start(candle)
+            close = candle.close
+            if sim.venue is not None:
+                if sim.venue.walk(candle, on_fill, at_point):
+                    assert sim.exit is not None
+                    close = sim.exit[1]  # the run ends here, at the exit's price
+                equity = sim.venue.quote + sim.venue.base * close - sim.off_books
+                unrealized = sim.held_base * close - sim.held_cost
+            else:
+                equity, unrealized = investment, ZERO
+            curve.append(EquityPoint(candle.open_time, close, equity, unrealized))
+            if lower is not None and upper is not None and lower <= close <= upper:
+                in_range += 1
+            if sim.exit is not None:
+                break
     last = candles[len(curve) - 1]
     mark = sim.exit[1] if sim.exit is not None else last.close
     summary = sim.check_books(mark)
@@ -359,6 +365,7 @@ def run(
         exit_reason=sim.exit[0] if sim.exit else None,
         exited_at=last.open_time if sim.exit else None,
         exit_price=sim.exit[1] if sim.exit else None,
+        state=sim.state,
     )
 
 

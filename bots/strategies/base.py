@@ -26,8 +26,11 @@ The contract, step by step (docs/architecture.md, "Strategies"):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
@@ -39,6 +42,21 @@ EXIT_LOT = "exit"  # the ledger lot an exit gathers the base into before selling
 # The start trade is a market order: a funds check leaves room for it to fill this much worse.
 START_SLIPPAGE_ALLOWANCE = Decimal("0.005")
 OrderKey = tuple[int, int]  # (slot, cycle): what names a strategy's order
+
+# The time a strategy reads (a DCA cooldown, a deal's duration): the protocol hands it no clock.
+# Live it is the wall clock; exact mode sets it to the candle's time. It never prices an order.
+CLOCK: ContextVar[Callable[[], datetime]] = ContextVar("strategy_clock", default=lambda: datetime.now(UTC))
+
+
+@contextmanager
+def clock_at(now: Callable[[], datetime]) -> Iterator[None]:
+    """Run strategies on another clock (the backtester's candle time, a test's)."""
+    token = CLOCK.set(now)
+    try:
+        yield
+    finally:
+        CLOCK.reset(token)
+
 
 ConfigT = TypeVar("ConfigT")
 StateT = TypeVar("StateT")

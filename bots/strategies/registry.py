@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from bots.strategies.base import Strategy
+from bots.strategies.dca import DCA
 from bots.strategies.grid import GRID
 
 DEFAULT = "grid"
@@ -46,7 +47,9 @@ def strategy_for(bot: _HasStrategy) -> Strategy[Any, Any]:
 
 def choices() -> list[tuple[str, str]]:
     """For Bot.strategy's field: the strategies shipped with the product."""
-    return [(name, strategy.label.capitalize()) for name, strategy in _STRATEGIES.items()]
+    # The first letter up, the rest as written: "grid" -> "Grid", "DCA" stays "DCA".
+    return [(name, strategy.label[:1].upper() + strategy.label[1:]) for name, strategy in _STRATEGIES.items()]
 
 
 register(GRID)
+register(DCA)

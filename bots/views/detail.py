@@ -29,10 +29,11 @@ from accounts.models import User
 from billing.entitlements import PlanLimitReached
 from billing.pages import refuse
 from bots import actions
+from bots.deals import DealView
 from bots.engine import unconfirmed_cancels
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
 from bots.rows import CompiledRows, from_row
-from bots.strategies import grid
+from bots.strategies import dca, grid
 from bots.templatetags.times import local_time
 from bots.views import stop_sale
 from bots.views.charts import candle_points
@@ -153,7 +154,8 @@ def header_context(bot: Bot, instrument: Instrument | None) -> dict[str, Any]:
     summary: LedgerSummary | None = bot_pnl(bot, mark) if mark is not None else None
     return {
         **base_context(bot, instrument),
-        "config": bot.grid_config,
+        "config": bot.strategy_config,
+        "deal": dca_deal(bot),
         "summary": summary,
         "mark": mark,
         "can_start": bot.status in STARTABLE,
@@ -343,27 +345,55 @@ def tab_context(bot: Bot, tab: str, precision: Precision) -> dict[str, Any]:
     }
 
 
+def dca_deal(bot: Bot) -> DealView | None:
+    """A DCA bot's current deal and past deals, from its state; None for other strategies."""
+    if bot.strategy != dca.DCA.name:
+        return None
+    config: dca.DcaConfig = bot.strategy_config
+    state = dca.state_from_json(bot.state) if bot.state else None
+    return DealView.of(config, state)
+
+
 def chart_data(bot: Bot, instrument: Instrument | None, mark: Decimal | None = None) -> str:
     """What the chart draws over the candles, as JSON with decimal strings (display only). The
     current price is the header's (`mark`, read here when not given), so the two agree."""
-    config = bot.grid_config
     mark = mark if mark is not None else mark_price(bot)
-    lines = [exact(p) for p in grid.grid_lines(config, instrument)] if instrument is not None else []
     marks = _chart_marks_sql(bot.pk) if connection.vendor == "postgresql" else None
     orders, fills = marks if marks is not None else _chart_marks(bot.pk)
-    take_profit = exact(config.take_profit_price) if config.take_profit_price else None
-    stop_loss = exact(config.stop_loss_price) if config.stop_loss_price else None
-    bounds = {
-        "lower": exact(config.lower_price),
-        "upper": exact(config.upper_price),
-        "price": exact(mark) if mark is not None else None,
-    }
+    if bot.strategy == dca.DCA.name:
+        lines, take_profit, stop_loss, bounds = _dca_chart(bot, mark)
+    else:
+        config = bot.grid_config
+        lines = [exact(p) for p in grid.grid_lines(config, instrument)] if instrument is not None else []
+        take_profit = exact(config.take_profit_price) if config.take_profit_price else None
+        stop_loss = exact(config.stop_loss_price) if config.stop_loss_price else None
+        bounds = {
+            "lower": exact(config.lower_price),
+            "upper": exact(config.upper_price),
+            "price": exact(mark) if mark is not None else None,
+        }
     # json.dumps's own layout, with the two long arrays already written out.
     return (
         f'{{"grid": {json.dumps(lines)}, "orders": {orders}, "fills": {fills}, '
         f'"take_profit": {json.dumps(take_profit)}, "stop_loss": {json.dumps(stop_loss)}, '
         f"{json.dumps(bounds)[1:-1]}}}"
     )
+
+
+def _dca_chart(
+    bot: Bot, mark: Decimal | None
+) -> tuple[list[str], str | None, str | None, dict[str, str | None]]:
+    """A deal's lines: its resting orders' prices; the take-profit line; bounds around them."""
+    deal = dca_deal(bot)
+    prices = [price for price in (deal.order_prices if deal else ()) if price]
+    take_profit = deal.take_profit_price if deal else None
+    around = [*prices, *([mark] if mark is not None else [])]
+    bounds = {
+        "lower": exact(min(around)) if around else None,
+        "upper": exact(max(around)) if around else None,
+        "price": exact(mark) if mark is not None else None,
+    }
+    return [exact(p) for p in prices], exact(take_profit) if take_profit else None, None, bounds
 
 
 def _chart_orders(bot_id: int) -> QuerySet[Any, tuple[Any, ...]]:

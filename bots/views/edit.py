@@ -17,7 +17,7 @@ from accounts.models import User
 from bots import actions
 from bots.forms import BotForm, initial_from_config, venue_message
 from bots.models import Bot
-from bots.strategies import grid
+from bots.strategies import grid, registry
 from bots.views.wizard import (
     Preview,
     _as_data,
@@ -64,6 +64,12 @@ def _refused(request: HttpRequest, bot: Bot, doing: str) -> HttpResponse | None:
 @login_required
 def bot_edit(request: HttpRequest, pk: int) -> HttpResponse:
     bot = _own_bot(request, pk)
+    if bot.strategy != registry.DEFAULT:
+        # This page's form is the grid's; a DCA bot's settings change through the API for now.
+        messages.info(
+            request, f"Change “{bot.name}”'s settings through the API (PATCH /api/v1/bots/{bot.pk}/)."
+        )
+        return redirect("bot_detail", pk=bot.pk)
     refused = _refused(request, bot, "editing it")
     if refused is not None:
         return refused

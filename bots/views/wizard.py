@@ -322,7 +322,8 @@ def _initial(request: HttpRequest) -> dict[str, Any]:
     clone = request.GET.get("clone")
     if clone:
         bot = get_object_or_404(Bot.objects.owned_by(_user(request)), pk=_int_or_404(clone))
-        return initial_from_bot(bot)
+        # The wizard's form is the grid's: another strategy's bot is not a grid to start from.
+        return initial_from_bot(bot) if bot.strategy == "grid" else {}
     values = {
         key: value for key, value in request.GET.items() if key not in ("auto_range", "clone", "backtest")
     }
