@@ -40,6 +40,14 @@ def test_the_page_shows_the_deal_and_the_past_deals(client: Client, trader: User
     chart = json.loads(chart_data(bot, None, D(53400)))
     assert chart["take_profit"] == str(tp.price)
     assert len(chart["grid"]) == 3  # two safety orders and the take-profit
+    safety = sorted(D(price) for price in chart["grid"] if price != chart["take_profit"])
+    assert (chart["lower"], chart["upper"], chart["bound_label"]) == (str(safety[0]), None, "Last safety")
+    assert "<dt>Deal profit</dt>" in page
+    assert "<dt>Deals closed</dt>" in page
+    assert "Total PnL = deal profit + unrealized" in page
+    assert "grid" not in page.split('id="bot-chart"')[1].split("</p>")[0], (
+        "the chart's caption speaks of the deal"
+    )
 
     market.set_price("BTCUSDT", D(56000))  # the take-profit closes deal 1; deal 2 opens
     state = tick(bot, 2)

@@ -383,14 +383,19 @@ def chart_data(bot: Bot, instrument: Instrument | None, mark: Decimal | None = N
 def _dca_chart(
     bot: Bot, mark: Decimal | None
 ) -> tuple[list[str], str | None, str | None, dict[str, str | None]]:
-    """A deal's lines: its resting orders' prices; the take-profit line; bounds around them."""
+    """A deal's lines: its resting orders' prices and the take-profit line. The farthest safety
+    order is the one bound drawn (a long deal's below the price, a short's above), labelled as
+    what it is, so the chart frames the deal and never speaks of a grid's range."""
     deal = dca_deal(bot)
     prices = [price for price in (deal.order_prices if deal else ()) if price]
     take_profit = deal.take_profit_price if deal else None
-    around = [*prices, *([mark] if mark is not None else [])]
+    safety = [price for price in prices if price != take_profit]
+    short = bot.config.get("direction") == "short"
+    farthest = (max(safety) if short else min(safety)) if safety else None
     bounds = {
-        "lower": exact(min(around)) if around else None,
-        "upper": exact(max(around)) if around else None,
+        "lower": None if short or farthest is None else exact(farthest),
+        "upper": exact(farthest) if short and farthest is not None else None,
+        "bound_label": "Last safety",
         "price": exact(mark) if mark is not None else None,
     }
     return [exact(p) for p in prices], exact(take_profit) if take_profit else None, None, bounds

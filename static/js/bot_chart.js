@@ -49,6 +49,7 @@
       price: number(data.price),
       lower: number(data.lower),
       upper: number(data.upper),
+      boundLabel: data.bound_label,
       takeProfit: number(data.take_profit),
       stopLoss: number(data.stop_loss),
     });

@@ -143,8 +143,8 @@
         });
         labels.push({ line: line, price: at, text: text, rank: rank });
       };
-      add(limits.lower, "Lower", colours.bound, null, 1);
-      add(limits.upper, "Upper", colours.bound, null, 1);
+      add(limits.lower, limits.boundLabel || "Lower", colours.bound, null, 1);
+      add(limits.upper, limits.boundLabel || "Upper", colours.bound, null, 1);
       add(limits.takeProfit, "TP", colours.takeProfit, LC.LineStyle.Dotted, 2);
       add(limits.stopLoss, "SL", colours.stopLoss, LC.LineStyle.Dotted, 2);
       var prices = labels.map(function (l) { return l.price; });
