@@ -37,6 +37,7 @@ from bots.strategies.base import (
     ConfigError,
     Decision,
     ExitSale,
+    Milestone,
     OrderIntent,
     Strategy,
     StrategyFill,
@@ -604,12 +605,20 @@ def _replan_on_price(
         locked = Bot.objects.select_for_update().get(pk=bot.pk)
         if locked.state is None or locked.status != BotStatus.RUNNING:
             return False
-        decision = strategy.on_price(strategy.state_from_json(locked.state), price, instrument, config)
+        before = strategy.state_from_json(locked.state)
+        decision = strategy.on_price(before, price, instrument, config)
         if decision is None:
             return False
         _carry_out(bot, decision)
         Bot.objects.filter(pk=bot.pk).update(state=strategy.state_to_json(decision.state))
+        _announce(bot, strategy.milestones(config, before, decision.state))
     return True
+
+
+def _announce(bot: Bot, milestones: tuple[Milestone, ...]) -> None:
+    """Inside the transaction that saves the state they describe: sent once it commits."""
+    for milestone in milestones:
+        publish(bot, "milestone", {"event": milestone.event, "details": milestone.data})
 
 
 def _carry_out(bot: Bot, decision: Decision[Any]) -> None:
@@ -1105,7 +1114,9 @@ def _apply_fill(bot: Bot, exchange: Exchange, order: Order, fill: Fill, *, locke
     if ledger is not None:
         ledger.apply(_ledger_fill(strategy, config, order, fill, complete))
     if state is not None and order.purpose == OrderPurpose.GRID and order.interval is not None:
+        before = state
         state = _advance(bot, exchange, strategy, config, order, fill, state, ledger)
+        _announce(bot, strategy.milestones(config, before, state))
     Bot.objects.filter(pk=bot.pk).update(
         ledger=codec.ledger_to_json(ledger) if ledger else None,
         state=strategy.state_to_json(state) if state is not None else None,

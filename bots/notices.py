@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.urls import reverse
 
+from config.wording import wait_phrase
 from notifications.events import Kind
 from notifications.record import record
 
@@ -49,6 +50,15 @@ def notify(owner_id: int, bot_id: int, run: int, kind: str, payload: dict[str, A
         key = f"fill:{bot_id}:{payload.get('trade_id')}"
         record(owner_id, kind, key, title=f"{bot.name}: {sentence}", link=link, payload=data)
         return
+    if kind == Kind.DEAL_CLOSED:
+        deal = payload["details"]
+        key = f"deal:{bot_id}:run:{run}:{deal['number']}"
+        data["deal"] = deal
+        quote = (bot.ledger or {}).get("quote_asset", "")
+        record(
+            owner_id, kind, key, title=f"{bot.name}: {_deal_sentence(deal, quote)}", link=link, payload=data
+        )
+        return
     if "reason" in payload:  # an exit
         body = f"{bot.name} ({bot.symbol}) {EXIT_WORDS.get(payload['reason'], 'is stopping.')}"
         data["reason"] = payload["reason"]
@@ -79,3 +89,15 @@ def _fill_sentence(bot_id: int, trade_id: str) -> tuple[str, dict[str, Any]] | N
     verb = "bought" if fill.side == "buy" else "sold"
     sentence = f"{verb} {exact(fill.quantity)} {fill.symbol} at {exact(fill.price)}"
     return sentence, {"trade_id": trade_id, "side": fill.side, "price": fill.price, "quantity": fill.quantity}
+
+
+def _deal_sentence(deal: dict[str, Any], quote: str) -> str:
+    """ "deal #3 closed by take profit after 2 minutes: +1.23 USDT" """
+    from bots.deals import CLOSED_BY
+    from bots.strategies.dca import CloseReason
+    from trading.templatetags.money import format_amount
+
+    how = CLOSED_BY[CloseReason(deal["reason"])].lower()
+    after = f" after {wait_phrase(deal['duration_seconds'])}" if deal.get("duration_seconds") else ""
+    profit = format_amount(deal["profit"], signed=True)
+    return f"deal #{deal['number']} closed by {how}{after}: {profit} {quote}".rstrip()

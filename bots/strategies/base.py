@@ -132,6 +132,15 @@ class Decision(Generic[StateT]):
 
 
 @dataclass(frozen=True)
+class Milestone:
+    """A moment in a strategy's life that traders subscribe to (a DCA deal opened or closed):
+    `event` is the webhook event's name, `data` its JSON-ready details (amounts as strings)."""
+
+    event: str
+    data: Json
+
+
+@dataclass(frozen=True)
 class StartTrade:
     """What the start does before the resting orders: trade `quantity` base at market on `side`
     (nothing when 0), after the books take in `committed_base` (base the trader brings, valued
@@ -267,4 +276,10 @@ class Strategy(Protocol[ConfigT, StateT]):
 
     def closes_trip(self, config: ConfigT, side: Side, complete: bool) -> bool:
         """Whether a fill on `side` (its order now complete or not) ends a round trip."""
+        ...
+
+    # Events ------------------------------------------------------------------------------
+    def milestones(self, config: ConfigT, before: StateT, after: StateT) -> tuple[Milestone, ...]:
+        """What happened between two saved states, for webhooks and notifications: the engine
+        asks after every state change it commits, so a milestone is announced once."""
         ...

@@ -39,6 +39,7 @@ from bots.strategies.base import (
     ExitAction,
     ExitReason,
     Json,
+    Milestone,
     OrderIntent,
     OrderKey,
     StartTrade,
@@ -1022,6 +1023,77 @@ def open_orders(state: DcaState) -> frozenset[OrderKey]:
     return frozenset(o.key for o in state.orders if not o.complete)
 
 
+# Milestones: what webhooks and notifications announce ----------------------------------------
+
+DEAL_OPENED = "deal.opened"
+DEAL_CLOSED = "deal.closed"
+
+
+def milestones(config: DcaConfig, before: DcaState, after: DcaState) -> tuple[Milestone, ...]:
+    """A deal opens when its base order has filled (it then has an entry to average), and
+    closes with its record. Several can pass in one change: a deal that opened and closed
+    between two saved states is announced opened, then closed."""
+    closed = after.history[len(after.history) - (after.deals_closed - before.deals_closed) :]
+    closed = closed if after.deals_closed > before.deals_closed else ()
+    events: list[Milestone] = []
+    for record in closed:
+        if _opened_since(before, record.number):
+            events.append(Milestone(DEAL_OPENED, _record_opened(config, record)))
+        events.append(Milestone(DEAL_CLOSED, _record_closed(config, record)))
+    if after.phase in (Phase.OPEN, Phase.CLOSING) and _opened_since(before, after.deal):
+        events.append(Milestone(DEAL_OPENED, _deal_opened(config, after)))
+    return tuple(events)
+
+
+def _opened_since(before: DcaState, number: int) -> bool:
+    """Whether deal `number` had not yet opened (its base order unfilled) in `before`."""
+    if number != before.deal:
+        return number > before.deal
+    return before.phase in (Phase.WAITING, Phase.OPENING)
+
+
+def _deal_opened(config: DcaConfig, state: DcaState) -> Json:
+    take_profit = state.order(config.tp_slot)
+    return {
+        "number": state.deal,
+        "direction": config.direction.value,
+        "opened_at": state.opened_at,
+        "base_order_price": _dec(state.reference_price),
+        "quantity": str(state.entry_quantity),
+        "entry_value": str(state.entry_value),
+        "average_entry": _dec(state.average_entry),
+        "take_profit_price": _dec(take_profit.price) if take_profit else None,
+        "max_safety_orders": config.max_safety_orders,
+    }
+
+
+def _record_opened(config: DcaConfig, record: DealRecord) -> Json:
+    return {
+        "number": record.number,
+        "direction": config.direction.value,
+        "opened_at": record.opened_at,
+        "base_order_price": None,  # the deal closed before it was announced: its record has the average
+        "quantity": str(record.quantity),
+        "entry_value": str(record.entry_value),
+        "average_entry": str(record.average_entry),
+        "take_profit_price": None,
+        "max_safety_orders": config.max_safety_orders,
+    }
+
+
+def _record_closed(config: DcaConfig, record: DealRecord) -> Json:
+    duration = None
+    if record.opened_at and record.closed_at:
+        elapsed = datetime.fromisoformat(record.closed_at) - datetime.fromisoformat(record.opened_at)
+        duration = int(elapsed.total_seconds())
+    return {
+        **_deal_to_json(record),
+        "direction": config.direction.value,
+        "duration_seconds": duration,
+        "max_safety_orders": config.max_safety_orders,
+    }
+
+
 class DcaStrategy:
     """The DCA bot behind the Strategy protocol (bots/strategies/base.py)."""
 
@@ -1110,6 +1182,9 @@ class DcaStrategy:
 
     def closes_trip(self, config: DcaConfig, side: Side, complete: bool) -> bool:
         return complete and side is _exit_side(config)
+
+    def milestones(self, config: DcaConfig, before: DcaState, after: DcaState) -> tuple[Milestone, ...]:
+        return milestones(config, before, after)
 
 
 DCA = DcaStrategy()

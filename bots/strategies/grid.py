@@ -33,6 +33,7 @@ from bots.strategies.base import (
     ExitAction,
     ExitReason,
     Json,
+    Milestone,
     OrderIntent,
     OrderKey,
     Shortfall,
@@ -1010,6 +1011,9 @@ class GridStrategy:
         """A long grid's round trip ends with a complete sell; a reverse grid's with a buy."""
         closing = Side.SELL if config.direction is Direction.LONG else Side.BUY
         return complete and side is closing
+
+    def milestones(self, config: GridConfig, before: GridState, after: GridState) -> tuple[Milestone, ...]:
+        return ()  # a grid's fills are its events (order.filled)
 
 
 GRID = GridStrategy()

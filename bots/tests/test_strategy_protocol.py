@@ -23,6 +23,7 @@ from bots.strategies.base import (
     ExitAction,
     ExitReason,
     Json,
+    Milestone,
     OrderIntent,
     OrderKey,
     StartTrade,
@@ -249,6 +250,9 @@ class BuyOnceSellHigher:
 
     def closes_trip(self, config: OnceConfig, side: Side, complete: bool) -> bool:
         return complete and side is Side.SELL
+
+    def milestones(self, config: OnceConfig, before: OnceState, after: OnceState) -> tuple[Milestone, ...]:
+        return ()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from django.db import transaction
 from bots import notices
 from bots.webhooks.events import EXIT_EVENTS, STATUS_EVENTS, EventType
 from bots.webhooks.models import WebhookDelivery, WebhookEndpoint, new_event_id
+from notifications.events import Kind
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ def event_for(kind: str, payload: dict[str, Any]) -> EventType | None:
         return STATUS_EVENTS.get(str(payload.get("status")))
     if kind == "fill":
         return EventType.ORDER_FILLED
+    if kind == "milestone" and payload.get("event") in EventType.values:
+        return EventType(payload["event"])
     return None
 
 
@@ -60,7 +63,8 @@ def on_bot_event(bot: Any, kind: str, payload: dict[str, Any]) -> None:
     event_type = event_for(kind, payload)
     if event_type is not None:
         _after_commit(bot.owner_id, bot.pk, event_type, dict(payload))
-        notices.after_commit(bot, event_type.value, payload)
+        if event_type.value in Kind.values:
+            notices.after_commit(bot, event_type.value, payload)
 
 
 def on_bot_exit(bot: Any, reason: str) -> None:
@@ -107,6 +111,8 @@ def event_data(bot_id: int, event_type: EventType, payload: dict[str, Any]) -> d
         data.update(fill=fill_data(fill), order=order_data(fill.order))
     elif event_type in (EventType.BOT_TAKE_PROFIT, EventType.BOT_STOP_LOSS):
         data["reason"] = payload["reason"]
+    elif event_type in (EventType.DEAL_OPENED, EventType.DEAL_CLOSED):
+        data["deal"] = payload["details"]
     return data
 
 

@@ -12,6 +12,8 @@ class EventType(models.TextChoices):
     ORDER_FILLED = "order.filled", "Order filled"
     BOT_TAKE_PROFIT = "bot.take_profit", "Take-profit reached"
     BOT_STOP_LOSS = "bot.stop_loss", "Stop-loss or maximum drawdown reached"
+    DEAL_OPENED = "deal.opened", "DCA deal opened"
+    DEAL_CLOSED = "deal.closed", "DCA deal closed"
     # Never subscribed to: sent only by the "Send test ping" button.
     PING = "ping", "Test ping"
 
