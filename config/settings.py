@@ -461,8 +461,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ExitActionEnum": ["keep_base", "sell_base"],
         "BacktestStatusEnum": "bots.backtests.models.BacktestStatus",
-        "SpacingEnum": "bots.strategies.grid.Spacing",
-        "DirectionEnum": "bots.strategies.grid.Direction",
+        "SpacingEnum": ["arithmetic", "geometric"],
+        "DirectionEnum": ["long", "short"],  # a grid's and a DCA bot's
+        "AlertDirectionEnum": "notifications.models.AlertDirection",
+        "GridStrategyEnum": ["grid"],
+        "DcaStrategyEnum": ["dca"],
     },
 }
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.fields import (
@@ -316,7 +316,13 @@ class BotSerializer(serializers.ModelSerializer[Bot]):
         )
         read_only_fields = fields
 
-    @extend_schema_field(BotConfigOutSerializer)
+    @extend_schema_field(
+        PolymorphicProxySerializer(
+            component_name="BotConfigByStrategy",
+            serializers=[BotConfigOutSerializer, DcaConfigOutSerializer],
+            resource_type_field_name=None,
+        )
+    )
     def get_config(self, bot: Bot) -> dict[str, Any]:
         """The grid's settings; a DCA bot's (`strategy` "dca") are DcaConfigOutSerializer's."""
         if bot.strategy == dca.DCA.name:

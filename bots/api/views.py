@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -55,6 +61,34 @@ CONFIG_EXAMPLE = {
     "direction": "long",
     "investment": "1000",
 }
+DCA_CONFIG_EXAMPLE = {
+    "strategy": "dca",
+    "account": 7,
+    "symbol": "BTCUSDT",
+    "base_order_size": "100",
+    "safety_order_size": "50",
+    "price_deviation": "1",
+    "step_scale": "2",
+    "volume_scale": "1.5",
+    "max_safety_orders": 5,
+    "max_active_safety_orders": 2,
+    "take_profit": "1.5",
+}
+
+
+def _by_strategy(name: str, grid: Any, dca_shape: Any) -> PolymorphicProxySerializer:
+    """A body whose shape depends on `strategy`: a grid's when it is left out or "grid"."""
+    return PolymorphicProxySerializer(
+        component_name=name, serializers=[grid, dca_shape], resource_type_field_name=None
+    )
+
+
+WRITE_BODY = _by_strategy("BotWriteByStrategy", BotWriteSerializer, DcaBotWriteSerializer)
+PARTIAL_WRITE_BODY = _by_strategy(
+    "PatchedBotWriteByStrategy", BotWriteSerializer(partial=True), DcaBotWriteSerializer(partial=True)
+)
+PREVIEW_BODY = _by_strategy("PreviewRequestByStrategy", PreviewRequestSerializer, DcaPreviewRequestSerializer)
+PREVIEW_ANSWER = _by_strategy("PreviewByStrategy", PreviewSerializer, DcaPreviewSerializer)
 BOT_EXAMPLE = {
     "id": 4,
     "name": "BTC grid",
@@ -254,11 +288,16 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
             "the wizard page's own (one function computes both). Needs only the `read` scope. Errors name "
             "their field, e.g. `investment` below the venue's minimum."
         ),
-        request=PreviewRequestSerializer,
-        responses={200: PreviewSerializer, **error_responses(400, 401, 403, 404, 429, 502, 503)},
+        request=PREVIEW_BODY,
+        responses={200: PREVIEW_ANSWER, **error_responses(400, 401, 403, 404, 429, 502, 503)},
         examples=[
             OpenApiExample(
                 "5 grids", value={**CONFIG_EXAMPLE, "reference_price": "54000"}, request_only=True
+            ),
+            OpenApiExample(
+                "DCA, 5 safety orders",
+                value={**DCA_CONFIG_EXAMPLE, "reference_price": "54000"},
+                request_only=True,
             ),
             OpenApiExample("Preview", value=PREVIEW_EXAMPLE, response_only=True),
         ],
@@ -302,10 +341,11 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
             "Creates a draft bot after the same checks as the wizard (the venue's filters, minimums, exit "
             "prices). Nothing trades until `start`. Send an `Idempotency-Key` to retry safely."
         ),
-        request=BotWriteSerializer,
+        request=WRITE_BODY,
         responses={201: BotSerializer, **WRITE_ERRORS},
         examples=[
             OpenApiExample("BTC grid", value={**CONFIG_EXAMPLE, "name": "BTC grid"}, request_only=True),
+            OpenApiExample("BTC DCA", value={**DCA_CONFIG_EXAMPLE, "name": "BTC DCA"}, request_only=True),
             OpenApiExample("Draft", value={**BOT_EXAMPLE, "status": "draft"}, response_only=True),
         ],
     )
@@ -325,7 +365,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
             "Only while the bot is a draft, stopped, or halted by an error before it held an order "
             "(409 `bot_active` otherwise). An errored bot becomes stopped. The next start uses them."
         ),
-        request=BotWriteSerializer,
+        request=WRITE_BODY,
         responses={200: BotSerializer, **WRITE_ERRORS, 404: error_responses(404)[404]},
         examples=[
             OpenApiExample("Edit", value={**CONFIG_EXAMPLE, "name": "BTC grid"}, request_only=True),
@@ -338,7 +378,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     @extend_schema(
         summary="Change some of a bot's settings",
         description="Like PUT, but fields left out keep their values; the same rule on when.",
-        request=BotWriteSerializer(partial=True),
+        request=PARTIAL_WRITE_BODY,
         responses={200: BotSerializer, **WRITE_ERRORS, 404: error_responses(404)[404]},
         examples=[
             OpenApiExample("More grids", value={"grid_count": 8}, request_only=True),

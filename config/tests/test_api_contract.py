@@ -356,3 +356,26 @@ def test_a_ticker_for_a_market_the_venue_lacks_is_a_404(trader: User, account: E
     error = error_of(response)
     assert error["code"] == "unknown_symbol"
     assert "symbols" in error["fields"]
+
+
+def test_the_schema_describes_both_strategies_shapes_without_a_warning() -> None:
+    from drf_spectacular.drainage import GENERATOR_STATS
+    from drf_spectacular.generators import SchemaGenerator
+
+    GENERATOR_STATS.reset()
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    assert not GENERATOR_STATS._warn_cache, list(GENERATOR_STATS._warn_cache)
+    schemas = document["components"]["schemas"]
+    create = document["paths"]["/api/v1/bots/"]["post"]["requestBody"]["content"]["application/json"]
+    assert create["schema"] == {"$ref": "#/components/schemas/BotWriteByStrategyRequest"}
+    shapes = {ref["$ref"].rsplit("/", 1)[1] for ref in schemas["BotWriteByStrategyRequest"]["oneOf"]}
+    assert shapes == {"BotWriteRequest", "DcaBotWriteRequest"}
+    assert "max_safety_orders" in schemas["DcaBotWriteRequest"]["properties"]
+    preview = {ref["$ref"].rsplit("/", 1)[1] for ref in schemas["PreviewByStrategy"]["oneOf"]}
+    assert preview == {"Preview", "DcaPreview"}
+    assert "safety_orders" in schemas["DcaPreview"]["properties"]
+    assert schemas["Bot"]["properties"]["config"]["allOf"] == [
+        {"$ref": "#/components/schemas/BotConfigByStrategy"}
+    ]
+    configs = {ref["$ref"].rsplit("/", 1)[1] for ref in schemas["BotConfigByStrategy"]["oneOf"]}
+    assert configs == {"BotConfigOut", "DcaConfigOut"}
