@@ -12,6 +12,12 @@ import secrets
 
 RUN = os.environ.setdefault("GRIDWISE_TEST_RUN", secrets.token_hex(4))
 os.environ.setdefault("REDIS_KEY_PREFIX", f"gwtest-{RUN}:")
+# Parallel workers (pytest-xdist) share the run's name, so each narrows the key space to its
+# own; pytest-django gives each its own database ("..._gw0"). The worker's own subprocesses
+# inherit both variables and must not narrow it twice.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if WORKER and not os.environ["REDIS_KEY_PREFIX"].endswith(f"{WORKER}:"):
+    os.environ["REDIS_KEY_PREFIX"] += f"{WORKER}:"
 
 from config.settings import *  # noqa: E402, F403
 from config.settings import DATABASES  # noqa: E402

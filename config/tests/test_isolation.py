@@ -20,7 +20,7 @@ from config.celery import app
 
 def other_runs_settings() -> tuple[str, str]:
     """What a second suite, started now beside this one, would use."""
-    ours = ("GRIDWISE_TEST_RUN", "REDIS_KEY_PREFIX")
+    ours = ("GRIDWISE_TEST_RUN", "REDIS_KEY_PREFIX", "PYTEST_XDIST_WORKER")
     env = {key: value for key, value in os.environ.items() if key not in ours}
     code = (
         "import config.tests.settings as s; "
@@ -35,9 +35,13 @@ def other_runs_settings() -> tuple[str, str]:
 
 def test_each_run_has_a_database_and_key_prefix_of_its_own(db: None) -> None:
     run = os.environ["GRIDWISE_TEST_RUN"]
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
     prefix = settings.REDIS_KEY_PREFIX
-    assert prefix == f"gwtest-{run}:"
-    assert connection.settings_dict["NAME"] == f"test_gridwise_{run}"
+    # A parallel worker narrows both to its own within the run.
+    assert prefix == (f"gwtest-{run}:{worker}:" if worker else f"gwtest-{run}:")
+    assert connection.settings_dict["NAME"] == (
+        f"test_gridwise_{run}_{worker}" if worker else f"test_gridwise_{run}"
+    )
     other_prefix, other_database = other_runs_settings()
     assert other_prefix != settings.REDIS_KEY_PREFIX
     assert other_database != connection.settings_dict["NAME"]
