@@ -108,11 +108,12 @@ class DcaBotForm(MarketForm):
     take_profit_on = forms.ChoiceField(
         label="Take profit on",
         choices=[
-            (dca.TakeProfitOn.TOTAL, "Total volume: a percentage of everything the deal bought"),
-            (dca.TakeProfitOn.BASE, "Base order: a percentage of the base order only"),
+            (dca.TakeProfitOn.TOTAL, "Total volume"),
+            (dca.TakeProfitOn.BASE, "Base order only"),
         ],
         initial=dca.TakeProfitOn.TOTAL,
         required=False,
+        help_text="The profit as a percentage of everything the deal bought, or of the base order only.",
     )
     trailing_deviation = _percent(
         "Trailing deviation (%)",

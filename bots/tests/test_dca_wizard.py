@@ -137,7 +137,7 @@ def test_the_preview_lays_out_every_safety_order_by_the_formulas(
     for row, want in zip(rows, expected.safety_orders, strict=True):
         assert row["Average entry"] == want.average_price.quantize(D("0.1"))
         assert row["Take profit"] == want.take_profit_price
-        assert row["Rebound"] == want.rebound
+        assert row["Rebound"] == want.rebound.quantize(D("0.01"))  # shown to the hundredth
         assert row["Total size"] == want.total_size.quantize(D("0.01"))
     assert 'data-testid="max-funds">759.38 USDT' in html  # 100 + 50·(1.5⁵ - 1)/0.5 = 759.375
     assert 'data-testid="funds-needed">759.88 USDT' in html  # and the base order's slippage room
@@ -161,7 +161,7 @@ def test_the_preview_agrees_with_the_api_preview(
         assert row["Deviation"] == D(answer["deviation"])
         assert row["Price"] == D(answer["price"])
         assert row["Take profit"] == D(answer["take_profit_price"])
-        assert row["Rebound"] == D(answer["rebound"])
+        assert row["Rebound"] == D(answer["rebound"]).quantize(D("0.01"))
         assert row["Average entry"] == D(answer["average_price"]).quantize(D("0.1"))
     assert f"{D(body['lowest_price']):,.1f} USDT" in html
 
