@@ -201,6 +201,25 @@ def test_bad_input_lands_on_its_field(account: ExchangeAccount, client_for: Clie
     assert not Bot.objects.exists()
 
 
+def test_a_start_condition_asks_for_its_own_value(account: ExchangeAccount, client_for: Client) -> None:
+    for condition, field in (("price", "start_price"), ("cooldown", "cooldown")):
+        data = deal(account, start_condition=condition)
+        html = client_for.get("/bots/new/preview/", data, headers=HTMX).content.decode()
+        assert "Give the" in errors_on(html, field)
+    data = deal(account, start_condition="price", start_price="50000")
+    assert len(safety_rows(client_for.get("/bots/new/preview/", data, headers=HTMX).content.decode())) == 5
+
+
+def test_another_account_brings_the_form_back_for_its_symbols(
+    account: ExchangeAccount, client_for: Client
+) -> None:
+    html = client_for.get("/bots/new/", deal(account), headers=HTMX).content.decode()
+    assert "<html" not in html
+    assert html.lstrip().startswith('<form id="wizard-form"')
+    assert 'name="safety_order_size" value="50"' in html  # what was typed stays
+    assert '<input type="hidden" name="strategy" value="dca">' in html
+
+
 def test_orders_below_the_venues_minimum_are_refused_on_the_safety_order(
     account: ExchangeAccount, client_for: Client
 ) -> None:
@@ -278,6 +297,17 @@ def test_review_then_confirm_creates_and_starts_the_dca_bot(
     assert Bot.objects.count() == 1
 
 
+def test_back_to_edit_keeps_the_values_and_creates_nothing(
+    account: ExchangeAccount, client_for: Client
+) -> None:
+    response = client_for.post("/bots/new/", {**deal(account, volume_scale="1.7"), "edit": "1"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'name="volume_scale" value="1.7"' in html
+    assert len(safety_rows(html)) == 5
+    assert not Bot.objects.exists()
+
+
 def test_a_grid_review_cannot_be_confirmed_as_a_dca_bot(account: ExchangeAccount, client_for: Client) -> None:
     grid = {
         "account": str(account.pk),
@@ -315,6 +345,17 @@ def test_the_edit_page_shows_a_dca_bots_settings(
     assert 'name="cooldown" value="600"' in html
     assert '<option value="cooldown" selected>' in html
     assert len(safety_rows(html)) == 5
+
+
+def test_the_edit_page_previews_sent_values_without_javascript(
+    trader: User, account: ExchangeAccount, client_for: Client
+) -> None:
+    bot = _dca_bot(trader, account)
+    html = client_for.get(f"/bots/{bot.pk}/edit/", deal(account, max_safety_orders="3")).content.decode()
+    assert 'name="max_safety_orders" value="3"' in html
+    assert [row["Deviation"] for row in safety_rows(html)] == [1, 3, 7]
+    bot.refresh_from_db()
+    assert bot.strategy_config.max_safety_orders == 5  # nothing saved by a preview
 
 
 def test_saving_the_edit_page_changes_the_config(

@@ -97,14 +97,14 @@ def deal_summary(preview: DealPreview) -> dict[str, Any]:
     }
 
 
-def chart_data(market: wizard.Market | None, result: PreviewResult | None) -> dict[str, Any] | None:
+def chart_data(market: wizard.Market | None, preview: DealPreview) -> dict[str, Any] | None:
     """The grid wizard's chart, its lines the deal's orders: the base order's price, the safety
     orders, and the take profit if none fills."""
     chart = wizard.chart_data(market, None)
-    if chart is None or result is None:
+    if chart is None or preview.result is None or preview.config is None:
         return chart
-    numbers: dca.DcaPreview = result.preview
-    short = numbers.lowest_price > numbers.reference_price
+    numbers: dca.DcaPreview = preview.result.preview
+    short = preview.config.direction is dca.Direction.SHORT
     entry, exit_ = (Side.SELL, Side.BUY) if short else (Side.BUY, Side.SELL)
     prices = [(numbers.reference_price, "")]
     prices += [(row.price, entry.value) for row in numbers.safety_orders]
@@ -134,7 +134,7 @@ def _context(
         if instrument
         else None,
         "market": market,
-        "chart": chart_data(market, result),
+        "chart": chart_data(market, preview),
         "fields": {bound.name: (bound, errors.get(bound.name, [])) for bound in form},
         "non_field_errors": errors.get("__all__", []) or ([form.venue_error] if form.venue_error else []),
         "deal": deal_summary(preview),
@@ -144,28 +144,9 @@ def _context(
     }
 
 
-def _preview_response(request: HttpRequest, form: DcaBotForm, template: str, **extra: Any) -> HttpResponse:
-    """The preview of the values typed so far: a fragment over htmx, the whole page without JS."""
-    market = wizard.load_market(form)
-    typing = bool(request.htmx)  # type: ignore[attr-defined]
-    context = _context(form, run_preview(form, market), market, typing=typing, **extra)
-    if typing:
-        return render(request, f"{TEMPLATE}#dca-preview-response", context)
-    return render(request, template, context)
-
-
 def _with_defaults(values: dict[str, Any]) -> dict[str, Any]:
-    """Submitted values over the defaults, the account and symbol as the form settled on them."""
+    """The form's own values among `values` (a GET's), over the defaults of the fields left out."""
     return {**DEFAULT_VALUES, **{key: value for key, value in values.items() if key in FORM_FIELDS}}
-
-
-def _as_data(form: DcaBotForm, initial: dict[str, Any]) -> dict[str, Any]:
-    data = {key: str(value) for key, value in initial.items()}
-    if form.chosen_account is not None:
-        data["account"] = str(form.chosen_account.pk)
-    if form.chosen_symbol:
-        data["symbol"] = form.chosen_symbol
-    return data
 
 
 def _complete(values: dict[str, Any]) -> bool:
@@ -185,7 +166,7 @@ def _form_page(
     market = wizard.load_market(form)
     preview = DealPreview()
     if _complete(initial):
-        preview = run_preview(DcaBotForm(user, _as_data(form, initial)), market)
+        preview = run_preview(DcaBotForm(user, wizard._as_data(form, initial)), market)
     return render(request, template, _context(form, preview, market, **extra))
 
 
@@ -206,7 +187,15 @@ def bot_create(request: HttpRequest) -> HttpResponse:
 
 
 def bot_preview(request: HttpRequest) -> HttpResponse:
-    return _preview_response(request, DcaBotForm(_user(request), request.GET), TEMPLATE)
+    """The preview of the values typed so far: a fragment over htmx, the whole page without JS.
+    The edit page's form asks here too: the fragment is the same."""
+    form = DcaBotForm(_user(request), request.GET)
+    market = wizard.load_market(form)
+    typing = bool(request.htmx)  # type: ignore[attr-defined]
+    context = _context(form, run_preview(form, market), market, typing=typing)
+    if typing:
+        return render(request, f"{TEMPLATE}#dca-preview-response", context)
+    return render(request, TEMPLATE, context)
 
 
 def _review(request: HttpRequest, form: DcaBotForm) -> HttpResponse:

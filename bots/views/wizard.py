@@ -346,7 +346,7 @@ def _complete(values: dict[str, Any]) -> bool:
     return all(values.get(name) not in (None, "") for name in ("lower_price", "upper_price", "investment"))
 
 
-def _as_data(form: BotForm, initial: dict[str, Any]) -> dict[str, Any]:
+def _as_data(form: MarketForm, initial: dict[str, Any]) -> dict[str, Any]:
     """The initial values as submitted data, with the account and symbol the form settled on."""
     data = {key: str(value) for key, value in initial.items()}
     if form.chosen_account is not None:
