@@ -55,14 +55,81 @@ class AccountChoiceField(forms.ModelChoiceField):
         return f"{obj.label} · {obj.venue_label}"
 
 
-class BotForm(forms.Form):
-    """Parses the wizard's fields; `config()` builds the `GridConfig` the strategy validates."""
+class MarketForm(forms.Form):
+    """The fields every strategy's form opens with: one of the owner's accounts, a symbol its
+    venue lists, and a name. Another trader's account is never offered nor accepted."""
 
     account = AccountChoiceField(
         label="Exchange account", queryset=ExchangeAccount.objects.none(), empty_label=None
     )
     symbol = forms.ChoiceField(label="Symbol")
     name = forms.CharField(max_length=80, required=False, help_text="Leave empty for “<symbol> grid”.")
+
+    def __init__(self, owner: User, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+        accounts = ExchangeAccount.objects.owned_by(owner).order_by("label")
+        account_field = self.fields["account"]
+        assert isinstance(account_field, AccountChoiceField)
+        account_field.queryset = accounts
+        self.chosen_account = self._chosen_account(accounts)
+        self.venue_error: str | None = None
+        self.symbols: list[str] = []
+        if self.chosen_account is not None:
+            try:
+                self.symbols = symbols_for(self.chosen_account)
+            except ExchangeError as exc:
+                self.venue_error = venue_message(self.chosen_account, exc)
+        symbol_field = self.fields["symbol"]
+        assert isinstance(symbol_field, forms.ChoiceField)
+        symbol_field.choices = [(symbol, symbol) for symbol in self.symbols]
+        if not self.is_bound:
+            if self.chosen_account is not None:
+                self.initial["account"] = self.chosen_account.pk
+            self.initial["symbol"] = self.chosen_symbol
+
+    def _chosen_account(self, accounts: Any) -> ExchangeAccount | None:
+        """The account the symbols come from: the submitted one if it is the owner's, else the first."""
+        raw = self.data.get("account") if self.is_bound else self.initial.get("account")
+        if isinstance(raw, ExchangeAccount):
+            raw = raw.pk
+        chosen = None
+        if raw not in (None, ""):
+            try:
+                chosen = accounts.filter(pk=int(raw)).first()
+            except (TypeError, ValueError):
+                chosen = None
+        if chosen is None and not self.is_bound:
+            chosen = accounts.first()
+        return chosen
+
+    @property
+    def chosen_symbol(self) -> str | None:
+        """The symbol to show a price and a chart for, even while other fields are invalid."""
+        raw = self.data.get("symbol") if self.is_bound else self.initial.get("symbol")
+        if raw in self.symbols:
+            return str(raw)
+        if DEFAULT_SYMBOL in self.symbols:
+            return DEFAULT_SYMBOL
+        return self.symbols[0] if self.symbols else None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.venue_error:
+            raise forms.ValidationError(self.venue_error)
+        return with_default_choices(self, cleaned)
+
+    def add_config_errors(self, error: grid.GridConfigError) -> None:
+        """The strategy's errors on the fields they name; the rest above the form."""
+        for key, messages in error.errors.items():
+            field = key if key in self.fields and key not in _NON_FIELD_ERRORS else None
+            for message in messages:
+                self.add_error(field, message)
+
+
+class BotForm(MarketForm):
+    """Parses the wizard's fields; `config()` builds the `GridConfig` the strategy validates."""
+
     lower_price = _price_field("Lower price")
     upper_price = _price_field("Upper price")
     grid_count = forms.IntegerField(
@@ -119,12 +186,7 @@ class BotForm(forms.Form):
     )
 
     def __init__(self, owner: User, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.owner = owner
-        accounts = ExchangeAccount.objects.owned_by(owner).order_by("label")
-        account_field = self.fields["account"]
-        assert isinstance(account_field, AccountChoiceField)
-        account_field.queryset = accounts
+        super().__init__(owner, *args, **kwargs)
         exit_choices = [
             (grid.ExitAction.SELL_BASE, "Stop and sell the base"),
             (grid.ExitAction.KEEP_BASE, "Stop and keep the base"),
@@ -133,64 +195,12 @@ class BotForm(forms.Form):
             choice_field = self.fields[name]
             assert isinstance(choice_field, forms.ChoiceField)
             choice_field.choices = exit_choices
-        self.chosen_account = self._chosen_account(accounts)
-        self.venue_error: str | None = None
-        self.symbols: list[str] = []
-        if self.chosen_account is not None:
-            try:
-                self.symbols = symbols_for(self.chosen_account)
-            except ExchangeError as exc:
-                self.venue_error = venue_message(self.chosen_account, exc)
-        symbol_field = self.fields["symbol"]
-        assert isinstance(symbol_field, forms.ChoiceField)
-        symbol_field.choices = [(symbol, symbol) for symbol in self.symbols]
-        if not self.is_bound:
-            if self.chosen_account is not None:
-                self.initial["account"] = self.chosen_account.pk
-            self.initial["symbol"] = self.chosen_symbol
-
-    def _chosen_account(self, accounts: Any) -> ExchangeAccount | None:
-        """The account the symbols come from: the submitted one if it is the owner's, else the first."""
-        raw = self.data.get("account") if self.is_bound else self.initial.get("account")
-        if isinstance(raw, ExchangeAccount):
-            raw = raw.pk
-        chosen = None
-        if raw not in (None, ""):
-            try:
-                chosen = accounts.filter(pk=int(raw)).first()
-            except (TypeError, ValueError):
-                chosen = None
-        if chosen is None and not self.is_bound:
-            chosen = accounts.first()
-        return chosen
-
-    @property
-    def chosen_symbol(self) -> str | None:
-        """The symbol to show a price and a chart for, even while other fields are invalid."""
-        raw = self.data.get("symbol") if self.is_bound else self.initial.get("symbol")
-        if raw in self.symbols:
-            return str(raw)
-        if DEFAULT_SYMBOL in self.symbols:
-            return DEFAULT_SYMBOL
-        return self.symbols[0] if self.symbols else None
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if self.venue_error:
-            raise forms.ValidationError(self.venue_error)
-        return with_default_choices(self, cleaned)
 
     def bot_name(self) -> str:
         return self.cleaned_data.get("name") or f"{self.cleaned_data['symbol']} grid"
 
     def config(self) -> grid.GridConfig:
         return grid_config_from(self.cleaned_data)
-
-    def add_config_errors(self, error: grid.GridConfigError) -> None:
-        for key, messages in error.errors.items():
-            field = key if key in self.fields and key not in _NON_FIELD_ERRORS else None
-            for message in messages:
-                self.add_error(field, message)
 
 
 def with_default_choices(form: forms.Form, cleaned: dict[str, Any]) -> dict[str, Any]:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from bots.views import dashboard, detail, edit, stop, wizard
+from bots.views import dashboard, detail, edit, new_bot, stop
 
 urlpatterns: list[URLPattern | URLResolver] = []
 
-# The create-bot wizard and its live preview (bots/views/wizard.py).
+# The create-bot wizard and its live preview: the grid's (bots/views/wizard.py) unless the
+# trader chose DCA (bots/views/dca_wizard.py).
 urlpatterns += [
-    path("new/", wizard.bot_create, name="bot_create"),
-    path("new/preview/", wizard.bot_preview, name="bot_preview"),
+    path("new/", new_bot.bot_create, name="bot_create"),
+    path("new/preview/", new_bot.bot_preview, name="bot_preview"),
 ]
 
 # --------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """A DCA bot's page: the deal in progress (average entry, take-profit, safety orders used of N),
-past deals with their profit, the chart's lines; the grid's edit form is not offered for it,
-and another user's DCA bot is a 404."""
+past deals with their profit, the chart's lines; a running one is not edited, and another
+user's DCA bot is a 404."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_the_page_shows_the_deal_and_the_past_deals(client: Client, trader: User
     assert "dca-past-deals" in page
 
 
-def test_the_grid_edit_form_is_not_offered_and_strangers_get_404(client: Client, trader: User) -> None:
+def test_a_running_dca_bot_is_not_edited_and_strangers_get_404(client: Client, trader: User) -> None:
     bot = dca_bot(trader)
     client.force_login(trader)
     response = client.get(reverse("bot_edit", args=[bot.pk]))

@@ -17,7 +17,8 @@ from accounts.models import User
 from bots import actions
 from bots.forms import BotForm, initial_from_config, venue_message
 from bots.models import Bot
-from bots.strategies import grid, registry
+from bots.strategies import dca, grid, registry
+from bots.views import dca_wizard
 from bots.views.wizard import (
     Preview,
     _as_data,
@@ -64,8 +65,7 @@ def _refused(request: HttpRequest, bot: Bot, doing: str) -> HttpResponse | None:
 @login_required
 def bot_edit(request: HttpRequest, pk: int) -> HttpResponse:
     bot = _own_bot(request, pk)
-    if bot.strategy != registry.DEFAULT:
-        # This page's form is the grid's; a DCA bot's settings change through the API for now.
+    if bot.strategy not in (registry.DEFAULT, dca.DCA.name):
         messages.info(
             request, f"Change “{bot.name}”'s settings through the API (PATCH /api/v1/bots/{bot.pk}/)."
         )
@@ -73,6 +73,8 @@ def bot_edit(request: HttpRequest, pk: int) -> HttpResponse:
     refused = _refused(request, bot, "editing it")
     if refused is not None:
         return refused
+    if bot.strategy == dca.DCA.name:
+        return dca_wizard.bot_edit(request, bot)
     if request.method == "POST":
         return _save(request, bot, BotForm(_user(request), request.POST))
     return _show(request, bot)

@@ -28,6 +28,7 @@ from bots.backtests.models import Backtest
 from bots.forms import (
     DEFAULT_GRID_COUNT,
     BotForm,
+    MarketForm,
     initial_from_backtest,
     initial_from_bot,
     initial_from_config,
@@ -35,7 +36,7 @@ from bots.forms import (
 )
 from bots.models import Bot
 from bots.previews import PreviewResult, check_preview
-from bots.strategies import grid, ranges
+from bots.strategies import grid, ranges, registry
 from bots.views.charts import candle_points
 from exchanges.balances import AccountBalances, available_balances, unknown
 from exchanges.base import Candle, ExchangeError, Instrument
@@ -75,7 +76,7 @@ class Market:
     balances: AccountBalances | None = None
 
 
-def load_market(form: BotForm, *, fresh_balances: bool = False) -> Market | None:
+def load_market(form: MarketForm, *, fresh_balances: bool = False) -> Market | None:
     symbol = form.chosen_symbol
     if form.chosen_account is None or symbol is None:
         return None
@@ -153,7 +154,7 @@ def chart_data(market: Market | None, result: PreviewResult | None) -> dict[str,
     }
 
 
-def shown_errors(form: BotForm, *, typing: bool) -> dict[str, list[str]]:
+def shown_errors(form: MarketForm, *, typing: bool) -> dict[str, list[str]]:
     """Each field's errors; while typing, not "required" for a field the trader has not reached."""
     if not form.is_bound:
         return {}
@@ -345,7 +346,7 @@ def _complete(values: dict[str, Any]) -> bool:
     return all(values.get(name) not in (None, "") for name in ("lower_price", "upper_price", "investment"))
 
 
-def _as_data(form: BotForm, initial: dict[str, Any]) -> dict[str, Any]:
+def _as_data(form: MarketForm, initial: dict[str, Any]) -> dict[str, Any]:
     """The initial values as submitted data, with the account and symbol the form settled on."""
     data = {key: str(value) for key, value in initial.items()}
     if form.chosen_account is not None:
@@ -435,14 +436,21 @@ def venue_warning(account: ExchangeAccount) -> str:
 
 
 def _remember_review(request: HttpRequest, form: BotForm) -> str:
-    """The reviewed config waits in the session under a one-time token the confirmation spends."""
     assert form.chosen_account is not None
+    return remember_review(request, form.chosen_account, form.bot_name(), form.config())
+
+
+def remember_review(
+    request: HttpRequest, account: ExchangeAccount, name: str, config: Any, strategy: str = registry.DEFAULT
+) -> str:
+    """The reviewed config waits in the session under a one-time token the confirmation spends."""
     token = secrets.token_urlsafe(16)
     reviews = dict(request.session.get(REVIEWS_SESSION_KEY, {}))
     reviews[token] = {
-        "account": form.chosen_account.pk,
-        "name": form.bot_name(),
-        "config": codec.config_to_json(form.config()),
+        "account": account.pk,
+        "name": name,
+        "strategy": strategy,
+        "config": registry.strategy_named(strategy).config_to_json(config),
     }
     request.session[REVIEWS_SESSION_KEY] = dict(list(reviews.items())[-REVIEWS_KEPT:])
     return token
@@ -452,25 +460,53 @@ def _claim_key(token: str) -> str:
     return f"bot-wizard:confirm:{token}"
 
 
+def release_claim(token: str) -> None:
+    """The review may be confirmed again: its checks failed and the trader is sent back to edit."""
+    cache.delete(_claim_key(token))
+
+
 def _confirm(request: HttpRequest) -> HttpResponse:
     """Create and start the reviewed bot once, however many times the button is pressed.
 
     The token is claimed with an atomic cache `add`: of two concurrent confirmations exactly
     one creates the bot; the other is sent to it."""
-    user = _user(request)
     token = request.POST.get("token", "")
-    review = request.session.get(REVIEWS_SESSION_KEY, {}).get(token) if token else None
-    if review is None or not cache.add(_claim_key(token), CLAIMED, CLAIM_SECONDS):
+    review = claim_review(request, token)
+    if review is None:
         return _already_confirmed(request, token)
-    account = get_object_or_404(ExchangeAccount.objects.owned_by(user), pk=review["account"])
+    account = get_object_or_404(ExchangeAccount.objects.owned_by(_user(request)), pk=review["account"])
     config = codec.config_from_json(review["config"])
     try:
         price = actions.check_bot_config(account, config)
         actions.check_bot_funds(account, config, price)
     except (grid.GridConfigError, ExchangeError) as exc:
-        cache.delete(_claim_key(token))
+        release_claim(token)
         return _changed_since_review(request, account, review["name"], config, exc)
-    bot = actions.do_create_bot(user, account, review["name"], config, price)
+    return create_and_start(request, token, account, review["name"], config, price)
+
+
+def claim_review(request: HttpRequest, token: str, strategy: str = registry.DEFAULT) -> dict[str, Any] | None:
+    """The review `token` names, claimed for this confirmation with an atomic cache `add`; None
+    when there is none of `strategy`, or another confirmation claimed it first."""
+    review = request.session.get(REVIEWS_SESSION_KEY, {}).get(token) if token else None
+    if not isinstance(review, dict) or review.get("strategy", registry.DEFAULT) != strategy:
+        return None
+    if not cache.add(_claim_key(token), CLAIMED, CLAIM_SECONDS):
+        return None
+    return review
+
+
+def create_and_start(
+    request: HttpRequest,
+    token: str,
+    account: ExchangeAccount,
+    name: str,
+    config: Any,
+    price: Decimal,
+    strategy: str = registry.DEFAULT,
+) -> HttpResponse:
+    """The checked config becomes a bot, started at once unless the plan or the risk rules refuse."""
+    bot = actions.do_create_bot(_user(request), account, name, config, price, strategy=strategy)
     cache.set(_claim_key(token), bot.pk, CLAIM_SECONDS)
     _forget_review(request, token)
     try:
@@ -494,6 +530,17 @@ def _forget_review(request: HttpRequest, token: str) -> None:
 
 
 def _already_confirmed(request: HttpRequest, token: str) -> HttpResponse:
+    claimed = already_claimed(request, token)
+    if claimed is not None:
+        return claimed
+    form = BotForm(_user(request), request.POST)
+    market = load_market(form)
+    return render(request, TEMPLATE, _context(form, run_preview(form, market), market), status=400)
+
+
+def already_claimed(request: HttpRequest, token: str) -> HttpResponse | None:
+    """Where a confirmation whose review is spent goes: to the bot it created, or home while
+    another confirmation creates it. None (with a message) when the review expired."""
     claimed = cache.get(_claim_key(token)) if token else None
     if isinstance(claimed, int) and Bot.objects.owned_by(_user(request)).filter(pk=claimed).exists():
         return HttpResponseRedirect(bot_url(claimed))
@@ -501,9 +548,7 @@ def _already_confirmed(request: HttpRequest, token: str) -> HttpResponse:
         messages.info(request, "This bot is already being created.")
         return redirect("home")
     messages.error(request, "That review has expired. Check the bot's settings and review them again.")
-    form = BotForm(_user(request), request.POST)
-    market = load_market(form)
-    return render(request, TEMPLATE, _context(form, run_preview(form, market), market), status=400)
+    return None
 
 
 def _changed_since_review(
