@@ -26,7 +26,7 @@ from bots.backtests.live import Throttle, publish_progress
 from bots.backtests.models import Backtest, BacktestFill, BacktestStatus
 from bots.strategies import dca
 from bots.strategies.registry import strategy_named
-from exchanges.base import ExchangeError
+from exchanges.base import ExchangeError, InsufficientBalance
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +58,25 @@ def run(backtest_id: int) -> None:
         _simulate_and_store(backtest)
     except Cancelled:
         return
+    except InsufficientBalance as exc:
+        _fail(backtest, _short_of_funds(backtest, exc))
     except (ValueError, ExchangeError) as exc:
         # The strategy's and the simulated venue's refusals are written for traders.
         _fail(backtest, str(exc) or type(exc).__name__)
     except Exception:
         logger.exception("Backtest %s failed", backtest.pk)
         _fail(backtest, "The backtest stopped on an internal error; it has been logged for the developers.")
+
+
+def _short_of_funds(backtest: Backtest, exc: InsufficientBalance) -> str:
+    if backtest.strategy != dca.DCA.name:
+        return str(exc)
+    # The simulated account holds what one deal may spend; losing deals leave less than that.
+    return (
+        f"The DCA bot ran out of funds for its next order ({exc}) The backtest gives it the most one "
+        "deal can spend (its base order and every safety order); deals that lose, to fees or a stop "
+        "loss, leave less than the next deal needs, and the live bot would stop there too."
+    )
 
 
 def _simulate_and_store(backtest: Backtest) -> None:

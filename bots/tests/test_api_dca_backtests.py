@@ -210,3 +210,17 @@ def test_the_schema_describes_dca_requests_and_deals() -> None:
     assert "base_order_size" in components[config["$ref"].rsplit("/", 1)[1]]["properties"]
     deals = components["DealMetrics"]["properties"]
     assert {"deals_closed", "average_duration", "max_duration", "open_deal"} <= set(deals)
+
+
+def test_a_dca_bot_that_runs_out_of_funds_fails_saying_why(trader, queued) -> None:
+    """Each deal stopped out at a loss leaves less than the next deal's safety orders need."""
+    client = bearer(trader)
+    backtest_id = post(client, config={**DCA_CONFIG, "stop_loss": "0.3"}, end="2023-01-06T00:00:00Z").json()[
+        "id"
+    ]
+    tasks.run_backtest(backtest_id)
+    body = client.get(f"/api/v1/backtests/{backtest_id}/").json()
+    assert body["status"] == "failed"
+    assert body["error"].startswith("The DCA bot ran out of funds for its next order (Needs ")
+    assert "the live bot would stop there too" in body["error"]
+    assert body["metrics"] is None
