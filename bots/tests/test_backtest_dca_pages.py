@@ -127,6 +127,10 @@ def test_the_form_queues_a_dca_backtest_and_its_page_shows_the_apis_deal_figures
     assert unrealised.startswith("-")
     assert f"Yes: unrealised PnL {unrealised}, 3 safety orders used" in open_row
     assert "Deal profit" in page
+    fills = strip_tags(page.split('id="backtest-fills"')[1])
+    assert "Base order" in fills
+    assert "Safety order 1" in fills
+    assert "Take profit" in fills
     assert 'data-metric="time_in_range"' not in page
     assert "?backtest=" not in page  # the bot wizard makes grids only
     assert "take profit 0.2% on total" in strip_tags(page)

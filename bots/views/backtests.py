@@ -6,6 +6,7 @@ API's representation of the backtest (`BacktestDetailSerializer`), formatted for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -297,6 +298,7 @@ def _detail_context(request: HttpRequest, backtest: Backtest) -> dict[str, Any]:
 def detail_context(backtest: Backtest, page: str | None) -> dict[str, Any]:
     body = dict(BacktestDetailSerializer(backtest).data)
     fills = Paginator(backtest.fills.order_by("time", "pk"), FILLS_PER_PAGE).get_page(page)
+    order_of = order_namer(backtest)
     return {
         "backtest": backtest,
         "body": body,
@@ -306,9 +308,19 @@ def detail_context(backtest: Backtest, page: str | None) -> dict[str, Any]:
         "deals": deal_rows(body["metrics"]),
         "chart": chart_data(body, backtest) if backtest.status == BacktestStatus.DONE else None,
         "fills": fills,
+        "fill_rows": [(fill, order_of(fill.interval)) for fill in fills],
         "price_step": _price_step(backtest.symbol),
         "rerun_query": rerun_query(backtest),
     }
+
+
+def order_namer(backtest: Backtest) -> Callable[[int | None], str]:
+    """Names the order a fill belongs to: a grid's interval (or its start trade), a DCA deal's order."""
+    if backtest.strategy != dca.DCA.name:
+        return lambda slot: "start" if slot is None else str(slot)
+    config = dca.config_from_json(backtest.config)
+    names = {0: "Base order", config.tp_slot: "Take profit", config.sl_slot: "Stop loss"}
+    return lambda slot: names.get(slot or 0, f"Safety order {slot}")
 
 
 def rerun_query(backtest: Backtest) -> str:
