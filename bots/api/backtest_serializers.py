@@ -1,26 +1,33 @@
-"""Backtests through the API: the request (a bot's grid settings, a symbol and a window) and
-the results, every amount a string."""
+"""Backtests through the API: the request (a bot's grid or DCA settings, a symbol and a window)
+and the results, every amount a string."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.fields import ExactDecimalField, StrictCharField, StrictRegexField, amount
 from bots import codec
-from bots.api.serializers import BotConfigOutSerializer, GridConfigSerializer, price_input
+from bots.api.serializers import (
+    BotConfigOutSerializer,
+    DcaConfigOutSerializer,
+    DcaConfigSerializer,
+    GridConfigSerializer,
+    price_input,
+)
 from bots.backtest import optimise
 from bots.backtests import actions
 from bots.backtests.candles import Window
 from bots.backtests.models import Backtest, BacktestFill, BacktestStatus, Optimisation
-from bots.strategies import grid
+from bots.strategies import dca, grid
 from exchanges.market_data import intervals
 
 SYMBOL_PATTERN = r"^[A-Za-z0-9]{1,32}$"
-STRATEGIES = ["grid"]
+STRATEGIES = [grid.GRID.name, dca.DCA.name]
+OPTIMISED = [grid.GRID.name]  # the vectorised kernel and the search are the grid's
 
 
 class BacktestConfigSerializer(GridConfigSerializer):
@@ -35,8 +42,28 @@ class BacktestConfigSerializer(GridConfigSerializer):
     )
 
 
+class BacktestDcaConfigSerializer(DcaConfigSerializer):
+    """The DCA bot create body's fields. `strategy`, `account` and `name` may be sent (a bot's
+    settings copied as they are) and are ignored: the request's own `strategy` names it."""
+
+    strategy = None  # type: ignore[assignment]
+    account = None  # type: ignore[assignment]
+    symbol = StrictRegexField(
+        SYMBOL_PATTERN,
+        required=False,
+        help_text="May be left out; if sent, it must match the outer `symbol`.",
+    )
+
+
 class BacktestRequestSerializer(serializers.Serializer[Any]):
-    strategy = serializers.ChoiceField(choices=STRATEGIES, default="grid")
+    """A grid backtest's request; `DcaBacktestRequestSerializer` is a DCA bot's."""
+
+    strategy = serializers.ChoiceField(
+        choices=[grid.GRID.name],
+        default=grid.GRID.name,
+        help_text='"grid" (the default); "dca" takes a DCA bot\'s settings.',
+        error_messages={"invalid_choice": f"Use one of: {', '.join(STRATEGIES)}."},
+    )
     config = BacktestConfigSerializer(help_text="The grid's settings, as for creating a bot.")
     symbol = StrictRegexField(SYMBOL_PATTERN, help_text="e.g. BTCUSDT")
     interval = serializers.ChoiceField(
@@ -59,12 +86,63 @@ class BacktestRequestSerializer(serializers.Serializer[Any]):
         data.pop("name", None)
         return codec.config_from_json(data)
 
+    def strategy_config(self) -> grid.GridConfig | dca.DcaConfig:
+        return self.grid_config()
+
+
+class DcaBacktestRequestSerializer(BacktestRequestSerializer):
+    strategy = serializers.ChoiceField(choices=[dca.DCA.name], help_text='"dca".')
+    config = BacktestDcaConfigSerializer(  # type: ignore[assignment]
+        help_text="The DCA bot's settings, as for creating a DCA bot (percentages in percent)."
+    )
+
+    def strategy_config(self) -> dca.DcaConfig:
+        data = self.validated_data
+        return dca.config_from_json({**data["config"], "symbol": data["symbol"]})
+
+
+def backtest_request(data: Any) -> BacktestRequestSerializer:
+    """The request serializer of the strategy `data` names: a DCA bot's fields for "dca"."""
+    named = data.get("strategy") if isinstance(data, dict) else None
+    if named == dca.DCA.name:
+        return DcaBacktestRequestSerializer(data=data)
+    return BacktestRequestSerializer(data=data)
+
+
+BACKTEST_REQUEST_SCHEMA = PolymorphicProxySerializer(
+    component_name="BacktestRun",
+    serializers={grid.GRID.name: BacktestRequestSerializer, dca.DCA.name: DcaBacktestRequestSerializer},
+    resource_type_field_name="strategy",
+)
+
 
 class DrawdownSerializer(serializers.Serializer[Any]):
     value = amount(help_text="How far equity fell from its peak, in quote.")
     fraction = amount(help_text="Of the peak: 0.1 is 10%.")
     start = serializers.DateTimeField(allow_null=True, help_text="The peak's candle.")
     end = serializers.DateTimeField(allow_null=True, help_text="The trough's candle.")
+
+
+class OpenDealSerializer(serializers.Serializer[Any]):
+    unrealized = amount(help_text="Its unrealised PnL at the last price, in quote.")
+    safety_orders_used = serializers.IntegerField(help_text="Its safety orders filled so far.")
+
+
+class DealMetricsSerializer(serializers.Serializer[Any]):
+    deals_closed = serializers.IntegerField()
+    average_duration = serializers.IntegerField(
+        allow_null=True,
+        help_text="Seconds from a deal's base order to its close, on average, rounded "
+        "down; null when no deal closed.",
+    )
+    max_duration = serializers.IntegerField(
+        allow_null=True, help_text="The longest closed deal, in seconds; null when no deal closed."
+    )
+    max_safety_orders_used = serializers.IntegerField(
+        help_text="The most safety orders one deal filled, the open deal included."
+    )
+    max_floating_drawdown = amount(help_text="The deepest unrealised loss at any close, in quote, positive.")
+    open_deal = OpenDealSerializer(allow_null=True, help_text="The deal still open at the end; null if none.")
 
 
 class BacktestMetricsSerializer(serializers.Serializer[Any]):
@@ -98,6 +176,9 @@ class BacktestMetricsSerializer(serializers.Serializer[Any]):
     start_price = amount(allow_null=True)
     first_price = amount(help_text="The first candle's open.")
     last_price = amount(help_text="The last candle's close.")
+    deals = DealMetricsSerializer(
+        required=False, allow_null=True, help_text="A DCA backtest's deals; null for a grid's."
+    )
 
 
 class EquityPointSerializer(serializers.Serializer[Any]):
@@ -145,8 +226,17 @@ class BacktestSerializer(serializers.ModelSerializer[Backtest]):
         )
         read_only_fields: tuple[str, ...] = fields
 
-    @extend_schema_field(BotConfigOutSerializer)
+    @extend_schema_field(
+        PolymorphicProxySerializer(
+            component_name="BacktestConfig",
+            serializers=[BotConfigOutSerializer, DcaConfigOutSerializer],
+            resource_type_field_name=None,
+        )
+    )
     def get_config(self, backtest: Backtest) -> dict[str, Any]:
+        """The grid's settings; a DCA backtest's (`strategy` "dca") are a DCA bot's."""
+        if backtest.strategy == dca.DCA.name:
+            return dict(DcaConfigOutSerializer(dca.config_from_json(backtest.config)).data)
         return dict(BotConfigOutSerializer(codec.config_from_json(backtest.config)).data)
 
     def get_candles_missing(self, backtest: Backtest) -> int:
@@ -237,7 +327,9 @@ class BoundsSerializer(serializers.Serializer[Any]):
 
 
 class OptimisationRequestSerializer(serializers.Serializer[Any]):
-    strategy = serializers.ChoiceField(choices=STRATEGIES, default="grid")
+    strategy = serializers.ChoiceField(
+        choices=STRATEGIES, default=grid.GRID.name, help_text='"grid" only: searches are of grids.'
+    )
     symbol = StrictRegexField(SYMBOL_PATTERN, help_text="e.g. BTCUSDT")
     interval = serializers.ChoiceField(choices=list(intervals.WIDTHS))
     start = serializers.DateTimeField(help_text="The first candle's open time, included (UTC).")
@@ -265,6 +357,14 @@ class OptimisationRequestSerializer(serializers.Serializer[Any]):
         help_text="The share of the window the search optimises on; the rest reports the top.",
     )
     top = serializers.IntegerField(min_value=1, max_value=50, default=10, help_text="How many to report.")
+
+    def validate_strategy(self, value: str) -> str:
+        if value not in OPTIMISED:
+            raise serializers.ValidationError(
+                "Optimisation searches grids only; backtest a DCA bot's settings one at a time with "
+                "POST /api/v1/backtests/."
+            )
+        return value
 
     def validate_investment(self, value: Decimal) -> Decimal:
         if value <= 0:

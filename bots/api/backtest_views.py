@@ -15,12 +15,13 @@ from accounts.api.errors import OBJECT_ERRORS, READ_ERRORS, ApiError, error_resp
 from accounts.api.pagination import ApiCursorPagination, OldestFirstTimePagination
 from accounts.api.views import ApiViewSet, owned_or_404
 from bots.api.backtest_serializers import (
+    BACKTEST_REQUEST_SCHEMA,
     BacktestDetailSerializer,
     BacktestFillSerializer,
-    BacktestRequestSerializer,
     BacktestSerializer,
     OptimisationRequestSerializer,
     OptimisationSerializer,
+    backtest_request,
 )
 from bots.api.views import CONFIG_EXAMPLE
 from bots.backtests import actions
@@ -96,10 +97,54 @@ DONE_EXAMPLE = {
         "start_price": "16617.2",
         "first_price": "16617.2",
         "last_price": "17127.4",
+        "deals": None,
     },
     "started_at": "2026-01-05T10:00:01Z",
     "finished_at": "2026-01-05T10:00:03Z",
     "equity": [{"time": "2023-01-02T00:00:00Z", "price": "16625.1", "equity": "1000.2", "unrealized": "0.4"}],
+}
+DCA_REQUEST_EXAMPLE = {
+    "strategy": "dca",
+    "config": {
+        "base_order_size": "100",
+        "safety_order_size": "50",
+        "price_deviation": "1",
+        "step_scale": "1",
+        "volume_scale": "1.5",
+        "max_safety_orders": 5,
+        "max_active_safety_orders": 2,
+        "take_profit": "1.5",
+        "take_profit_on": "total",
+        "trailing_deviation": None,
+        "stop_loss": None,
+        "direction": "long",
+    },
+    "symbol": "BTCUSDT",
+    "interval": "5m",
+    "start": "2023-01-02T00:00:00Z",
+    "end": "2023-01-09T00:00:00Z",
+}
+DCA_DEALS_EXAMPLE = {
+    "deals_closed": 14,
+    "average_duration": 20100,
+    "max_duration": 86400,
+    "max_safety_orders_used": 3,
+    "max_floating_drawdown": "12.4",
+    "open_deal": {"unrealized": "-1.8", "safety_orders_used": 1},
+}
+DCA_DONE_EXAMPLE = {
+    **DONE_EXAMPLE,
+    "strategy": "dca",
+    "config": {
+        **DCA_REQUEST_EXAMPLE["config"],  # type: ignore[dict-item]
+        "symbol": "BTCUSDT",
+        "breakeven_after": None,
+        "start_condition": "immediately",
+        "start_price": None,
+        "cooldown": None,
+        "max_deals": None,
+    },
+    "metrics": {**DONE_EXAMPLE["metrics"], "deals": DCA_DEALS_EXAMPLE},  # type: ignore[dict-item]
 }
 RUN_ERRORS = error_responses(400, 401, 403, 429)
 
@@ -125,7 +170,10 @@ def _refused(exc: actions.BacktestError) -> ApiError:
             "`error`."
         ),
         responses={200: BacktestDetailSerializer, **error_responses(*OBJECT_ERRORS)},
-        examples=[OpenApiExample("Done", value=DONE_EXAMPLE, response_only=True)],
+        examples=[
+            OpenApiExample("Done", value=DONE_EXAMPLE, response_only=True),
+            OpenApiExample("A DCA backtest, done", value=DCA_DONE_EXAMPLE, response_only=True),
+        ],
     ),
 )
 class BacktestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
@@ -151,28 +199,34 @@ class BacktestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
     @extend_schema(
         summary="Run a backtest",
         description=(
-            "Queues a backtest of a grid over stored candles and answers at once (202) with its id; "
-            "poll it for progress and results. `config` takes the grid fields of bot creation "
-            "(`account` and `name` are ignored); take-profit, stop-loss and maximum drawdown are not "
-            "simulated yet and are refused. The window is [start, end): candles opening at or after "
+            "Queues a backtest of a grid or a DCA bot over stored candles and answers at once (202) "
+            'with its id; poll it for progress and results. With `strategy` "grid" (the default) '
+            "`config` takes the grid fields of bot creation (`account` and `name` are ignored); "
+            "take-profit, stop-loss and maximum drawdown are not simulated yet and are refused. With "
+            '`strategy` "dca" it takes a DCA bot\'s fields (percentages in percent), every exit '
+            "simulated; the results' `metrics.deals` then describes its deals. "
+            "The window is [start, end): candles opening at or after "
             "`start` and before `end`, at most BACKTEST_MAX_CANDLES of them (the server's setting). "
             "400 naming the field for an empty or reversed window, a window in the future or beyond "
             "the cap, a symbol with no candles in the window, and a grid the venue's filters refuse "
             "at the window's first price. Needs the `trade` scope."
         ),
-        request=BacktestRequestSerializer,
+        request=BACKTEST_REQUEST_SCHEMA,
         responses={202: BacktestSerializer, **RUN_ERRORS},
         examples=[
             OpenApiExample("A week of 5m candles", value=REQUEST_EXAMPLE, request_only=True),
+            OpenApiExample("A DCA bot over a week", value=DCA_REQUEST_EXAMPLE, request_only=True),
             OpenApiExample("Queued", value=QUEUED_EXAMPLE, response_only=True, status_codes=["202"]),
         ],
     )
     def create(self, request: Request) -> Response:
-        given = BacktestRequestSerializer(data=request.data)
+        given = backtest_request(request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
         try:
-            plan = actions.check_backtest(given.grid_config(), data["interval"], data["start"], data["end"])
+            plan = actions.check_backtest(
+                given.strategy_config(), data["interval"], data["start"], data["end"]
+            )
         except actions.BacktestError as exc:
             raise _refused(exc) from exc
         backtest = actions.do_create_backtest(self.user, plan)

@@ -20,10 +20,14 @@ class DealMetrics:
     max_floating_drawdown: Decimal  # the deepest unrealised loss along the curve, as a positive amount
     open_deal: bool  # a deal still open at the end
     open_unrealized: Decimal  # its unrealised PnL at the last price
+    open_safety_orders_used: int = 0  # the open deal's safety orders filled so far
 
 
 def deal_metrics(result: Result) -> DealMetrics:
     state = result.state
+    if state is None and isinstance(result.config, dca.DcaConfig):
+        # Its start condition never came: no deal opened, nothing floated.
+        return DealMetrics(0, None, None, 0, Decimal(0), False, Decimal(0))
     if not isinstance(state, dca.DcaState):
         raise ValueError("Deal metrics are a DCA backtest's.")
     durations = [
@@ -44,4 +48,5 @@ def deal_metrics(result: Result) -> DealMetrics:
         max_floating_drawdown=max(Decimal(0), -deepest),
         open_deal=in_deal,
         open_unrealized=result.unrealized if in_deal else Decimal(0),
+        open_safety_orders_used=state.safety_filled if in_deal else 0,
     )

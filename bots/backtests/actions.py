@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -13,12 +14,13 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing import entitlements
-from bots import codec
 from bots.backtest import optimise
 from bots.backtests.candles import Source, Window, find_source, on_hand_sentence
 from bots.backtests.live import publish_progress
 from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus, Optimisation
-from bots.strategies import grid
+from bots.strategies import dca, grid
+from bots.strategies.base import ConfigError
+from bots.strategies.registry import strategy_named
 from exchanges.base import Instrument
 from exchanges.paper.instruments import INSTRUMENTS
 
@@ -40,11 +42,15 @@ class BacktestFinished(Exception):
 
 @dataclass(frozen=True)
 class BacktestPlan:
-    config: grid.GridConfig
+    config: grid.GridConfig | dca.DcaConfig
     window: Window
     start: datetime
     end: datetime
     source: Source
+
+    @property
+    def strategy(self) -> str:
+        return dca.DCA.name if isinstance(self.config, dca.DcaConfig) else grid.GRID.name
 
 
 def instrument_for(symbol: str) -> Instrument | None:
@@ -52,16 +58,40 @@ def instrument_for(symbol: str) -> Instrument | None:
 
 
 def check_backtest(
-    config: grid.GridConfig, interval: str, start: datetime, end: datetime, *, now: datetime | None = None
+    config: grid.GridConfig | dca.DcaConfig,
+    interval: str,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime | None = None,
 ) -> BacktestPlan:
-    """Everything wrong with a request, by field (the grid's own fields under `config.`)."""
+    """Everything wrong with a request, by field (the strategy's own fields under `config.`):
+    a grid's or a DCA bot's settings, checked as the strategy checks them at the price it
+    would start at in the window."""
+    if isinstance(config, dca.DcaConfig):
+        window, source = check_window(config.symbol, interval, start, end, now=now)
+        _check_config(lambda: dca.validate(config, _instrument(config.symbol), _dca_start(config, source)))
+        return BacktestPlan(config, window, start, end, source)
     _check_exits(config)
     window, source = check_window(config.symbol, interval, start, end, now=now)
-    try:
-        grid.validate(config, _instrument(config.symbol), config.trigger_price or source.first_open)
-    except grid.GridConfigError as exc:
-        raise BacktestError({_config_field(name): messages for name, messages in exc.errors.items()}) from exc
+    _check_config(
+        lambda: grid.validate(config, _instrument(config.symbol), config.trigger_price or source.first_open)
+    )
     return BacktestPlan(config, window, start, end, source)
+
+
+def _check_config(validate: Callable[[], None]) -> None:
+    try:
+        validate()
+    except ConfigError as exc:
+        raise BacktestError({_config_field(name): messages for name, messages in exc.errors.items()}) from exc
+
+
+def _dca_start(config: dca.DcaConfig, source: Source) -> Decimal:
+    """Where the first deal would open: at its start price when it waits for one."""
+    if config.start_condition is dca.StartCondition.PRICE and config.start_price:
+        return config.start_price
+    return source.first_open
 
 
 def check_window(
@@ -139,7 +169,8 @@ def do_create_backtest(owner: User, plan: BacktestPlan) -> Backtest:
         entitlements.check_run_backtest(owner)
         backtest = Backtest.objects.create(
             owner=owner,
-            config=codec.config_to_json(plan.config),
+            strategy=plan.strategy,
+            config=strategy_named(plan.strategy).config_to_json(plan.config),
             symbol=plan.config.symbol,
             interval=plan.window.interval,
             start=plan.start,

@@ -1,7 +1,8 @@
-"""The backtest page's form: the wizard's grid fields, a symbol and a window.
+"""The backtest page's form: a strategy (a grid or a DCA bot), its settings, a symbol and a window.
 
-The grid fields are the create-bot form's own (labels, limits, help), and the request is checked
-by `bots.backtests.actions.check_backtest`, the function the API calls."""
+The grid fields are the create-bot form's own (labels, limits, help); the DCA fields are the DCA
+bot's settings as the API takes them. The form holds the chosen strategy's fields only, and the
+request is checked by `bots.backtests.actions.check_backtest`, the function the API calls."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from bots.backtest import optimise
 from bots.backtests.actions import BacktestError, grid_search
 from bots.backtests.candles import Window, find_source, spans_on_hand
 from bots.forms import BotForm, grid_config_from, with_default_choices
-from bots.strategies import grid
+from bots.strategies import dca, grid
 from exchanges.market_data import intervals
 from exchanges.paper.instruments import INSTRUMENTS
 
@@ -32,6 +33,21 @@ GRID_FIELDS = (
     "investment",
     "trigger_price",
 )
+DCA_FIELDS = (
+    "direction",
+    "base_order_size",
+    "safety_order_size",
+    "price_deviation",
+    "step_scale",
+    "volume_scale",
+    "max_safety_orders",
+    "max_active_safety_orders",
+    "take_profit",
+    "take_profit_on",
+    "trailing_deviation",
+    "stop_loss",
+)
+STRATEGY_CHOICES = ((grid.GRID.name, "Grid"), (dca.DCA.name, "DCA"))
 DEFAULT_SYMBOL = "BTCUSDT"
 DEFAULT_INTERVAL = "1h"
 DEFAULT_DAYS = 30
@@ -39,9 +55,121 @@ DEFAULT_DAYS = 30
 _NON_FIELD_KEYS = ("config", "config.reference_price", "config.symbol_filters")
 
 
+def _amount_field(label: str, help_text: str, *, required: bool = True) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        required=required,
+        min_value=Decimal(0),
+        max_digits=32,
+        decimal_places=12,
+        help_text=help_text,
+    )
+
+
+def _percent_field(label: str, help_text: str, *, required: bool = True) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        required=required,
+        min_value=Decimal(0),
+        max_digits=16,
+        decimal_places=8,
+        help_text=help_text,
+    )
+
+
+def _scale_field(label: str, help_text: str) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        required=False,
+        min_value=Decimal(0),
+        max_digits=12,
+        decimal_places=6,
+        initial=1,
+        help_text=help_text,
+    )
+
+
+def _count_field(label: str, help_text: str, *, required: bool = True) -> forms.IntegerField:
+    return forms.IntegerField(
+        label=label,
+        required=required,
+        min_value=1,
+        max_value=dca.MAX_SAFETY_ORDERS,
+        help_text=help_text,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+
+
+# A DCA bot's settings in a trader's words; the rules beyond the types are `dca.validate`'s.
+DCA_FORM_FIELDS: dict[str, forms.Field] = {
+    "direction": forms.ChoiceField(
+        label="Direction",
+        choices=[
+            (dca.Direction.LONG.value, "Long: buy the dips, sell higher (spends quote)"),
+            (dca.Direction.SHORT.value, "Short: sell the rallies, buy back lower (spends base)"),
+        ],
+        initial=dca.Direction.LONG.value,
+        required=False,
+    ),
+    "base_order_size": _amount_field(
+        "Base order size",
+        "The first order of each deal, at market, in the quote currency (e.g. USDT).",
+    ),
+    "safety_order_size": _amount_field(
+        "Safety order size", "The first safety order, in the quote currency; it buys more as the price falls."
+    ),
+    "price_deviation": _percent_field(
+        "Price deviation (%)", "How far the price moves against the deal before the first safety order fills."
+    ),
+    "step_scale": _scale_field(
+        "Step scale", "Each gap to the next safety order is this many times the last; 1 keeps them even."
+    ),
+    "volume_scale": _scale_field(
+        "Volume scale", "Each safety order is this many times the last in size; 1 keeps them equal."
+    ),
+    "max_safety_orders": _count_field(
+        "Max safety orders", f"How many safety orders one deal may fill, 1 to {dca.MAX_SAFETY_ORDERS}."
+    ),
+    "max_active_safety_orders": _count_field(
+        "Max active safety orders",
+        "How many of them rest on the book at once; leave empty for all of them.",
+        required=False,
+    ),
+    "take_profit": _percent_field(
+        "Take profit (%)", "The deal closes this far above its average entry (below, short)."
+    ),
+    "take_profit_on": forms.ChoiceField(
+        label="Take profit on",
+        choices=[
+            (dca.TakeProfitOn.TOTAL.value, "Total: everything the deal bought"),
+            (dca.TakeProfitOn.BASE.value, "Base: the base order only"),
+        ],
+        initial=dca.TakeProfitOn.TOTAL.value,
+        required=False,
+    ),
+    "trailing_deviation": _percent_field(
+        "Trailing deviation (%)",
+        "Optional: once the take profit is reached, follow the price and close on a turn this large.",
+        required=False,
+    ),
+    "stop_loss": _percent_field(
+        "Stop loss (%)",
+        "Optional: close the deal at market this far below its average entry (above, short).",
+        required=False,
+    ),
+}
+
+
 class BacktestForm(forms.Form):
     rerun_fields = GRID_FIELDS
 
+    strategy = forms.ChoiceField(
+        label="Strategy",
+        choices=STRATEGY_CHOICES,
+        initial=grid.GRID.name,
+        required=False,  # a form without it is a grid's, as before DCA backtests
+        widget=forms.HiddenInput,
+    )
     symbol = forms.ChoiceField(label="Symbol")
     interval = forms.ChoiceField(
         label="Candles", choices=[(width, width) for width in intervals.WIDTHS], initial=DEFAULT_INTERVAL
@@ -57,22 +185,42 @@ class BacktestForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in GRID_FIELDS:
-            self.fields[name] = BotForm.base_fields[name].__deepcopy__({})
+        self.strategy_name = self._chosen_strategy()
+        if self.strategy_name == dca.DCA.name:
+            for name in DCA_FIELDS:
+                self.fields[name] = DCA_FORM_FIELDS[name].__deepcopy__({})
+        else:
+            for name in GRID_FIELDS:
+                self.fields[name] = BotForm.base_fields[name].__deepcopy__({})
         symbol_field = self.fields["symbol"]
         assert isinstance(symbol_field, forms.ChoiceField)
         symbol_field.choices = [(symbol, symbol) for symbol in sorted(INSTRUMENTS)]
         if not self.is_bound:
             self.initial.setdefault("symbol", DEFAULT_SYMBOL)
             self.initial.setdefault("grid_count", 10)
+            self.initial["strategy"] = self.strategy_name
             if "start" not in self.initial and "end" not in self.initial:
                 self.initial.update(default_window(self.initial["symbol"]))
+
+    def _chosen_strategy(self) -> str:
+        """The strategy whose fields the form holds: the one posted or asked for, else the grid."""
+        source = self.data if self.is_bound else self.initial
+        chosen = source.get("strategy")
+        return dca.DCA.name if chosen == dca.DCA.name else grid.GRID.name
 
     def clean(self) -> dict[str, Any]:
         return with_default_choices(self, super().clean() or {})
 
-    def config(self) -> grid.GridConfig:
+    def config(self) -> grid.GridConfig | dca.DcaConfig:
+        if self.strategy_name == dca.DCA.name:
+            return self._dca_config()
         return grid_config_from(self.cleaned_data)
+
+    def _dca_config(self) -> dca.DcaConfig:
+        """Empty optional fields keep the strategy's defaults (scales of 1, take profit on total)."""
+        given = {name: self.cleaned_data.get(name) for name in DCA_FIELDS}
+        chosen = {name: value for name, value in given.items() if value not in (None, "")}
+        return dca.config_from_json({**chosen, "symbol": self.cleaned_data["symbol"]})
 
     def window(self) -> tuple[str, datetime, datetime]:
         data = self.cleaned_data

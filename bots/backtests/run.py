@@ -17,14 +17,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from bots import codec
 from bots.backtest import exact
+from bots.backtest.deals import DealMetrics, deal_metrics
 from bots.backtest.metrics import Drawdown, Metrics, metrics
 from bots.backtests.actions import instrument_for
 from bots.backtests.candles import Window, load
 from bots.backtests.live import Throttle, publish_progress
 from bots.backtests.models import Backtest, BacktestFill, BacktestStatus
-from exchanges.base import ExchangeError
+from bots.strategies import dca
+from bots.strategies.registry import strategy_named
+from exchanges.base import ExchangeError, InsufficientBalance
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ def run(backtest_id: int) -> None:
         _simulate_and_store(backtest)
     except Cancelled:
         return
+    except InsufficientBalance as exc:
+        _fail(backtest, _short_of_funds(backtest, exc))
     except (ValueError, ExchangeError) as exc:
         # The strategy's and the simulated venue's refusals are written for traders.
         _fail(backtest, str(exc) or type(exc).__name__)
@@ -64,8 +68,19 @@ def run(backtest_id: int) -> None:
         _fail(backtest, "The backtest stopped on an internal error; it has been logged for the developers.")
 
 
+def _short_of_funds(backtest: Backtest, exc: InsufficientBalance) -> str:
+    if backtest.strategy != dca.DCA.name:
+        return str(exc)
+    # The simulated account holds what one deal may spend; losing deals leave less than that.
+    return (
+        f"The DCA bot ran out of funds for its next order ({exc}) The backtest gives it the most one "
+        "deal can spend (its base order and every safety order); deals that lose, to fees or a stop "
+        "loss, leave less than the next deal needs, and the live bot would stop there too."
+    )
+
+
 def _simulate_and_store(backtest: Backtest) -> None:
-    config = codec.config_from_json(backtest.config)
+    config = strategy_named(backtest.strategy).config_from_json(backtest.config)
     instrument = instrument_for(backtest.symbol)
     if instrument is None:
         raise ValueError(f"{backtest.symbol} can no longer be backtested: its market is unknown.")
@@ -78,7 +93,11 @@ def _simulate_and_store(backtest: Backtest) -> None:
     throttle = Throttle()
     _beat(backtest, LOADED, 0, throttle, candles=len(candles))
     result = exact.run(
-        config, instrument, candles, progress=lambda done, total: _step(backtest, done, total, throttle)
+        config,
+        instrument,
+        candles,
+        progress=lambda done, total: _step(backtest, done, total, throttle),
+        strategy=backtest.strategy,
     )
     _beat(backtest, SIMULATED, len(candles), throttle)
     _store(backtest, result, len(candles))
@@ -182,7 +201,8 @@ def _time(moment: datetime) -> str:
 
 
 def metrics_json(figures: Metrics, result: exact.Result) -> dict[str, Any]:
-    """The figures, decimals as strings, with the run's start and final equity beside them."""
+    """The figures, decimals as strings, with the run's start and final equity beside them;
+    a DCA run's deal figures under `deals`."""
     body = {field.name: _json_value(getattr(figures, field.name)) for field in fields(figures)}
     body.update(
         investment=str(result.investment),
@@ -192,7 +212,31 @@ def metrics_json(figures: Metrics, result: exact.Result) -> dict[str, Any]:
         first_price=str(result.first_price),
         last_price=str(result.last_price),
     )
+    if isinstance(result.config, dca.DcaConfig):
+        body["deals"] = deals_json(deal_metrics(result))
     return body
+
+
+def deals_json(deals: DealMetrics) -> dict[str, Any]:
+    """Durations in whole seconds (rounded down; candles open on whole minutes, so only an
+    average can hold a fraction); the open deal, if any, with its unrealised PnL at the last price."""
+    return {
+        "deals_closed": deals.deals_closed,
+        "average_duration": _seconds(deals.average_duration),
+        "max_duration": _seconds(deals.max_duration),
+        "max_safety_orders_used": deals.max_safety_orders_used,
+        "max_floating_drawdown": str(deals.max_floating_drawdown),
+        "open_deal": {
+            "unrealized": str(deals.open_unrealized),
+            "safety_orders_used": deals.open_safety_orders_used,
+        }
+        if deals.open_deal
+        else None,
+    }
+
+
+def _seconds(duration: timedelta | None) -> int | None:
+    return None if duration is None else duration // timedelta(seconds=1)
 
 
 def equity_json(curve: tuple[exact.EquityPoint, ...]) -> list[dict[str, str]]:

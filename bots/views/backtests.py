@@ -6,6 +6,7 @@ API's representation of the backtest (`BacktestDetailSerializer`), formatted for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,9 +29,10 @@ from billing.pages import refuse
 from bots import codec
 from bots.api.backtest_serializers import BacktestDetailSerializer, BacktestSerializer
 from bots.backtests import actions
-from bots.backtests.forms import BacktestForm
+from bots.backtests.forms import DCA_FIELDS, STRATEGY_CHOICES, BacktestForm
 from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus
 from bots.forms import initial_from_config
+from bots.strategies import dca
 from bots.views.detail import form_token
 from trading.numbers import QUOTE_STEP, as_decimal, exact
 from trading.templatetags.money import format_amount, percent
@@ -115,7 +117,24 @@ def _price_step(symbol: str) -> Decimal:
     return instrument.tick_size if instrument else QUOTE_STEP
 
 
-def figure_rows(metrics: dict[str, Any] | None, symbol: str) -> list[dict[str, Any]]:
+# A DCA run's realised profit is its deals'; a grid's range and round trips are not its.
+DCA_LABELS = {"grid_profit": "Deal profit"}
+NOT_DCA = ("time_in_range", "round_trips")
+
+
+def figures_of(strategy: str) -> tuple[Figure, ...]:
+    if strategy != dca.DCA.name:
+        return FIGURES
+    return tuple(
+        Figure(figure.key, DCA_LABELS.get(figure.key, figure.label), figure.kind)
+        for figure in FIGURES
+        if figure.key not in NOT_DCA
+    )
+
+
+def figure_rows(
+    metrics: dict[str, Any] | None, symbol: str, figures: tuple[Figure, ...] = FIGURES
+) -> list[dict[str, Any]]:
     if metrics is None:
         return []
     step = _price_step(symbol)
@@ -129,8 +148,57 @@ def figure_rows(metrics: dict[str, Any] | None, symbol: str) -> list[dict[str, A
             if _value(metrics, figure.key) is None
             else "",
         }
-        for figure in FIGURES
+        for figure in figures
     ]
+
+
+DEAL_FIGURES = (
+    Figure("deals.deals_closed", "Deals closed", "count"),
+    Figure("deals.average_duration", "Average deal duration", "duration"),
+    Figure("deals.max_duration", "Longest deal", "duration"),
+    Figure("deals.max_safety_orders_used", "Most safety orders used", "count"),
+    Figure("deals.max_floating_drawdown", "Deepest floating loss", "amount"),
+)
+
+
+def deal_rows(metrics: dict[str, Any] | None) -> list[dict[str, str]]:
+    """A DCA run's deal figures as the page shows them, from the API's `metrics.deals`; the
+    deal still open at the end, if any, last with its unrealised PnL."""
+    if metrics is None or not metrics.get("deals"):
+        return []
+    rows = [
+        {"key": figure.key, "label": figure.label, "text": deal_text(figure, _value(metrics, figure.key))}
+        for figure in DEAL_FIGURES
+    ]
+    rows.append({"key": "deals.open_deal", "label": "Deal still open", "text": open_deal_text(metrics)})
+    return rows
+
+
+def deal_text(figure: Figure, value: Any) -> str:
+    if figure.kind == "duration":
+        return duration_text(value)
+    return formatted(figure, value, QUOTE_STEP)
+
+
+def open_deal_text(metrics: dict[str, Any]) -> str:
+    open_deal = _value(metrics, "deals.open_deal")
+    if open_deal is None:
+        return "No"
+    used = open_deal["safety_orders_used"]
+    orders = "safety order" if used == 1 else "safety orders"
+    pnl = format_amount(open_deal["unrealized"], QUOTE_STEP, signed=True)
+    return f"Yes: unrealised PnL {pnl}, {used} {orders} used"
+
+
+def duration_text(seconds: int | None) -> str:
+    """Seconds in days, hours and minutes, the two largest units that are not zero; "—" for none."""
+    if seconds is None:
+        return "—"
+    minutes = seconds // 60
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{mins} min" if mins else ""]
+    shown = [part for part in parts if part][:2]
+    return " ".join(shown) if shown else f"{seconds} s"
 
 
 def _direction(figure: Figure, value: Any) -> str:
@@ -181,12 +249,15 @@ def _seconds(iso: str) -> int:
 
 def _list_context(request: HttpRequest, form: BacktestForm) -> dict[str, Any]:
     errors = form.errors.as_data() if form.is_bound else {}
+    unshown = ("__all__", *(bound.name for bound in form.hidden_fields()))
     return {
         "form": form,
+        "strategy": form.strategy_name,
+        "strategies": STRATEGY_CHOICES,
         "fields": {
             bound.name: (bound, [m for e in errors.get(bound.name, []) for m in e.messages]) for bound in form
         },
-        "non_field_errors": [m for e in errors.get("__all__", []) for m in e.messages],
+        "non_field_errors": [m for key in unshown for e in errors.get(key, []) for m in e.messages],
         "backtests": _owned(request).order_by("-created_at")[:LISTED],
         "compared": COMPARED,
     }
@@ -194,10 +265,15 @@ def _list_context(request: HttpRequest, form: BacktestForm) -> dict[str, Any]:
 
 @login_required
 def backtests_page(request: HttpRequest) -> HttpResponse:
-    """The form, and the trader's past backtests; submitting queues one and opens its page."""
+    """The form, and the trader's past backtests; submitting queues one and opens its page.
+    Choosing the strategy is a GET of the page with `strategy` (htmx swaps only the form, keeping
+    what was typed)."""
     if request.method != "POST":
         initial = {key: value for key, value in request.GET.items() if key != "page"}
-        return render(request, LIST_TEMPLATE, _list_context(request, BacktestForm(initial=initial)))
+        context = _list_context(request, BacktestForm(initial=initial))
+        if request.htmx:  # type: ignore[attr-defined]
+            return render(request, f"{LIST_TEMPLATE}#backtest-form", context)
+        return render(request, LIST_TEMPLATE, context)
     form = BacktestForm(request.POST)
     if form.is_valid():
         interval, start, end = form.window()
@@ -222,22 +298,34 @@ def _detail_context(request: HttpRequest, backtest: Backtest) -> dict[str, Any]:
 def detail_context(backtest: Backtest, page: str | None) -> dict[str, Any]:
     body = dict(BacktestDetailSerializer(backtest).data)
     fills = Paginator(backtest.fills.order_by("time", "pk"), FILLS_PER_PAGE).get_page(page)
+    order_of = order_namer(backtest)
     return {
         "backtest": backtest,
         "body": body,
+        "is_dca": backtest.strategy == dca.DCA.name,
         "unfinished": backtest.status in UNFINISHED,
-        "figures": figure_rows(body["metrics"], backtest.symbol),
+        "figures": figure_rows(body["metrics"], backtest.symbol, figures_of(backtest.strategy)),
+        "deals": deal_rows(body["metrics"]),
         "chart": chart_data(body, backtest) if backtest.status == BacktestStatus.DONE else None,
         "fills": fills,
+        "fill_rows": [(fill, order_of(fill.interval)) for fill in fills],
         "price_step": _price_step(backtest.symbol),
         "rerun_query": rerun_query(backtest),
     }
 
 
+def order_namer(backtest: Backtest) -> Callable[[int | None], str]:
+    """Names the order a fill belongs to: a grid's interval (or its start trade), a DCA deal's order."""
+    if backtest.strategy != dca.DCA.name:
+        return lambda slot: "start" if slot is None else str(slot)
+    config = dca.config_from_json(backtest.config)
+    names = {0: "Base order", config.tp_slot: "Take profit", config.sl_slot: "Stop loss"}
+    return lambda slot: names.get(slot or 0, f"Safety order {slot}")
+
+
 def rerun_query(backtest: Backtest) -> str:
     """The backtest's form values, for running it again with a change."""
-    values = initial_from_config(None, "", codec.config_from_json(backtest.config))
-    values = {key: value for key, value in values.items() if key in BacktestForm.rerun_fields}
+    values = _rerun_values(backtest)
     values.update(
         symbol=backtest.symbol,
         interval=backtest.interval,
@@ -245,6 +333,20 @@ def rerun_query(backtest: Backtest) -> str:
         end=backtest.end.astimezone(UTC).date().isoformat(),
     )
     return urlencode(values)
+
+
+def _rerun_values(backtest: Backtest) -> dict[str, Any]:
+    if backtest.strategy == dca.DCA.name:
+        config = dca.config_from_json(backtest.config)
+        values = {name: getattr(config, name) for name in DCA_FIELDS}
+        shown = {
+            name: exact(value) if isinstance(value, Decimal) else str(value)
+            for name, value in values.items()
+            if value is not None
+        }
+        return {"strategy": dca.DCA.name, **shown}
+    values = initial_from_config(None, "", codec.config_from_json(backtest.config))
+    return {key: value for key, value in values.items() if key in BacktestForm.rerun_fields}
 
 
 @login_required
@@ -293,14 +395,29 @@ def backtest_compare(request: HttpRequest) -> HttpResponse:
     columns = []
     for backtest in backtests:
         body = dict(BacktestSerializer(backtest).data)
-        columns.append(
-            {"backtest": backtest, "body": body, "figures": figure_rows(body["metrics"], backtest.symbol)}
-        )
+        figures = figure_rows(body["metrics"], backtest.symbol) + deal_rows(body["metrics"])
+        columns.append({"backtest": backtest, "body": body, "figures": {row["key"]: row for row in figures}})
+    any_dca = any(backtest.strategy == dca.DCA.name for backtest in backtests)
+    compared = [*FIGURES, *(DEAL_FIGURES if any_dca else ())]
     rows = [
-        {"label": figure.label, "key": figure.key, "cells": [_cell(column, index) for column in columns]}
-        for index, figure in enumerate(FIGURES)
+        {
+            "label": _compare_label(figure, any_dca),
+            "key": figure.key,
+            "cells": [_cell(c, figure) for c in columns],
+        }
+        for figure in compared
     ]
+    if any_dca:
+        cells = [_cell(column, Figure("deals.open_deal", "", "")) for column in columns]
+        rows.append({"label": "Deal still open", "key": "deals.open_deal", "cells": cells})
     return render(request, COMPARE_TEMPLATE, {"columns": columns, "rows": rows})
+
+
+def _compare_label(figure: Figure, any_dca: bool) -> str:
+    """A row both strategies share, named for both when a DCA run sits beside a grid."""
+    if any_dca and figure.key == "grid_profit":
+        return "Grid / deal profit"
+    return figure.label
 
 
 # Live -----------------------------------------------------------------------------
@@ -327,6 +444,9 @@ def live_fragments(user: User, kind: str, run_id: int, event: dict[str, Any]) ->
     return "".join(parts)
 
 
-def _cell(column: dict[str, Any], index: int) -> str:
-    figures = column["figures"]
-    return str(figures[index]["text"]) if figures else "—"
+def _cell(column: dict[str, Any], figure: Figure) -> str:
+    """A figure of one backtest; "—" where it has none (a grid's deals, a DCA run's range)."""
+    if column["backtest"].strategy == dca.DCA.name and figure.key in NOT_DCA:
+        return "—"
+    row = column["figures"].get(figure.key)
+    return str(row["text"]) if row else "—"
