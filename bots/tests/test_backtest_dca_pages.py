@@ -4,6 +4,7 @@ grid, run again prefills the DCA form, and another trader's is a 404."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,9 +14,11 @@ from django.utils.html import strip_tags
 from accounts.tests.factories import make_user
 from bots.backtests import tasks
 from bots.backtests.models import Backtest, BacktestStatus
+from bots.tests.conftest import paper_account_for
 from bots.tests.test_api_dca_backtests import DCA_CONFIG
 from bots.tests.test_backtest_pages import FORM as GRID_FORM
 from bots.views.backtests import DEAL_FIGURES, deal_text, duration_text
+from exchanges.paper import market
 from trading.numbers import QUOTE_STEP
 from trading.templatetags.money import format_amount
 
@@ -200,3 +203,26 @@ def test_another_traders_dca_backtest_is_a_404(trader, queued) -> None:
     status = stranger.get(f"/backtests/{backtest.pk}/status/", headers={"HX-Request": "true"})
     assert status.status_code == 404
     assert f"#{backtest.pk} " not in stranger.get("/backtests/").content.decode()
+
+
+def test_a_dca_backtest_starts_the_dca_wizard_with_its_settings(trader, queued) -> None:
+    market.set_price("BTCUSDT", Decimal("54000"))
+    paper_account_for(trader)
+    client = signed_in(trader)
+    backtest = run_one(client, stop_loss="5", max_active_safety_orders="2")
+    page = client.get(f"/backtests/{backtest.pk}/").content.decode()
+    assert f'href="/bots/new/?backtest={backtest.pk}"' in page
+
+    form = client.get(f"/bots/new/?backtest={backtest.pk}")
+    assert form.status_code == 200
+    html = form.content.decode()
+    assert 'name="strategy" value="dca"' in html
+    for name, value in (("base_order_size", "100"), ("price_deviation", "0.1"), ("stop_loss", "5")):
+        assert f'name="{name}" value="{value}"' in html, name
+    assert f"BTCUSDT DCA (backtest {backtest.pk})" in html
+
+    someone_else = make_user(email="dca-prefill-stranger@example.com")
+    paper_account_for(someone_else)
+    stranger = signed_in(someone_else)
+    assert stranger.get(f"/bots/new/?backtest={backtest.pk}").status_code == 404
+    assert client.get("/bots/new/?strategy=dca&backtest=x1").status_code == 404

@@ -402,3 +402,19 @@ def test_another_traders_dca_bot_is_a_404(account: ExchangeAccount, client_for: 
     bot = _dca_bot(other, paper_account_for(other))
     assert client_for.get(f"/bots/{bot.pk}/edit/").status_code == 404
     assert client_for.post(f"/bots/{bot.pk}/edit/", {**deal(account), "save": "1"}).status_code == 404
+
+
+def test_copying_a_dca_bot_opens_the_dca_form_with_its_settings(
+    trader: User, account: ExchangeAccount, client_for: Client
+) -> None:
+    config = dca.config_from_json({**deal(account), "stop_loss": "4"})
+    bot = actions.do_create_bot(trader, account, "Source", config, D("54000"), strategy="dca")
+    html = client_for.get(f"/bots/new/?clone={bot.pk}").content.decode()
+    assert 'name="strategy" value="dca"' in html
+    assert 'value="Copy of Source"' in html
+    assert 'name="stop_loss" value="4"' in html
+    assert 'name="volume_scale" value="1.5"' in html
+    stranger = Client()
+    stranger.force_login(make_user(email="dca-clone-stranger@example.com"))
+    paper_account_for(User.objects.get(email="dca-clone-stranger@example.com"))
+    assert stranger.get(f"/bots/new/?clone={bot.pk}").status_code == 404

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.models import User
 from bots import actions, funds
+from bots.backtests.models import Backtest
 from bots.dca_forms import DEFAULT_VALUES, DcaBotForm, initial_from_dca_config
 from bots.forms import venue_message
 from bots.models import Bot
@@ -183,7 +184,26 @@ def bot_create(request: HttpRequest) -> HttpResponse:
             market = wizard.load_market(form)
             return render(request, TEMPLATE, _context(form, run_preview(form, market), market))
         return _review(request, form)
-    return _form_page(request, _with_defaults(request.GET.dict()), TEMPLATE, "dca-form")
+    return _form_page(request, _initial(request), TEMPLATE, "dca-form")
+
+
+def _initial(request: HttpRequest) -> dict[str, Any]:
+    """A DCA backtest's or bot's settings to start from (the caller checked which), or the
+    values in the address over the defaults."""
+    user = _user(request)
+    backtest = request.GET.get("backtest")
+    if backtest:
+        found = get_object_or_404(
+            Backtest.objects.owned_by(user), pk=wizard.int_or_404(backtest), strategy=STRATEGY
+        )
+        name = f"{found.symbol} DCA (backtest {found.pk})"
+        return initial_from_dca_config(None, name, dca.config_from_json(found.config))
+    clone = request.GET.get("clone")
+    if clone:
+        bot = get_object_or_404(Bot.objects.owned_by(user), pk=wizard.int_or_404(clone), strategy=STRATEGY)
+        name = f"Copy of {bot.name}"[:80]
+        return initial_from_dca_config(bot.exchange_account_id, name, bot.strategy_config)
+    return _with_defaults(request.GET.dict())
 
 
 def bot_preview(request: HttpRequest) -> HttpResponse:

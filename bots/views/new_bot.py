@@ -7,8 +7,25 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from bots.backtests.models import Backtest
+from bots.models import Bot
 from bots.views import dca_wizard, wizard
 from exchanges.models import ExchangeAccount
+
+
+def _wants_dca(request: HttpRequest) -> bool:
+    """Asked for by name, or the bot to copy or the backtest to start from is a DCA bot's.
+    Someone else's (or a missing) one is left to the grid wizard, which answers 404."""
+    if dca_wizard.asks_for_dca(request):
+        return True
+    backtest, clone = request.GET.get("backtest", ""), request.GET.get("clone", "")
+    if backtest.isdigit():
+        found = Backtest.objects.owned_by(request.user).filter(pk=int(backtest)).first()
+        return found is not None and found.strategy == dca_wizard.STRATEGY
+    if clone.isdigit():
+        bot = Bot.objects.owned_by(request.user).filter(pk=int(clone)).first()
+        return bot is not None and bot.strategy == dca_wizard.STRATEGY
+    return False
 
 
 def _without_accounts(request: HttpRequest) -> HttpResponse | None:
@@ -19,7 +36,7 @@ def _without_accounts(request: HttpRequest) -> HttpResponse | None:
 
 @login_required
 def bot_create(request: HttpRequest) -> HttpResponse:
-    if not dca_wizard.asks_for_dca(request):
+    if not _wants_dca(request):
         return wizard.bot_create(request)
     return _without_accounts(request) or dca_wizard.bot_create(request)
 

@@ -318,11 +318,11 @@ def _start(request: HttpRequest) -> HttpResponse:
 def _initial(request: HttpRequest) -> dict[str, Any]:
     backtest = request.GET.get("backtest")
     if backtest:
-        found = get_object_or_404(Backtest.objects.owned_by(_user(request)), pk=_int_or_404(backtest))
+        found = get_object_or_404(Backtest.objects.owned_by(_user(request)), pk=int_or_404(backtest))
         return initial_from_backtest(found)
     clone = request.GET.get("clone")
     if clone:
-        bot = get_object_or_404(Bot.objects.owned_by(_user(request)), pk=_int_or_404(clone))
+        bot = get_object_or_404(Bot.objects.owned_by(_user(request)), pk=int_or_404(clone))
         # The wizard's form is the grid's: another strategy's bot is not a grid to start from.
         return initial_from_bot(bot) if bot.strategy == "grid" else {}
     values = {
@@ -335,7 +335,7 @@ def _initial(request: HttpRequest) -> dict[str, Any]:
     return values
 
 
-def _int_or_404(raw: str) -> int:
+def int_or_404(raw: str) -> int:
     try:
         return int(raw)
     except ValueError:
