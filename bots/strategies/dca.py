@@ -991,11 +991,34 @@ def state_from_json(data: Json) -> DcaState:
 
 def funds_needed(config: DcaConfig, instrument: Instrument, price: Decimal) -> dict[str, Decimal]:
     """Long: the quote of one whole deal (the base order at market, with room for slippage).
-    Short: the base one whole deal sells, at the safety orders' prices."""
+    Short: the base one whole deal sells, at the safety orders' prices, and the quote its stop
+    would need to buy it all back (`stop_quote_needed`)."""
     if config.direction is Direction.SHORT:
-        return {instrument.base: short_base_needed(config, instrument, price)}
+        needed = {instrument.base: short_base_needed(config, instrument, price)}
+        stop = stop_quote_needed(config, instrument)
+        return needed | {instrument.quote: stop} if stop else needed
     bo = config.base_order_size * (1 + START_SLIPPAGE_ALLOWANCE)
     return {instrument.quote: bo + all_safety_sizes(config)}
+
+
+def stop_quote_needed(config: DcaConfig, instrument: Instrument) -> Decimal:
+    """A short deal's stop (or breakeven stop) buys the base back at market above what it was
+    sold for: the quote beyond the sales' proceeds, for a whole deal stopped at its average
+    entry plus the stop, with the start's slippage allowance and the taker fee both ways."""
+    if config.direction is not Direction.SHORT or (
+        config.stop_loss is None and config.breakeven_after is None
+    ):
+        return Decimal(0)
+    sold = max_funds(config)
+    fee = instrument.taker_fee
+    stop = 1 + fraction(config.stop_loss or Decimal(0))
+    cost = sold * stop * (1 + START_SLIPPAGE_ALLOWANCE) / (1 - fee)
+    return max(Decimal(0), cost - sold * (1 - fee)).quantize(Decimal("0.01"), rounding=ROUND_UP)
+
+
+def market_buy_cost(instrument: Instrument, quantity: Decimal, price: Decimal) -> Decimal:
+    """The quote a market buy of `quantity` seen at `price` may take, with the slippage allowance."""
+    return (quantity * price * (1 + START_SLIPPAGE_ALLOWANCE)).quantize(Decimal("0.01"), rounding=ROUND_UP)
 
 
 def short_base_needed(config: DcaConfig, instrument: Instrument, price: Decimal) -> Decimal:
@@ -1016,6 +1039,64 @@ def initial_state(
         DcaState(Phase.WAITING, deal=0, seq=0, committed_base=committed), config, instrument, price
     )
     return decision.state, decision.place
+
+
+def funds_to_place(
+    state: DcaState, key: OrderKey, config: DcaConfig, instrument: Instrument
+) -> dict[str, Decimal]:
+    """Before a deal's base order: the whole deal, as at the bot's start (quote long, base short),
+    priced where the deal opens. A later deal is not covered by the start's check: a long bot
+    that lost on its stops, or a short bot at lower prices (each deal sells more base for the
+    same quote), may no longer afford one. Before a short's market close: the quote to buy
+    the base back. Safety orders and take-profits are the deal's own funds."""
+    order = next((o for o in state.orders if o.key == key), None)
+    if order is None:
+        return {}
+    if order.slot == 0:
+        return funds_needed(config, instrument, order.price)
+    if order.order_type is OrderType.MARKET and order.side is Side.BUY:
+        return {instrument.quote: market_buy_cost(instrument, order.quantity, order.price)}
+    return {}
+
+
+def on_refused(
+    state: DcaState, key: OrderKey, reason: str, config: DcaConfig, instrument: Instrument
+) -> Decision[DcaState] | None:
+    """An order that will never trade. The base order: the deal never began, so it is
+    withdrawn and not counted, and the bot stops, since neither a shortfall nor a venue minimum
+    mends by itself (a bot that waited would open a deal the moment funds arrived for something
+    else). A safety order: the deal goes on without it. The take-profit or a market close: the
+    deal could not end by itself, so the bot stops with the deal open and says so."""
+    order = next((o for o in state.orders if o.key == key), None)
+    if order is None:
+        return None
+    remaining = tuple(o for o in state.orders if o.key != key)
+    what = _order_words(order, instrument)
+    if order.slot == 0 and state.phase is Phase.OPENING:
+        withdrawn = replace(state, phase=Phase.WAITING, deal=state.deal - 1, orders=remaining, opened_at=None)
+        return Decision(
+            withdrawn, halt=f"Deal {state.deal} did not open: its base order ({what}) was refused. {reason}"
+        )
+    if 1 <= order.slot <= config.max_safety_orders:
+        return Decision(replace(state, orders=remaining))
+    if order.order_type is OrderType.MARKET:
+        reopened = replace(state, phase=Phase.OPEN, orders=remaining)
+        return Decision(
+            reopened,
+            halt=f"Deal {state.deal} could not close at market ({what}): {reason} The deal is still "
+            f"open and nothing rests for it.",
+        )
+    return Decision(
+        replace(state, orders=remaining),
+        halt=f"Deal {state.deal}'s take profit ({what}) was refused: {reason} The deal is still open "
+        "without a take profit.",
+    )
+
+
+def _order_words(order: LiveOrder, instrument: Instrument) -> str:
+    """The order as a trader reads it: "buy 0.00185 BTC, about 100.00 USDT"."""
+    value = _money(order.quantity * order.price)
+    return f"{order.side.value} {plain(order.quantity)} {instrument.base}, about {value} {instrument.quote}"
 
 
 def open_orders(state: DcaState) -> frozenset[OrderKey]:
@@ -1087,6 +1168,16 @@ class DcaStrategy:
         base_available: Decimal,
     ) -> Decision[DcaState]:
         return apply_fills(state, fills, instrument, config)
+
+    def funds_to_place(
+        self, state: DcaState, key: OrderKey, config: DcaConfig, instrument: Instrument
+    ) -> dict[str, Decimal]:
+        return funds_to_place(state, key, config, instrument)
+
+    def on_refused(
+        self, state: DcaState, key: OrderKey, reason: str, config: DcaConfig, instrument: Instrument
+    ) -> Decision[DcaState] | None:
+        return on_refused(state, key, reason, config, instrument)
 
     def open_orders(self, state: DcaState) -> frozenset[OrderKey] | None:
         return open_orders(state)

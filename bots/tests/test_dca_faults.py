@@ -62,7 +62,12 @@ def deal_problems(bot: Bot) -> list[str]:
     ).count()
     if closes != state.deals_closed:
         problems.append(f"{closes} closing orders filled, {state.deals_closed} deals counted")
-    base_orders = Order.objects.filter(bot=bot, interval=0).exclude(status=OrderStatus.LOST).count()
+    # A lost base order was placed again; a refused one withdrew its deal (not counted).
+    base_orders = (
+        Order.objects.filter(bot=bot, interval=0)
+        .exclude(status__in=(OrderStatus.LOST, OrderStatus.REJECTED))
+        .count()
+    )
     if base_orders != state.deal:
         problems.append(f"{base_orders} base orders for {state.deal} deals")
     return problems

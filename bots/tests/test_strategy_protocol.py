@@ -227,6 +227,16 @@ class BuyOnceSellHigher:
                 state = OnceState("done", state.sell_price)
         return Decision(state, tuple(place))
 
+    def funds_to_place(
+        self, state: OnceState, key: OrderKey, config: OnceConfig, instrument: Instrument
+    ) -> dict[str, Decimal]:
+        return {}
+
+    def on_refused(
+        self, state: OnceState, key: OrderKey, reason: str, config: OnceConfig, instrument: Instrument
+    ) -> Decision[OnceState] | None:
+        return None
+
     def open_orders(self, state: OnceState) -> frozenset[OrderKey] | None:
         return None
 
