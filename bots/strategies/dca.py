@@ -2,13 +2,13 @@
 deeper below it (above it, short), and a take-profit re-placed at the new average entry after
 every safety fill. Pure: no Django and no I/O (bots/strategies/base.py).
 
-A deal: the base order at market (slot 0); then up to `max_active_safety_orders` safety orders
-resting as limits (slots 1..N), each filled one refilled with the next; a take-profit limit
-(slot N+1) at the average entry plus the target, cancelled and placed again after every fill
-that moves the average. A trailing take-profit places no limit: once the price reaches the
-target it follows the price and closes at market on a reversal of `trailing_deviation`
-(slot N+1, market). The stop loss closes at market (slot N+2). When a deal closes the next
-starts per the start condition, until `max_deals`.
+A deal: the base order at market, or a limit by the price (slot 0); then up to
+`max_active_safety_orders` safety orders resting as limits (slots 1..N), each filled one
+refilled with the next; a take-profit limit (slot N+1) at the average entry plus the target,
+cancelled and placed again after every fill that moves the average. A trailing take-profit
+places no limit: once the price reaches the target it follows the price and closes at market
+on a reversal of `trailing_deviation` (slot N+1, market). The stop loss closes at market (slot
+N+2). When a deal closes the next starts per the start condition, until `max_deals`.
 
 Every order's cycle is a counter in the state that only grows, so (slot, cycle) never names
 two orders, across re-placements and deals; the engine's client ids stay unique.
@@ -64,6 +64,11 @@ class Direction(StrEnum):
     SHORT = "short"  # spot: sells base the account holds, buys it back lower
 
 
+class BaseOrderType(StrEnum):
+    MARKET = "market"  # the deal opens at once, at the venue's price
+    LIMIT = "limit"  # rests a tick on the favourable side of the price; the deal opens when it fills
+
+
 class TakeProfitOn(StrEnum):
     BASE = "base"  # the target is a percentage of the base order
     TOTAL = "total"  # ... of everything the deal bought
@@ -109,6 +114,7 @@ class DcaConfig:
     start_price: Decimal | None = None
     cooldown: int | None = None  # seconds
     max_deals: int | None = None  # None: deals repeat forever
+    base_order_type: BaseOrderType = BaseOrderType.MARKET
 
     @property
     def active(self) -> int:
@@ -159,6 +165,24 @@ def all_safety_sizes(config: DcaConfig) -> Decimal:
 def max_funds(config: DcaConfig) -> Decimal:
     """The most one deal spends: the base order and every safety order."""
     return config.base_order_size + all_safety_sizes(config)
+
+
+def base_order_price(config: DcaConfig, instrument: Instrument, price: Decimal) -> Decimal:
+    """Where the base order is asked for. At market: `price`, for the record. A limit: one tick
+    on the favourable side of `price` (below it long, above it short), rounded away from it:
+    the nearest price that rests on the book as a maker order, since the engine sends strategy
+    limits post-only and one at the last price would be refused as taking."""
+    if config.base_order_type is BaseOrderType.MARKET:
+        return price
+    tick = instrument.tick_size
+    if config.direction is Direction.SHORT:
+        return instrument.round_price(price, ROUND_UP) + tick
+    return instrument.round_price(price, ROUND_DOWN) - tick
+
+
+def _base_order_allowance(config: DcaConfig) -> Decimal:
+    """A market base order may fill worse than the price seen; a limit one never does."""
+    return START_SLIPPAGE_ALLOWANCE if config.base_order_type is BaseOrderType.MARKET else Decimal(0)
 
 
 def safety_price(config: DcaConfig, instrument: Instrument, reference: Decimal, n: int) -> Decimal:
@@ -352,7 +376,9 @@ class DcaPreview:
 
 
 def preview(config: DcaConfig, instrument: Instrument, price: Decimal) -> DcaPreview:
-    """The safety-order table a deal opened at `price` would lay out, without fees."""
+    """The safety-order table a deal opened at `price` would lay out, without fees; with a limit
+    base order, from that order's price (`base_order_price`)."""
+    price = base_order_price(config, instrument, price)  # a limit base order lays the deal out from its price
     rows: list[SafetyOrderRow] = []
     total = config.base_order_size
     base = config.base_order_size / price
@@ -513,9 +539,14 @@ def _exit_side(config: DcaConfig) -> Side:
 def open_deal(
     state: DcaState, config: DcaConfig, instrument: Instrument, price: Decimal
 ) -> Decision[DcaState]:
-    """A new deal: the base order at market, sized on `price`."""
-    quantity = instrument.round_quantity(config.base_order_size / price)
-    bo = LiveOrder(0, state.seq, _entry_side(config), price, quantity, OrderType.MARKET)
+    """A new deal: the base order at market, or a limit resting by the price
+    (`base_order_price`), sized on its price. A limit leaves the deal opening until it has
+    filled in full: partial fills wait, and the safety orders are then laid out from the
+    average of its fills, like a market base order's."""
+    bo_price = base_order_price(config, instrument, price)
+    quantity = instrument.round_quantity(config.base_order_size / bo_price)
+    order_type = OrderType.LIMIT if config.base_order_type is BaseOrderType.LIMIT else OrderType.MARKET
+    bo = LiveOrder(0, state.seq, _entry_side(config), bo_price, quantity, order_type)
     opened = replace(
         state,
         phase=Phase.OPENING,
@@ -883,6 +914,7 @@ def config_from_json(data: Json) -> DcaConfig:
     values["direction"] = Direction(values.get("direction", Direction.LONG))
     values["take_profit_on"] = TakeProfitOn(values.get("take_profit_on", TakeProfitOn.TOTAL))
     values["start_condition"] = StartCondition(values.get("start_condition", StartCondition.IMMEDIATELY))
+    values["base_order_type"] = BaseOrderType(values.get("base_order_type", BaseOrderType.MARKET))
     return DcaConfig(**values)
 
 
@@ -990,14 +1022,14 @@ def state_from_json(data: Json) -> DcaState:
 
 
 def funds_needed(config: DcaConfig, instrument: Instrument, price: Decimal) -> dict[str, Decimal]:
-    """Long: the quote of one whole deal (the base order at market, with room for slippage).
+    """Long: the quote of one whole deal (a market base order with room for slippage).
     Short: the base one whole deal sells, at the safety orders' prices, and the quote its stop
     would need to buy it all back (`stop_quote_needed`)."""
     if config.direction is Direction.SHORT:
         needed = {instrument.base: short_base_needed(config, instrument, price)}
         stop = stop_quote_needed(config, instrument)
         return needed | {instrument.quote: stop} if stop else needed
-    bo = config.base_order_size * (1 + START_SLIPPAGE_ALLOWANCE)
+    bo = config.base_order_size * (1 + _base_order_allowance(config))
     return {instrument.quote: bo + all_safety_sizes(config)}
 
 
@@ -1022,7 +1054,7 @@ def market_buy_cost(instrument: Instrument, quantity: Decimal, price: Decimal) -
 
 
 def short_base_needed(config: DcaConfig, instrument: Instrument, price: Decimal) -> Decimal:
-    total = config.base_order_size * (1 + START_SLIPPAGE_ALLOWANCE) / price
+    total = config.base_order_size * (1 + _base_order_allowance(config)) / price
     for n in range(1, config.max_safety_orders + 1):
         total += safety_size(config, n) / safety_price(config, instrument, price, n)
     return instrument.round_quantity(total, ROUND_UP)

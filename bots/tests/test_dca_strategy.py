@@ -327,3 +327,53 @@ def test_an_earlier_deals_late_fill_is_carried_into_the_next_close() -> None:
     assert late.state.carry == closed.state.carry + so1.quantity * D("0.999")
     assert late.state.deals_closed == 1
     assert not late.place
+
+
+# A limit base order ---------------------------------------------------------------------------
+
+
+def test_a_limit_base_order_rests_a_tick_on_the_favourable_side_and_the_deal_waits_for_it() -> None:
+    c = config(max_active_safety_orders=2, base_order_type=dca.BaseOrderType.LIMIT)
+    state, [bo] = dca.initial_state(c, BTC, D("100000.05"))
+    # Below the price for a long buy, rounded down to the tick, then one tick lower: it rests.
+    assert (bo.interval, bo.order_type, bo.side, bo.price) == (0, OrderType.LIMIT, Side.BUY, D("99999.9"))
+    assert bo.quantity == BTC.round_quantity(D(100) / D("99999.9"))
+    short = replace(c, direction=dca.Direction.SHORT)
+    _, [sell] = dca.initial_state(short, BTC, D("100000.05"))
+    assert (sell.order_type, sell.side, sell.price) == (OrderType.LIMIT, Side.SELL, D("100000.2"))
+
+    half = bo.quantity / 2
+    partly = dca.apply_fills(state, [_fill(0, bo.cycle, Side.BUY, bo.price, half)], BTC, c)
+    assert partly.state.phase is dca.Phase.OPENING  # partial fills wait for the rest
+    assert partly.place == ()
+    assert dca.on_price(partly.state, D(90000), BTC, c) is None  # nothing re-planned meanwhile
+
+    rest = bo.quantity - half
+    opened = dca.apply_fills(partly.state, [_fill(0, bo.cycle, Side.BUY, D("99999.7"), rest)], BTC, c)
+    assert opened.state.phase is dca.Phase.OPEN
+    average = (half * bo.price + rest * D("99999.7")) / bo.quantity
+    assert opened.state.reference_price == average  # the fills' average price
+    so1, so2, tp = opened.place
+    assert so1.price == dca.safety_price(c, BTC, average, 1)
+    assert so2.price == dca.safety_price(c, BTC, average, 2)
+    assert tp.interval == c.tp_slot
+
+
+def test_a_limit_base_order_needs_no_slippage_allowance_and_moves_the_preview() -> None:
+    market_config = config()
+    limit_config = config(base_order_type=dca.BaseOrderType.LIMIT)
+    assert dca.funds_needed(market_config, BTC, D(100000)) == {"USDT": D("100.5") + 5 * D(50)}
+    assert dca.funds_needed(limit_config, BTC, D(100000)) == {"USDT": D(100) + 5 * D(50)}
+    preview = dca.preview(limit_config, BTC, D(100000))
+    assert preview.reference_price == D("99999.9")
+    assert preview.safety_orders[0].price == dca.safety_price(limit_config, BTC, D("99999.9"), 1)
+    assert dca.preview(market_config, BTC, D(100000)).reference_price == D(100000)
+
+
+def test_the_base_order_type_round_trips_and_defaults_to_market() -> None:
+    c = config(base_order_type=dca.BaseOrderType.LIMIT)
+    data = json.loads(json.dumps(dca.config_to_json(c)))
+    assert data["base_order_type"] == "limit"
+    assert dca.config_from_json(data) == c
+    del data["base_order_type"]  # a bot saved before the field existed
+    assert dca.config_from_json(data).base_order_type is dca.BaseOrderType.MARKET
