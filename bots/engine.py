@@ -1397,6 +1397,8 @@ class _Funding:
 
     def shortfall(self, order: Order) -> str:
         """What the account lacks for `order`, in a trader's words; "" when funded."""
+        if not strategy_for(self.bot).checks_funds:
+            return ""
         asked = self._ask()
         if asked is None:
             return ""

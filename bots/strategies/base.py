@@ -203,6 +203,9 @@ class Strategy(Protocol[ConfigT, StateT]):
     # Whether it ever re-plans outside fills (`on_price`) or cancels its own orders (Decision.cancel,
     # `open_orders`): the engine spends the reads those need only on a strategy that does.
     replans: bool
+    # Whether `funds_to_place` ever asks for anything: the engine reads the state and the
+    # balances before sending only for a strategy that does.
+    checks_funds: bool
 
     # Config ----------------------------------------------------------------------------
     def config_from_json(self, data: Json) -> ConfigT: ...

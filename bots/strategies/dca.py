@@ -1141,6 +1141,7 @@ class DcaStrategy:
     name = "dca"
     label = "DCA"
     replans = True  # it cancels take-profits it re-places, and reads the price every tick
+    checks_funds = True  # each deal's funds, before its base order
 
     def config_from_json(self, data: Json) -> DcaConfig:
         return config_from_json(data)

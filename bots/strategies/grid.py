@@ -931,6 +931,7 @@ class GridStrategy:
     name = "grid"
     label = "grid"
     replans = False  # its orders stay until they fill; only a stop cancels them
+    checks_funds = False  # the start checks the whole grid
 
     def config_from_json(self, data: Json) -> GridConfig:
         return config_from_json(data)

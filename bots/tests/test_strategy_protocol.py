@@ -162,6 +162,7 @@ class BuyOnceSellHigher:
     name = "buy_once"
     label = "buy-once bot"
     replans = False
+    checks_funds = False
 
     def config_from_json(self, data: Json) -> OnceConfig:
         return OnceConfig(data["symbol"], D(data["investment"]), D(data["buy_price"]), D(data["quantity"]))
