@@ -109,3 +109,26 @@ def test_a_later_deal_the_bybit_account_cannot_fund_is_never_sent(bot: Bot) -> N
     refused = Order.objects.get(bot=bot, interval=0, status=OrderStatus.REJECTED)
     assert refused.client_order_id not in sim_orders(bot)
     assert resting_slots(bot) == []  # the first deal's safety orders were cancelled
+
+
+def test_a_base_order_whose_reply_is_lost_is_found_not_placed_again(
+    bot: Bot, simulator: BybitSimulator
+) -> None:
+    """A transient failure is no refusal: the deal waits in "opening" while the order's outcome
+    is unknown, and the reconcile finds it at the venue by its client id."""
+    tick(bot, 3)
+    market.set_price("BTCUSDT", D(55000))
+    simulator.faults.configure(lose_order_responses=1, lose_mode="drop")
+    state = tick(bot)  # the take-profit is booked; the next base order reaches Bybit, its reply not
+    assert state.phase is dca.Phase.OPENING
+    base_order = Order.objects.get(bot=bot, interval=0, cycle=state.seq - 1)
+    assert base_order.status == OrderStatus.PENDING
+    assert base_order.sent_at is not None
+
+    state = tick(bot, 2)
+    assert state.phase is dca.Phase.OPEN
+    assert state.deal == 2
+    base_order.refresh_from_db()
+    assert base_order.status == OrderStatus.FILLED
+    assert set(sim_orders(bot).values()) == {1}  # nothing went out twice
+    assert not Order.objects.filter(bot=bot, status__in=(OrderStatus.LOST, OrderStatus.REJECTED)).exists()
