@@ -1268,8 +1268,10 @@ def _strategy_refusal(bot: Bot, exchange: Exchange, order: Order, reason: str) -
     state (a DCA deal whose base order was refused is no deal). Returns why the bot must stop,
     if the strategy says so. Both commit together, so a crash never leaves a state waiting for
     an order that is already refused."""
+    if not _strategy_order(order):
+        return None
     locked = Bot.objects.select_for_update().get(pk=bot.pk)
-    if locked.state is None or not _strategy_order(order):
+    if locked.state is None:
         return None
     strategy = strategy_for(locked)
     config = strategy.config_from_json(locked.config)

@@ -1104,7 +1104,14 @@ def on_refused(
         return None
     remaining = tuple(o for o in state.orders if o.key != key)
     what = _order_words(order, instrument)
-    if order.slot == 0 and state.phase is Phase.OPENING:
+    if order.slot == 0 and order.filled:
+        # Refused after part of it traded (a venue's late rejection): the deal holds that base.
+        return Decision(
+            replace(state, orders=remaining),
+            halt=f"Deal {state.deal}'s base order ({what}) was refused after {plain(order.filled)} "
+            f"{instrument.base} of it filled: {reason}",
+        )
+    if order.slot == 0:
         withdrawn = replace(state, phase=Phase.WAITING, deal=state.deal - 1, orders=remaining, opened_at=None)
         return Decision(
             withdrawn, halt=f"Deal {state.deal} did not open: its base order ({what}) was refused. {reason}"
