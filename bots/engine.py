@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Model, Q, Sum
@@ -1184,7 +1184,7 @@ def _settle_pending(bot: Bot, exchange: Exchange, pending: list[Order]) -> bool:
                 _mark_lost_and_replace(bot, order)
                 changed = True
             continue
-        _adopt_placed(bot, order, state)
+        _adopt_placed(bot, exchange, order, state)
         changed = True
     return changed
 
@@ -1200,7 +1200,7 @@ def _follow_finished(bot: Bot, exchange: Exchange, ours: list[Order]) -> bool:
         if order.client_order_id in open_ids:
             continue
         try:
-            _adopt_placed(bot, order, exchange.order(bot.symbol, order.client_order_id))
+            _adopt_placed(bot, exchange, order, exchange.order(bot.symbol, order.client_order_id))
         except OrderNotFound:
             continue
         changed = True
@@ -1255,11 +1255,45 @@ def _pend_again(bot: Bot, order: Order) -> None:
     )
 
 
-def _adopt_placed(bot: Bot, order: Order, state: OrderState) -> None:
-    """Take the venue's word on an order we sent; one it refused as post-only is planned again."""
+def _adopt_placed(bot: Bot, exchange: Exchange, order: Order, state: OrderState) -> None:
+    """Take the venue's word on an order we sent; one it refused as post-only is planned again,
+    one it rejected otherwise (after taking it) goes to the strategy, in the same transaction."""
+    if state.status is VenueStatus.REJECTED and not state.post_only_refused and _strategy_order(order):
+        with transaction.atomic():
+            _adopt(order, state)
+            halt = _strategy_refusal(bot, exchange, order, order.reject_reason or "rejected by the exchange")
+        if halt:
+            raise BotHalted(halt)
+        return
     _adopt(order, state)
     if state.post_only_refused and order.purpose == OrderPurpose.GRID:
         _replan(bot, order)
+
+
+def _strategy_order(order: Order) -> bool:
+    return order.purpose == OrderPurpose.GRID and order.interval is not None
+
+
+def _strategy_refusal(bot: Bot, exchange: Exchange, order: Order, reason: str) -> str | None:
+    """Inside the transaction that marks `order` refused: the strategy withdraws it from its
+    state (a DCA deal whose base order was refused is no deal). Returns why the bot must stop,
+    if the strategy says so. Both commit together, so a crash never leaves a state waiting for
+    an order that is already refused."""
+    if not _strategy_order(order):
+        return None
+    locked = Bot.objects.select_for_update().get(pk=bot.pk)
+    if locked.state is None:
+        return None
+    strategy = strategy_for(locked)
+    config = strategy.config_from_json(locked.config)
+    key = (order.interval or 0, order.cycle)
+    state = strategy.state_from_json(locked.state)
+    decision = strategy.on_refused(state, key, reason, config, exchange.instrument(bot.symbol))
+    if decision is None:
+        return None
+    _carry_out(bot, decision)
+    Bot.objects.filter(pk=bot.pk).update(state=strategy.state_to_json(decision.state))
+    return decision.halt
 
 
 def _replan(bot: Bot, order: Order) -> None:
@@ -1345,6 +1379,7 @@ def _send_pending(bot: Bot, exchange: Exchange, unsent: list[Order] | None = Non
     if unsent is None:
         unsent = list(bot.orders.filter(status=OrderStatus.PENDING, sent_at__isnull=True).order_by("id"))
     ticker: Ticker | None = None
+    funding = _Funding(bot, exchange)
     for order in unsent:
         if order.purpose == OrderPurpose.GRID and order.attempt > 0 and order.price is not None:
             ticker = ticker or exchange.ticker(bot.symbol)
@@ -1352,6 +1387,9 @@ def _send_pending(bot: Bot, exchange: Exchange, unsent: list[Order] | None = Non
                 continue
         sending_status = _SENDING_STATUS[OrderPurpose(order.purpose)]
         if _claim_send(order, sending_status):
+            # Checked once the send is claimed, so a bot stopped meanwhile is never halted here.
+            if _strategy_order(order) and (shortfall := funding.shortfall(order)):
+                _refuse_unsent(bot, exchange, order, shortfall)
             _send_once(bot, exchange, order)
         elif (
             order.purpose == OrderPurpose.GRID
@@ -1359,6 +1397,58 @@ def _send_pending(bot: Bot, exchange: Exchange, unsent: list[Order] | None = Non
         ):
             # Stopped while this tick ran (an emergency stop): never send it.
             _set_status(order, OrderStatus.CANCELLED, "The bot was stopped before it was sent.")
+
+
+class _Funding:
+    """Asks the strategy, before each of its orders goes out, what the account must hold free
+    first (`Strategy.funds_to_place`); reads the state once per send, the balances only when
+    something is to be checked."""
+
+    def __init__(self, bot: Bot, exchange: Exchange) -> None:
+        self.bot, self.exchange = bot, exchange
+        self._asked: tuple[Strategy[Any, Any], Any, Any, Instrument] | None = None
+
+    def shortfall(self, order: Order) -> str:
+        """What the account lacks for `order`, in a trader's words; "" when funded."""
+        if not strategy_for(self.bot).checks_funds:
+            return ""
+        asked = self._ask()
+        if asked is None:
+            return ""
+        strategy, config, state, instrument = asked
+        needed = strategy.funds_to_place(state, (order.interval or 0, order.cycle), config, instrument)
+        if not any(amount > 0 for amount in needed.values()):
+            return ""
+        if strategy.replans:
+            # Orders the state no longer wants (the last deal's) give their funds back first.
+            _cancel_strays(self.bot, self.exchange, strategy)
+        free = {asset: balance.free for asset, balance in self.exchange.balances().items()}
+        shortfalls = funds_shortfall(needed, free)
+        return funds.order_shortfall_message(shortfalls, instrument)
+
+    def _ask(self) -> tuple[Strategy[Any, Any], Any, Any, Instrument] | None:
+        if self._asked is None:
+            state = Bot.objects.filter(pk=self.bot.pk).values_list("state", flat=True).first()
+            if state is None:
+                return None
+            strategy = strategy_for(self.bot)
+            self._asked = (
+                strategy,
+                strategy.config_from_json(self.bot.config),
+                strategy.state_from_json(state),
+                self.exchange.instrument(self.bot.symbol),
+            )
+        return self._asked
+
+
+def _refuse_unsent(bot: Bot, exchange: Exchange, order: Order, shortfall: str) -> NoReturn:
+    """An order the account cannot fund is never sent: refused here as the venue would refuse
+    it, and the strategy told."""
+    with transaction.atomic():
+        _set_status(order, OrderStatus.REJECTED, shortfall)
+        _note(bot, BotEventKind.ORDER_REJECTED, f"Not sent: {_describe(order)}. {shortfall}")
+        halt = _strategy_refusal(bot, exchange, order, shortfall)
+    raise BotHalted(halt or shortfall)
 
 
 def would_take(order: Order, ticker: Ticker) -> bool:
@@ -1402,16 +1492,20 @@ def _send_once(bot: Bot, exchange: Exchange, order: Order) -> None:
             _set_status(order, OrderStatus.REJECTED)
             _replan(bot, order)
             return
-        _set_status(order, OrderStatus.REJECTED, exc.message)
-        _note(
-            bot,
-            BotEventKind.ORDER_REJECTED,
-            f"The exchange rejected {_describe(order)}: {exc.message}",
-        )
+        with transaction.atomic():
+            _set_status(order, OrderStatus.REJECTED, exc.message)
+            _note(
+                bot,
+                BotEventKind.ORDER_REJECTED,
+                f"The exchange rejected {_describe(order)}: {exc.message}",
+            )
+            halt = _strategy_refusal(bot, exchange, order, exc.message)
+        if halt:
+            raise BotHalted(halt) from exc
         if isinstance(exc, InsufficientBalance):
             raise
         return
-    _adopt_placed(bot, order, state)
+    _adopt_placed(bot, exchange, order, state)
     if state.post_only_refused:
         return
     _note(bot, BotEventKind.ORDER_PLACED, f"Placed {_describe(order)}.")

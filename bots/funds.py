@@ -60,13 +60,7 @@ def shortfall_message(
     if not shortfalls:
         return ""
     account = f"“{where}”" if where else "the account"
-    # Rounded against the trader: what is needed and missing up, what is free down.
-    parts = [
-        f"{amount(s.needed, s.asset, instrument, ROUND_UP)} free; {account} has "
-        f"{amount(s.available, s.asset, instrument, ROUND_DOWN)} available "
-        f"({amount(s.missing, s.asset, instrument, ROUND_UP)} short)"
-        for s in shortfalls
-    ]
+    parts = _shortfall_parts(shortfalls, instrument, account)
     if strategy != registry.DEFAULT:
         label = registry.strategy_named(strategy).label
         return (
@@ -74,6 +68,23 @@ def shortfall_message(
             "add funds to the account."
         )
     return f"This grid needs {' and '.join(parts)}. Lower the investment or add funds to the account."
+
+
+def order_shortfall_message(shortfalls: Sequence[grid.Shortfall], instrument: Instrument) -> str:
+    """Why one order of a running bot was not sent (the engine's check before it goes out)."""
+    if not shortfalls:
+        return ""
+    return f"It needs {' and '.join(_shortfall_parts(shortfalls, instrument, 'the account'))}."
+
+
+def _shortfall_parts(shortfalls: Sequence[grid.Shortfall], instrument: Instrument, account: str) -> list[str]:
+    # Rounded against the trader: what is needed and missing up, what is free down.
+    return [
+        f"{amount(s.needed, s.asset, instrument, ROUND_UP)} free; {account} has "
+        f"{amount(s.available, s.asset, instrument, ROUND_DOWN)} available "
+        f"({amount(s.missing, s.asset, instrument, ROUND_UP)} short)"
+        for s in shortfalls
+    ]
 
 
 def amount(value: Decimal, asset: str, instrument: Instrument, rounding: str) -> str:

@@ -99,7 +99,13 @@ class DcaConfigSerializer(serializers.Serializer[Any]):
         default=dca.Direction.LONG,
         help_text="long: buy dips, sell higher. short (spot): sell base the account holds, buy back lower.",
     )
-    base_order_size = price_input(help_text="The first order of a deal, at market, in the quote asset.")
+    base_order_size = price_input(help_text="The first order of a deal, in the quote asset.")
+    base_order_type = serializers.ChoiceField(
+        choices=[t.value for t in dca.BaseOrderType],
+        default=dca.BaseOrderType.MARKET,
+        help_text="market: the deal opens at once. limit: the base order rests one tick below the price "
+        "(above, short) and the deal opens once it has filled.",
+    )
     safety_order_size = price_input(help_text="The first safety order, in the quote asset.")
     price_deviation = percent_input(help_text="Percent from the base order to the first safety order.")
     step_scale = ExactDecimalField(
@@ -273,6 +279,7 @@ class DcaConfigOutSerializer(serializers.Serializer[Any]):
     symbol = StrictCharField()
     direction = StrictCharField()
     base_order_size = amount()
+    base_order_type = StrictCharField()
     safety_order_size = amount()
     price_deviation = amount()
     step_scale = amount()

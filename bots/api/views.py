@@ -209,7 +209,7 @@ def _dca_preview_body(config: dca.DcaConfig, result: PreviewResult) -> dict[str,
     body: dict[str, Any] = {
         "strategy": dca.DCA.name,
         "symbol": config.symbol,
-        "reference_price": result.price,
+        "reference_price": preview.reference_price,  # a limit base order's price, not the market's
         "base_order_quantity": preview.base_order_quantity,
         "base_take_profit_price": preview.base_take_profit_price,
         "safety_orders": [vars(row) for row in preview.safety_orders],

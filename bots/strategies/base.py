@@ -17,6 +17,9 @@ The contract, step by step (docs/architecture.md, "Strategies"):
 - start: `validate`, `start_wait` (a trigger), `funds_needed`, `start_trade` (at market, or
   nothing), then `initial_state` lays out the resting orders and `opening_allocations` says
   which lots the start's base is set aside for;
+- before an order is sent: `funds_to_place` (free funds the account must hold first);
+- an order the venue refuses (or `funds_to_place` finds unfunded): `on_refused` -> Decision,
+  whose `halt` stops the bot in error;
 - each booked fill: `apply_fills` -> Decision(state, orders to place, orders to cancel); the
   ledger books the fill under `ledger_lot` and counts a round trip when `closes_trip`;
 - each tick, when `watches_price`: `exit_reason` (then `exit_action`: sell the base or keep
@@ -129,6 +132,9 @@ class Decision(Generic[StateT]):
     cancel: tuple[OrderKey, ...] = ()
     exit: ExitReason | None = None
     exit_action: ExitAction | None = None
+    # The bot must stop in error with this reason, for the trader, once the state is saved: what
+    # went wrong will not mend by itself (an order the venue refuses for want of funds).
+    halt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +212,9 @@ class Strategy(Protocol[ConfigT, StateT]):
     # Whether it ever re-plans outside fills (`on_price`) or cancels its own orders (Decision.cancel,
     # `open_orders`): the engine spends the reads those need only on a strategy that does.
     replans: bool
+    # Whether `funds_to_place` ever asks for anything: the engine reads the state and the
+    # balances before sending only for a strategy that does.
+    checks_funds: bool
 
     # Config ----------------------------------------------------------------------------
     def config_from_json(self, data: Json) -> ConfigT: ...
@@ -249,6 +258,21 @@ class Strategy(Protocol[ConfigT, StateT]):
         base_available: Decimal,
     ) -> Decision[StateT]:
         """Book fills into the state; `base_available`: base held and not offered yet."""
+        ...
+
+    def funds_to_place(
+        self, state: StateT, key: OrderKey, config: ConfigT, instrument: Instrument
+    ) -> dict[str, Decimal]:
+        """Free funds the account must hold before the order `key` is sent, by asset (a DCA deal's
+        whole budget before its base order); {} when the venue's own check is enough."""
+        ...
+
+    def on_refused(
+        self, state: StateT, key: OrderKey, reason: str, config: ConfigT, instrument: Instrument
+    ) -> Decision[StateT] | None:
+        """The order `key` will never trade: the venue refused it (below its minimum, not enough
+        funds) or `funds_to_place` found the account short. `reason` is in a trader's words.
+        None: the state is unchanged."""
         ...
 
     def open_orders(self, state: StateT) -> frozenset[OrderKey] | None:

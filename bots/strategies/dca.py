@@ -2,13 +2,13 @@
 deeper below it (above it, short), and a take-profit re-placed at the new average entry after
 every safety fill. Pure: no Django and no I/O (bots/strategies/base.py).
 
-A deal: the base order at market (slot 0); then up to `max_active_safety_orders` safety orders
-resting as limits (slots 1..N), each filled one refilled with the next; a take-profit limit
-(slot N+1) at the average entry plus the target, cancelled and placed again after every fill
-that moves the average. A trailing take-profit places no limit: once the price reaches the
-target it follows the price and closes at market on a reversal of `trailing_deviation`
-(slot N+1, market). The stop loss closes at market (slot N+2). When a deal closes the next
-starts per the start condition, until `max_deals`.
+A deal: the base order at market, or a limit by the price (slot 0); then up to
+`max_active_safety_orders` safety orders resting as limits (slots 1..N), each filled one
+refilled with the next; a take-profit limit (slot N+1) at the average entry plus the target,
+cancelled and placed again after every fill that moves the average. A trailing take-profit
+places no limit: once the price reaches the target it follows the price and closes at market
+on a reversal of `trailing_deviation` (slot N+1, market). The stop loss closes at market (slot
+N+2). When a deal closes the next starts per the start condition, until `max_deals`.
 
 Every order's cycle is a counter in the state that only grows, so (slot, cycle) never names
 two orders, across re-placements and deals; the engine's client ids stay unique.
@@ -65,6 +65,11 @@ class Direction(StrEnum):
     SHORT = "short"  # spot: sells base the account holds, buys it back lower
 
 
+class BaseOrderType(StrEnum):
+    MARKET = "market"  # the deal opens at once, at the venue's price
+    LIMIT = "limit"  # rests a tick on the favourable side of the price; the deal opens when it fills
+
+
 class TakeProfitOn(StrEnum):
     BASE = "base"  # the target is a percentage of the base order
     TOTAL = "total"  # ... of everything the deal bought
@@ -110,6 +115,7 @@ class DcaConfig:
     start_price: Decimal | None = None
     cooldown: int | None = None  # seconds
     max_deals: int | None = None  # None: deals repeat forever
+    base_order_type: BaseOrderType = BaseOrderType.MARKET
 
     @property
     def active(self) -> int:
@@ -160,6 +166,24 @@ def all_safety_sizes(config: DcaConfig) -> Decimal:
 def max_funds(config: DcaConfig) -> Decimal:
     """The most one deal spends: the base order and every safety order."""
     return config.base_order_size + all_safety_sizes(config)
+
+
+def base_order_price(config: DcaConfig, instrument: Instrument, price: Decimal) -> Decimal:
+    """Where the base order is asked for. At market: `price`, for the record. A limit: one tick
+    on the favourable side of `price` (below it long, above it short), rounded away from it:
+    the nearest price that rests on the book as a maker order, since the engine sends strategy
+    limits post-only and one at the last price would be refused as taking."""
+    if config.base_order_type is BaseOrderType.MARKET:
+        return price
+    tick = instrument.tick_size
+    if config.direction is Direction.SHORT:
+        return instrument.round_price(price, ROUND_UP) + tick
+    return instrument.round_price(price, ROUND_DOWN) - tick
+
+
+def _base_order_allowance(config: DcaConfig) -> Decimal:
+    """A market base order may fill worse than the price seen; a limit one never does."""
+    return START_SLIPPAGE_ALLOWANCE if config.base_order_type is BaseOrderType.MARKET else Decimal(0)
 
 
 def safety_price(config: DcaConfig, instrument: Instrument, reference: Decimal, n: int) -> Decimal:
@@ -353,7 +377,9 @@ class DcaPreview:
 
 
 def preview(config: DcaConfig, instrument: Instrument, price: Decimal) -> DcaPreview:
-    """The safety-order table a deal opened at `price` would lay out, without fees."""
+    """The safety-order table a deal opened at `price` would lay out, without fees; with a limit
+    base order, from that order's price (`base_order_price`)."""
+    price = base_order_price(config, instrument, price)  # a limit base order lays the deal out from its price
     rows: list[SafetyOrderRow] = []
     total = config.base_order_size
     base = config.base_order_size / price
@@ -514,9 +540,14 @@ def _exit_side(config: DcaConfig) -> Side:
 def open_deal(
     state: DcaState, config: DcaConfig, instrument: Instrument, price: Decimal
 ) -> Decision[DcaState]:
-    """A new deal: the base order at market, sized on `price`."""
-    quantity = instrument.round_quantity(config.base_order_size / price)
-    bo = LiveOrder(0, state.seq, _entry_side(config), price, quantity, OrderType.MARKET)
+    """A new deal: the base order at market, or a limit resting by the price
+    (`base_order_price`), sized on its price. A limit leaves the deal opening until it has
+    filled in full: partial fills wait, and the safety orders are then laid out from the
+    average of its fills, like a market base order's."""
+    bo_price = base_order_price(config, instrument, price)
+    quantity = instrument.round_quantity(config.base_order_size / bo_price)
+    order_type = OrderType.LIMIT if config.base_order_type is BaseOrderType.LIMIT else OrderType.MARKET
+    bo = LiveOrder(0, state.seq, _entry_side(config), bo_price, quantity, order_type)
     opened = replace(
         state,
         phase=Phase.OPENING,
@@ -884,6 +915,7 @@ def config_from_json(data: Json) -> DcaConfig:
     values["direction"] = Direction(values.get("direction", Direction.LONG))
     values["take_profit_on"] = TakeProfitOn(values.get("take_profit_on", TakeProfitOn.TOTAL))
     values["start_condition"] = StartCondition(values.get("start_condition", StartCondition.IMMEDIATELY))
+    values["base_order_type"] = BaseOrderType(values.get("base_order_type", BaseOrderType.MARKET))
     return DcaConfig(**values)
 
 
@@ -991,16 +1023,39 @@ def state_from_json(data: Json) -> DcaState:
 
 
 def funds_needed(config: DcaConfig, instrument: Instrument, price: Decimal) -> dict[str, Decimal]:
-    """Long: the quote of one whole deal (the base order at market, with room for slippage).
-    Short: the base one whole deal sells, at the safety orders' prices."""
+    """Long: the quote of one whole deal (a market base order with room for slippage).
+    Short: the base one whole deal sells, at the safety orders' prices, and the quote its stop
+    would need to buy it all back (`stop_quote_needed`)."""
     if config.direction is Direction.SHORT:
-        return {instrument.base: short_base_needed(config, instrument, price)}
-    bo = config.base_order_size * (1 + START_SLIPPAGE_ALLOWANCE)
+        needed = {instrument.base: short_base_needed(config, instrument, price)}
+        stop = stop_quote_needed(config, instrument)
+        return needed | {instrument.quote: stop} if stop else needed
+    bo = config.base_order_size * (1 + _base_order_allowance(config))
     return {instrument.quote: bo + all_safety_sizes(config)}
 
 
+def stop_quote_needed(config: DcaConfig, instrument: Instrument) -> Decimal:
+    """A short deal's stop (or breakeven stop) buys the base back at market above what it was
+    sold for: the quote beyond the sales' proceeds, for a whole deal stopped at its average
+    entry plus the stop, with the start's slippage allowance and the taker fee both ways."""
+    if config.direction is not Direction.SHORT or (
+        config.stop_loss is None and config.breakeven_after is None
+    ):
+        return Decimal(0)
+    sold = max_funds(config)
+    fee = instrument.taker_fee
+    stop = 1 + fraction(config.stop_loss or Decimal(0))
+    cost = sold * stop * (1 + START_SLIPPAGE_ALLOWANCE) / (1 - fee)
+    return max(Decimal(0), cost - sold * (1 - fee)).quantize(Decimal("0.01"), rounding=ROUND_UP)
+
+
+def market_buy_cost(instrument: Instrument, quantity: Decimal, price: Decimal) -> Decimal:
+    """The quote a market buy of `quantity` seen at `price` may take, with the slippage allowance."""
+    return (quantity * price * (1 + START_SLIPPAGE_ALLOWANCE)).quantize(Decimal("0.01"), rounding=ROUND_UP)
+
+
 def short_base_needed(config: DcaConfig, instrument: Instrument, price: Decimal) -> Decimal:
-    total = config.base_order_size * (1 + START_SLIPPAGE_ALLOWANCE) / price
+    total = config.base_order_size * (1 + _base_order_allowance(config)) / price
     for n in range(1, config.max_safety_orders + 1):
         total += safety_size(config, n) / safety_price(config, instrument, price, n)
     return instrument.round_quantity(total, ROUND_UP)
@@ -1017,6 +1072,71 @@ def initial_state(
         DcaState(Phase.WAITING, deal=0, seq=0, committed_base=committed), config, instrument, price
     )
     return decision.state, decision.place
+
+
+def funds_to_place(
+    state: DcaState, key: OrderKey, config: DcaConfig, instrument: Instrument
+) -> dict[str, Decimal]:
+    """Before a deal's base order: the whole deal, as at the bot's start (quote long, base short),
+    priced where the deal opens. A later deal is not covered by the start's check: a long bot
+    that lost on its stops, or a short bot at lower prices (each deal sells more base for the
+    same quote), may no longer afford one. Before a short's market close: the quote to buy
+    the base back. Safety orders and take-profits are the deal's own funds."""
+    order = next((o for o in state.orders if o.key == key), None)
+    if order is None:
+        return {}
+    if order.slot == 0:
+        return funds_needed(config, instrument, order.price)
+    if order.order_type is OrderType.MARKET and order.side is Side.BUY:
+        return {instrument.quote: market_buy_cost(instrument, order.quantity, order.price)}
+    return {}
+
+
+def on_refused(
+    state: DcaState, key: OrderKey, reason: str, config: DcaConfig, instrument: Instrument
+) -> Decision[DcaState] | None:
+    """An order that will never trade. The base order: the deal never began, so it is
+    withdrawn and not counted, and the bot stops, since neither a shortfall nor a venue minimum
+    mends by itself (a bot that waited would open a deal the moment funds arrived for something
+    else). A safety order: the deal goes on without it. The take-profit or a market close: the
+    deal could not end by itself, so the bot stops with the deal open and says so."""
+    order = next((o for o in state.orders if o.key == key), None)
+    if order is None:
+        return None
+    remaining = tuple(o for o in state.orders if o.key != key)
+    what = _order_words(order, instrument)
+    if order.slot == 0 and order.filled:
+        # Refused after part of it traded (a venue's late rejection): the deal holds that base.
+        return Decision(
+            replace(state, orders=remaining),
+            halt=f"Deal {state.deal}'s base order ({what}) was refused after {plain(order.filled)} "
+            f"{instrument.base} of it filled: {reason}",
+        )
+    if order.slot == 0:
+        withdrawn = replace(state, phase=Phase.WAITING, deal=state.deal - 1, orders=remaining, opened_at=None)
+        return Decision(
+            withdrawn, halt=f"Deal {state.deal} did not open: its base order ({what}) was refused. {reason}"
+        )
+    if 1 <= order.slot <= config.max_safety_orders:
+        return Decision(replace(state, orders=remaining))
+    if order.order_type is OrderType.MARKET:
+        reopened = replace(state, phase=Phase.OPEN, orders=remaining)
+        return Decision(
+            reopened,
+            halt=f"Deal {state.deal} could not close at market ({what}): {reason} The deal is still "
+            f"open and nothing rests for it.",
+        )
+    return Decision(
+        replace(state, orders=remaining),
+        halt=f"Deal {state.deal}'s take profit ({what}) was refused: {reason} The deal is still open "
+        "without a take profit.",
+    )
+
+
+def _order_words(order: LiveOrder, instrument: Instrument) -> str:
+    """The order as a trader reads it: "buy 0.00185 BTC, about 100.00 USDT"."""
+    value = _money(order.quantity * order.price)
+    return f"{order.side.value} {plain(order.quantity)} {instrument.base}, about {value} {instrument.quote}"
 
 
 def open_orders(state: DcaState) -> frozenset[OrderKey]:
@@ -1100,6 +1220,7 @@ class DcaStrategy:
     name = "dca"
     label = "DCA"
     replans = True  # it cancels take-profits it re-places, and reads the price every tick
+    checks_funds = True  # each deal's funds, before its base order
 
     def config_from_json(self, data: Json) -> DcaConfig:
         return config_from_json(data)
@@ -1159,6 +1280,16 @@ class DcaStrategy:
         base_available: Decimal,
     ) -> Decision[DcaState]:
         return apply_fills(state, fills, instrument, config)
+
+    def funds_to_place(
+        self, state: DcaState, key: OrderKey, config: DcaConfig, instrument: Instrument
+    ) -> dict[str, Decimal]:
+        return funds_to_place(state, key, config, instrument)
+
+    def on_refused(
+        self, state: DcaState, key: OrderKey, reason: str, config: DcaConfig, instrument: Instrument
+    ) -> Decision[DcaState] | None:
+        return on_refused(state, key, reason, config, instrument)
 
     def open_orders(self, state: DcaState) -> frozenset[OrderKey] | None:
         return open_orders(state)

@@ -932,6 +932,7 @@ class GridStrategy:
     name = "grid"
     label = "grid"
     replans = False  # its orders stay until they fill; only a stop cancels them
+    checks_funds = False  # the start checks the whole grid
 
     def config_from_json(self, data: Json) -> GridConfig:
         return config_from_json(data)
@@ -986,6 +987,16 @@ class GridStrategy:
         base_available: Decimal,
     ) -> Decision[GridState]:
         return apply_fills(config, instrument, state, fills, base_available=base_available)
+
+    def funds_to_place(
+        self, state: GridState, key: OrderKey, config: GridConfig, instrument: Instrument
+    ) -> dict[str, Decimal]:
+        return {}  # the start checked the whole grid; each counter-order is paid by its fill
+
+    def on_refused(
+        self, state: GridState, key: OrderKey, reason: str, config: GridConfig, instrument: Instrument
+    ) -> Decision[GridState] | None:
+        return None  # the interval waits without its order; the engine's log says why
 
     def open_orders(self, state: GridState) -> frozenset[OrderKey] | None:
         return None  # a grid order stays until it fills; only a stop cancels

@@ -108,6 +108,7 @@ def test_create_a_dca_bot_start_it_and_read_it(trader, account) -> None:
     assert body["strategy"] == "dca"
     assert body["config"]["take_profit"] == "1.5"
     assert body["config"]["max_active_safety_orders"] == 2
+    assert body["config"]["base_order_type"] == "market"  # the default
 
     assert client.post(f"/api/v1/bots/{bot.pk}/start/").status_code == 200
     for _ in range(3):
@@ -128,6 +129,7 @@ def test_bad_dca_input_is_a_400_naming_the_field(trader, account) -> None:
         "trailing_deviation": {"trailing_deviation": "3"},
         "start_price": {"start_condition": "price"},
         "take_profit_on": {"take_profit_on": "everything"},
+        "base_order_type": {"base_order_type": "stop"},
     }
     for field, change in cases.items():
         response = client.post(
@@ -167,3 +169,26 @@ def test_edit_keeps_the_strategy_and_another_users_bot_is_404(trader, account) -
     assert stranger.get(f"/api/v1/bots/{bot_id}/").status_code == 404
     assert stranger.patch(f"/api/v1/bots/{bot_id}/", {"take_profit": "3"}, format="json").status_code == 404
     assert Bot.objects.get(pk=bot_id).strategy_config.take_profit == D(2)
+
+
+def test_a_limit_base_order_through_the_api(trader, account) -> None:
+    client = bearer(trader)
+    limit = {**CONFIG, "account": account.pk, "base_order_type": "limit"}
+    preview = client.post("/api/v1/bots/preview/", {**limit, "reference_price": "100000"}, format="json")
+    assert preview.status_code == 200, preview.content
+    body = preview.json()
+    # The deal is laid out from the limit's price, a tick under the reference, with no slippage room.
+    assert body["reference_price"] == "99999.9"
+    assert body["safety_orders"][0]["price"] == str(
+        dca.safety_price(dca.config_from_json(limit), INSTRUMENTS["BTCUSDT"], D("99999.9"), 1)
+    )
+    assert D(body["funds_needed"]["USDT"]) == D(body["max_funds"])
+
+    response = client.post("/api/v1/bots/", {**limit, "name": "Limit DCA"}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["config"]["base_order_type"] == "limit"
+    bot = Bot.objects.get(pk=response.json()["id"])
+    assert bot.strategy_config.base_order_type is dca.BaseOrderType.LIMIT
+    edited = client.patch(f"/api/v1/bots/{bot.pk}/", {"base_order_type": "market"}, format="json")
+    assert edited.status_code == 200, edited.content
+    assert client.get(f"/api/v1/bots/{bot.pk}/").json()["config"]["base_order_type"] == "market"

@@ -70,3 +70,14 @@ def test_the_backtest_agrees_with_a_live_replay(trader: User) -> None:
     # stands when the decision is made (deal 2's base order: at the take-profit's price). Profits
     # differ by that much only.
     assert abs(live.history[0].profit - backtest.history[0].profit) < D("0.2")
+
+
+def test_exact_mode_rests_a_limit_base_order_until_the_price_comes() -> None:
+    config = replace(CONFIG, base_order_type=dca.BaseOrderType.LIMIT, max_deals=1)
+    waiting = exact.run(config, BTC, flat_candles(["54000", "54100", "54200"]), strategy="dca")  # type: ignore[arg-type]
+    assert isinstance(waiting.state, dca.DcaState)
+    assert waiting.state.phase is dca.Phase.OPENING  # the price never came back to it
+    filled = exact.run(config, BTC, flat_candles(["54000", "54100", "53900", "54000"]), strategy="dca")  # type: ignore[arg-type]
+    assert isinstance(filled.state, dca.DcaState)
+    assert filled.state.phase is dca.Phase.OPEN
+    assert filled.state.reference_price == D(54000) - BTC.tick_size  # filled at its limit

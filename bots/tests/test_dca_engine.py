@@ -237,3 +237,33 @@ def test_a_cooldown_waits_before_the_next_deal(trader: User) -> None:
     assert state.deal == 2
     assert state.phase is dca.Phase.OPEN
     audit(bot)
+
+
+def test_a_limit_base_order_rests_until_the_price_comes_then_the_deal_lays_out(trader: User) -> None:
+    config = replace(CONFIG, base_order_type=dca.BaseOrderType.LIMIT, max_deals=1)
+    bot = dca_bot(trader, config)
+    state = tick(bot, 3)
+    limit = START - BTC.tick_size  # a tick under the price: it rests as a maker order
+    assert state.phase is dca.Phase.OPENING
+    assert resting(bot) == [(0, Side.BUY, limit)]
+    base_order = Order.objects.get(bot=bot, interval=0)
+    assert (base_order.order_type, base_order.status) == (OrderType.LIMIT, OrderStatus.OPEN)
+
+    market.set_price("BTCUSDT", D(54100))  # the price moves away: the deal still waits
+    assert tick(bot, 2).phase is dca.Phase.OPENING
+    assert resting(bot) == [(0, Side.BUY, limit)]
+
+    market.set_price("BTCUSDT", D(53990))  # the price comes to it: filled at its limit
+    state = tick(bot)
+    assert state.phase is dca.Phase.OPEN
+    assert state.reference_price == limit
+    assert resting(bot) == planned(state, config)
+    assert [slot for slot, _, _ in resting(bot)] == [1, 2, 4]
+    audit(bot)
+
+    market.set_price("BTCUSDT", D(55000))
+    state = tick(bot, 2)
+    [deal] = state.history
+    assert deal.reason is dca.CloseReason.TAKE_PROFIT
+    assert deal.average_entry > limit  # the fee in base raises the average a little
+    audit(bot)

@@ -5,6 +5,7 @@ orphan or lost order, no fill lost or counted twice, no deal counted twice
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -30,7 +31,7 @@ injector = test_faults.injector
 SCENARIOS = 40
 
 
-def dca_bot(owner: User, label: str) -> Bot:
+def dca_bot(owner: User, label: str, config: dca.DcaConfig = CONFIG) -> Bot:
     paper = open_paper_account(f"{label} paper", {"USDT": QUOTE_START})
     account = ExchangeAccount.objects.create(
         owner=owner,
@@ -39,7 +40,7 @@ def dca_bot(owner: User, label: str) -> Bot:
         environment=Environment.PAPER,
         paper_account=paper,
     )
-    return actions.do_create_bot(owner, account, label, CONFIG, START_PRICE, strategy="dca")
+    return actions.do_create_bot(owner, account, label, config, START_PRICE, strategy="dca")
 
 
 def deal_problems(bot: Bot) -> list[str]:
@@ -62,7 +63,12 @@ def deal_problems(bot: Bot) -> list[str]:
     ).count()
     if closes != state.deals_closed:
         problems.append(f"{closes} closing orders filled, {state.deals_closed} deals counted")
-    base_orders = Order.objects.filter(bot=bot, interval=0).exclude(status=OrderStatus.LOST).count()
+    # A lost base order was placed again; a refused one withdrew its deal (not counted).
+    base_orders = (
+        Order.objects.filter(bot=bot, interval=0)
+        .exclude(status__in=(OrderStatus.LOST, OrderStatus.REJECTED))
+        .count()
+    )
     if base_orders != state.deal:
         problems.append(f"{base_orders} base orders for {state.deal} deals")
     return problems
@@ -74,11 +80,13 @@ class DealRuns(Runs):
 
     deals_closed = 0
     safety_fills = 0
+    base_fills = 0  # scenarios in which a base order filled
 
     def settle(self, bot: Bot) -> list[str]:
         problems = super().settle(bot) or deal_problems(bot)
         if bot.state is not None:
             state = dca.state_from_json(bot.state)
+            self.base_fills += Order.objects.filter(bot=bot, interval=0, status=OrderStatus.FILLED).exists()
             self.deals_closed += state.deals_closed
             self.safety_fills += state.safety_filled + sum(d.safety_orders_used for d in state.history)
         return problems
@@ -128,3 +136,26 @@ def test_a_kill_mid_take_profit_never_counts_the_deal_twice(
     state = dca.state_from_json(bot.state or {})
     assert state.deals_closed == 1
     assert state.deal == 2
+
+
+def test_a_limit_base_order_killed_at_any_step_leaves_exact_books(
+    trader: User, injector: Injector, clock: Clock
+) -> None:
+    """The deal waits in "opening" on a resting base order: a kill while it rests, fills or is
+    cancelled by a stop never sends it twice nor loses it."""
+    limit = replace(CONFIG, base_order_type=dca.BaseOrderType.LIMIT)
+    market.set_price("BTCUSDT", START_PRICE)
+    starting = actions.do_start_bot(dca_bot(trader, "Limit starting", limit))
+    running = actions.do_start_bot(dca_bot(trader, "Limit running", limit))
+    runs = DealRuns(injector, clock, starting, running)
+    for _ in range(3):
+        runs.tick(running)
+    running.refresh_from_db()
+    assert running.status == BotStatus.RUNNING
+    assert dca.state_from_json(running.state or {}).phase is dca.Phase.OPENING
+    assert not deal_problems(running)
+
+    for seed in range(SCENARIOS // 2):
+        runs.run(seed)
+    # Each scenario forks the bot as it waits: the price came to its base order in several.
+    assert runs.base_fills >= 3, runs.base_fills

@@ -327,3 +327,114 @@ def test_an_earlier_deals_late_fill_is_carried_into_the_next_close() -> None:
     assert late.state.carry == closed.state.carry + so1.quantity * D("0.999")
     assert late.state.deals_closed == 1
     assert not late.place
+
+
+# A limit base order ---------------------------------------------------------------------------
+
+
+def test_a_limit_base_order_rests_a_tick_on_the_favourable_side_and_the_deal_waits_for_it() -> None:
+    c = config(max_active_safety_orders=2, base_order_type=dca.BaseOrderType.LIMIT)
+    state, [bo] = dca.initial_state(c, BTC, D("100000.05"))
+    # Below the price for a long buy, rounded down to the tick, then one tick lower: it rests.
+    assert (bo.interval, bo.order_type, bo.side, bo.price) == (0, OrderType.LIMIT, Side.BUY, D("99999.9"))
+    assert bo.quantity == BTC.round_quantity(D(100) / D("99999.9"))
+    short = replace(c, direction=dca.Direction.SHORT)
+    _, [sell] = dca.initial_state(short, BTC, D("100000.05"))
+    assert (sell.order_type, sell.side, sell.price) == (OrderType.LIMIT, Side.SELL, D("100000.2"))
+
+    half = bo.quantity / 2
+    partly = dca.apply_fills(state, [_fill(0, bo.cycle, Side.BUY, bo.price, half)], BTC, c)
+    assert partly.state.phase is dca.Phase.OPENING  # partial fills wait for the rest
+    assert partly.place == ()
+    assert dca.on_price(partly.state, D(90000), BTC, c) is None  # nothing re-planned meanwhile
+
+    rest = bo.quantity - half
+    opened = dca.apply_fills(partly.state, [_fill(0, bo.cycle, Side.BUY, D("99999.7"), rest)], BTC, c)
+    assert opened.state.phase is dca.Phase.OPEN
+    average = (half * bo.price + rest * D("99999.7")) / bo.quantity
+    assert opened.state.reference_price == average  # the fills' average price
+    so1, so2, tp = opened.place
+    assert so1.price == dca.safety_price(c, BTC, average, 1)
+    assert so2.price == dca.safety_price(c, BTC, average, 2)
+    assert tp.interval == c.tp_slot
+
+
+def test_a_limit_base_order_needs_no_slippage_allowance_and_moves_the_preview() -> None:
+    market_config = config()
+    limit_config = config(base_order_type=dca.BaseOrderType.LIMIT)
+    assert dca.funds_needed(market_config, BTC, D(100000)) == {"USDT": D("100.5") + 5 * D(50)}
+    assert dca.funds_needed(limit_config, BTC, D(100000)) == {"USDT": D(100) + 5 * D(50)}
+    preview = dca.preview(limit_config, BTC, D(100000))
+    assert preview.reference_price == D("99999.9")
+    assert preview.safety_orders[0].price == dca.safety_price(limit_config, BTC, D("99999.9"), 1)
+    assert dca.preview(market_config, BTC, D(100000)).reference_price == D(100000)
+
+
+def test_the_base_order_type_round_trips_and_defaults_to_market() -> None:
+    c = config(base_order_type=dca.BaseOrderType.LIMIT)
+    data = json.loads(json.dumps(dca.config_to_json(c)))
+    assert data["base_order_type"] == "limit"
+    assert dca.config_from_json(data) == c
+    del data["base_order_type"]  # a bot saved before the field existed
+    assert dca.config_from_json(data).base_order_type is dca.BaseOrderType.MARKET
+
+
+# Refusals and funds, decided by the strategy ---------------------------------------------------
+
+
+def test_a_refused_base_order_withdraws_the_deal_and_asks_to_stop() -> None:
+    c = config(max_active_safety_orders=2)
+    state, [bo] = dca.initial_state(c, BTC, D(100000))
+    assert dca.funds_to_place(state, bo.key, c, BTC) == dca.funds_needed(c, BTC, D(100000))
+    decision = dca.on_refused(state, bo.key, "Order value 99.90 USDT is below the minimum of 500.", c, BTC)
+    assert decision is not None
+    assert (decision.state.phase, decision.state.deal, decision.state.orders) == (dca.Phase.WAITING, 0, ())
+    assert decision.state.seq == state.seq  # cycles only grow: the next base order has a new id
+    assert decision.halt == (
+        "Deal 1 did not open: its base order (buy 0.001 BTC, about 100 USDT) was refused. "
+        "Order value 99.90 USDT is below the minimum of 500."
+    )
+    assert decision.place == decision.cancel == ()
+    assert dca.on_refused(state, (0, 99), "gone", c, BTC) is None  # not an order of this state
+
+
+def test_refused_orders_inside_a_deal() -> None:
+    c = config(max_active_safety_orders=2, stop_loss=D(20))
+    state, [bo] = dca.initial_state(c, BTC, D(100000))
+    opened = dca.apply_fills(state, [_fill(0, bo.cycle, Side.BUY, D(100000), bo.quantity)], BTC, c)
+    so1, so2, tp = opened.place
+    assert dca.funds_to_place(opened.state, so1.key, c, BTC) == {}  # the deal's own funds
+
+    dropped = dca.on_refused(opened.state, so2.key, "Not enough funds.", c, BTC)
+    assert dropped is not None
+    assert dropped.halt is None  # the deal goes on without it
+    assert dca.open_orders(dropped.state) == {so1.key, tp.key}
+
+    no_tp = dca.on_refused(opened.state, tp.key, "Not enough funds.", c, BTC)
+    assert no_tp is not None
+    assert no_tp.halt is not None
+    assert "take profit" in no_tp.halt
+    assert "still open" in no_tp.halt
+
+    stop = dca.on_price(opened.state, D(79000), BTC, c)
+    assert stop is not None
+    [close] = stop.place
+    assert stop.state.phase is dca.Phase.CLOSING
+    reopened = dca.on_refused(stop.state, close.key, "Not enough funds.", c, BTC)
+    assert reopened is not None
+    assert reopened.state.phase is dca.Phase.OPEN
+    assert reopened.halt is not None
+    assert reopened.halt.startswith("Deal 1 could not close at market (sell 0.000999 BTC")
+
+
+def test_a_short_close_at_market_needs_its_quote_first() -> None:
+    c = config(direction=dca.Direction.SHORT, stop_loss=D(5))
+    state, [bo] = dca.initial_state(c, BTC, D(100000))
+    opened = dca.apply_fills(state, [_fill(0, bo.cycle, Side.SELL, D(100000), bo.quantity)], BTC, c)
+    stop = dca.on_price(opened.state, D(105000), BTC, c)
+    assert stop is not None
+    [close] = stop.place
+    assert (close.side, close.order_type) == (Side.BUY, OrderType.MARKET)
+    needed = dca.funds_to_place(stop.state, close.key, c, BTC)
+    assert needed == {"USDT": dca.market_buy_cost(BTC, close.quantity, D(105000))}
+    assert needed["USDT"] > close.quantity * D(105000)  # room for the market's slippage

@@ -163,6 +163,7 @@ class BuyOnceSellHigher:
     name = "buy_once"
     label = "buy-once bot"
     replans = False
+    checks_funds = False
 
     def config_from_json(self, data: Json) -> OnceConfig:
         return OnceConfig(data["symbol"], D(data["investment"]), D(data["buy_price"]), D(data["quantity"]))
@@ -227,6 +228,16 @@ class BuyOnceSellHigher:
             elif fill.side is Side.SELL and state.phase == "selling":
                 state = OnceState("done", state.sell_price)
         return Decision(state, tuple(place))
+
+    def funds_to_place(
+        self, state: OnceState, key: OrderKey, config: OnceConfig, instrument: Instrument
+    ) -> dict[str, Decimal]:
+        return {}
+
+    def on_refused(
+        self, state: OnceState, key: OrderKey, reason: str, config: OnceConfig, instrument: Instrument
+    ) -> Decision[OnceState] | None:
+        return None
 
     def open_orders(self, state: OnceState) -> frozenset[OrderKey] | None:
         return None
