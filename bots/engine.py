@@ -32,6 +32,7 @@ from bots import codec, funds, ids
 from bots.live import publish
 from bots.models import ACTIVE_STATUSES, Bot, BotEvent, BotEventKind, BotStatus
 from bots.rows import from_row
+from bots.shortfalls import order_shortfall_message as shortfalls_text
 from bots.strategies.base import (
     EXIT_LOT,
     ConfigError,
@@ -1424,7 +1425,7 @@ class _Funding:
             _cancel_strays(self.bot, self.exchange, strategy)
         free = {asset: balance.free for asset, balance in self.exchange.balances().items()}
         shortfalls = funds_shortfall(needed, free)
-        return funds.order_shortfall_message(shortfalls, instrument)
+        return shortfalls_text(shortfalls, instrument)
 
     def _ask(self) -> tuple[Strategy[Any, Any], Any, Any, Instrument] | None:
         if self._asked is None:

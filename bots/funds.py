@@ -1,21 +1,21 @@
 """Whether an account can fund a grid: one check for the wizard, the API and the engine's start.
 
 The amounts come from `grid.funds_needed`; this module only reads the balances and words the
-answer, with every amount formatted here, in one place.
+answer (`bots.shortfalls` formats the amounts, for the backtester too).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
+from bots.shortfalls import amount, shortfall_parts
 from bots.strategies import grid, registry
 from exchanges.balances import AccountBalances, available_balances
 from exchanges.base import Instrument
 from exchanges.models import ExchangeAccount
-from trading.numbers import QUOTE_STEP, fixed
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def shortfall_message(
     if not shortfalls:
         return ""
     account = f"“{where}”" if where else "the account"
-    parts = _shortfall_parts(shortfalls, instrument, account)
+    parts = shortfall_parts(shortfalls, instrument, account)
     if strategy != registry.DEFAULT:
         label = registry.strategy_named(strategy).label
         return (
@@ -68,29 +68,6 @@ def shortfall_message(
             "add funds to the account."
         )
     return f"This grid needs {' and '.join(parts)}. Lower the investment or add funds to the account."
-
-
-def order_shortfall_message(shortfalls: Sequence[grid.Shortfall], instrument: Instrument) -> str:
-    """Why one order of a running bot was not sent (the engine's check before it goes out)."""
-    if not shortfalls:
-        return ""
-    return f"It needs {' and '.join(_shortfall_parts(shortfalls, instrument, 'the account'))}."
-
-
-def _shortfall_parts(shortfalls: Sequence[grid.Shortfall], instrument: Instrument, account: str) -> list[str]:
-    # Rounded against the trader: what is needed and missing up, what is free down.
-    return [
-        f"{amount(s.needed, s.asset, instrument, ROUND_UP)} free; {account} has "
-        f"{amount(s.available, s.asset, instrument, ROUND_DOWN)} available "
-        f"({amount(s.missing, s.asset, instrument, ROUND_UP)} short)"
-        for s in shortfalls
-    ]
-
-
-def amount(value: Decimal, asset: str, instrument: Instrument, rounding: str) -> str:
-    """An amount of `asset` at the precision the pages show it: cents of quote, lot steps of base."""
-    step = instrument.quantity_step if asset == instrument.base else QUOTE_STEP
-    return f"{fixed(value, step, rounding=rounding)} {asset}"
 
 
 def amounts_text(

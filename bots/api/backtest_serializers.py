@@ -145,6 +145,12 @@ class DealMetricsSerializer(serializers.Serializer[Any]):
     open_deal = OpenDealSerializer(allow_null=True, help_text="The deal still open at the end; null if none.")
 
 
+class StoppedEarlySerializer(serializers.Serializer[Any]):
+    reason = StrictCharField(help_text="Why, in a trader's words, with the amounts.")
+    time = serializers.DateTimeField(help_text="The open time of the candle it happened in.")
+    price = amount(help_text="The price where the path stood.")
+
+
 class BacktestMetricsSerializer(serializers.Serializer[Any]):
     total_return = amount(help_text="total_pnl / investment, a fraction.")
     apr = amount(allow_null=True, help_text="The total return scaled to a year, simple.")
@@ -176,6 +182,12 @@ class BacktestMetricsSerializer(serializers.Serializer[Any]):
     start_price = amount(allow_null=True)
     first_price = amount(help_text="The first candle's open.")
     last_price = amount(help_text="The last candle's close.")
+    stopped_early = StoppedEarlySerializer(
+        required=False,
+        allow_null=True,
+        help_text="Where the bot would have stopped in error, as the live one does (a DCA deal it "
+        "could no longer fund); the figures are up to that moment. null when it ran to the end.",
+    )
     deals = DealMetricsSerializer(
         required=False, allow_null=True, help_text="A DCA backtest's deals; null for a grid's."
     )

@@ -18,8 +18,11 @@ netted == equity - investment, exactly. Spot fees are taken in the traded assets
 netted in the first two; `fees` reports every fee valued in quote at the last close.
 
 The simulated account holds the investment plus the room the live funds check demands for the
-start trade's slippage (`grid.START_SLIPPAGE_ALLOWANCE`); that room is off the books, so the
-equity curve is the account's value minus it.
+start trade's slippage (`grid.START_SLIPPAGE_ALLOWANCE`), or, for a strategy that checks funds
+before its orders (DCA), the quote its `funds_needed` asks beyond the investment; that room is
+off the books, so the equity curve is the account's value minus it. An order the strategy's
+check (`funds_to_place`) or the simulated venue refuses goes to `on_refused`, as live; a
+`halt` ends the run there, where the live bot would stop in error (`Result.halted`).
 
 Exits, as the live engine takes them: when the strategy watches the price (a grid with a
 take-profit, stop-loss or maximum drawdown), `exit_reason` is asked at each of the candle path's
@@ -40,6 +43,7 @@ from decimal import Decimal
 from typing import Any
 
 from bots.backtest.venue import ZERO, Fees, SimFill, SimVenue, check_candle
+from bots.shortfalls import order_shortfall_message
 from bots.strategies import grid
 from bots.strategies.base import (
     EXIT_LOT,
@@ -52,9 +56,18 @@ from bots.strategies.base import (
     StrategyFill,
     clock_at,
     exit_sale,
+    funds_shortfall,
 )
 from bots.strategies.registry import strategy_named
-from exchanges.base import Candle, Instrument, OrderType, Side
+from exchanges.base import (
+    Candle,
+    Instrument,
+    InsufficientBalance,
+    InvalidOrder,
+    InvalidOrderReason,
+    OrderType,
+    Side,
+)
 from trading.ledger import START_LOT, Ledger, LedgerFill, LedgerSummary
 
 
@@ -100,6 +113,7 @@ class Result:
     exited_at: datetime | None = None  # the open time of the candle it ended in
     exit_price: Decimal | None = None
     state: Any = None  # the strategy's state at the end (a DCA run's deals)
+    halted: str | None = None  # why the bot would have stopped in error there, as the live one does
 
     @property
     def grid_profit(self) -> Decimal:
@@ -149,6 +163,7 @@ class _Run:
         self.held_base = ZERO  # the ledger's base and cost, refreshed after each fill
         self.held_cost = ZERO
         self.exit: tuple[ExitReason, Decimal] | None = None
+        self.halted: tuple[str, Decimal] | None = None  # the reason, and the price it happened at
 
     # Start ---------------------------------------------------------------------
 
@@ -165,6 +180,14 @@ class _Run:
             bought = trade.quantity if trade.side is Side.BUY else ZERO
             self.off_books = bought * price * START_SLIPPAGE_ALLOWANCE
             base, quote = ZERO, investment + self.off_books
+        if strategy.checks_funds:
+            # The live start demands the strategy's whole funds_needed (a DCA deal's room for its
+            # base order's slippage, a short's quote for its stop): the account holds it, and
+            # what lies beyond the investment is off the books, as the start's room above is.
+            needed = strategy.funds_needed(config, instrument, price).get(instrument.quote, ZERO)
+            room = max(ZERO, needed - quote)
+            self.off_books += room
+            quote += room
         venue = self.venue = SimVenue(instrument, self.fees, base=base, quote=quote)
         venue.begin(candle)
         if trade.quantity:
@@ -208,6 +231,8 @@ class _Run:
         """A point of the path, its fills done: the exit rules, then any re-plan. True ends the run."""
         venue = self.venue
         assert venue is not None
+        if self.halted is not None:
+            return True
         equity = venue.equity(price) - self.off_books
         reason = self.strategy.exit_reason(self.config, price, equity)
         if reason is not None:
@@ -246,14 +271,33 @@ class _Run:
         assert venue is not None
         assert venue.time is not None
         for intent in intents:
+            if self.halted is not None:
+                return
+            shortfall = self._shortfall(intent)
+            if shortfall:
+                self._refused(intent, shortfall)
+                continue
+            try:
+                if intent.order_type is OrderType.MARKET:
+                    # Trades at once where the path stands; its fill goes back to the strategy.
+                    fill = venue.market(intent.side, intent.quantity, venue.price, self.slippage)
+                else:
+                    venue.place_limit(
+                        intent.side,
+                        intent.price,
+                        intent.quantity,
+                        interval=intent.interval,
+                        cycle=intent.cycle,
+                    )
+            except (InsufficientBalance, InvalidOrder) as exc:
+                if isinstance(exc, InvalidOrder) and exc.reason is InvalidOrderReason.POST_ONLY_WOULD_TAKE:
+                    raise
+                if not self._refused(intent, str(exc)):
+                    raise
+                continue
             if intent.order_type is OrderType.MARKET:
-                # Trades at once where the path stands; its fill goes back to the strategy.
-                fill = venue.market(intent.side, intent.quantity, venue.price, self.slippage)
                 self.on_fill(replace(fill, interval=intent.interval, cycle=intent.cycle))
                 continue
-            venue.place_limit(
-                intent.side, intent.price, intent.quantity, interval=intent.interval, cycle=intent.cycle
-            )
             self.placements.append(
                 Placement(
                     venue.time,
@@ -265,6 +309,34 @@ class _Run:
                     intent.cycle,
                 )
             )
+
+    def _shortfall(self, intent: OrderIntent) -> str:
+        """The live engine's check before it sends a strategy's order (`funds_to_place`)."""
+        if not self.strategy.checks_funds:
+            return ""
+        assert self.venue is not None
+        needed = self.strategy.funds_to_place(self.state, intent.key, self.config, self.instrument)
+        if not any(amount > 0 for amount in needed.values()):
+            return ""
+        free = {self.instrument.base: self.venue.free_base, self.instrument.quote: self.venue.free_quote}
+        return order_shortfall_message(funds_shortfall(needed, free), self.instrument)
+
+    def _refused(self, intent: OrderIntent, reason: str) -> bool:
+        """As the live engine: the strategy withdraws the order, and may stop the bot. False when
+        the strategy has no answer (the refusal is then the run's failure, as before)."""
+        decision = self.strategy.on_refused(self.state, intent.key, reason, self.config, self.instrument)
+        if decision is None:
+            return False
+        self._carry_out(decision)
+        if decision.halt:
+            self.halt(decision.halt)
+        return True
+
+    def halt(self, reason: str) -> None:
+        """The live bot would stop in error here: nothing it left resting is booked any more."""
+        assert self.venue is not None
+        self.venue.cancel_all()
+        self.halted = (reason, self.venue.price)
 
     def _refresh_holdings(self) -> None:
         self.held_base = self.ledger.base
@@ -331,9 +403,8 @@ def run(
                 sim.start(candle)
             close = candle.close
             if sim.venue is not None:
-                if sim.venue.walk(candle, on_fill, at_point):
-                    assert sim.exit is not None
-                    close = sim.exit[1]  # the run ends here, at the exit's price
+                if sim.venue.walk(candle, on_fill, at_point) or sim.halted is not None:
+                    close = _end_price(sim)  # the run ends here, at the exit's (or halt's) price
                 equity = sim.venue.quote + sim.venue.base * close - sim.off_books
                 unrealized = sim.held_base * close - sim.held_cost
             else:
@@ -341,10 +412,10 @@ def run(
             curve.append(EquityPoint(candle.open_time, close, equity, unrealized))
             if lower is not None and upper is not None and lower <= close <= upper:
                 in_range += 1
-            if sim.exit is not None:
+            if sim.exit is not None or sim.halted is not None:
                 break
     last = candles[len(curve) - 1]
-    mark = sim.exit[1] if sim.exit is not None else last.close
+    mark = _end_price(sim) if sim.exit is not None or sim.halted is not None else last.close
     summary = sim.check_books(mark)
     return Result(
         config=config,
@@ -366,7 +437,14 @@ def run(
         exited_at=last.open_time if sim.exit else None,
         exit_price=sim.exit[1] if sim.exit else None,
         state=sim.state,
+        halted=sim.halted[0] if sim.halted else None,
     )
+
+
+def _end_price(sim: _Run) -> Decimal:
+    ended = sim.exit or sim.halted
+    assert ended is not None
+    return ended[1]
 
 
 def _interval(candles: Sequence[Candle]) -> timedelta:

@@ -214,7 +214,20 @@ def metrics_json(figures: Metrics, result: exact.Result) -> dict[str, Any]:
     )
     if isinstance(result.config, dca.DcaConfig):
         body["deals"] = deals_json(deal_metrics(result))
+    body["stopped_early"] = stopped_early_json(result)
     return body
+
+
+def stopped_early_json(result: exact.Result) -> dict[str, Any] | None:
+    """Where the live bot would have stopped in error (a deal it could no longer fund), with why:
+    the run's figures are those of that moment."""
+    if result.halted is None:
+        return None
+    return {
+        "reason": result.halted,
+        "time": _time(result.equity_curve[-1].time),
+        "price": str(result.last_price),
+    }
 
 
 def deals_json(deals: DealMetrics) -> dict[str, Any]:

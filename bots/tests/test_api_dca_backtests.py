@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from accounts.tests.api import bearer, error_of
 from accounts.tests.factories import make_user
@@ -212,15 +213,38 @@ def test_the_schema_describes_dca_requests_and_deals() -> None:
     assert {"deals_closed", "average_duration", "max_duration", "open_deal"} <= set(deals)
 
 
-def test_a_dca_bot_that_runs_out_of_funds_fails_saying_why(trader, queued) -> None:
-    """Each deal stopped out at a loss leaves less than the next deal's safety orders need."""
+def test_a_dca_bot_that_runs_out_of_funds_stops_there_as_the_live_bot_would(trader, queued) -> None:
+    """Each deal stopped out at a loss leaves less than the next deal needs: the live bot stops
+    in error before it sends that deal's base order, and so does the run, keeping its figures."""
     client = bearer(trader)
     backtest_id = post(client, config={**DCA_CONFIG, "stop_loss": "0.3"}, end="2023-01-06T00:00:00Z").json()[
         "id"
     ]
     tasks.run_backtest(backtest_id)
     body = client.get(f"/api/v1/backtests/{backtest_id}/").json()
-    assert body["status"] == "failed"
-    assert body["error"].startswith("The DCA bot ran out of funds for its next order (Needs ")
-    assert "the live bot would stop there too" in body["error"]
-    assert body["metrics"] is None
+    assert body["status"] == "done", body["error"]
+    stopped = body["metrics"]["stopped_early"]
+    assert stopped["reason"].startswith("Deal ")
+    assert "did not open" in stopped["reason"]
+    assert "USDT available" in stopped["reason"]
+    deals = body["metrics"]["deals"]
+    assert deals["deals_closed"] >= 1
+    assert deals["open_deal"] is None  # the deal that could not open is no deal
+    assert body["equity"][-1]["time"] == stopped["time"]
+    assert stopped["time"] < "2023-01-05T23:55:00Z"
+    assert D(body["metrics"]["equity"]) < D(body["metrics"]["investment"])
+
+    page = Client()
+    page.force_login(trader)
+    html = page.get(f"/backtests/{backtest_id}/").content.decode()
+    assert "The bot would have stopped in error at" in html
+    assert stopped["reason"].split(":")[0] in html
+
+
+def test_a_run_that_ends_normally_has_no_early_stop(trader, queued) -> None:
+    client = bearer(trader)
+    backtest_id = post(client).json()["id"]
+    tasks.run_backtest(backtest_id)
+    body = client.get(f"/api/v1/backtests/{backtest_id}/").json()
+    assert body["status"] == "done"
+    assert body["metrics"]["stopped_early"] is None

@@ -306,12 +306,20 @@ def detail_context(backtest: Backtest, page: str | None) -> dict[str, Any]:
         "unfinished": backtest.status in UNFINISHED,
         "figures": figure_rows(body["metrics"], backtest.symbol, figures_of(backtest.strategy)),
         "deals": deal_rows(body["metrics"]),
+        "stopped_early": _stopped_early(body["metrics"]),
         "chart": chart_data(body, backtest) if backtest.status == BacktestStatus.DONE else None,
         "fills": fills,
         "fill_rows": [(fill, order_of(fill.interval)) for fill in fills],
         "price_step": _price_step(backtest.symbol),
         "rerun_query": rerun_query(backtest),
     }
+
+
+def _stopped_early(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    stopped = (metrics or {}).get("stopped_early")
+    if not stopped:
+        return None
+    return {**stopped, "time": datetime.fromisoformat(stopped["time"].replace("Z", "+00:00"))}
 
 
 def order_namer(backtest: Backtest) -> Callable[[int | None], str]:

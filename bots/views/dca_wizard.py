@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.models import User
-from bots import actions, funds
+from bots import actions, funds, shortfalls
 from bots.backtests.models import Backtest
 from bots.dca_forms import DEFAULT_VALUES, DcaBotForm, initial_from_dca_config
 from bots.forms import venue_message
@@ -87,7 +87,7 @@ def deal_summary(preview: DealPreview) -> dict[str, Any]:
     return {
         "funds_needed": funds.amounts_text(result.funds.needed, result.instrument, ROUND_UP, skip_zero=True),
         "available": (
-            funds.amount(balances.free.get(asset, Decimal(0)), asset, result.instrument, ROUND_DOWN)
+            shortfalls.amount(balances.free.get(asset, Decimal(0)), asset, result.instrument, ROUND_DOWN)
             if balances.known
             else ""
         ),
