@@ -18,6 +18,7 @@ from trading.numbers import exact
 CONFIG_FIELDS = (
     "direction",
     "base_order_size",
+    "base_order_type",
     "safety_order_size",
     "price_deviation",
     "step_scale",
@@ -37,6 +38,7 @@ CONFIG_FIELDS = (
 # Choices a trader need not touch: empty means the config's default.
 DEFAULT_CHOICES = {
     "direction": dca.Direction.LONG,
+    "base_order_type": dca.BaseOrderType.MARKET,
     "take_profit_on": dca.TakeProfitOn.TOTAL,
     "start_condition": dca.StartCondition.IMMEDIATELY,
 }
@@ -79,6 +81,19 @@ class DcaBotForm(MarketForm):
     )
     base_order_size = _amount(
         "Base order", "Bought at market when a deal opens, in the quote currency (e.g. USDT)."
+    )
+    base_order_type = forms.ChoiceField(
+        label="Base order type",
+        choices=[
+            (dca.BaseOrderType.MARKET, "Market: buy at once when a deal opens"),
+            (
+                dca.BaseOrderType.LIMIT,
+                "Limit: rest one tick better than the price; the deal opens when it fills",
+            ),
+        ],
+        initial=dca.BaseOrderType.MARKET,
+        required=False,
+        help_text="A limit base order pays the maker fee, but waits if the price moves away from it.",
     )
     safety_order_size = _amount(
         "Safety order", "The first safety order, in the quote currency; the volume scale sizes the rest."

@@ -418,3 +418,24 @@ def test_copying_a_dca_bot_opens_the_dca_form_with_its_settings(
     stranger.force_login(make_user(email="dca-clone-stranger@example.com"))
     paper_account_for(User.objects.get(email="dca-clone-stranger@example.com"))
     assert stranger.get(f"/bots/new/?clone={bot.pk}").status_code == 404
+
+
+def test_a_limit_base_order_is_chosen_in_the_form_and_kept(
+    trader: User, account: ExchangeAccount, client_for: Client
+) -> None:
+    data = deal(account, base_order_type="limit")
+    preview = client_for.get("/bots/new/preview/", data, headers=HTMX).content.decode()
+    # The deal is laid out from the limit's price, a tick under 54,000: 53,999.9 less 1%.
+    assert safety_rows(preview)[0]["Price"] == D("53459.9")
+    assert 'data-testid="funds-needed">759.38 USDT' in preview  # no slippage room for a limit
+
+    review = client_for.post("/bots/new/", data).content.decode()
+    assert "as a limit order" in review
+    token = re.search(r'name="token" value="([^"]+)"', review)
+    assert token
+    client_for.post("/bots/new/", {**data, "token": token.group(1), "confirm": "1"})
+    bot = Bot.objects.get()
+    assert bot.strategy_config.base_order_type is dca.BaseOrderType.LIMIT
+    draft = actions.do_create_bot(trader, account, "Draft", bot.strategy_config, D(54000), strategy="dca")
+    edit = client_for.get(f"/bots/{draft.pk}/edit/").content.decode()
+    assert re.search(r'<option value="limit" selected>', edit)
