@@ -85,15 +85,13 @@ class DcaBotForm(MarketForm):
     base_order_type = forms.ChoiceField(
         label="Base order type",
         choices=[
-            (dca.BaseOrderType.MARKET, "Market: buy at once when a deal opens"),
-            (
-                dca.BaseOrderType.LIMIT,
-                "Limit: rest one tick better than the price; the deal opens when it fills",
-            ),
+            (dca.BaseOrderType.MARKET, "Market"),
+            (dca.BaseOrderType.LIMIT, "Limit"),
         ],
         initial=dca.BaseOrderType.MARKET,
         required=False,
-        help_text="A limit base order pays the maker fee, but waits if the price moves away from it.",
+        help_text="Market buys at once. Limit rests one tick better than the price and pays the maker "
+        "fee; the deal opens when it fills, and waits if the price moves away.",
     )
     safety_order_size = _amount(
         "Safety order", "The first safety order, in the quote currency; the volume scale sizes the rest."
