@@ -36,6 +36,7 @@ GRID_FIELDS = (
 DCA_FIELDS = (
     "direction",
     "base_order_size",
+    "base_order_type",
     "safety_order_size",
     "price_deviation",
     "step_scale",
@@ -114,6 +115,13 @@ DCA_FORM_FIELDS: dict[str, forms.Field] = {
     "base_order_size": _amount_field(
         "Base order size",
         "The first order of each deal, at market, in the quote currency (e.g. USDT).",
+    ),
+    "base_order_type": forms.ChoiceField(
+        label="Base order type",
+        choices=[(dca.BaseOrderType.MARKET.value, "Market"), (dca.BaseOrderType.LIMIT.value, "Limit")],
+        initial=dca.BaseOrderType.MARKET.value,
+        required=False,
+        help_text="Market fills at once; limit rests one tick better and the deal opens when it fills.",
     ),
     "safety_order_size": _amount_field(
         "Safety order size", "The first safety order, in the quote currency; it buys more as the price falls."

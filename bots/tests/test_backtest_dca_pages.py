@@ -135,7 +135,7 @@ def test_the_form_queues_a_dca_backtest_and_its_page_shows_the_apis_deal_figures
     assert "Safety order 1" in fills
     assert "Take profit" in fills
     assert 'data-metric="time_in_range"' not in page
-    assert "?backtest=" not in page  # the bot wizard makes grids only
+    assert f"/bots/new/?backtest={backtest.pk}" in page  # the DCA wizard takes its settings
     assert "take profit 0.2% on total" in strip_tags(page)
 
 
@@ -226,3 +226,15 @@ def test_a_dca_backtest_starts_the_dca_wizard_with_its_settings(trader, queued) 
     stranger = signed_in(someone_else)
     assert stranger.get(f"/bots/new/?backtest={backtest.pk}").status_code == 404
     assert client.get("/bots/new/?strategy=dca&backtest=x1").status_code == 404
+
+
+def test_a_limit_base_order_is_backtested_and_run_again_with_it(trader, queued) -> None:
+    client = signed_in(trader)
+    backtest = run_one(client, base_order_type="limit")
+    assert backtest.config["base_order_type"] == "limit"
+    assert backtest.status == BacktestStatus.DONE, backtest.error
+    page = client.get(f"/backtests/{backtest.pk}/").content.decode()
+    assert "base order 100 (limit)" in page
+    link = page.split('href="/backtests/?')[1].split('"')[0].replace("&amp;", "&")
+    form = client.get(f"/backtests/?{link}").content.decode()
+    assert '<option value="limit" selected>' in form
