@@ -31,17 +31,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
-from enum import StrEnum
+
+from exchanges.base import PositionSide
 
 # Eight places: the precision of USDT amounts on Bybit's wallet and position endpoints.
 MONEY_PLACES = Decimal("0.00000001")
 DEFAULT_INTEREST_RATE = Decimal("0.0001")  # per 8-hour funding interval
 DEFAULT_FUNDING_CLAMP = Decimal("0.0005")
 
-
-class PositionSide(StrEnum):
-    LONG = "long"
-    SHORT = "short"
+__all__ = ["PositionSide"]  # re-exported: callers of the arithmetic need the side too
 
 
 class RiskLimitExceeded(ValueError):
