@@ -319,6 +319,8 @@ class OrderState:
     # A post-only order the venue refused (rejected or cancelled it unfilled) because it would
     # have traded at once against the book: a price that moved, not a fault of the order.
     post_only_refused: bool = False
+    kind: InstrumentKind = InstrumentKind.SPOT
+    reduce_only: bool = False
 
     @property
     def remaining_quantity(self) -> Decimal:
@@ -355,7 +357,9 @@ class Position:
     position_margin: Decimal  # USDT held for the position: initial margin + fee to close + added - funding
     unrealised_pnl: Decimal
     realised_pnl: Decimal  # cumulative: closed PnL less trading fees, plus funding
-    funding: Decimal  # cumulative funding received (negative: paid)
+    # Cumulative funding received (negative: paid); None where the venue folds it into realised PnL
+    # without saying how much (Bybit's position list).
+    funding: Decimal | None
 
     @property
     def signed_size(self) -> Decimal:

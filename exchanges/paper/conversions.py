@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from exchanges.base import Fill, OrderState, OrderStatus, OrderType, Position, Side
+from exchanges.base import Fill, InstrumentKind, OrderState, OrderStatus, OrderType, Position, Side
 from exchanges.paper import perpetual
 from exchanges.paper.engine import POST_ONLY_REFUSED
 from exchanges.paper.models import PaperFill, PaperOrder, PaperPosition
@@ -30,6 +30,8 @@ def order_state(order: PaperOrder) -> OrderState:
         updated_at=order.updated_at,
         reject_reason=POST_ONLY_REFUSED if refused else "",
         post_only_refused=refused,
+        kind=InstrumentKind(order.category),
+        reduce_only=order.reduce_only,
     )
 
 

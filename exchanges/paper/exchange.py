@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils import timezone
 
 from exchanges.base import (
@@ -153,12 +152,10 @@ class PaperExchange(Exchange):
         return [position_from_row(row, self.mark_price(row.symbol)) for row in rows]
 
     def set_leverage(self, symbol: str, leverage: Decimal) -> None:
-        with transaction.atomic():
-            perpetual.set_leverage(self.account.pk, symbol, leverage)
+        perpetual.set_leverage(self.account.pk, symbol, leverage)
 
     def set_one_way_mode(self, symbol: str) -> None:
-        with transaction.atomic():
-            perpetual.set_hedge_mode(self.account.pk, symbol, hedge=False)
+        perpetual.set_hedge_mode(self.account.pk, symbol, hedge=False)
 
     def mark_price(self, symbol: str) -> Decimal:
         linear_instrument_for(symbol)

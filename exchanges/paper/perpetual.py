@@ -26,6 +26,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_UP, Decimal
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -229,6 +230,7 @@ def _absorb_shortfall(position: PaperPosition, balance: PaperBalance) -> None:
 # Leverage and mode -------------------------------------------------------------------------
 
 
+@transaction.atomic
 def set_leverage(account_id: int, symbol: str, leverage: Decimal) -> bool:
     """Set the symbol's leverage; False when it already was. An open position's margin is re-sized
     to the new leverage, from or back to the free balance."""
@@ -270,6 +272,7 @@ def _check_leverage(symbol: str, leverage: Decimal) -> None:
         )
 
 
+@transaction.atomic
 def set_hedge_mode(account_id: int, symbol: str, hedge: bool) -> bool:
     """Switch the symbol's position mode; False when it already was. Bybit refuses while the symbol
     has open orders or a position, and so does this."""

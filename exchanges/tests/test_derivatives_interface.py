@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -108,7 +109,7 @@ def test_orders_stay_spot_unless_told_and_spot_cannot_be_reduce_only():
 
 
 def test_position_signed_size():
-    common = {
+    common: dict[str, Any] = {
         "symbol": "BTCUSDT",
         "entry_price": Decimal("100"),
         "mark_price": Decimal("100"),
