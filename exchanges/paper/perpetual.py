@@ -24,7 +24,7 @@ Lock order, as in `engine`: market row, orders, balances (by asset), then the po
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -59,6 +59,13 @@ PAPER_FUNDING_RATE = margin.funding_rate(Decimal(0))
 # A market idle for longer settles only its last month of funding times.
 MAX_FUNDING_CATCH_UP = 90
 HEDGE_MODE_REFUSED = "The paper venue trades USDT perpetuals in one-way mode only."
+# The books' precision (the models' 18 decimal places).
+BOOK_PLACES = Decimal("1e-18")
+
+
+def _share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
+    """`part`/`whole` of `amount`, rounded down: the last part takes whatever is left, exactly."""
+    return amount if part == whole else (amount * part / whole).quantize(BOOK_PLACES, rounding=ROUND_DOWN)
 
 
 def tiers(symbol: str) -> tuple[margin.RiskTier, ...]:
@@ -170,7 +177,7 @@ def apply_fill(order: PaperOrder, quantity: Decimal, price: Decimal, fee: Decima
     balance = _lock_usdt(order.account_id)
     position = lock_position(order.account_id, order.symbol)
     remaining = order.quantity - order.filled_quantity
-    released = order.locked_amount if quantity == remaining else order.locked_amount * quantity / remaining
+    released = _share(order.locked_amount, quantity, remaining)
     _move(balance, -released)
     signed = quantity if order.side == Side.BUY else -quantity
     closing = min(quantity, abs(position.size)) if position.size * signed < 0 else Decimal(0)
@@ -188,7 +195,7 @@ def apply_fill(order: PaperOrder, quantity: Decimal, price: Decimal, fee: Decima
 def _close(position: PaperPosition, balance: PaperBalance, quantity: Decimal, price: Decimal) -> Decimal:
     held = abs(position.size)
     sign = Decimal(1) if position.size > 0 else Decimal(-1)
-    freed = position.position_margin if quantity == held else position.position_margin * quantity / held
+    freed = _share(position.position_margin, quantity, held)
     pnl = sign * (price - position.entry_price) * quantity
     position.position_margin -= freed
     position.size -= sign * quantity
@@ -209,7 +216,9 @@ def _open(
     held = abs(position.size)
     if held == 0:
         position.funding_settled_at = timezone.now()
-    position.entry_price = (position.entry_price * held + price * quantity) / (held + quantity)
+    average = (position.entry_price * held + price * quantity) / (held + quantity)
+    # Cut against the trader: a long's entry up, a short's down.
+    position.entry_price = average.quantize(BOOK_PLACES, rounding=ROUND_UP if signed > 0 else ROUND_DOWN)
     position.size += signed
     position.position_margin += piece
     _move(balance, piece)

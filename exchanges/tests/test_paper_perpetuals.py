@@ -284,3 +284,26 @@ def test_spot_and_perpetual_orders_keep_apart(paper: PaperExchange) -> None:
     assert paper.positions()[0].size == D("0.1")
     with pytest.raises(InvalidOrder, match="no ETHUSDT perpetual"):
         paper.place_order(OrderRequest("ETHUSDT", Side.BUY, OrderType.MARKET, D("1"), "eth", kind=LINEAR))
+
+
+def test_adding_averages_the_entry_and_partial_closes_keep_every_cent(paper: PaperExchange) -> None:
+    open_long(paper)
+    market.set_price("BTCUSDT", D("21000"))
+    paper.place_order(order(Side.BUY, "0.2", "21000", "add"))
+
+    (position,) = paper.positions()
+    # (0.1 x 20,000 + 0.2 x 21,000) / 0.3, the cut rounding a long's entry up
+    assert position.entry_price == D("20666.666666666666666667")
+    # 200.99 + (420 + 0.2 x 18,900 x 0.055%)
+    assert position.position_margin == D("623.069")
+
+    market.set_price("BTCUSDT", D("22000"))
+    paper.place_order(order(Side.SELL, "0.1", "22000", "part", reduce_only=True))
+    assert paper.positions()[0].position_margin == D("623.069") - D("207.689666666666666666")
+    paper.place_order(order(Side.SELL, "0.2", "22000", "rest", reduce_only=True))
+
+    (flat,) = paper.positions("BTCUSDT")
+    assert flat.is_flat
+    free, locked = usdt(paper)
+    assert locked == 0
+    assert free == D("10000") + flat.realised_pnl  # nothing lost or made up in the books
