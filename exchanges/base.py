@@ -50,6 +50,18 @@ class TimeInForce(StrEnum):
     POST_ONLY = "post_only"
 
 
+class InstrumentKind(StrEnum):
+    """Which market an order or a symbol belongs to; Bybit's `category`."""
+
+    SPOT = "spot"
+    LINEAR = "linear"  # USDT-margined perpetual
+
+
+class PositionSide(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+
+
 class OrderStatus(StrEnum):
     NEW = "new"
     PARTIALLY_FILLED = "partially_filled"
@@ -86,6 +98,18 @@ class InsufficientBalance(ExchangeError):
     pass
 
 
+class NotSupported(ExchangeError):
+    """The venue does not offer this (derivatives on a spot-only venue, say)."""
+
+
+class PositionModeLocked(ExchangeError):
+    """The position mode cannot change while the symbol has open orders or a position."""
+
+
+class LeverageRejected(ExchangeError):
+    """The leverage is outside what the symbol's risk limit allows."""
+
+
 class InvalidOrderReason(StrEnum):
     PRICE_PRECISION = "price_precision"
     QUANTITY_PRECISION = "quantity_precision"
@@ -96,6 +120,7 @@ class InvalidOrderReason(StrEnum):
     UNKNOWN_SYMBOL = "unknown_symbol"
     POST_ONLY_WOULD_TAKE = "post_only_would_take"
     BAD_PARAMETER = "bad_parameter"
+    REDUCE_ONLY = "reduce_only"  # a reduce-only order that would open or grow a position
 
 
 class InvalidOrder(ExchangeError):
@@ -259,8 +284,13 @@ class OrderRequest:
     client_order_id: str
     price: Decimal | None = None
     time_in_force: TimeInForce = TimeInForce.GTC
+    kind: InstrumentKind = InstrumentKind.SPOT
+    # Only shrink the position, never open or grow one (perpetuals only).
+    reduce_only: bool = False
 
     def __post_init__(self) -> None:
+        if self.reduce_only and self.kind is InstrumentKind.SPOT:
+            raise ValueError("A spot order cannot be reduce-only.")
         if not _CLIENT_ORDER_ID.match(self.client_order_id):
             raise ValueError(
                 f"client_order_id must be 1-{CLIENT_ORDER_ID_MAX} characters of letters, digits, '-' or '_'."
@@ -289,6 +319,8 @@ class OrderState:
     # A post-only order the venue refused (rejected or cancelled it unfilled) because it would
     # have traded at once against the book: a price that moved, not a fault of the order.
     post_only_refused: bool = False
+    kind: InstrumentKind = InstrumentKind.SPOT
+    reduce_only: bool = False
 
     @property
     def remaining_quantity(self) -> Decimal:
@@ -307,6 +339,43 @@ class Fill:
     fee: Decimal
     fee_asset: str
     is_maker: bool
+    time: datetime
+
+
+@dataclass(frozen=True)
+class Position:
+    """One symbol's perpetual position in one-way mode, isolated margin. Flat: side None, size 0."""
+
+    symbol: str
+    side: PositionSide | None
+    size: Decimal  # in the base asset, never negative
+    entry_price: Decimal
+    mark_price: Decimal
+    leverage: Decimal
+    liquidation_price: Decimal | None  # None when flat
+    bankruptcy_price: Decimal | None
+    position_margin: Decimal  # USDT held for the position: initial margin + fee to close + added - funding
+    unrealised_pnl: Decimal
+    realised_pnl: Decimal  # cumulative: closed PnL less trading fees, plus funding
+    # Cumulative funding received (negative: paid); None where the venue folds it into realised PnL
+    # without saying how much (Bybit's position list).
+    funding: Decimal | None
+
+    @property
+    def signed_size(self) -> Decimal:
+        return -self.size if self.side is PositionSide.SHORT else self.size
+
+    @property
+    def is_flat(self) -> bool:
+        return self.size == 0
+
+
+@dataclass(frozen=True)
+class FundingRate:
+    """One settled funding interval of a perpetual: `rate` applied at `time`."""
+
+    symbol: str
+    rate: Decimal
     time: datetime
 
 
@@ -395,3 +464,33 @@ class Exchange(ABC):
 
     @abstractmethod
     def check_api_key(self) -> KeyPermissions: ...
+
+    # Linear perpetuals. A spot-only venue keeps these defaults, which refuse clearly.
+
+    supports_perpetuals: bool = False
+
+    def _not_supported(self, what: str) -> NotSupported:
+        return NotSupported(f"{what} is not supported on this venue ({self.name}): it trades spot only.")
+
+    def perpetual_instrument(self, symbol: str) -> Instrument:
+        """A linear perpetual's filters (tick, lot, min value). Raises InvalidOrder(UNKNOWN_SYMBOL)."""
+        raise self._not_supported("Perpetual futures")
+
+    def positions(self, symbol: str | None = None) -> list[Position]:
+        """Open positions (one per symbol in one-way mode), or `symbol`'s, flat or not."""
+        raise self._not_supported("Perpetual positions")
+
+    def set_leverage(self, symbol: str, leverage: Decimal) -> None:
+        """Idempotent: setting the leverage already in force succeeds. Raises LeverageRejected."""
+        raise self._not_supported("Leverage")
+
+    def set_one_way_mode(self, symbol: str) -> None:
+        """Idempotent. Raises PositionModeLocked while the symbol has open orders or a position."""
+        raise self._not_supported("Position mode")
+
+    def mark_price(self, symbol: str) -> Decimal:
+        raise self._not_supported("Mark price")
+
+    def funding_history(self, symbol: str, since: datetime | None = None) -> list[FundingRate]:
+        """Settled funding rates at or after `since`, oldest first."""
+        raise self._not_supported("Funding")

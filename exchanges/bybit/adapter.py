@@ -1,4 +1,4 @@
-"""`Exchange` for one Bybit account (v5 API, spot), on top of pybit's HTTP client.
+"""`Exchange` for one Bybit account (v5 API: spot, and USDT perpetuals), on top of pybit's HTTP client.
 
 pybit re-sends a request by itself on some retCodes (10002, 10006...) and, with
 `force_retry`, on timeouts. An order must reach Bybit at most once, so pybit's
@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from http.client import RemoteDisconnected
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,7 +32,9 @@ from exchanges.base import (
     ExchangeError,
     ExchangeUnavailable,
     Fill,
+    FundingRate,
     Instrument,
+    InstrumentKind,
     InvalidOrder,
     InvalidOrderReason,
     KeyPermissions,
@@ -40,6 +43,7 @@ from exchanges.base import (
     OrderState,
     OrderStatus,
     OrderType,
+    Position,
     RateLimited,
     Ticker,
     TimeInForce,
@@ -50,6 +54,10 @@ logger = logging.getLogger(__name__)
 
 ENVIRONMENTS = ("mainnet", "testnet", "demo", "custom")
 SPOT = "spot"
+LINEAR = "linear"
+SETTLE_COIN = "USDT"
+FUNDING_PAGE_LIMIT = 200  # Bybit's largest funding history page
+ONE_WAY_MODE = 0
 PAGE_LIMIT = 50  # Bybit's maximum page for order lists
 EXECUTION_PAGE_LIMIT = 100
 # Bybit answers an execution query for at most seven days at a time.
@@ -151,6 +159,7 @@ def _reading_reply() -> Iterator[None]:
 
 class BybitExchange(Exchange):
     name = "bybit"
+    supports_perpetuals = True
     backoff = 0.25  # seconds before the first read retry, doubled each time
     max_wait = 10.0  # longest sleep for a rate-limit reset before giving up with RateLimited
     default_timeout = 10.0
@@ -351,7 +360,7 @@ class BybitExchange(Exchange):
     def _state_after_placement(self, request: OrderRequest, order_id: str) -> OrderState:
         """The order's true state; if that read fails, what we know: it was accepted."""
         try:
-            return self.order(request.symbol, request.client_order_id)
+            return self._order(request.symbol, request.client_order_id, request.kind)
         except ExchangeError as exc:
             logger.info("Order %s accepted; its state is not readable yet (%s)", request.client_order_id, exc)
         now = datetime.now(UTC)
@@ -368,6 +377,8 @@ class BybitExchange(Exchange):
             status=OrderStatus.NEW,
             created_at=now,
             updated_at=now,
+            kind=request.kind,
+            reduce_only=request.reduce_only,
         )
 
     def cancel_order(self, symbol: str, *, client_order_id: str) -> None:
@@ -389,13 +400,16 @@ class BybitExchange(Exchange):
         return [state for state in states if state.status.is_open]
 
     def order(self, symbol: str, client_order_id: str) -> OrderState:
+        return self._order(symbol, client_order_id, InstrumentKind.SPOT)
+
+    def _order(self, symbol: str, client_order_id: str, kind: InstrumentKind) -> OrderState:
         for call in (self._http.get_open_orders, self._http.get_order_history):
-            reply = self._read(call, category=SPOT, symbol=symbol, orderLinkId=client_order_id)
+            reply = self._read(call, category=kind.value, symbol=symbol, orderLinkId=client_order_id)
             records = reply["result"]["list"]
             with _reading_reply():
                 matches = [record for record in records if record["orderLinkId"] == client_order_id]
                 if matches:
-                    return convert.order_state(matches[0])
+                    return convert.order_state(matches[0], kind)
         raise OrderNotFound(f"Bybit has no order {client_order_id} on {symbol}.")
 
     def order_history(self, symbol: str, limit: int = 50) -> list[OrderState]:
@@ -423,6 +437,75 @@ class BybitExchange(Exchange):
             start = end + timedelta(milliseconds=1)
         return sorted(fills.values(), key=lambda fill: (fill.time, fill.trade_id))
 
+    # USDT perpetuals ------------------------------------------------------
+
+    def perpetual_instrument(self, symbol: str) -> Instrument:
+        reply = self._read(self._http.get_instruments_info, category=LINEAR, symbol=symbol)
+        with _reading_reply():
+            found = [record for record in reply["result"]["list"] if record["symbol"] == symbol]
+        if not found or found[0]["status"] != "Trading":
+            raise InvalidOrder(f"Bybit does not list a {symbol} perpetual.", reason=_UNKNOWN_SYMBOL)
+        fees = self._read(self._http.get_fee_rates, category=LINEAR, symbol=symbol)["result"]["list"]
+        with _reading_reply():
+            fee = next(record for record in fees if record["symbol"] == symbol)
+            return convert.linear_instrument(found[0], fee)
+
+    def positions(self, symbol: str | None = None) -> list[Position]:
+        """`symbol`'s position (flat or not), or every open USDT-settled one."""
+        params: Json = {"category": LINEAR, "limit": PAGE_LIMIT}
+        params |= {"symbol": symbol} if symbol else {"settleCoin": SETTLE_COIN}
+        found: list[Position] = []
+        for page in self._pages(self._http.get_positions, **params):
+            with _reading_reply():
+                found.extend(convert.position(record) for record in page["list"])
+        return found if symbol else [item for item in found if not item.is_flat]
+
+    def set_leverage(self, symbol: str, leverage: Decimal) -> None:
+        """Idempotent: Bybit's "leverage not modified" (110043) is success here."""
+        text = format(leverage, "f")
+        self._settle(
+            self._http.set_leverage, category=LINEAR, symbol=symbol, buyLeverage=text, sellLeverage=text
+        )
+
+    def set_one_way_mode(self, symbol: str) -> None:
+        """Idempotent: "position mode not modified" (110025) is success; open orders or a position
+        make Bybit refuse a change (PositionModeLocked)."""
+        self._settle(self._http.switch_position_mode, category=LINEAR, symbol=symbol, mode=ONE_WAY_MODE)
+
+    def _settle(self, call: Call, **params: Any) -> None:
+        """A setting write that is safe to repeat: asking for what is in force is no error."""
+        try:
+            self._write(call, **params)
+        except ExchangeError as exc:
+            if exc.code is None or int(exc.code) not in codes.NOT_MODIFIED:
+                raise
+
+    def mark_price(self, symbol: str) -> Decimal:
+        reply = self._read(self._http.get_tickers, category=LINEAR, symbol=symbol)
+        with _reading_reply():
+            found = [record for record in reply["result"]["list"] if record["symbol"] == symbol]
+            if found:
+                return convert.decimal(found[0]["markPrice"])
+        raise InvalidOrder(f"Bybit has no {symbol} perpetual ticker.", reason=_UNKNOWN_SYMBOL)
+
+    def funding_history(self, symbol: str, since: datetime | None = None) -> list[FundingRate]:
+        """The newest page first (Bybit's default when no time is given), then back by endTime while
+        pages come full and `since` is not reached. Bybit refuses a startTime alone."""
+        found: dict[datetime, FundingRate] = {}
+        params: Json = {"category": LINEAR, "symbol": symbol, "limit": FUNDING_PAGE_LIMIT}
+        while True:
+            rows = self._read(self._http.get_funding_rate_history, **params)["result"]["list"]
+            with _reading_reply():
+                page = [convert.funding_rate(row) for row in rows]
+            found.update((rate.time, rate) for rate in page if since is None or rate.time >= since)
+            oldest = min((rate.time for rate in page), default=None)
+            if len(page) < FUNDING_PAGE_LIMIT or oldest is None or (since is not None and oldest <= since):
+                break
+            params["endTime"] = convert.to_ms(oldest - timedelta(milliseconds=1))
+            if since is not None:
+                params["startTime"] = convert.to_ms(since)
+        return sorted(found.values(), key=lambda rate: rate.time)
+
     def _executions(self, symbol: str, start: datetime, end: datetime) -> list[Fill]:
         params = {
             "category": SPOT,
@@ -440,7 +523,7 @@ class BybitExchange(Exchange):
 
 def _order_params(request: OrderRequest) -> Json:
     params: Json = {
-        "category": SPOT,
+        "category": request.kind.value,
         "symbol": request.symbol,
         "side": convert.SIDES[request.side],
         "orderType": convert.ORDER_TYPES[request.order_type],
@@ -452,7 +535,11 @@ def _order_params(request: OrderRequest) -> Json:
         params["price"] = format(request.price, "f")
         params["timeInForce"] = convert.TIME_IN_FORCE[request.time_in_force]
     else:
-        # Without it Bybit reads a market buy's qty in the quote coin.
-        params["marketUnit"] = "baseCoin"
+        if request.kind is InstrumentKind.SPOT:
+            # Without it Bybit reads a spot market buy's qty in the quote coin.
+            params["marketUnit"] = "baseCoin"
         params["timeInForce"] = convert.TIME_IN_FORCE[TimeInForce.IOC]
+    if request.kind is InstrumentKind.LINEAR:
+        params["positionIdx"] = ONE_WAY_MODE
+        params["reduceOnly"] = request.reduce_only
     return params

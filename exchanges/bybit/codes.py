@@ -2,7 +2,7 @@
 
 The adapter turns a retCode into one of our `ExchangeError`s; the simulator
 turns an error raised by the paper engine back into the retCode and retMsg
-Bybit would answer with. Only the spot and common codes matter here.
+Bybit would answer with. The spot, common and linear-perpetual codes matter here.
 
 Source: Bybit's own error list, `docs/v5/error.mdx` in github.com/bybit-exchange/docs
 (commit dc3c88bfd513eef0e7bc482efe1e6edc94182065), published at
@@ -23,8 +23,10 @@ from exchanges.base import (
     InsufficientBalance,
     InvalidOrder,
     InvalidOrderReason,
+    LeverageRejected,
     OrderNotFound,
     PermissionDenied,
+    PositionModeLocked,
     RateLimited,
 )
 
@@ -38,6 +40,10 @@ TOO_MANY_VISITS = 10006
 UNMATCHED_IP = 10010
 SERVER_ERROR = 10016
 ROUTE_NOT_FOUND = 10017
+# Linear: asking for what is already in force. Idempotent calls treat these as success.
+POSITION_MODE_NOT_MODIFIED = 110025
+LEVERAGE_NOT_MODIFIED = 110043
+NOT_MODIFIED = frozenset({POSITION_MODE_NOT_MODIFIED, LEVERAGE_NOT_MODIFIED})
 
 # Bybit fills in the three numbers; the adapter never parses this text.
 RECV_WINDOW_MESSAGE = (
@@ -140,12 +146,27 @@ TABLE: tuple[RetCode, ...] = (
     RetCode(110010, "The order has been cancelled", OrderNotFound),
     RetCode(110012, "Insufficient available balance.", InsufficientBalance),
     RetCode(110072, "OrderLinkedID is duplicate", DuplicateClientOrderId),
+    # Linear perpetuals (the "UMA & UTA & Futures" table).
+    RetCode(110013, "Cannot set leverage due to risk limit level.", LeverageRejected),
+    RetCode(
+        110016,
+        "Requested quantity of contracts exceeds risk limit, please adjust your risk limit level before "
+        "trying again",
+        InvalidOrder,
+        _I.AMOUNT_TOO_LARGE,
+    ),
+    RetCode(110017, "ReduceOnly rule not satisified.", InvalidOrder, _I.REDUCE_ONLY),
+    RetCode(110024, "You have an existing position, so position mode cannot be switched", PositionModeLocked),
+    RetCode(110025, "Position mode is not modified", ExchangeError),
+    RetCode(110028, "Open orders exist, so you cannot change position mode", PositionModeLocked),
+    RetCode(110043, "Set leverage not modified", ExchangeError),
+    RetCode(110044, "Insufficient available margin", InsufficientBalance),
 )
 
 # The code the simulator answers with for each (error, reason): one per pair.
 CANONICAL_CODES = frozenset(
     {10001, 10003, 10005, 10006, 10016, 170121, 170124, 170131, 170134, 170135, 170136, 170137}
-    | {170140, 170141, 170213, 170218}
+    | {170140, 170141, 170213, 170218, 110013, 110017, 110028}
 )
 
 BY_CODE: dict[int, RetCode] = {entry.code: entry for entry in TABLE}

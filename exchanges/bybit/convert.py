@@ -16,11 +16,15 @@ from exchanges.base import (
     Balance,
     Candle,
     Fill,
+    FundingRate,
     Instrument,
+    InstrumentKind,
     KeyPermissions,
     OrderState,
     OrderStatus,
     OrderType,
+    Position,
+    PositionSide,
     Side,
     Ticker,
     TimeInForce,
@@ -152,7 +156,7 @@ def balance(record: Record) -> Balance:
     return Balance(asset=record["coin"], free=decimal(record["walletBalance"]) - locked, locked=locked)
 
 
-def order_state(record: Record) -> OrderState:
+def order_state(record: Record, kind: InstrumentKind = InstrumentKind.SPOT) -> OrderState:
     order_type: OrderType = _by_value(ORDER_TYPES, record["orderType"])
     reject = record.get("rejectReason", "")
     return OrderState(
@@ -170,6 +174,8 @@ def order_state(record: Record) -> OrderState:
         updated_at=from_ms(record["updatedTime"]),
         reject_reason="" if reject in ("", NO_REJECT_REASON) else reject,
         post_only_refused=reject == POST_ONLY_REFUSED,
+        kind=kind,
+        reduce_only=bool(record.get("reduceOnly", False)),
     )
 
 
@@ -203,4 +209,55 @@ def key_permissions(record: Record) -> KeyPermissions:
         ip_whitelist=ips,
         expires_at=None if expires == _EPOCH else expires,
         raw=raw,
+    )
+
+
+POSITION_SIDES = {"Buy": PositionSide.LONG, "Sell": PositionSide.SHORT}
+
+
+def linear_instrument(record: Record, fees: Record) -> Instrument:
+    """A USDT perpetual's filters from `/v5/market/instruments-info?category=linear`."""
+    lot, price = record["lotSizeFilter"], record["priceFilter"]
+    step = decimal(lot["qtyStep"])
+    return Instrument(
+        symbol=record["symbol"],
+        base=record["baseCoin"],
+        quote=record["quoteCoin"],
+        tick_size=decimal(price["tickSize"]),
+        quantity_step=step,
+        min_quantity=decimal(lot["minOrderQty"]),
+        min_amount=decimal(lot.get("minNotionalValue") or "0"),
+        max_quantity=decimal(lot["maxOrderQty"]),
+        max_amount=decimal(lot["maxOrderQty"]) * decimal(price["maxPrice"]),
+        max_market_quantity=decimal(lot.get("maxMktOrderQty") or lot["maxOrderQty"]),
+        maker_fee=decimal(fees["makerFeeRate"]),
+        taker_fee=decimal(fees["takerFeeRate"]),
+    )
+
+
+def position(record: Record) -> Position:
+    """One row of `/v5/position/list`. Bybit folds funding into cumRealisedPnl without a figure of its own."""
+    size = decimal(record["size"])
+    side = POSITION_SIDES.get(record["side"]) if size else None
+    return Position(
+        symbol=record["symbol"],
+        side=side,
+        size=size,
+        entry_price=decimal(record["avgPrice"] or "0"),
+        mark_price=decimal(record["markPrice"]),
+        leverage=decimal(record["leverage"]),
+        liquidation_price=_optional_decimal(record["liqPrice"]) if side else None,
+        bankruptcy_price=_optional_decimal(record["bustPrice"]) if side else None,
+        position_margin=decimal(record["positionBalance"] or "0"),
+        unrealised_pnl=decimal(record["unrealisedPnl"] or "0"),
+        realised_pnl=decimal(record["cumRealisedPnl"] or "0"),
+        funding=None,
+    )
+
+
+def funding_rate(record: Record) -> FundingRate:
+    return FundingRate(
+        symbol=record["symbol"],
+        rate=decimal(record["fundingRate"]),
+        time=from_ms(record["fundingRateTimestamp"]),
     )

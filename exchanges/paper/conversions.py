@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from exchanges.base import Fill, OrderState, OrderStatus, OrderType, Side
+from decimal import Decimal
+
+from exchanges.base import Fill, InstrumentKind, OrderState, OrderStatus, OrderType, Position, Side
+from exchanges.paper import perpetual
 from exchanges.paper.engine import POST_ONLY_REFUSED
-from exchanges.paper.models import PaperFill, PaperOrder
+from exchanges.paper.models import PaperFill, PaperOrder, PaperPosition
+from exchanges.perpetuals import margin
 
 
 def order_state(order: PaperOrder) -> OrderState:
@@ -26,6 +30,8 @@ def order_state(order: PaperOrder) -> OrderState:
         updated_at=order.updated_at,
         reject_reason=POST_ONLY_REFUSED if refused else "",
         post_only_refused=refused,
+        kind=InstrumentKind(order.category),
+        reduce_only=order.reduce_only,
     )
 
 
@@ -42,4 +48,23 @@ def fill_from_row(row: PaperFill) -> Fill:
         fee_asset=row.fee_asset,
         is_maker=row.is_maker,
         time=row.time,
+    )
+
+
+def position_from_row(row: PaperPosition, mark: Decimal) -> Position:
+    side = perpetual.side_of(row.size)
+    size = abs(row.size)
+    return Position(
+        symbol=row.symbol,
+        side=side,
+        size=size,
+        entry_price=row.entry_price,
+        mark_price=mark,
+        leverage=row.leverage,
+        liquidation_price=perpetual.liquidation_price(row),
+        bankruptcy_price=perpetual.bankruptcy_price(row),
+        position_margin=row.position_margin,
+        unrealised_pnl=margin.unrealised_pnl(side, row.entry_price, size, mark) if side else Decimal(0),
+        realised_pnl=row.realised_pnl,
+        funding=row.funding,
     )

@@ -23,6 +23,8 @@ from django.utils import timezone
 from exchanges.base import (
     DuplicateClientOrderId,
     ExchangeUnavailable,
+    Instrument,
+    InstrumentKind,
     InsufficientBalance,
     InvalidOrder,
     InvalidOrderReason,
@@ -34,7 +36,8 @@ from exchanges.base import (
     TimeInForce,
     shown,
 )
-from exchanges.paper.instruments import instrument_for
+from exchanges.paper import perpetual
+from exchanges.paper.instruments import instrument_for, instrument_of
 from exchanges.paper.models import PaperAccount, PaperBalance, PaperFill, PaperMarket, PaperOrder
 
 OPEN_STATUSES = (OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value)
@@ -71,9 +74,11 @@ def current_price(symbol: str) -> Decimal:
     return price
 
 
-def market_fill_price(symbol: str, side: Side, last: Decimal) -> Decimal:
+def market_fill_price(
+    symbol: str, side: Side, last: Decimal, kind: InstrumentKind = InstrumentKind.SPOT
+) -> Decimal:
     """Last price moved against the taker by the configured slippage, on the tick grid."""
-    instrument = instrument_for(symbol)
+    instrument = instrument_of(kind, symbol)
     slippage = Decimal(str(settings.PAPER_MARKET_SLIPPAGE))
     if side is Side.BUY:
         return instrument.round_price(last * (1 + slippage), ROUND_UP)
@@ -81,7 +86,7 @@ def market_fill_price(symbol: str, side: Side, last: Decimal) -> Decimal:
 
 
 def place_order(account: PaperAccount, request: OrderRequest) -> PaperOrder:
-    instrument = instrument_for(request.symbol)
+    instrument = instrument_of(request.kind, request.symbol)
     last = current_price(request.symbol)
     marketable = _is_marketable(request, last)
     fill_price = _immediate_fill_price(request, last) if marketable else None
@@ -118,7 +123,7 @@ def _is_marketable(request: OrderRequest, last: Decimal) -> bool:
 
 def _immediate_fill_price(request: OrderRequest, last: Decimal) -> Decimal:
     if request.order_type is OrderType.MARKET:
-        return market_fill_price(request.symbol, request.side, last)
+        return market_fill_price(request.symbol, request.side, last, request.kind)
     # A marketable limit order takes the book at the current price, never worse than its limit.
     return last
 
@@ -138,25 +143,16 @@ def _refuse(account: PaperAccount, request: OrderRequest) -> PaperOrder:
         status=OrderStatus.REJECTED.value,
         created_at=now,
         updated_at=now,
+        category=request.kind.value,
+        reduce_only=request.reduce_only,
     )
 
 
 def _accept(account: PaperAccount, request: OrderRequest, *, reserve_price: Decimal) -> PaperOrder:
-    instrument = instrument_for(request.symbol)
-    if request.side is Side.BUY:
-        asset, reserve = instrument.quote, request.quantity * reserve_price
+    if request.kind is InstrumentKind.LINEAR:
+        reserve = perpetual.accept(account.pk, request, reserve_price=reserve_price)
     else:
-        asset, reserve = instrument.base, request.quantity
-    # Both balances, in lock order, even though only one is reserved: an
-    # immediate fill touches the other, and taking it later could deadlock.
-    balance = lock_balances(account.pk, [instrument.base, instrument.quote])[asset]
-    if balance.free < reserve:
-        raise InsufficientBalance(
-            f"Needs {shown(reserve)} {asset} but only {shown(balance.free)} is available."
-        )
-    balance.free -= reserve
-    balance.locked += reserve
-    balance.save(update_fields=["free", "locked"])
+        reserve = _reserve_spot(account, request, reserve_price)
     now = timezone.now()
     return PaperOrder.objects.create(
         account=account,
@@ -172,11 +168,37 @@ def _accept(account: PaperAccount, request: OrderRequest, *, reserve_price: Deci
         status=OrderStatus.NEW.value,
         created_at=now,
         updated_at=now,
+        category=request.kind.value,
+        reduce_only=request.reduce_only,
     )
 
 
-def fill_order(order: PaperOrder, quantity: Decimal, price: Decimal, *, is_maker: bool) -> PaperFill:
-    """Apply one fill. The caller holds the order's row lock inside a transaction."""
+def _reserve_spot(account: PaperAccount, request: OrderRequest, reserve_price: Decimal) -> Decimal:
+    instrument = instrument_for(request.symbol)
+    if request.side is Side.BUY:
+        asset, reserve = instrument.quote, request.quantity * reserve_price
+    else:
+        asset, reserve = instrument.base, request.quantity
+    # Both balances, in lock order, even though only one is reserved: an
+    # immediate fill touches the other, and taking it later could deadlock.
+    balance = lock_balances(account.pk, [instrument.base, instrument.quote])[asset]
+    if balance.free < reserve:
+        raise InsufficientBalance(
+            f"Needs {shown(reserve)} {asset} but only {shown(balance.free)} is available."
+        )
+    balance.free -= reserve
+    balance.locked += reserve
+    balance.save(update_fields=["free", "locked"])
+    return reserve
+
+
+def fill_order(order: PaperOrder, quantity: Decimal, price: Decimal, *, is_maker: bool) -> PaperFill | None:
+    """Apply one fill. The caller holds the order's row lock inside a transaction.
+
+    None when a reduce-only order finds nothing left to reduce: it is cancelled instead.
+    """
+    if order.category == InstrumentKind.LINEAR:
+        return _fill_linear(order, quantity, price, is_maker=is_maker)
     instrument = instrument_for(order.symbol)
     fee_rate = instrument.maker_fee if is_maker else instrument.taker_fee
     balances = lock_balances(order.account_id, [instrument.base, instrument.quote])
@@ -205,6 +227,42 @@ def fill_order(order: PaperOrder, quantity: Decimal, price: Decimal, *, is_maker
         quantity=quantity,
         fee=fee,
         fee_asset=fee_asset,
+        is_maker=is_maker,
+        time=order.updated_at,
+    )
+
+
+def _fill_linear(order: PaperOrder, quantity: Decimal, price: Decimal, *, is_maker: bool) -> PaperFill | None:
+    instrument = instrument_of(order.category, order.symbol)
+    quantity = perpetual.fillable(order, quantity)
+    if quantity <= 0:
+        perpetual.cancel(order)
+        return None
+    fee = quantity * price * (instrument.maker_fee if is_maker else instrument.taker_fee)
+    released = perpetual.apply_fill(order, quantity, price, fee)
+    _record_progress(order, quantity, price, fee, released)
+    return _record_fill(order, quantity, price, fee, instrument, is_maker=is_maker)
+
+
+def _record_fill(
+    order: PaperOrder,
+    quantity: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    instrument: Instrument,
+    *,
+    is_maker: bool,
+) -> PaperFill:
+    return PaperFill.objects.create(
+        trade_id=str(uuid.uuid4()),
+        order=order,
+        account_id=order.account_id,
+        symbol=order.symbol,
+        side=order.side,
+        price=price,
+        quantity=quantity,
+        fee=fee,
+        fee_asset=instrument.quote,
         is_maker=is_maker,
         time=order.updated_at,
     )
@@ -242,6 +300,9 @@ def cancel_order(account: PaperAccount, symbol: str, client_order_id: str) -> Pa
 
 
 def _release(order: PaperOrder) -> None:
+    if order.category == InstrumentKind.LINEAR:
+        perpetual.cancel(order)
+        return
     instrument = instrument_for(order.symbol)
     asset = instrument.quote if order.side == Side.BUY else instrument.base
     balance = lock_balances(order.account_id, [asset])[asset]
@@ -294,11 +355,15 @@ def _fill_in_priority(orders: list[PaperOrder], volume: Decimal | None) -> list[
     for order in orders:
         quantity = order.quantity - order.filled_quantity
         if available is not None:
-            quantity = min(quantity, instrument_for(order.symbol).round_quantity(available, ROUND_DOWN))
+            step = instrument_of(order.category, order.symbol)
+            quantity = min(quantity, step.round_quantity(available, ROUND_DOWN))
         if quantity <= 0:
             break
         assert order.price is not None
-        fills.append(fill_order(order, quantity, order.price, is_maker=True))
+        fill = fill_order(order, quantity, order.price, is_maker=True)
+        if fill is None:
+            continue
+        fills.append(fill)
         if available is not None:
-            available -= quantity
+            available -= fill.quantity
     return fills

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -12,6 +13,7 @@ from exchanges.base import (
     Candle,
     Exchange,
     Fill,
+    FundingRate,
     Instrument,
     InvalidOrder,
     InvalidOrderReason,
@@ -20,12 +22,20 @@ from exchanges.base import (
     OrderRequest,
     OrderState,
     OrderStatus,
+    Position,
     Ticker,
 )
-from exchanges.paper import engine, history
-from exchanges.paper.conversions import fill_from_row, order_state
-from exchanges.paper.instruments import INSTRUMENTS, instrument_for
-from exchanges.paper.models import PaperAccount, PaperBalance, PaperFill, PaperOrder
+from exchanges.paper import engine, history, perpetual
+from exchanges.paper.conversions import fill_from_row, order_state, position_from_row
+from exchanges.paper.instruments import INSTRUMENTS, instrument_for, linear_instrument_for
+from exchanges.paper.models import (
+    PaperAccount,
+    PaperBalance,
+    PaperFill,
+    PaperFundingRate,
+    PaperOrder,
+    PaperPosition,
+)
 
 FINISHED_STATUSES = (OrderStatus.FILLED.value, OrderStatus.CANCELLED.value, OrderStatus.REJECTED.value)
 # What `fill_from_row` reads of a fill and its order.
@@ -46,6 +56,7 @@ FILL_FIELDS = (
 
 class PaperExchange(Exchange):
     name = "paper"
+    supports_perpetuals = True
 
     def __init__(self, account: PaperAccount) -> None:
         self.account = account
@@ -122,3 +133,37 @@ class PaperExchange(Exchange):
         return KeyPermissions(
             can_read=True, can_trade_spot=True, can_withdraw=False, read_only=False, ip_whitelist=()
         )
+
+    # USDT perpetuals (see exchanges.paper.perpetual for what is modelled and how).
+
+    def perpetual_instrument(self, symbol: str) -> Instrument:
+        return linear_instrument_for(symbol)
+
+    def positions(self, symbol: str | None = None) -> list[Position]:
+        if symbol is not None:
+            linear_instrument_for(symbol)
+            row = PaperPosition.objects.filter(account=self.account, symbol=symbol).first()
+            return [
+                position_from_row(
+                    row or PaperPosition(account=self.account, symbol=symbol), self.mark_price(symbol)
+                )
+            ]
+        rows = PaperPosition.objects.filter(account=self.account).exclude(size=0).order_by("symbol")
+        return [position_from_row(row, self.mark_price(row.symbol)) for row in rows]
+
+    def set_leverage(self, symbol: str, leverage: Decimal) -> None:
+        perpetual.set_leverage(self.account.pk, symbol, leverage)
+
+    def set_one_way_mode(self, symbol: str) -> None:
+        perpetual.set_hedge_mode(self.account.pk, symbol, hedge=False)
+
+    def mark_price(self, symbol: str) -> Decimal:
+        linear_instrument_for(symbol)
+        return engine.current_price(symbol)
+
+    def funding_history(self, symbol: str, since: datetime | None = None) -> list[FundingRate]:
+        linear_instrument_for(symbol)
+        rows = PaperFundingRate.objects.filter(symbol=symbol)
+        if since is not None:
+            rows = rows.filter(time__gte=since)
+        return [FundingRate(symbol=symbol, rate=row.rate, time=row.time) for row in rows.order_by("time")]

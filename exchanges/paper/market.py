@@ -10,7 +10,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from exchanges.base import Fill
-from exchanges.paper import engine
+from exchanges.paper import engine, perpetual
 from exchanges.paper.conversions import fill_from_row
 from exchanges.paper.feeds import PriceFeed
 from exchanges.paper.instruments import instrument_for
@@ -38,7 +38,8 @@ def set_price(
     """Move `symbol` to `price` and fill every resting order the move crossed.
 
     With `high`/`low` (a candle), orders anywhere in that range fill. `position`: the feed
-    point this move replays, if it comes from a feed.
+    point this move replays, if it comes from a feed. Perpetual positions on the symbol settle any
+    funding time the move passed and are liquidated if the move reached their liquidation price.
     """
     instrument_for(symbol)  # unknown symbols are an error, not a new market
     now = at or timezone.now()
@@ -50,9 +51,10 @@ def set_price(
         PaperTick.objects.create(
             symbol=symbol, time=now, price=price, volume=volume or Decimal(0), position=position
         )
-        rows = engine.match_resting_orders(
-            market, low=min(low or price, price), high=max(high or price, price), volume=volume
-        )
+        low, high = min(low or price, price), max(high or price, price)
+        rows = engine.match_resting_orders(market, low=low, high=high, volume=volume)
+        # The move is the perpetual's mark too: funding falls due and liquidations trigger on it.
+        perpetual.on_price(symbol, mark=price, low=low, high=high, now=now)
         fills = [fill_from_row(row) for row in rows]
         if fills:
             account_ids = sorted({row.account_id for row in rows})

@@ -7,7 +7,10 @@ from decimal import Decimal
 
 from django.db import models
 
-from exchanges.base import OrderStatus, OrderType, Side, TimeInForce
+from exchanges.base import InstrumentKind, OrderStatus, OrderType, Side, TimeInForce
+
+# Bybit's default leverage for a USDT perpetual the account has not set one for.
+DEFAULT_LEVERAGE = Decimal("10")
 
 
 def amount_field(**kwargs: object) -> models.DecimalField:
@@ -61,6 +64,10 @@ class PaperOrder(models.Model):
     status = models.CharField(max_length=20, choices=[(s.value, s.value) for s in OrderStatus])
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    category = models.CharField(
+        max_length=8, choices=[(k.value, k.value) for k in InstrumentKind], default=InstrumentKind.SPOT.value
+    )
+    reduce_only = models.BooleanField(default=False)
 
     class Meta:
         constraints = (
@@ -125,3 +132,49 @@ class PaperTick(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.price} at {self.time:%Y-%m-%d %H:%M:%S}"
+
+
+class PaperPosition(models.Model):
+    """One account's linear perpetual position in a symbol: one-way mode, isolated margin.
+
+    The row outlives a flat position, since it also holds the symbol's leverage and mode.
+    """
+
+    account = models.ForeignKey(PaperAccount, on_delete=models.CASCADE, related_name="positions")
+    symbol = models.CharField(max_length=32)
+    size = amount_field(default=Decimal(0))  # signed: negative is short
+    entry_price = amount_field(default=Decimal(0))
+    leverage = amount_field(default=DEFAULT_LEVERAGE)
+    # USDT held for the position (initial margin + fee to close - funding paid + funding received);
+    # it sits in the USDT balance's `locked`.
+    position_margin = amount_field(default=Decimal(0))
+    realised_pnl = amount_field(default=Decimal(0))  # cumulative, fees and funding included
+    funding = amount_field(default=Decimal(0))  # cumulative funding received (negative: paid)
+    hedge_mode = models.BooleanField(default=False)
+    # The funding times up to this one are settled for the position held (set when it opens).
+    funding_settled_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=("account", "symbol"), name="paper_position_one_per_symbol"),
+            models.CheckConstraint(condition=models.Q(position_margin__gte=0), name="paper_position_margin"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.size} @ {self.entry_price} x{self.leverage}"
+
+
+class PaperFundingRate(models.Model):
+    """A funding settlement of a paper perpetual (every 8 hours at 00:00, 08:00 and 16:00 UTC)."""
+
+    symbol = models.CharField(max_length=32)
+    time = models.DateTimeField()
+    rate = amount_field()
+    mark_price = amount_field()
+
+    class Meta:
+        constraints = (models.UniqueConstraint(fields=("symbol", "time"), name="paper_funding_once"),)
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.rate} at {self.time:%Y-%m-%d %H:%M}"

@@ -1,4 +1,4 @@
-"""The Bybit v5 endpoints, spot only, as calls on a paper exchange.
+"""The Bybit v5 endpoints, spot and USDT perpetuals (linear), as calls on a paper exchange.
 
 Each handler reads Bybit's parameters, asks the paper engine, and writes Bybit's
 records. There is no trading logic here: the engine's errors go back to the
@@ -22,6 +22,7 @@ from exchanges.base import (
     Exchange,
     ExchangeUnavailable,
     Fill,
+    InstrumentKind,
     InvalidOrder,
     InvalidOrderReason,
     OrderNotFound,
@@ -35,6 +36,10 @@ from exchanges.bybit import codes
 from exchanges.bybit.convert import INTERVALS, ORDER_TYPES, SIDES, TIME_IN_FORCE, from_ms
 from exchanges.market_data import store
 from exchanges.market_data.files import REPLAY_VENUE, newest_shipped
+from exchanges.paper import perpetual
+from exchanges.paper.exchange import PaperExchange
+from exchanges.paper.instruments import LEVERAGE_STEP, MAX_LEVERAGE
+from exchanges.perpetuals import margin
 from exchanges.simulator import records
 from exchanges.simulator.auth import KeyConfig, Rejection
 
@@ -43,6 +48,9 @@ Params = dict[str, Any]
 EngineFor = Callable[[KeyConfig | None], Exchange]
 
 SPOT = "spot"
+LINEAR = "linear"
+BOTH = (SPOT, LINEAR)
+FUNDING_PAGE = 200  # Bybit's most funding records per request
 EXECUTION_WINDOW = timedelta(days=7)
 _OUR_INTERVALS = {theirs: ours for ours, theirs in INTERVALS.items()}
 _TIME_IN_FORCE = {theirs: ours for ours, theirs in TIME_IN_FORCE.items()}
@@ -53,11 +61,16 @@ def _param_error(message: str) -> Rejection:
 
 
 def _spot(params: Params, *, default: str | None = None) -> None:
+    _category(params, (SPOT,), default=default)
+
+
+def _category(params: Params, allowed: tuple[str, ...], *, default: str | None = None) -> str:
     category = params.get("category", default)
     if category is None:
         raise _param_error("Missing some parameters that must be filled in, category")
-    if category != SPOT:
+    if category not in allowed:
         raise _param_error(codes.ILLEGAL_CATEGORY_MESSAGE)
+    return str(category)
 
 
 def _limit(params: Params, default: int, maximum: int) -> int:
@@ -131,7 +144,8 @@ class BybitApi:
         return records.server_time()
 
     def instruments_info(self, params: Params, key: KeyConfig | None) -> Json:
-        _spot(params)
+        if _category(params, BOTH) == LINEAR:
+            return self._linear_instruments(params)
         engine = self._engine_for(None)
         items = engine.instruments()
         listed = [
@@ -142,14 +156,25 @@ class BybitApi:
         return {"category": SPOT, "list": listed}
 
     def tickers(self, params: Params, key: KeyConfig | None) -> Json:
-        _spot(params)
+        category = _category(params, BOTH)
         engine = self._engine_for(None)
         now = datetime.now(UTC)
         listed = []
-        for symbol in self._symbols(engine, params.get("symbol")):
+        symbols = (
+            self._linear_symbols(engine, params.get("symbol"))
+            if category == LINEAR
+            else self._symbols(engine, params.get("symbol"))
+        )
+        for symbol in symbols:
             day = engine.candles(symbol, "1h", now - timedelta(hours=24), now)
-            listed.append(records.ticker(engine.ticker(symbol), day))
-        return {"category": SPOT, "list": listed}
+            if category == LINEAR:
+                upcoming = perpetual.funding_times(now, now + perpetual.FUNDING_INTERVAL)[0]
+                listed.append(
+                    records.linear_ticker(engine.ticker(symbol), day, perpetual.PAPER_FUNDING_RATE, upcoming)
+                )
+            else:
+                listed.append(records.ticker(engine.ticker(symbol), day))
+        return {"category": category, "list": listed}
 
     def kline(self, params: Params, key: KeyConfig | None) -> Json:
         """The candle store's series of `candle_venue` where it holds candles for the range asked;
@@ -175,19 +200,23 @@ class BybitApi:
         return {"symbol": symbol, "category": SPOT, "list": [records.kline_row(c) for c in newest_first]}
 
     def fee_rate(self, params: Params, key: KeyConfig | None) -> Json:
-        _spot(params)
+        category = _category(params, BOTH)
         engine = self._engine_for(key)
-        items = [item for item in engine.instruments() if params.get("symbol") in (None, "", item.symbol)]
-        return {"category": SPOT, "list": [records.fee_rate(item) for item in items]}
+        if category == LINEAR:
+            items = [engine.perpetual_instrument(symbol) for symbol in self._linear_symbols(engine, None)]
+        else:
+            items = engine.instruments()
+        items = [item for item in items if params.get("symbol") in (None, "", item.symbol)]
+        return {"category": category, "list": [records.fee_rate(item) for item in items]}
 
     # Orders ----------------------------------------------------------------
 
     def create_order(self, params: Params, key: KeyConfig | None) -> Json:
-        _spot(params)
+        category = _category(params, BOTH)
         assert key is not None
         self._require_trading(key)
         engine = self._engine_for(key)
-        request = self._order_request(engine, params)
+        request = self._order_request(engine, params, InstrumentKind(category))
         try:
             state = engine.place_order(request)
         except InvalidOrder as exc:
@@ -202,9 +231,17 @@ class BybitApi:
             )
         return {"orderId": state.exchange_order_id, "orderLinkId": state.client_order_id}
 
-    def _order_request(self, engine: Exchange, params: Params) -> OrderRequest:
+    def _order_request(
+        self, engine: Exchange, params: Params, kind: InstrumentKind = InstrumentKind.SPOT
+    ) -> OrderRequest:
         symbol = str(params.get("symbol") or "")
-        self._known(engine, symbol)
+        linear = kind is InstrumentKind.LINEAR
+        if linear:
+            self._linear_symbols(engine, symbol)
+            if str(params.get("positionIdx", 0)) != "0":
+                raise _param_error("position idx not match position mode")
+        else:
+            self._known(engine, symbol)
         side: Side = _by_value(SIDES, params.get("side"), 170117, "Invalid side.")
         order_type: OrderType = _by_value(ORDER_TYPES, params.get("orderType"), 170116, "Invalid orderType.")
         tif = _TIME_IN_FORCE.get(str(params.get("timeInForce") or "GTC"))
@@ -212,7 +249,7 @@ class BybitApi:
             raise Rejection.of(170115, "Invalid timeInForce.")
         quantity = _decimal(params, "qty")
         price = _decimal(params, "price") if order_type is OrderType.LIMIT else None
-        if order_type is OrderType.MARKET and self._in_quote(side, params):
+        if not linear and order_type is OrderType.MARKET and self._in_quote(side, params):
             quantity = self._base_quantity(engine, symbol, quantity)
         try:
             return OrderRequest(
@@ -223,6 +260,8 @@ class BybitApi:
                 client_order_id=str(params.get("orderLinkId") or uuid.uuid4().hex),
                 price=price,
                 time_in_force=tif if order_type is OrderType.LIMIT else TimeInForce.IOC,
+                kind=kind,
+                reduce_only=linear and params.get("reduceOnly") in (True, "true", "True", 1, "1"),
             )
         except ValueError as exc:
             raise _param_error(str(exc)) from exc
@@ -241,20 +280,22 @@ class BybitApi:
         return item.round_quantity(amount / engine.ticker(symbol).ask, ROUND_DOWN)
 
     def cancel_order(self, params: Params, key: KeyConfig | None) -> Json:
-        _spot(params)
+        category = _category(params, BOTH)
         assert key is not None
         self._require_trading(key)
         engine = self._engine_for(key)
         symbol = str(params.get("symbol") or "")
-        state = self._open_order(engine, symbol, params)
+        state = self._open_order(engine, symbol, params, category)
         engine.cancel_order(symbol, client_order_id=state.client_order_id)
         return {"orderId": state.exchange_order_id, "orderLinkId": state.client_order_id}
 
-    def _open_order(self, engine: Exchange, symbol: str, params: Params) -> OrderState:
+    def _open_order(self, engine: Exchange, symbol: str, params: Params, category: str = SPOT) -> OrderState:
         link_id, order_id = params.get("orderLinkId"), params.get("orderId")
         if not link_id and not order_id:
             raise _param_error("orderId or orderLinkId is required")
         for state in engine.open_orders(symbol):
+            if state.kind != category:
+                continue
             if state.client_order_id == link_id or state.exchange_order_id == order_id:
                 return state
         raise OrderNotFound("Order does not exist.")
@@ -274,28 +315,28 @@ class BybitApi:
         return {"list": cancelled, "success": "1"}
 
     def realtime(self, params: Params, key: KeyConfig | None) -> Json:
-        _spot(params)
+        category = _category(params, BOTH)
         assert key is not None
         engine = self._engine_for(key)
         open_only = str(params.get("openOnly", "0")) == "0"
         states = [
             state
             for state in self._orders(engine, params, lambda symbol: engine.open_orders(symbol))
-            if state.status.is_open == open_only
+            if state.status.is_open == open_only and state.kind == category
         ]
-        return self._order_page(engine, key, states, params, realtime=True)
+        return self._order_page(engine, key, states, params, realtime=True, category=category)
 
     def history(self, params: Params, key: KeyConfig | None) -> Json:
-        _spot(params)
+        category = _category(params, BOTH)
         assert key is not None
         engine = self._engine_for(key)
         wanted = _offset(params) + _limit(params, 20, 50) + 1
         states = [
             state
             for state in self._orders(engine, params, lambda symbol: engine.order_history(symbol, wanted))
-            if not state.status.is_open
+            if not state.status.is_open and state.kind == category
         ]
-        return self._order_page(engine, key, states, params, realtime=False)
+        return self._order_page(engine, key, states, params, realtime=False, category=category)
 
     def _orders(
         self, engine: Exchange, params: Params, listing: Callable[[str], list[OrderState]]
@@ -315,13 +356,20 @@ class BybitApi:
             return []
 
     def _order_page(
-        self, engine: Exchange, key: KeyConfig, states: list[OrderState], params: Params, *, realtime: bool
+        self,
+        engine: Exchange,
+        key: KeyConfig,
+        states: list[OrderState],
+        params: Params,
+        *,
+        realtime: bool,
+        category: str = SPOT,
     ) -> Json:
         ordered = sorted(states, key=lambda state: state.created_at, reverse=True)
         page, cursor = _page(ordered, params, _limit(params, 20, 50))
         fees = self._fees(engine, page)
         listed = [records.order(state, self._extras(key, state, fees), realtime=realtime) for state in page]
-        return {"list": listed, "nextPageCursor": cursor, "category": SPOT}
+        return {"list": listed, "nextPageCursor": cursor, "category": category}
 
     def _extras(
         self, key: KeyConfig, state: OrderState, fees: dict[str, tuple[Decimal, str]]
@@ -346,6 +394,114 @@ class BybitApi:
                 totals[fill.exchange_order_id] += fill.fee
                 assets[fill.exchange_order_id] = fill.fee_asset
         return {order_id: (total, assets[order_id]) for order_id, total in totals.items()}
+
+    # Positions and funding (linear) ------------------------------------------
+
+    def _linear_instruments(self, params: Params) -> Json:
+        engine = self._engine_for(None)
+        listed = [
+            records.linear_instrument(
+                engine.perpetual_instrument(symbol), index, MAX_LEVERAGE[symbol], LEVERAGE_STEP
+            )
+            for index, symbol in enumerate(
+                self._linear_symbols(engine, params.get("symbol") or None), start=1
+            )
+        ]
+        return {"category": LINEAR, "list": listed, "nextPageCursor": ""}
+
+    def position_list(self, params: Params, key: KeyConfig | None) -> Json:
+        _category(params, (LINEAR,))
+        assert key is not None
+        symbol, settle = params.get("symbol"), params.get("settleCoin")
+        if not symbol and not settle:
+            raise _param_error("symbol or settleCoin is required")
+        engine = self._engine_for(key)
+        if symbol:
+            self._linear_symbols(engine, symbol)
+            positions = engine.positions(str(symbol))
+        else:
+            positions = engine.positions() if settle == "USDT" else []
+        return {
+            "list": [self._position(item) for item in positions],
+            "nextPageCursor": "",
+            "category": LINEAR,
+        }
+
+    @staticmethod
+    def _position(item: Any) -> Json:
+        tiers = margin.RISK_TIERS[item.symbol]
+        value = item.size * item.entry_price
+        tier = margin.tier_for(value, tiers)
+        initial = margin.initial_margin(value, item.leverage)
+        maintenance = margin.maintenance_margin(value, tiers)
+        return records.position(
+            item,
+            risk_id=tiers.index(tier) + 1,
+            risk_limit=tier.limit,
+            initial=initial,
+            maintenance=maintenance,
+        )
+
+    def set_leverage(self, params: Params, key: KeyConfig | None) -> Json:
+        _category(params, (LINEAR,))
+        assert key is not None
+        self._require_trading(key)
+        engine = self._engine_for(key)
+        symbol = str(params.get("symbol") or "")
+        self._linear_symbols(engine, symbol)
+        buy, sell = _decimal(params, "buyLeverage"), _decimal(params, "sellLeverage")
+        if buy != sell:
+            raise _param_error("buy leverage not equal sell leverage")  # one-way mode needs one leverage
+        (current,) = engine.positions(symbol)
+        if current.leverage == buy:
+            raise Rejection.of(codes.LEVERAGE_NOT_MODIFIED)
+        engine.set_leverage(symbol, buy)
+        return {}
+
+    def switch_mode(self, params: Params, key: KeyConfig | None) -> Json:
+        """mode 0 is one-way, 3 hedge. The paper venue keeps the mode but trades one-way only."""
+        _category(params, (LINEAR,))
+        assert key is not None
+        self._require_trading(key)
+        engine = self._engine_for(key)
+        symbol = str(params.get("symbol") or "")
+        self._linear_symbols(engine, symbol)
+        mode = str(params.get("mode", ""))
+        if mode not in ("0", "3"):
+            raise _param_error("Invalid mode")
+        assert isinstance(engine, PaperExchange)  # the simulator is backed by the paper venue
+        if not perpetual.set_hedge_mode(engine.account.pk, symbol, hedge=mode == "3"):
+            raise Rejection.of(codes.POSITION_MODE_NOT_MODIFIED)
+        return {}
+
+    def funding_history(self, params: Params, key: KeyConfig | None) -> Json:
+        """Bybit's rules: only a startTime is an error; only an endTime gives the records up to it."""
+        _category(params, (LINEAR,))
+        engine = self._engine_for(None)
+        symbol = str(params.get("symbol") or "")
+        self._linear_symbols(engine, symbol)
+        start, end = _ms(params, "startTime"), _ms(params, "endTime")
+        if start and not end:
+            raise _param_error("endTime is required when startTime is given")
+        limit = _limit(params, FUNDING_PAGE, FUNDING_PAGE)
+        rates = [rate for rate in engine.funding_history(symbol, start) if end is None or rate.time <= end]
+        newest_first = sorted(rates, key=lambda rate: rate.time, reverse=True)[:limit]
+        return {"category": LINEAR, "list": [records.funding(rate) for rate in newest_first]}
+
+    @staticmethod
+    def _linear_symbols(engine: Exchange, symbol: Any) -> list[str]:
+        """The perpetuals listed (or `symbol`, if it is one)."""
+        candidates = [str(symbol)] if symbol else [item.symbol for item in engine.instruments()]
+        listed = []
+        for candidate in candidates:
+            try:
+                engine.perpetual_instrument(candidate)
+            except InvalidOrder:
+                if symbol:
+                    raise Rejection.of(10001, "params error: symbol invalid") from None
+                continue
+            listed.append(candidate)
+        return listed
 
     # Executions and account ------------------------------------------------
 

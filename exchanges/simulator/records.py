@@ -14,7 +14,19 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from exchanges.base import Balance, Candle, Fill, Instrument, OrderState, OrderStatus, OrderType, Ticker
+from exchanges.base import (
+    Balance,
+    Candle,
+    Fill,
+    FundingRate,
+    Instrument,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    Position,
+    PositionSide,
+    Ticker,
+)
 from exchanges.bybit.convert import NO_REJECT_REASON, ORDER_TYPES, POST_ONLY_REFUSED, SIDES, to_ms
 from exchanges.simulator.auth import KeyConfig
 
@@ -186,7 +198,7 @@ def order(state: OrderState, extras: OrderExtras, *, realtime: bool) -> Json:
         "triggerDirection": 0,
         "triggerBy": "",
         "lastPriceOnCreated": "",
-        "reduceOnly": False,
+        "reduceOnly": state.reduce_only,
         "closeOnTrigger": False,
         "smpType": "None",
         "smpGroup": 0,
@@ -348,3 +360,153 @@ def api_key_info(key: KeyConfig, created: datetime, user_id: int) -> Json:
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# USDT perpetuals. Field sets follow Bybit's examples: instruments_info_linear_usdt_perp_response.clean.json,
+# tickers_inverse_response.json (the docs have no linear ticker example; the derivatives shape is shared) and
+# position_list_response.json.
+
+# 2020-03-30, BTCUSDT's launch in Bybit's example.
+LINEAR_LAUNCH_MS = "1585526400000"
+
+
+def linear_instrument(
+    item: Instrument, symbol_id: int, max_leverage: Decimal, leverage_step: Decimal
+) -> Json:
+    return {
+        "symbol": item.symbol,
+        "symbolId": symbol_id,
+        "contractType": "LinearPerpetual",
+        "status": "Trading",
+        "baseCoin": item.base,
+        "quoteCoin": item.quote,
+        "launchTime": LINEAR_LAUNCH_MS,
+        "deliveryTime": "0",
+        "deliveryFeeRate": "",
+        "priceScale": str(max(0, -item.tick_size.normalize().as_tuple().exponent)),  # type: ignore[operator]
+        "leverageFilter": {
+            "minLeverage": "1",
+            "maxLeverage": format(max_leverage, ".2f"),
+            "leverageStep": text(leverage_step),
+        },
+        "priceFilter": {
+            "minPrice": text(item.tick_size),
+            "maxPrice": "1999999.80",
+            "tickSize": format(item.tick_size, ".2f"),
+        },
+        "lotSizeFilter": {
+            "maxOrderQty": text(item.max_quantity),
+            "minOrderQty": text(item.min_quantity),
+            "qtyStep": text(item.quantity_step),
+            "postOnlyMaxOrderQty": text(item.max_quantity),
+            "maxMktOrderQty": text(item.max_market_quantity),
+            "minNotionalValue": text(item.min_amount),
+        },
+        "unifiedMarginTrade": True,
+        "fundingInterval": 480,
+        "settleCoin": item.quote,
+        "copyTrading": "both",
+        "upperFundingRate": "0.00375",
+        "lowerFundingRate": "-0.00375",
+        "isPreListing": False,
+        "preListingInfo": None,
+        "riskParameters": {"priceLimitRatioX": "0.01", "priceLimitRatioY": "0.02"},
+        "symbolType": "",
+    }
+
+
+def linear_ticker(item: Ticker, day: list[Candle], funding_rate: Decimal, next_funding: datetime) -> Json:
+    """The mark and index prices are the paper market's last price (it has no separate index)."""
+    spot = ticker(item, day)
+    return {
+        "symbol": item.symbol,
+        "lastPrice": spot["lastPrice"],
+        "indexPrice": spot["lastPrice"],
+        "markPrice": spot["lastPrice"],
+        "prevPrice24h": spot["prevPrice24h"],
+        "price24hPcnt": spot["price24hPcnt"],
+        "highPrice24h": spot["highPrice24h"],
+        "lowPrice24h": spot["lowPrice24h"],
+        "prevPrice1h": spot["prevPrice24h"],
+        "openInterest": "0",
+        "openInterestValue": "0",
+        "turnover24h": spot["turnover24h"],
+        "volume24h": spot["volume24h"],
+        "fundingRate": text(funding_rate),
+        "nextFundingTime": str(to_ms(next_funding)),
+        "predictedDeliveryPrice": "",
+        "basisRate": "",
+        "deliveryFeeRate": "",
+        "deliveryTime": "0",
+        "ask1Size": "1",
+        "bid1Price": spot["bid1Price"],
+        "ask1Price": spot["ask1Price"],
+        "bid1Size": "1",
+        "basis": "",
+        "preOpenPrice": "",
+        "preQty": "",
+        "curPreListingPhase": "",
+        "fundingIntervalHour": "8",
+        "basisRateYear": "",
+        "fundingCap": "0.00375",
+    }
+
+
+_POSITION_SIDES = {PositionSide.LONG: "Buy", PositionSide.SHORT: "Sell"}
+
+
+def plain(value: Decimal) -> str:
+    """Without the trailing zeros the paper books' 18 places carry."""
+    return format(value.normalize(), "f") if value else "0"
+
+
+def position(
+    item: Position, *, risk_id: int, risk_limit: Decimal, initial: Decimal, maintenance: Decimal
+) -> Json:
+    value = item.size * item.entry_price
+    return {
+        "positionIdx": 0,
+        "riskId": risk_id,
+        "riskLimitValue": plain(risk_limit),
+        "symbol": item.symbol,
+        "side": _POSITION_SIDES[item.side] if item.side else "",
+        "size": plain(item.size),
+        "avgPrice": plain(item.entry_price),
+        "positionValue": plain(value),
+        "tradeMode": 1,  # isolated margin
+        "positionStatus": "Normal",
+        "autoAddMargin": 0,
+        "adlRankIndicator": 2 if item.side else 0,
+        "leverage": plain(item.leverage),
+        "breakEvenPrice": plain(item.entry_price),
+        "positionBalance": plain(item.position_margin),
+        "markPrice": plain(item.mark_price),
+        "liqPrice": plain(item.liquidation_price) if item.liquidation_price is not None else "",
+        "bustPrice": plain(item.bankruptcy_price) if item.bankruptcy_price is not None else "",
+        "positionMM": plain(maintenance),
+        "positionMMByMp": plain(maintenance),
+        "positionIM": plain(initial),
+        "positionIMByMp": plain(initial),
+        "tpslMode": "Full",
+        "takeProfit": "0.00",
+        "stopLoss": "0.00",
+        "trailingStop": "0.00",
+        "unrealisedPnl": plain(item.unrealised_pnl),
+        "curRealisedPnl": plain(item.realised_pnl),
+        "cumRealisedPnl": plain(item.realised_pnl),
+        "seq": now_ms(),
+        "isReduceOnly": False,
+        "mmrSysUpdateTime": "",
+        "leverageSysUpdatedTime": "",
+        "sessionAvgPrice": "",
+        "createdTime": LINEAR_LAUNCH_MS,
+        "updatedTime": str(now_ms()),
+    }
+
+
+def funding(item: FundingRate) -> Json:
+    return {
+        "symbol": item.symbol,
+        "fundingRate": plain(item.rate),
+        "fundingRateTimestamp": str(to_ms(item.time)),
+    }

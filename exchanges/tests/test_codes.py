@@ -12,8 +12,10 @@ from exchanges.base import (
     InsufficientBalance,
     InvalidOrder,
     InvalidOrderReason,
+    LeverageRejected,
     OrderNotFound,
     PermissionDenied,
+    PositionModeLocked,
     RateLimited,
 )
 from exchanges.bybit import codes
@@ -38,6 +40,11 @@ EXPECTED = {
     170141: (DuplicateClientOrderId, None),
     170213: (OrderNotFound, None),
     170218: (InvalidOrder, InvalidOrderReason.POST_ONLY_WOULD_TAKE),
+    110013: (LeverageRejected, None),
+    110017: (InvalidOrder, InvalidOrderReason.REDUCE_ONLY),
+    110024: (PositionModeLocked, None),
+    110028: (PositionModeLocked, None),
+    110044: (InsufficientBalance, None),
 }
 
 
@@ -87,6 +94,8 @@ def test_every_invalid_order_reason_has_one_code_that_reads_back_the_same(reason
         (PermissionDenied("x"), 10005, "Permission denied, please check your API key permissions."),
         (RateLimited("x", retry_after=1), 10006, "Too many visits. Exceeded the API Rate Limit."),
         (ExchangeUnavailable("x"), 10016, "Server error."),
+        (LeverageRejected("x"), 110013, "Cannot set leverage due to risk limit level."),
+        (PositionModeLocked("x"), 110028, "Open orders exist, so you cannot change position mode"),
         (ExchangeError("x"), 10016, "Server error."),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
@@ -103,3 +112,9 @@ def test_canonical_codes_are_one_per_error_and_reason():
 
     assert len(pairs) == len(set(pairs)) == len(codes.CANONICAL_CODES)
     assert len(codes.BY_CODE) == len(codes.TABLE)  # no code listed twice
+
+
+def test_the_not_modified_codes_are_known_as_such():
+    assert {110025, 110043} == codes.NOT_MODIFIED
+    assert codes.BY_CODE[110043].message == "Set leverage not modified"
+    assert codes.BY_CODE[110025].message == "Position mode is not modified"
