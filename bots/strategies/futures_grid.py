@@ -284,7 +284,13 @@ def minimum_quantity(config: FuturesGridConfig, instrument: Instrument, price: D
     """The smallest equal quantity whose every level (and the start's order) meets the venue's
     minimum quantity and order value."""
     sides = grid.layout_sides(grid_lines(config, instrument), price)
-    return max(instrument.min_quantity_at(level_price) for _, _, level_price in sides)
+    smallest = max(instrument.min_quantity_at(level_price) for _, _, level_price in sides)
+    start = start_entry(config, instrument, price, Decimal(1))
+    if start is not None:
+        # The start's market order at `price` carries `start.quantity` levels' worth.
+        whole = instrument.min_quantity_at(price) / start.quantity
+        smallest = max(smallest, round_to_step(whole, instrument.quantity_step, ROUND_CEILING))
+    return smallest
 
 
 def minimum_investment(config: FuturesGridConfig, instrument: Instrument, price: Decimal) -> Decimal:

@@ -348,3 +348,14 @@ def test_the_strategy_is_not_registered_so_no_bot_can_run_it() -> None:
     with pytest.raises(LookupError):
         registry.strategy_named("futures_grid")
     assert "futures_grid" not in dict(registry.choices())
+
+
+def test_the_starts_market_order_meets_the_minimum_order_value_too() -> None:
+    # At 900, below the range, the start opens all five sells' quantity at market: 5 x 0.001 BTC
+    # would be 4.5 USDT, under the 5 USDT minimum, so each level needs 0.002 BTC.
+    config = replace(LONG, investment=D(5), leverage=D(2))
+    assert fg.minimum_quantity(config, BTC, D(900)) == D("0.002")
+    assert fg.minimum_quantity(config, BTC, PRICE) == D("0.001")
+    errors = errors_of(replace(config, investment=D(3)), price=D(900))
+    assert "a margin of at least 5 USDT" in errors["investment"][0]
+    fg.validate(config, PERP, D(900))
