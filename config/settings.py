@@ -302,6 +302,8 @@ CELERY_BEAT_SCHEDULE = {
 BACKTEST_MAX_CANDLES = env.int("BACKTEST_MAX_CANDLES", default=600_000)
 # The most candidate grids one parameter optimisation may try.
 BACKTEST_MAX_RUNS = env.int("BACKTEST_MAX_RUNS", default=2000)
+# The highest leverage a trader may choose for a futures grid (the symbol's own limit still applies).
+FUTURES_MAX_LEVERAGE = env.int("FUTURES_MAX_LEVERAGE", default=20)
 
 # Exchanges ----------------------------------------------------------------------
 

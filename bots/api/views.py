@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -21,6 +22,7 @@ from accounts.api.errors import OBJECT_ERRORS, READ_ERRORS, ApiError, error_resp
 from accounts.api.pagination import ApiCursorPagination, OldestFirstTimePagination, TimeCursorPagination
 from accounts.api.views import ApiViewSet, owned_or_404
 from bots import actions
+from bots.api.futures_serializers import FuturesGridPreviewRequestSerializer, FuturesGridPreviewSerializer
 from bots.api.serializers import (
     BotEventSerializer,
     BotSerializer,
@@ -36,9 +38,10 @@ from bots.api.serializers import (
     StopSerializer,
 )
 from bots.funds import FundsCheck
+from bots.futures_previews import FuturesPreviewResult, check_futures_preview
 from bots.models import Bot, BotStatus
 from bots.previews import PreviewResult, check_preview
-from bots.strategies import dca, registry
+from bots.strategies import dca, futures_grid, registry
 from exchanges.models import ExchangeAccount
 from trading.api.filters import filter_fills, filter_orders
 from trading.api.serializers import (
@@ -75,11 +78,23 @@ DCA_CONFIG_EXAMPLE = {
     "take_profit": "1.5",
 }
 
+FUTURES_CONFIG_EXAMPLE = {
+    "strategy": "futures_grid",
+    "account": 7,
+    "symbol": "BTCUSDT",
+    "lower_price": "50000",
+    "upper_price": "60000",
+    "grid_count": 5,
+    "investment": "1000",
+    "leverage": "10",
+    "mode": "long",
+}
 
-def _by_strategy(name: str, grid: Any, dca_shape: Any) -> PolymorphicProxySerializer:
+
+def _by_strategy(name: str, grid: Any, dca_shape: Any, *others: Any) -> PolymorphicProxySerializer:
     """A body whose shape depends on `strategy`: a grid's when it is left out or "grid"."""
     return PolymorphicProxySerializer(
-        component_name=name, serializers=[grid, dca_shape], resource_type_field_name=None
+        component_name=name, serializers=[grid, dca_shape, *others], resource_type_field_name=None
     )
 
 
@@ -87,8 +102,17 @@ WRITE_BODY = _by_strategy("BotWriteByStrategy", BotWriteSerializer, DcaBotWriteS
 PARTIAL_WRITE_BODY = _by_strategy(
     "PatchedBotWriteByStrategy", BotWriteSerializer(partial=True), DcaBotWriteSerializer(partial=True)
 )
-PREVIEW_BODY = _by_strategy("PreviewRequestByStrategy", PreviewRequestSerializer, DcaPreviewRequestSerializer)
-PREVIEW_ANSWER = _by_strategy("PreviewByStrategy", PreviewSerializer, DcaPreviewSerializer)
+PREVIEW_BODY = _by_strategy(
+    "PreviewRequestByStrategy",
+    PreviewRequestSerializer,
+    DcaPreviewRequestSerializer,
+    FuturesGridPreviewRequestSerializer,
+)
+PREVIEW_ANSWER = _by_strategy(
+    "PreviewByStrategy", PreviewSerializer, DcaPreviewSerializer, FuturesGridPreviewSerializer
+)
+# Strategies the API previews but cannot create a bot of: the engine cannot run them yet.
+PREVIEW_ONLY = (futures_grid.NAME,)
 BOT_EXAMPLE = {
     "id": 4,
     "name": "BTC grid",
@@ -195,10 +219,20 @@ def _own_account(user: Any, account_id: int) -> ExchangeAccount:
     return account
 
 
-def _strategy_named_in(data: Any, default: str = registry.DEFAULT) -> str:
-    """The `strategy` a request names ("grid" when it names none); another is a 400 on the field."""
+def _strategy_named_in(data: Any, default: str = registry.DEFAULT, *, previewing: bool = False) -> str:
+    """The `strategy` a request names ("grid" when it names none); another is a 400 on the field,
+    and so is a preview-only one (a futures grid) anywhere but the preview."""
     name = data.get("strategy", default) if isinstance(data, dict) else default
-    known = (registry.DEFAULT, dca.DCA.name)
+    if name in PREVIEW_ONLY and not previewing:
+        raise validation_error(
+            {
+                "strategy": [
+                    "Futures grid bots cannot be created yet: preview only "
+                    "(POST /api/v1/bots/preview/ with strategy futures_grid)."
+                ]
+            }
+        )
+    known = (registry.DEFAULT, dca.DCA.name, *(PREVIEW_ONLY if previewing else ()))
     if name not in known:
         raise validation_error({"strategy": [f"Use one of: {', '.join(known)}."]})
     return str(name)
@@ -219,6 +253,51 @@ def _dca_preview_body(config: dca.DcaConfig, result: PreviewResult) -> dict[str,
         "warnings": [*preview.warnings, *([result.funds.message] if result.funds.short else [])],
     }
     return dict(DcaPreviewSerializer(body).data)
+
+
+PERCENT_PLACES = Decimal("0.0001")
+
+
+def _futures_preview_body(
+    config: futures_grid.FuturesGridConfig, result: FuturesPreviewResult
+) -> dict[str, Any]:
+    preview = result.preview
+    body: dict[str, Any] = {
+        "strategy": futures_grid.NAME,
+        "symbol": config.symbol,
+        "reference_price": result.price,
+        "mode": config.mode.value,
+        "leverage": config.leverage,
+        "levels": [
+            {
+                "price": level.price,
+                "side": level.side.value if level.side else None,
+                "quantity": level.quantity,
+                "reduce_only": level.reduce_only,
+            }
+            for level in preview.levels
+        ],
+        "quantity_per_order": preview.quantity_per_order,
+        "profit_per_grid_min": preview.profit_per_grid_min,
+        "profit_per_grid_max": preview.profit_per_grid_max,
+        "profit_per_grid_min_percent": _percent(preview.profit_per_grid_min_fraction),
+        "profit_per_grid_max_percent": _percent(preview.profit_per_grid_max_fraction),
+        "initial_margin": preview.initial_margin,
+        "margin_at_start": preview.margin_at_start,
+        "position_at_start": preview.position_at_start,
+        "maintenance_margin_rate": preview.maintenance_margin_rate,
+        "liquidation_price": preview.liquidation_price,
+        "liquidation_price_short_side": preview.liquidation_price_short_side,
+        "liquidation_price_at_start": preview.liquidation_price_at_start,
+        "min_investment": preview.min_investment,
+        "warnings": list(preview.warnings),
+    }
+    return dict(FuturesGridPreviewSerializer(body).data)
+
+
+def _percent(fraction: Decimal) -> Decimal:
+    """A fraction in percent, cut (not rounded up) to four places: a profit is never overstated."""
+    return (fraction * 100).quantize(PERCENT_PLACES, rounding=ROUND_DOWN)
 
 
 def _funds_fields(check: FundsCheck) -> dict[str, Any]:
@@ -286,7 +365,9 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
             "with the side and quantity each would hold), the quantity per order, the profit per grid "
             "after fees, the minimum investment, the base bought at start and warnings. The numbers are "
             "the wizard page's own (one function computes both). Needs only the `read` scope. Errors name "
-            "their field, e.g. `investment` below the venue's minimum."
+            'their field, e.g. `investment` below the venue\'s minimum. `strategy` "dca" previews a DCA '
+            'bot; "futures_grid" a grid on a USDT perpetual (leverage, reduce-only levels, margin and '
+            "the estimated liquidation price), which can be previewed but not created yet."
         ),
         request=PREVIEW_BODY,
         responses={200: PREVIEW_ANSWER, **error_responses(400, 401, 403, 404, 429, 502, 503)},
@@ -299,13 +380,21 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
                 value={**DCA_CONFIG_EXAMPLE, "reference_price": "54000"},
                 request_only=True,
             ),
+            OpenApiExample(
+                "Futures grid, long 10x",
+                value={**FUTURES_CONFIG_EXAMPLE, "reference_price": "55000"},
+                request_only=True,
+            ),
             OpenApiExample("Preview", value=PREVIEW_EXAMPLE, response_only=True),
         ],
     )
     @action(detail=False, methods=["post"], read_only_post=True)
     def preview(self, request: Request) -> Response:
-        if _strategy_named_in(request.data) == dca.DCA.name:
+        strategy = _strategy_named_in(request.data, previewing=True)
+        if strategy == dca.DCA.name:
             return self._dca_preview(request)
+        if strategy == futures_grid.NAME:
+            return self._futures_preview(request)
         given = PreviewRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         account = _own_account(self.user, given.validated_data["account"])
@@ -334,6 +423,14 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         reference = given.validated_data.get("reference_price")
         result = check_preview(account, config, reference, strategy=dca.DCA.name)
         return Response(_dca_preview_body(config, result))
+
+    def _futures_preview(self, request: Request) -> Response:
+        given = FuturesGridPreviewRequestSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        account = _own_account(self.user, given.validated_data["account"])
+        config = given.futures_config()
+        result = check_futures_preview(account, config, given.validated_data.get("reference_price"))
+        return Response(_futures_preview_body(config, result))
 
     @extend_schema(
         summary="Create a bot",

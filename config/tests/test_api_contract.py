@@ -372,8 +372,12 @@ def test_the_schema_describes_both_strategies_shapes_without_a_warning() -> None
     assert shapes == {"BotWriteRequest", "DcaBotWriteRequest"}
     assert "max_safety_orders" in schemas["DcaBotWriteRequest"]["properties"]
     preview = {ref["$ref"].rsplit("/", 1)[1] for ref in schemas["PreviewByStrategy"]["oneOf"]}
-    assert preview == {"Preview", "DcaPreview"}
+    assert preview == {"Preview", "DcaPreview", "FuturesGridPreview"}
     assert "safety_orders" in schemas["DcaPreview"]["properties"]
+    assert "liquidation_price" in schemas["FuturesGridPreview"]["properties"]
+    bodies = {ref["$ref"].rsplit("/", 1)[1] for ref in schemas["PreviewRequestByStrategyRequest"]["oneOf"]}
+    assert bodies == {"PreviewRequestRequest", "DcaPreviewRequestRequest", "FuturesGridPreviewRequestRequest"}
+    assert "leverage" in schemas["FuturesGridPreviewRequestRequest"]["properties"]
     assert schemas["Bot"]["properties"]["config"]["allOf"] == [
         {"$ref": "#/components/schemas/BotConfigByStrategy"}
     ]

@@ -1,0 +1,103 @@
+"""The futures grid's preview through the API: the request and the answer."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.api.fields import ExactDecimalField, StrictCharField, StrictRegexField, amount
+from bots.api.serializers import MAX_ID, price_input
+from bots.strategies import futures_grid, grid
+from trading.api.serializers import SIDE_CHOICES
+
+
+class FuturesGridPreviewRequestSerializer(serializers.Serializer[Any]):
+    """A futures grid's settings on a USDT perpetual. Every rule beyond the types is the
+    strategy's own (`bots.strategies.futures_grid.validate`), leverage's range included."""
+
+    strategy = serializers.ChoiceField(choices=[futures_grid.NAME], help_text='"futures_grid".')
+    account = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="An exchange account id.")
+    symbol = StrictRegexField(r"^[A-Za-z0-9]{1,32}$", help_text="The perpetual, e.g. BTCUSDT")
+    lower_price = price_input()
+    upper_price = price_input()
+    grid_count = serializers.IntegerField(min_value=grid.MIN_GRIDS, max_value=grid.MAX_GRIDS)
+    investment = price_input(help_text="The margin, in USDT.")
+    leverage = ExactDecimalField(
+        max_digits=6,
+        decimal_places=2,
+        min_value=Decimal(0),
+        help_text="From 1 to the server's cap (FUTURES_MAX_LEVERAGE) and the symbol's limit, "
+        "in steps of 0.01.",
+    )
+    mode = serializers.ChoiceField(
+        choices=[m.value for m in futures_grid.Mode],
+        default=futures_grid.Mode.LONG,
+        help_text="long: opens a long at start, the sells above close it. short: the mirror. "
+        "neutral: starts flat; buys below open longs, sells above open shorts.",
+    )
+    spacing = serializers.ChoiceField(
+        choices=[s.value for s in grid.Spacing], default=grid.Spacing.ARITHMETIC
+    )
+    trigger_price = price_input(required=False, allow_null=True)
+    take_profit_price = price_input(required=False, allow_null=True)
+    stop_loss_price = price_input(required=False, allow_null=True)
+    reference_price = price_input(
+        required=False,
+        allow_null=True,
+        help_text="Lay the grid out at this price; default: the perpetual's mark price on the "
+        "account's venue.",
+    )
+
+    def futures_config(self) -> futures_grid.FuturesGridConfig:
+        data = dict(self.validated_data)
+        for extra in ("account", "reference_price", "strategy"):
+            data.pop(extra, None)
+        data["symbol"] = data["symbol"].upper()
+        return futures_grid.config_from_json(data)
+
+
+class FuturesPreviewLevelSerializer(serializers.Serializer[Any]):
+    price = amount()
+    side = serializers.ChoiceField(choices=SIDE_CHOICES, allow_null=True, help_text="null: the empty line.")
+    quantity = amount(allow_null=True)
+    reduce_only = serializers.BooleanField(
+        allow_null=True, help_text="true: the order only closes position. null on the empty line."
+    )
+
+
+class FuturesGridPreviewSerializer(serializers.Serializer[Any]):
+    strategy = StrictCharField()
+    symbol = StrictCharField()
+    reference_price = amount(help_text="The price the grid was laid out at (the start's market order).")
+    mode = StrictCharField()
+    leverage = amount()
+    levels = FuturesPreviewLevelSerializer(many=True, help_text="One per price line, low to high.")
+    quantity_per_order = amount(help_text="In the base asset, the same at every level.")
+    profit_per_grid_min = amount(help_text="USDT one grid earns per round trip, after maker fees.")
+    profit_per_grid_max = amount()
+    profit_per_grid_min_percent = amount(
+        help_text="The same in percent of the margin that grid's order ties up (its value / leverage)."
+    )
+    profit_per_grid_max_percent = amount()
+    initial_margin = amount(
+        help_text="USDT held as position margin (initial margin plus the fee to close) once every "
+        "entry level has filled; for a neutral grid, both sides' together."
+    )
+    margin_at_start = amount(help_text="The position margin of the start's market order.")
+    position_at_start = amount(help_text="In the base asset, opened at market at start; negative: short.")
+    maintenance_margin_rate = amount(help_text="Of the risk-limit tier of the full position's value.")
+    liquidation_price = amount(
+        allow_null=True,
+        help_text="Estimated, isolated margin, once every entry level has filled (a neutral grid's long "
+        "side); null when nothing opens that side.",
+    )
+    liquidation_price_short_side = amount(
+        allow_null=True, help_text="A neutral grid's: once every sell above the price has filled."
+    )
+    liquidation_price_at_start = amount(
+        allow_null=True, help_text="Of the position opened at start; null when the grid starts flat."
+    )
+    min_investment = amount(help_text="The smallest margin with every order at the venue's minimums.")
+    warnings = serializers.ListField(child=StrictCharField())

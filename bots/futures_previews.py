@@ -1,0 +1,85 @@
+"""A futures grid's preview on an account: the perpetual as the account's venue lists it, the
+price to lay the grid out at, the server's leverage cap, then the strategy's validation and preview."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+
+from bots.strategies import futures_grid
+from bots.strategies.base import ConfigError
+from exchanges.base import Exchange
+from exchanges.models import ExchangeAccount
+from exchanges.paper import instruments as paper_instruments
+from exchanges.perpetuals import margin
+from exchanges.registry import exchange_for_account
+
+
+@dataclass(frozen=True)
+class FuturesPreviewResult:
+    perpetual: futures_grid.Perpetual
+    price: Decimal  # the price the grid was laid out at
+    preview: futures_grid.FuturesGridPreview
+
+
+def server_max_leverage() -> Decimal:
+    """The highest leverage this server lets a trader choose (`FUTURES_MAX_LEVERAGE`)."""
+    return Decimal(settings.FUTURES_MAX_LEVERAGE)
+
+
+def perpetual_for(venue: Exchange, symbol: str) -> futures_grid.Perpetual:
+    """`symbol`'s perpetual: the venue's own filters where it trades perpetuals, else the paper
+    venue's table (Bybit's documented filters). Only symbols whose risk-limit tiers the repository
+    ships can be previewed: the liquidation estimate needs them."""
+    if venue.supports_perpetuals:
+        instrument = venue.perpetual_instrument(symbol)
+    else:
+        instrument = paper_instruments.linear_instrument_for(symbol)
+    tiers = margin.RISK_TIERS.get(symbol)
+    if tiers is None:
+        known = ", ".join(sorted(margin.RISK_TIERS))
+        raise ConfigError(
+            {
+                "symbol": [
+                    f"Gridwise cannot yet estimate the liquidation price of {symbol}: "
+                    f"futures grids preview on {known}."
+                ]
+            }
+        )
+    # Bybit's leverage filter; the instrument itself does not carry it.
+    most = paper_instruments.MAX_LEVERAGE.get(symbol, tiers[0].max_leverage)
+    return futures_grid.Perpetual(instrument=instrument, tiers=tiers, max_leverage=most)
+
+
+def check_futures_preview(
+    account: ExchangeAccount,
+    config: futures_grid.FuturesGridConfig,
+    reference_price: Decimal | None = None,
+) -> FuturesPreviewResult:
+    """Validate `config` at `reference_price` (default: the perpetual's mark price on the account's
+    venue) and preview it. Raises `ConfigError` per field, or `ExchangeError` when the venue
+    cannot answer (an unknown symbol, an outage)."""
+    venue = exchange_for_account(account)
+    perpetual = perpetual_for(venue, config.symbol)
+    price = reference_price
+    if price is None:
+        if not venue.supports_perpetuals:
+            raise ConfigError(
+                {
+                    "reference_price": [
+                        f"{account.get_exchange_display()} gives no perpetual price here: "
+                        "send reference_price to lay the grid out at."
+                    ]
+                }
+            )
+        price = venue.mark_price(config.symbol)
+    if price <= 0:
+        raise ConfigError({"reference_price": ["The reference price must be above zero."]})
+    futures_grid.FUTURES_GRID.validate(
+        config, perpetual, price, account.get_exchange_display(), max_leverage=server_max_leverage()
+    )
+    return FuturesPreviewResult(
+        perpetual=perpetual, price=price, preview=futures_grid.FUTURES_GRID.preview(config, perpetual, price)
+    )

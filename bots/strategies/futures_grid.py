@@ -1,0 +1,712 @@
+"""The futures grid on a USDT perpetual: configuration, validation and preview.
+
+Pure Python, no Django and no I/O, like the spot grid, whose level arithmetic it reuses
+(`grid.grid_lines`, `grid.layout_sides`): `N` grids give `N + 1` price lines and one order per
+interval, a buy at the interval's lower line when that line is below the price, else a sell at its
+upper line.
+
+Modes (one-way position mode, isolated margin):
+
+- long: the start opens, at market, a long of the quantity of every sell level above the price;
+  those sells then close it (reduce-only), and the buys below add to it.
+- short: the mirror: the start opens a short of the quantity of every buy level below the price,
+  those buys close it (reduce-only), the sells above add to it.
+- neutral: starts flat; each buy below opens a long leg and each sell above a short leg. The
+  counter-order of a filled level closes its leg (reduce-only). In one-way mode the two legs are
+  never held together: the position is long below the start price and short above it.
+
+Sizing. `investment` is the margin in USDT. Every level trades the same base quantity `q` (as the
+spot grid's orders do), the largest lot step for which the position margin of every entry (the
+start's market order at the reference price and every opening level at its own price), as Bybit
+reserves it (initial margin = value / leverage, plus the fee to close), adds up to at most the
+investment. So the notional spread across the levels is about investment x leverage. A neutral
+grid holds at most one side's entries at a time, so it commits less than the investment. Trading
+fees are paid from the balance beside the margin; funding is not counted here.
+
+The engine cannot run this strategy yet (positions, margin and funding are not in its ledger):
+`FUTURES_GRID` answers validation and the preview only, and is not in the strategy registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+from enum import StrEnum
+
+from bots.strategies import grid
+from bots.strategies.base import ConfigError, Json
+from bots.strategies.grid import MAX_GRIDS, MIN_GRIDS, Spacing
+from exchanges.base import Instrument, PositionSide, Side, round_to_step
+from exchanges.perpetuals import margin
+from exchanges.perpetuals.margin import RiskLimitExceeded, RiskTier
+from trading.numbers import fixed, plain
+
+NAME = "futures_grid"
+DEFAULT_MAX_LEVERAGE = Decimal(20)  # the cap when the caller gives none (the server's setting)
+MIN_LEVERAGE = Decimal(1)
+# A liquidation price this close outside the range (a fraction of the range's edge) is warned of.
+LIQUIDATION_WARNING_DISTANCE = Decimal("0.05")
+HIGH_LEVERAGE = Decimal(10)  # above this, the preview warns how small a move loses the margin
+
+
+class Mode(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+    NEUTRAL = "neutral"
+
+
+@dataclass(frozen=True)
+class FuturesGridConfig:
+    symbol: str
+    lower_price: Decimal
+    upper_price: Decimal
+    grid_count: int
+    investment: Decimal  # the margin, in USDT
+    leverage: Decimal
+    mode: Mode = Mode.LONG
+    spacing: Spacing = Spacing.ARITHMETIC
+    trigger_price: Decimal | None = None
+    take_profit_price: Decimal | None = None
+    stop_loss_price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Perpetual:
+    """What the venue says of the contract: its filters and fees, its risk-limit tiers and the
+    highest leverage its leverage filter allows."""
+
+    instrument: Instrument
+    tiers: tuple[RiskTier, ...]
+    max_leverage: Decimal
+
+
+# Levels ------------------------------------------------------------------------------------
+
+
+def _as_spot_grid(config: FuturesGridConfig) -> grid.GridConfig:
+    """The spot grid with the same lines, so its level arithmetic serves both."""
+    return grid.GridConfig(
+        symbol=config.symbol,
+        lower_price=config.lower_price,
+        upper_price=config.upper_price,
+        grid_count=config.grid_count,
+        investment=config.investment,
+        spacing=config.spacing,
+    )
+
+
+def grid_lines(config: FuturesGridConfig, instrument: Instrument) -> tuple[Decimal, ...]:
+    return grid.grid_lines(_as_spot_grid(config), instrument)
+
+
+def opens(mode: Mode, side: Side) -> bool:
+    """Whether a resting level of `side` opens (or adds to) the position at the start's layout."""
+    if mode is Mode.LONG:
+        return side is Side.BUY
+    if mode is Mode.SHORT:
+        return side is Side.SELL
+    return True
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A fill that opens position: the start's market order, or one opening level filled."""
+
+    side: PositionSide
+    price: Decimal
+    quantity: Decimal
+
+
+def _position_side(side: Side) -> PositionSide:
+    return PositionSide.LONG if side is Side.BUY else PositionSide.SHORT
+
+
+def start_entry(
+    config: FuturesGridConfig, instrument: Instrument, price: Decimal, quantity: Decimal
+) -> Entry | None:
+    """Long/short: the market order that opens the quantity of every closing level at `price`."""
+    if config.mode is Mode.NEUTRAL:
+        return None
+    sides = grid.layout_sides(grid_lines(config, instrument), price)
+    closing = sum(1 for _, side, _ in sides if not opens(config.mode, side))
+    if not closing:
+        return None
+    side = PositionSide.LONG if config.mode is Mode.LONG else PositionSide.SHORT
+    return Entry(side, price, quantity * closing)
+
+
+def entries(
+    config: FuturesGridConfig, instrument: Instrument, price: Decimal, quantity: Decimal
+) -> tuple[Entry, ...]:
+    """Every fill that opens position: the start's market order first, then each opening level at
+    its own price, nearest the start price first (the order a move away from it fills them in)."""
+    sides = grid.layout_sides(grid_lines(config, instrument), price)
+    levels = sorted(
+        (
+            Entry(_position_side(side), level_price, quantity)
+            for _, side, level_price in sides
+            if opens(config.mode, side)
+        ),
+        key=lambda e: abs(e.price - price),
+    )
+    start = start_entry(config, instrument, price, quantity)
+    return (start, *levels) if start else tuple(levels)
+
+
+def committed_margin(entries_: Sequence[Entry], leverage: Decimal, fee_rate: Decimal) -> Decimal:
+    """What the entries take from the balance into the position margin: per fill, as the venue
+    books it, the initial margin plus the fee to close (`margin.position_margin`)."""
+    return sum(
+        (margin.position_margin(e.side, e.price, e.quantity, leverage, fee_rate) for e in entries_),
+        Decimal(0),
+    )
+
+
+def quantity_for_investment(config: FuturesGridConfig, instrument: Instrument, price: Decimal) -> Decimal:
+    """The largest equal quantity per level whose entries' position margin fits the investment."""
+    if config.leverage <= 0:
+        return Decimal(0)
+    unit = committed_margin(
+        entries(config, instrument, price, Decimal(1)), config.leverage, instrument.taker_fee
+    )
+    if unit <= 0:
+        return Decimal(0)
+    quantity = instrument.round_quantity(config.investment / unit, ROUND_DOWN)
+    # Each fill's margin rounds up, so the linear estimate can overshoot by a step.
+    while quantity > 0 and _margin_at(config, instrument, price, quantity) > config.investment:
+        quantity -= instrument.quantity_step
+    return max(quantity, Decimal(0))
+
+
+def _margin_at(
+    config: FuturesGridConfig, instrument: Instrument, price: Decimal, quantity: Decimal
+) -> Decimal:
+    return committed_margin(
+        entries(config, instrument, price, quantity), config.leverage, instrument.taker_fee
+    )
+
+
+# Validation --------------------------------------------------------------------------------
+
+
+def validate(
+    config: FuturesGridConfig,
+    perpetual: Perpetual,
+    price: Decimal,
+    *,
+    max_leverage: Decimal = DEFAULT_MAX_LEVERAGE,
+    venue: str = "the exchange",
+) -> None:
+    """Raise `ConfigError` listing everything a trader must fix, by field.
+
+    `max_leverage` is the caller's cap (the server's or the user's); the venue's own limits come
+    from `perpetual` (its leverage filter and the risk-limit tier of the full position)."""
+    errors: dict[str, list[str]] = {}
+
+    def add(field_name: str, message: str) -> None:
+        errors.setdefault(field_name, []).append(message)
+
+    _check_shape(config, perpetual, max_leverage, add)
+    if errors:
+        raise ConfigError(errors)
+    instrument = perpetual.instrument
+    lines = grid_lines(config, instrument)
+    if len(set(lines)) != len(lines):
+        add(
+            "grid_count",
+            f"With {config.grid_count} grids some levels fall on the same price at "
+            f"{config.symbol}'s tick size of {plain(instrument.tick_size)}. "
+            "Use fewer grids or a wider range.",
+        )
+        raise ConfigError(errors)
+    _check_exits(config, add)
+    quantity = quantity_for_investment(config, instrument, price)
+    _check_minimums(config, instrument, price, quantity, venue, add)
+    if not errors:
+        _check_maxima(config, instrument, price, quantity, venue, add)
+        _check_risk_limit(config, perpetual, price, quantity, add)
+    if errors:
+        raise ConfigError(errors)
+
+
+def _check_shape(
+    config: FuturesGridConfig, perpetual: Perpetual, cap: Decimal, add: Callable[[str, str], None]
+) -> None:
+    if config.lower_price <= 0:
+        add("lower_price", "The lower price must be above zero.")
+    if config.upper_price <= config.lower_price:
+        add("upper_price", "The upper price must be above the lower price.")
+    if not MIN_GRIDS <= config.grid_count <= MAX_GRIDS:
+        add("grid_count", f"Use between {MIN_GRIDS} and {MAX_GRIDS} grids.")
+    if config.investment <= 0:
+        add("investment", "The margin to invest must be above zero.")
+    most = min(cap, perpetual.max_leverage)
+    if not MIN_LEVERAGE <= config.leverage <= most:
+        whose = "this server's limit" if cap < perpetual.max_leverage else f"{config.symbol}'s limit"
+        add(
+            "leverage",
+            f"Choose a leverage from {plain(MIN_LEVERAGE)}x to {plain(most)}x ({whose}).",
+        )
+    if config.trigger_price is not None and config.trigger_price <= 0:
+        add("trigger_price", "The trigger price must be above zero.")
+
+
+def _check_exits(config: FuturesGridConfig, add: Callable[[str, str], None]) -> None:
+    take_profit, stop_loss = config.take_profit_price, config.stop_loss_price
+    lower, upper = config.lower_price, config.upper_price
+    if stop_loss is not None and stop_loss <= 0:
+        add("stop_loss_price", "The stop-loss must be above zero.")
+        stop_loss = None
+    if take_profit is not None and take_profit <= 0:
+        add("take_profit_price", "The take-profit must be above zero.")
+        take_profit = None
+    if config.mode is Mode.LONG:
+        if take_profit is not None and take_profit <= upper:
+            add("take_profit_price", "Set the take-profit above the upper price for a long grid.")
+        if stop_loss is not None and stop_loss >= lower:
+            add("stop_loss_price", "Set the stop-loss below the lower price for a long grid.")
+    elif config.mode is Mode.SHORT:
+        if take_profit is not None and take_profit >= lower:
+            add("take_profit_price", "Set the take-profit below the lower price for a short grid.")
+        if stop_loss is not None and stop_loss <= upper:
+            add("stop_loss_price", "Set the stop-loss above the upper price for a short grid.")
+    else:
+        for name, value in (("take_profit_price", take_profit), ("stop_loss_price", stop_loss)):
+            if value is not None and lower <= value <= upper:
+                add(
+                    name,
+                    "A neutral grid's exits sit outside the range: above the upper or below the lower price.",
+                )
+
+
+def minimum_quantity(config: FuturesGridConfig, instrument: Instrument, price: Decimal) -> Decimal:
+    """The smallest equal quantity whose every level (and the start's order) meets the venue's
+    minimum quantity and order value."""
+    sides = grid.layout_sides(grid_lines(config, instrument), price)
+    smallest = max(instrument.min_quantity_at(level_price) for _, _, level_price in sides)
+    start = start_entry(config, instrument, price, Decimal(1))
+    if start is not None:
+        # The start's market order at `price` carries `start.quantity` levels' worth.
+        whole = instrument.min_quantity_at(price) / start.quantity
+        smallest = max(smallest, round_to_step(whole, instrument.quantity_step, ROUND_CEILING))
+    return smallest
+
+
+def minimum_investment(config: FuturesGridConfig, instrument: Instrument, price: Decimal) -> Decimal:
+    """The margin the smallest valid quantity per level needs, in whole USDT."""
+    needed = _margin_at(config, instrument, price, minimum_quantity(config, instrument, price))
+    return needed.to_integral_value(rounding=ROUND_CEILING)
+
+
+def _check_minimums(
+    config: FuturesGridConfig,
+    instrument: Instrument,
+    price: Decimal,
+    quantity: Decimal,
+    venue: str,
+    add: Callable[[str, str], None],
+) -> None:
+    smallest = minimum_quantity(config, instrument, price)
+    if quantity >= smallest:
+        return
+    needed = minimum_investment(config, instrument, price)
+    size = (
+        f"{plain(quantity)} {instrument.base}"
+        if quantity
+        else f"less than {plain(instrument.quantity_step)} {instrument.base}"
+    )
+    add(
+        "investment",
+        f"With {config.grid_count} grids at {plain(config.leverage)}x, each order would be "
+        f"{size}; {_venue_name(venue)} minimum is "
+        f"{plain(instrument.min_quantity)} {instrument.base} and {plain(instrument.min_amount)} "
+        f"{instrument.quote} per order. Use fewer grids, more leverage, or a margin of at least "
+        f"{plain(needed)} {instrument.quote}.",
+    )
+
+
+def _check_maxima(
+    config: FuturesGridConfig,
+    instrument: Instrument,
+    price: Decimal,
+    quantity: Decimal,
+    venue: str,
+    add: Callable[[str, str], None],
+) -> None:
+    if quantity > instrument.max_quantity:
+        add(
+            "investment",
+            f"Each order would be {plain(quantity)} {instrument.base}, above {_venue_name(venue)} maximum "
+            f"of {plain(instrument.max_quantity)} {instrument.base} per order: lower the margin or the "
+            "leverage, or use more grids.",
+        )
+    opening = start_entry(config, instrument, price, quantity)
+    start = opening.quantity if opening else Decimal(0)
+    if start > instrument.max_market_quantity:
+        add(
+            "investment",
+            f"The start would open {plain(start)} {instrument.base} at market, above {_venue_name(venue)} "
+            f"maximum of {plain(instrument.max_market_quantity)} {instrument.base} per market order: "
+            "lower the margin or the leverage.",
+        )
+
+
+def _check_risk_limit(
+    config: FuturesGridConfig,
+    perpetual: Perpetual,
+    price: Decimal,
+    quantity: Decimal,
+    add: Callable[[str, str], None],
+) -> None:
+    """The venue caps leverage by the position's value (its risk-limit tier)."""
+    for side_entries in _sides(entries(config, perpetual.instrument, price, quantity)):
+        value = sum((e.price * e.quantity for e in side_entries), Decimal(0))
+        try:
+            tier = margin.tier_for(value, perpetual.tiers)
+        except RiskLimitExceeded:
+            add(
+                "investment",
+                f"The full position would be worth {fixed(value)} USDT, above the largest risk limit for "
+                f"{config.symbol} ({plain(perpetual.tiers[-1].limit)} USDT): "
+                "lower the margin or the leverage.",
+            )
+            return
+        if config.leverage > tier.max_leverage:
+            add(
+                "leverage",
+                f"A position worth {fixed(value)} USDT allows at most {plain(tier.max_leverage)}x on "
+                f"{config.symbol} (its risk limit): lower the leverage.",
+            )
+            return
+
+
+def _venue_name(venue: str) -> str:
+    return f"{venue}'s" if venue != "the exchange" else "the exchange's"
+
+
+# Preview -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FuturesPreviewLevel:
+    price: Decimal
+    side: Side | None  # None: the empty line at the price
+    quantity: Decimal | None
+    reduce_only: bool | None
+
+
+@dataclass(frozen=True)
+class Liquidation:
+    """A position once some entries have filled, and where isolated margin liquidates it."""
+
+    side: PositionSide
+    size: Decimal
+    entry_price: Decimal  # the average of the fills
+    margin: Decimal  # the position margin they committed (fee to close included)
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class FuturesGridPreview:
+    levels: tuple[FuturesPreviewLevel, ...]  # one per price line, low to high
+    quantity_per_order: Decimal
+    profit_per_grid_min: Decimal  # USDT per round trip of one grid, after maker fees
+    profit_per_grid_max: Decimal
+    # Per interval, over the margin its opening order ties up (value at the lower line / leverage).
+    profit_per_grid_min_fraction: Decimal
+    profit_per_grid_max_fraction: Decimal
+    initial_margin: Decimal  # position margin once every entry has filled (neutral: both sides')
+    margin_at_start: Decimal
+    position_at_start: Decimal  # signed: a short is negative
+    maintenance_margin_rate: Decimal  # of the tier of the full position's value
+    liquidation: Liquidation | None  # after every entry level fills (neutral: its long side)
+    liquidation_short_side: Liquidation | None  # neutral only: after every sell above fills
+    liquidation_at_start: Liquidation | None
+    min_investment: Decimal
+    # The first liquidation a one-way move would reach before the next entry level fills, with that
+    # level's price; None when every entry fills before its position could be liquidated.
+    liquidated_early: tuple[Liquidation, Decimal] | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def liquidation_price(self) -> Decimal | None:
+        return self.liquidation.price if self.liquidation else None
+
+    @property
+    def liquidation_price_short_side(self) -> Decimal | None:
+        return self.liquidation_short_side.price if self.liquidation_short_side else None
+
+    @property
+    def liquidation_price_at_start(self) -> Decimal | None:
+        return self.liquidation_at_start.price if self.liquidation_at_start else None
+
+
+def preview(config: FuturesGridConfig, perpetual: Perpetual, price: Decimal) -> FuturesGridPreview:
+    """What the grid would do at `price`. Call `validate` first to get errors."""
+    instrument = perpetual.instrument
+    lines = grid_lines(config, instrument)
+    quantity = quantity_for_investment(config, instrument, price)
+    all_entries = entries(config, instrument, price, quantity)
+    opening = start_entry(config, instrument, price, quantity)
+    at_start = (opening,) if opening else ()
+    sides = _sides(all_entries)
+    fee = instrument.taker_fee
+    liquidations = [liquidation(group, perpetual, config.leverage) for group in sides]
+    long_side = next((liq for liq in liquidations if liq.side is PositionSide.LONG), None)
+    short_side = next((liq for liq in liquidations if liq.side is PositionSide.SHORT), None)
+    main = long_side if config.mode is not Mode.SHORT else short_side
+    profits = profit_per_grid(lines, quantity, instrument.maker_fee)
+    returns = returns_on_margin(lines, quantity, instrument.maker_fee, config.leverage)
+    largest = max(sides, key=lambda group: sum(e.price * e.quantity for e in group), default=())
+    value = sum((e.price * e.quantity for e in largest), Decimal(0))
+    result = FuturesGridPreview(
+        levels=_levels(config, lines, price, quantity),
+        quantity_per_order=quantity,
+        profit_per_grid_min=min(profits),
+        profit_per_grid_max=max(profits),
+        profit_per_grid_min_fraction=min(returns),
+        profit_per_grid_max_fraction=max(returns),
+        initial_margin=committed_margin(all_entries, config.leverage, fee),
+        margin_at_start=committed_margin(at_start, config.leverage, fee),
+        position_at_start=sum(
+            (e.quantity if e.side is PositionSide.LONG else -e.quantity for e in at_start), Decimal(0)
+        ),
+        maintenance_margin_rate=_maintenance_rate(value, perpetual.tiers),
+        liquidation=main,
+        liquidation_short_side=short_side if config.mode is Mode.NEUTRAL else None,
+        liquidation_at_start=liquidation(at_start, perpetual, config.leverage) if at_start else None,
+        min_investment=minimum_investment(config, instrument, price),
+        liquidated_early=_liquidated_early(sides, perpetual, config.leverage),
+    )
+    return _with_warnings(result, config, price, instrument.tick_size)
+
+
+def _liquidated_early(
+    sides: Sequence[tuple[Entry, ...]], perpetual: Perpetual, leverage: Decimal
+) -> tuple[Liquidation, Decimal] | None:
+    """Walk each side's entries in the order a move away from the start fills them: the position
+    built so far is liquidated first if its liquidation price is reached before the next entry."""
+    for group in sides:
+        for filled in range(1, len(group)):
+            liq = liquidation(group[:filled], perpetual, leverage)
+            following = group[filled].price
+            if (liq.price >= following) if liq.side is PositionSide.LONG else (liq.price <= following):
+                return liq, following
+    return None
+
+
+def _sides(all_entries: Sequence[Entry]) -> list[tuple[Entry, ...]]:
+    """The entries by position side, long first: a neutral grid's two legs never coexist."""
+    grouped = [tuple(e for e in all_entries if e.side is side) for side in PositionSide]
+    return [group for group in grouped if group]
+
+
+def liquidation(fills: Sequence[Entry], perpetual: Perpetual, leverage: Decimal) -> Liquidation:
+    """Isolated margin: the position `fills` build (all one side), at their average entry, with the
+    margin they committed (`margin.position_margin` per fill, as the venue books it) and the fee to
+    close set aside, through `margin.liquidation_price(..., margin=M, fee_rate=taker fee)` with the
+    maintenance rate of the position value's tier. Funding and added margin are not counted."""
+    side = fills[0].side
+    size = sum((e.quantity for e in fills), Decimal(0))
+    entry = sum((e.price * e.quantity for e in fills), Decimal(0)) / size
+    fee = perpetual.instrument.taker_fee
+    committed = committed_margin(fills, leverage, fee)
+    price = margin.liquidation_price(side, entry, size, perpetual.tiers, margin=committed, fee_rate=fee)
+    return Liquidation(side=side, size=size, entry_price=entry, margin=committed, price=price)
+
+
+def _maintenance_rate(value: Decimal, tiers: Sequence[RiskTier]) -> Decimal:
+    try:
+        return margin.tier_for(value, tiers).maintenance_rate
+    except RiskLimitExceeded:
+        return tiers[-1].maintenance_rate
+
+
+def profit_per_grid(lines: Sequence[Decimal], quantity: Decimal, maker_fee: Decimal) -> list[Decimal]:
+    """USDT one interval earns per round trip of `quantity` (bought at its lower line and sold at
+    its upper one, in either order), both fees at the maker rate and paid in USDT."""
+    return [
+        quantity * (lines[k + 1] * (1 - maker_fee) - lines[k] * (1 + maker_fee))
+        for k in range(len(lines) - 1)
+    ]
+
+
+def returns_on_margin(
+    lines: Sequence[Decimal], quantity: Decimal, maker_fee: Decimal, leverage: Decimal
+) -> list[Decimal]:
+    """Each interval's profit per round trip over the margin its opening order ties up (the order's
+    value at the lower line / leverage): a fraction, 0.0123 is 1.23%."""
+    if not quantity:
+        return [Decimal(0)] * (len(lines) - 1)
+    profits = profit_per_grid(lines, quantity, maker_fee)
+    return [profit * leverage / (quantity * lines[k]) for k, profit in enumerate(profits)]
+
+
+def _levels(
+    config: FuturesGridConfig, lines: Sequence[Decimal], price: Decimal, quantity: Decimal
+) -> tuple[FuturesPreviewLevel, ...]:
+    by_line: dict[int, Side] = {}
+    for k, side, _ in grid.layout_sides(lines, price):
+        by_line[k if side is Side.BUY else k + 1] = side
+    return tuple(
+        FuturesPreviewLevel(line, by_line[i], quantity, not opens(config.mode, by_line[i]))
+        if i in by_line
+        else FuturesPreviewLevel(line, None, None, None)
+        for i, line in enumerate(lines)
+    )
+
+
+def _with_warnings(
+    result: FuturesGridPreview, config: FuturesGridConfig, price: Decimal, tick: Decimal
+) -> FuturesGridPreview:
+    return replace(result, warnings=tuple(warnings_for(result, config, price, tick)))
+
+
+def warnings_for(
+    result: FuturesGridPreview, config: FuturesGridConfig, price: Decimal, tick: Decimal
+) -> list[str]:
+    found: list[str] = []
+    if not config.lower_price <= price <= config.upper_price:
+        where = "below" if price < config.lower_price else "above"
+        found.append(f"The price ({plain(price)}) is {where} your range: the grid waits until it returns.")
+    early = result.liquidated_early
+    if early is not None:
+        first, next_level = early
+        which = "buy" if first.side is PositionSide.LONG else "sell"
+        found.append(
+            f"Your position would be liquidated at {_shown(first, tick)} before the {which} at "
+            f"{plain(next_level)} fills: lower the leverage or narrow the range."
+        )
+    for estimate in (result.liquidation, result.liquidation_short_side):
+        if estimate is not None:
+            found.extend(_liquidation_warnings(estimate, config, tick))
+    if result.liquidation is not None and config.stop_loss_price is not None:
+        stop, liq_price = config.stop_loss_price, result.liquidation.price
+        past = stop <= liq_price if result.liquidation.side is PositionSide.LONG else stop >= liq_price
+        if past:
+            found.append(
+                f"Your stop-loss ({plain(stop)}) is past the liquidation price "
+                f"({_shown(result.liquidation, tick)}): "
+                "the position would be liquidated before the stop-loss could close it."
+            )
+    if config.leverage > HIGH_LEVERAGE:
+        move = (100 / config.leverage).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
+        found.append(
+            f"High leverage: at {plain(config.leverage)}x a move of about {plain(move)}% against the "
+            "position loses its whole margin."
+        )
+    if result.profit_per_grid_min <= 0:
+        found.append(
+            "Some grids are too narrow to cover two trading fees: they would lose money on every trade."
+        )
+    found.append(FUNDING_NOTE)
+    return found
+
+
+FUNDING_NOTE = "Funding every 8 hours is charged on the position, not included in profit per grid."
+
+
+def _shown(liq: Liquidation, tick: Decimal) -> str:
+    """A liquidation price on the tick grid, rounded towards the entry (the side it triggers first)."""
+    rounding = ROUND_CEILING if liq.side is PositionSide.LONG else ROUND_FLOOR
+    return plain(round_to_step(liq.price, tick, rounding))
+
+
+def _liquidation_warnings(liq: Liquidation, config: FuturesGridConfig, tick: Decimal) -> list[str]:
+    lower, upper = config.lower_price, config.upper_price
+    at = _shown(liq, tick)
+    if liq.side is PositionSide.LONG:
+        if liq.price >= lower:
+            return [
+                f"Your position would be liquidated at {at}, inside your range ({plain(lower)} to "
+                f"{plain(upper)}), once the buys below the price have filled: lower the leverage or "
+                "raise the lower price."
+            ]
+        if liq.price >= lower * (1 - LIQUIDATION_WARNING_DISTANCE):
+            return [
+                f"Your position would be liquidated at {at}, within {_percent(LIQUIDATION_WARNING_DISTANCE)} "
+                f"below your lower price ({plain(lower)}), once the buys below the price have filled."
+            ]
+        return []
+    if liq.price <= upper:
+        return [
+            f"Your position would be liquidated at {at}, inside your range ({plain(lower)} to "
+            f"{plain(upper)}), once the sells above the price have filled: lower the leverage or "
+            "lower the upper price."
+        ]
+    if liq.price <= upper * (1 + LIQUIDATION_WARNING_DISTANCE):
+        return [
+            f"Your position would be liquidated at {at}, within {_percent(LIQUIDATION_WARNING_DISTANCE)} "
+            f"above your upper price ({plain(upper)}), once the sells above the price have filled."
+        ]
+    return []
+
+
+def _percent(fraction: Decimal) -> str:
+    return f"{plain(fraction * 100)}%"
+
+
+# JSON and the strategy object --------------------------------------------------------------
+
+_CONFIG_DECIMALS = (
+    "lower_price",
+    "upper_price",
+    "investment",
+    "leverage",
+    "trigger_price",
+    "take_profit_price",
+    "stop_loss_price",
+)
+
+
+def config_to_json(config: FuturesGridConfig) -> Json:
+    return {
+        key: (str(value) if isinstance(value, Decimal) else value) for key, value in asdict(config).items()
+    }
+
+
+def config_from_json(data: Json) -> FuturesGridConfig:
+    values = dict(data)
+    for key in _CONFIG_DECIMALS:
+        value = values.get(key)
+        values[key] = None if value is None else Decimal(str(value))
+    values["spacing"] = Spacing(values.get("spacing", Spacing.ARITHMETIC))
+    values["mode"] = Mode(values.get("mode", Mode.LONG))
+    values["grid_count"] = int(values["grid_count"])
+    return FuturesGridConfig(**values)
+
+
+class FuturesGridStrategy:
+    """The config half of the strategy protocol (bots/strategies/base.py): JSON, validation and the
+    preview. Not registered: the engine has no positions, margin or funding in its ledger yet, so
+    no bot can run it; the API previews it explicitly."""
+
+    name = NAME
+    label = "futures grid"
+
+    def config_from_json(self, data: Json) -> FuturesGridConfig:
+        return config_from_json(data)
+
+    def config_to_json(self, config: FuturesGridConfig) -> Json:
+        return config_to_json(config)
+
+    def investment(self, config: FuturesGridConfig) -> Decimal:
+        return config.investment
+
+    def validate(
+        self,
+        config: FuturesGridConfig,
+        perpetual: Perpetual,
+        price: Decimal,
+        venue: str,
+        *,
+        max_leverage: Decimal = DEFAULT_MAX_LEVERAGE,
+    ) -> None:
+        validate(config, perpetual, price, max_leverage=max_leverage, venue=venue)
+
+    def preview(self, config: FuturesGridConfig, perpetual: Perpetual, price: Decimal) -> FuturesGridPreview:
+        return preview(config, perpetual, price)
+
+
+FUTURES_GRID = FuturesGridStrategy()
