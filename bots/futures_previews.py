@@ -1,12 +1,11 @@
 """A futures grid's preview on an account: the perpetual as the account's venue lists it, the
-price to lay the grid out at, the server's leverage cap, then the strategy's validation and preview."""
+price to lay the grid out at, the trader's leverage cap (`risk.actions.leverage_cap`), then the
+strategy's validation and preview."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-
-from django.conf import settings
 
 from bots.strategies import futures_grid
 from bots.strategies.base import ConfigError
@@ -15,6 +14,7 @@ from exchanges.models import ExchangeAccount
 from exchanges.paper import instruments as paper_instruments
 from exchanges.perpetuals import margin
 from exchanges.registry import exchange_for_account
+from risk.actions import leverage_cap
 
 
 @dataclass(frozen=True)
@@ -22,11 +22,6 @@ class FuturesPreviewResult:
     perpetual: futures_grid.Perpetual
     price: Decimal  # the price the grid was laid out at
     preview: futures_grid.FuturesGridPreview
-
-
-def server_max_leverage() -> Decimal:
-    """The highest leverage this server lets a trader choose (`FUTURES_MAX_LEVERAGE`)."""
-    return Decimal(settings.FUTURES_MAX_LEVERAGE)
 
 
 def perpetual_for(venue: Exchange, symbol: str) -> futures_grid.Perpetual:
@@ -77,8 +72,14 @@ def check_futures_preview(
         price = venue.mark_price(config.symbol)
     if price <= 0:
         raise ConfigError({"reference_price": ["The reference price must be above zero."]})
+    cap = leverage_cap(account.owner)
     futures_grid.FUTURES_GRID.validate(
-        config, perpetual, price, account.get_exchange_display(), max_leverage=server_max_leverage()
+        config,
+        perpetual,
+        price,
+        account.get_exchange_display(),
+        max_leverage=Decimal(cap.value),
+        cap_owner=cap.whose,
     )
     return FuturesPreviewResult(
         perpetual=perpetual, price=price, preview=futures_grid.FUTURES_GRID.preview(config, perpetual, price)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
@@ -26,7 +27,49 @@ from trading.overview import local_midnight, overview
 
 logger = logging.getLogger(__name__)
 
-RULE_FIELDS = ("daily_loss_limit", "daily_loss_action", "max_total_investment", "max_bots_per_symbol")
+RULE_FIELDS = (
+    "daily_loss_limit",
+    "daily_loss_action",
+    "max_total_investment",
+    "max_bots_per_symbol",
+    "max_leverage",
+)
+
+
+@dataclass(frozen=True)
+class LeverageCap:
+    """The highest leverage a trader may choose, and whose limit it is, for the refusal's words."""
+
+    value: int
+    whose: str
+
+
+def leverage_cap(user: User) -> LeverageCap:
+    """The lowest of the server's cap, the one staff set on the account, and the trader's own."""
+    rules = rules_for(user)
+    caps = [
+        LeverageCap(settings.FUTURES_MAX_LEVERAGE, "this server's limit"),
+        LeverageCap(rules.staff_max_leverage, "the limit Gridwise support set on your account")
+        if rules.staff_max_leverage
+        else None,
+        LeverageCap(rules.max_leverage, "your own limit in Risk rules") if rules.max_leverage else None,
+    ]
+    return min((cap for cap in caps if cap is not None), key=lambda cap: cap.value)
+
+
+def check_leverage_limit(user: User, wanted: int | None) -> None:
+    """A trader's own cap may only lower what the server and staff allow."""
+    if wanted is None:
+        return
+    ceiling = min(
+        (cap for cap in (settings.FUTURES_MAX_LEVERAGE, rules_for(user).staff_max_leverage) if cap),
+    )
+    if wanted > ceiling:
+        raise LeverageCapTooHigh(f"Choose {ceiling}x or less: that is the most your account allows.")
+
+
+class LeverageCapTooHigh(ValueError):
+    pass
 
 
 def rules_for(user: User) -> RiskRules:
@@ -35,12 +78,13 @@ def rules_for(user: User) -> RiskRules:
 
 
 def do_save_rules(user: User, values: dict[str, Any], *, request: HttpRequest | None = None) -> RiskRules:
-    rules, _ = RiskRules.objects.update_or_create(user=user, defaults={f: values[f] for f in RULE_FIELDS})
+    check_leverage_limit(user, values.get("max_leverage"))
+    rules, _ = RiskRules.objects.update_or_create(user=user, defaults={f: values.get(f) for f in RULE_FIELDS})
     record_event(
         "risk.rules_changed",
         request=request,
         actor=user,
-        details={f: None if values[f] is None else str(values[f]) for f in RULE_FIELDS},
+        details={f: None if values.get(f) is None else str(values[f]) for f in RULE_FIELDS},
     )
     return rules
 

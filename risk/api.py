@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.errors import READ_ERRORS, error_responses
+from accounts.api.errors import READ_ERRORS, error_responses, validation_error
 from accounts.api.fields import StrictDecimalField
 from accounts.api.views import ApiViewSet
 from risk import actions
@@ -23,11 +23,15 @@ EXAMPLE = {
     "daily_loss_action": "stop_all",
     "max_total_investment": "5000",
     "max_bots_per_symbol": 2,
+    "max_leverage": 10,
+    "staff_max_leverage": None,
     "tripped_on": None,
     "updated_at": "2026-01-05T10:03:00Z",
 }
 
-REQUEST_EXAMPLE = {k: v for k, v in EXAMPLE.items() if k not in ("tripped_on", "updated_at")}
+REQUEST_EXAMPLE = {
+    k: v for k, v in EXAMPLE.items() if k not in ("tripped_on", "updated_at", "staff_max_leverage")
+}
 
 
 class WholeNumberField(serializers.IntegerField):
@@ -73,6 +77,21 @@ class RiskRulesSerializer(serializers.Serializer[RiskRules]):
         default=None,
         help_text="Running bots allowed on one symbol; a start above it is refused. Null for no limit.",
     )
+    max_leverage = WholeNumberField(
+        min_value=1,
+        max_value=125,
+        allow_null=True,
+        default=None,
+        help_text=(
+            "The highest leverage a futures grid may use; null for the most your account allows "
+            "(`staff_max_leverage` and the server's cap)."
+        ),
+    )
+    staff_max_leverage = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="A cap Gridwise support set on your account; null for none.",
+    )
     tripped_on = serializers.DateField(
         read_only=True, allow_null=True, help_text="The local date the daily loss limit last tripped."
     )
@@ -107,5 +126,8 @@ class RiskRulesView(ApiViewSet):
     def update(self, request: Request) -> Response:
         serializer = RiskRulesSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        rules = actions.do_save_rules(self.user, dict(serializer.validated_data))
+        try:
+            rules = actions.do_save_rules(self.user, dict(serializer.validated_data))
+        except actions.LeverageCapTooHigh as exc:
+            raise validation_error({"max_leverage": [str(exc)]}) from exc
         return Response(RiskRulesSerializer(rules).data)

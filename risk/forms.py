@@ -43,9 +43,22 @@ class RiskRulesForm(forms.ModelForm):
         error_messages={"invalid": "Enter a whole number, e.g. 2."},
     )
 
+    max_leverage = forms.IntegerField(
+        required=False,
+        label="Maximum leverage (futures)",
+        help_text=f"The highest leverage a futures grid may use, e.g. 5. {EMPTY_IS_NO_LIMIT}",
+        error_messages={"invalid": "Enter a whole number, e.g. 5."},
+    )
+
     class Meta:
         model = RiskRules
-        fields = ("daily_loss_limit", "daily_loss_action", "max_total_investment", "max_bots_per_symbol")
+        fields = (
+            "daily_loss_limit",
+            "daily_loss_action",
+            "max_total_investment",
+            "max_bots_per_symbol",
+            "max_leverage",
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -68,6 +81,12 @@ class RiskRulesForm(forms.ModelForm):
 
     def clean_max_bots_per_symbol(self) -> int | None:
         value: int | None = self.cleaned_data.get("max_bots_per_symbol")
+        if value is not None and value < 1:
+            raise forms.ValidationError("Enter 1 or more, or leave it empty for no limit.")
+        return value
+
+    def clean_max_leverage(self) -> int | None:
+        value: int | None = self.cleaned_data.get("max_leverage")
         if value is not None and value < 1:
             raise forms.ValidationError("Enter 1 or more, or leave it empty for no limit.")
         return value

@@ -23,6 +23,13 @@ class RiskRules(models.Model):
     max_bots_per_symbol = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)]
     )
+    # Futures: the highest leverage a futures grid may use. The trader's own cap, and one staff
+    # may set on the account (which the trader cannot raise); the lowest of them and the server's
+    # FUTURES_MAX_LEVERAGE applies.
+    max_leverage = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    staff_max_leverage = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
     # The local date the daily loss limit last tripped: claimed by a conditional UPDATE, once a day.
     tripped_on = models.DateField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

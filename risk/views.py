@@ -40,6 +40,7 @@ def _page(request: HttpRequest, form: RiskRulesForm, kill: KillSwitchForm, statu
         "form": form,
         "kill": kill,
         "rules": rules,
+        "staff_max_leverage": rules.staff_max_leverage,
         "losses": losses,
         "tripped_today": rules.tripped_on == actions.local_today(user, timezone.now()),
         "stoppable": Bot.objects.owned_by(user).filter(status__in=bot_actions.STOPPABLE).count(),
@@ -53,7 +54,11 @@ def risk(request: HttpRequest) -> HttpResponse:
     form = RiskRulesForm(request.POST or None, instance=actions.rules_for(user))
     if request.method == "POST":
         if form.is_valid():
-            actions.do_save_rules(user, form.values(), request=request)
+            try:
+                actions.do_save_rules(user, form.values(), request=request)
+            except actions.LeverageCapTooHigh as exc:
+                form.add_error("max_leverage", str(exc))
+                return _page(request, form, KillSwitchForm(), status=400)
             messages.success(request, "Risk rules saved.")
             return HttpResponseRedirect(reverse("risk"))
         return _page(request, form, KillSwitchForm(), status=400)

@@ -196,6 +196,7 @@ def validate(
     price: Decimal,
     *,
     max_leverage: Decimal = DEFAULT_MAX_LEVERAGE,
+    cap_owner: str = "this server's limit",
     venue: str = "the exchange",
 ) -> None:
     """Raise `ConfigError` listing everything a trader must fix, by field.
@@ -207,7 +208,7 @@ def validate(
     def add(field_name: str, message: str) -> None:
         errors.setdefault(field_name, []).append(message)
 
-    _check_shape(config, perpetual, max_leverage, add)
+    _check_shape(config, perpetual, max_leverage, cap_owner, add)
     if errors:
         raise ConfigError(errors)
     instrument = perpetual.instrument
@@ -231,7 +232,11 @@ def validate(
 
 
 def _check_shape(
-    config: FuturesGridConfig, perpetual: Perpetual, cap: Decimal, add: Callable[[str, str], None]
+    config: FuturesGridConfig,
+    perpetual: Perpetual,
+    cap: Decimal,
+    cap_owner: str,
+    add: Callable[[str, str], None],
 ) -> None:
     if config.lower_price <= 0:
         add("lower_price", "The lower price must be above zero.")
@@ -243,7 +248,7 @@ def _check_shape(
         add("investment", "The margin to invest must be above zero.")
     most = min(cap, perpetual.max_leverage)
     if not MIN_LEVERAGE <= config.leverage <= most:
-        whose = "this server's limit" if cap < perpetual.max_leverage else f"{config.symbol}'s limit"
+        whose = cap_owner if cap < perpetual.max_leverage else f"{config.symbol}'s limit"
         add(
             "leverage",
             f"Choose a leverage from {plain(MIN_LEVERAGE)}x to {plain(most)}x ({whose}).",
@@ -702,8 +707,9 @@ class FuturesGridStrategy:
         venue: str,
         *,
         max_leverage: Decimal = DEFAULT_MAX_LEVERAGE,
+        cap_owner: str = "this server's limit",
     ) -> None:
-        validate(config, perpetual, price, max_leverage=max_leverage, venue=venue)
+        validate(config, perpetual, price, max_leverage=max_leverage, cap_owner=cap_owner, venue=venue)
 
     def preview(self, config: FuturesGridConfig, perpetual: Perpetual, price: Decimal) -> FuturesGridPreview:
         return preview(config, perpetual, price)

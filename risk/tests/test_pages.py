@@ -108,6 +108,8 @@ def test_the_api_reads_empty_rules_then_replaces_them(trader: User) -> None:
         "daily_loss_action": "stop_all",
         "max_total_investment": None,
         "max_bots_per_symbol": None,
+        "max_leverage": None,
+        "staff_max_leverage": None,
         "tripped_on": None,
         "updated_at": None,
     }
