@@ -1,4 +1,5 @@
-"""Grid bots ticking through the real dispatcher, Celery workers, PostgreSQL and Redis.
+"""Grid (or DCA: `--strategy dca`) bots ticking through the real dispatcher, Celery workers,
+PostgreSQL and Redis.
 
 Run from the project root:
 
@@ -104,16 +105,45 @@ def setup_django() -> None:
 # Fixtures ----------------------------------------------------------------------
 
 
-def create_bots(count: int, interval: int, rng: random.Random) -> None:
+def _grid_config(rng: random.Random) -> Any:
+    """A grid of its own: range and level count drawn at random around the price."""
+    from bots.strategies import grid
+
+    return grid.GridConfig(
+        symbol=SYMBOL,
+        lower_price=(START_PRICE * Decimal(1 - rng.uniform(0.03, 0.10))).quantize(Decimal("0.1")),
+        upper_price=(START_PRICE * Decimal(1 + rng.uniform(0.03, 0.10))).quantize(Decimal("0.1")),
+        grid_count=rng.randint(5, 12),
+        investment=INVESTMENT,
+    )
+
+
+def _dca_config(rng: random.Random) -> Any:
+    """Deals tight enough for the random walk to fill safety orders and take profit in the window."""
+    from bots.strategies import dca
+
+    return dca.DcaConfig(
+        symbol=SYMBOL,
+        base_order_size=Decimal(rng.randint(50, 150)),
+        safety_order_size=Decimal(rng.randint(30, 60)),
+        price_deviation=Decimal(str(round(rng.uniform(0.05, 0.3), 2))),
+        step_scale=Decimal("1.2"),
+        volume_scale=Decimal("1.3"),
+        max_safety_orders=rng.randint(3, 6),
+        max_active_safety_orders=2,
+        take_profit=Decimal(str(round(rng.uniform(0.1, 0.4), 2))),
+    )
+
+
+def create_bots(count: int, interval: int, rng: random.Random, strategy: str = "grid") -> None:
     from datetime import timedelta
 
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
 
     from accounts.models import User
-    from bots import codec
     from bots.models import Bot, BotStatus
-    from bots.strategies import grid
+    from bots.strategies import registry
     from exchanges.models import Environment, ExchangeAccount, ExchangeName
     from exchanges.paper import market
     from exchanges.paper.instruments import instrument_for
@@ -139,22 +169,18 @@ def create_bots(count: int, interval: int, rng: random.Random) -> None:
     )
     now = timezone.now()
     bots = []
+    runs = registry.strategy_named(strategy)
     for n, account in enumerate(accounts):
-        config = grid.GridConfig(
-            symbol=SYMBOL,
-            lower_price=(START_PRICE * Decimal(1 - rng.uniform(0.03, 0.10))).quantize(Decimal("0.1")),
-            upper_price=(START_PRICE * Decimal(1 + rng.uniform(0.03, 0.10))).quantize(Decimal("0.1")),
-            grid_count=rng.randint(5, 12),
-            investment=INVESTMENT,
-        )
-        grid.validate(config, instrument, START_PRICE, venue="Paper")
+        config = _dca_config(rng) if strategy == "dca" else _grid_config(rng)
+        runs.validate(config, instrument, START_PRICE, "Paper")
         bots.append(
             Bot(
                 owner_id=account.owner_id,
                 exchange_account=account,
                 name=f"bench {n}",
                 symbol=SYMBOL,
-                config=codec.config_to_json(config),
+                strategy=strategy,
+                config=runs.config_to_json(config),
                 price_at_creation=START_PRICE,
                 status=BotStatus.STARTING,
                 run=1,
@@ -424,8 +450,10 @@ def tick_figures(window_start: float, window_end: float) -> dict[str, Any]:
     }
 
 
-def fill_figures(window_start: float, window_end: float) -> dict[str, Any]:
-    """Each paper fill that completed a grid order in the window, to its counter-order's creation."""
+def fill_figures(window_start: float, window_end: float, strategy: str = "grid") -> dict[str, Any]:
+    """Each paper fill that completed a grid order in the window, to its counter-order's creation.
+    A DCA bot's answer to a fill is the next order it places (a re-placed take-profit, a refilled
+    safety order, the next deal's base order), whatever its slot."""
     from datetime import UTC, datetime
 
     from exchanges.paper.models import PaperFill, PaperOrder
@@ -444,10 +472,14 @@ def fill_figures(window_start: float, window_end: float) -> dict[str, Any]:
         interval, side = _grid_slot(client_id)
         orders[(account_id, interval, side)].append(created)
     delays, unmatched = [], 0
+    any_slot: dict[int, list[datetime]] = defaultdict(list)
+    for (account_id, _, _), times in orders.items():
+        any_slot[account_id].extend(times)
     for account_id, client_id, filled_at in fills:
         interval, side = _grid_slot(client_id)
         other = "s" if side == "b" else "b"
-        after = [t for t in orders[(account_id, interval, other)] if t >= filled_at]
+        answers = any_slot[account_id] if strategy == "dca" else orders[(account_id, interval, other)]
+        after = [t for t in answers if t >= filled_at]
         if after:
             delays.append((min(after) - filled_at).total_seconds())
         else:
@@ -477,7 +509,7 @@ def report(
 ) -> None:
     ms = 1000.0
     rows = [
-        ("bots", f"{args.bots}"),
+        ("bots", f"{args.bots} ({args.strategy})"),
         ("tick interval", f"{args.interval} s"),
         (
             "workers",
@@ -497,7 +529,7 @@ def report(
         ("tick latency p99", f"{percentile(ticks['latency'], 99) * ms:.1f} ms"),
         ("dispatch lag p50", f"{percentile(ticks['lag'], 50) * ms:.0f} ms"),
         ("dispatch lag p99", f"{percentile(ticks['lag'], 99) * ms:.0f} ms"),
-        ("fills (grid, in window)", f"{fills['fills']} ({fills['unmatched']} without a counter-order yet)"),
+        ("fills (limit, in window)", f"{fills['fills']} ({fills['unmatched']} without a counter-order yet)"),
         ("fill -> counter-order p50", f"{percentile(fills['delays'], 50) * ms:.0f} ms"),
         ("fill -> counter-order p95", f"{percentile(fills['delays'], 95) * ms:.0f} ms"),
         ("bots overdue > 2 s at end", f"{ticks['overdue']}"),
@@ -548,6 +580,12 @@ def main() -> None:
         help="concurrency of a worker of its own for deliveries (0: the routine workers drain them)",
     )
     parser.add_argument("--delivery-pool", default="threads", choices=("prefork", "threads"))
+    parser.add_argument(
+        "--strategy",
+        default="grid",
+        choices=("grid", "dca"),
+        help="the bots' strategy; DCA deals are drawn tight so that the walk fills them",
+    )
     args = parser.parse_args()
     workers_config = WorkerConfig(
         args.workers,
@@ -568,7 +606,7 @@ def main() -> None:
         env["EMAIL_URL"] = os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{port}"
     setup_django()
     print(f"Creating {args.bots} bots ...")  # noqa: T201
-    create_bots(args.bots, args.interval, rng)
+    create_bots(args.bots, args.interval, rng, args.strategy)
     log_dir = Path(tempfile.gettempdir()) / "gridwise-enginebench"
     log_dir.mkdir(exist_ok=True)
     workers = start_workers(workers_config, env, log_dir)
@@ -607,7 +645,7 @@ def main() -> None:
         )
     ticks = tick_figures(window_start, window_end)
     ticks["overdue"] = overdue
-    report(args, workers_config, ticks, fill_figures(window_start, window_end))
+    report(args, workers_config, ticks, fill_figures(window_start, window_end, args.strategy))
     print(f"\n  worker logs: {log_dir}")  # noqa: T201
 
 
