@@ -41,7 +41,7 @@ def test_choose_dca_fill_preview_create_and_start(live_server, browser, artifact
     page.get_by_role("navigation", name="Main").get_by_role("link", name="New bot").click()
     page.get_by_test_id("choose-dca").click()
     page.wait_for_url(f"{live_server.url}/bots/new/?strategy=dca")
-    page.get_by_label("Base order").fill("100")
+    page.get_by_label("Base order", exact=True).fill("100")
     page.get_by_label("Safety order", exact=True).fill("50")
     page.get_by_label("Price deviation (%)").fill("1")
     page.get_by_label("Safety order step scale").fill("2")
