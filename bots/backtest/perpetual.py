@@ -324,7 +324,8 @@ class _Run:
         self.peak_notional = max(self.peak_notional, self.cost)
 
     def _close_level(self, order: PerpOrder) -> Decimal:
-        assert self.side is not None and order.quantity <= self.size, "a reduce-only order reduces"
+        assert self.side is not None
+        assert order.quantity <= self.size, "a reduce-only order reduces"
         entry = self.entries.pop(order.interval)
         realised = _sign(self.side) * (order.price - entry) * order.quantity
         freed = _share(self.margin, order.quantity, self.size)
@@ -396,7 +397,8 @@ class _Run:
     # Liquidation -------------------------------------------------------------
 
     def liquidate(self, mark: Decimal) -> None:
-        assert self.side is not None and self.time is not None
+        assert self.side is not None
+        assert self.time is not None
         entry = self.entry_price()
         bust = margin.bankruptcy_price(
             self.side, entry, self.size, margin=self.margin, fee_rate=self.instrument.taker_fee
@@ -432,7 +434,7 @@ class _Run:
     def quiet(self, candle: Candle) -> bool:
         """Nothing on the book and no liquidation is in the candle's reach (from the previous close)."""
         low, high = min(candle.low, self.price), max(candle.high, self.price)
-        if self._buys and self._buys[-1].price >= low or self._sells and self._sells[-1].price <= high:
+        if (self._buys and self._buys[-1].price >= low) or (self._sells and self._sells[-1].price <= high):
             return False
         liq = self.liquidation_price()
         if liq is None:
@@ -448,30 +450,31 @@ class _Run:
     def _move_to(self, target: Decimal) -> bool:
         """Fill what the move from the current price to `target` meets, in the order it meets it;
         the liquidation price before an order at the same price. True when liquidated."""
-        while True:
-            liq = self.liquidation_price()
-            if target < self.price:
-                order = self._buys[-1] if self._buys and self._buys[-1].price >= target else None
-                if self.side is PositionSide.LONG and liq is not None and liq >= target:
-                    if order is None or liq >= order.price:
-                        self.liquidate(min(liq, self.price))
-                        return True
-                if order is None:
-                    break
-                self._fill(self._buys.pop())
-            elif target > self.price:
-                order = self._sells[-1] if self._sells and self._sells[-1].price <= target else None
-                if self.side is PositionSide.SHORT and liq is not None and liq <= target:
-                    if order is None or liq <= order.price:
-                        self.liquidate(max(liq, self.price))
-                        return True
-                if order is None:
-                    break
-                self._fill(self._sells.pop())
-            else:
+        while target != self.price:
+            falling = target < self.price
+            book = self._buys if falling else self._sells
+            order = (
+                book[-1]
+                if book and (book[-1].price >= target if falling else book[-1].price <= target)
+                else None
+            )
+            liq = self._liquidation_in_reach(target, falling)
+            if liq is not None and (order is None or (liq >= order.price if falling else liq <= order.price)):
+                # Already past it (a fill's new margin can put it behind the price): liquidated here.
+                self.liquidate(min(liq, self.price) if falling else max(liq, self.price))
+                return True
+            if order is None:
                 break
+            self._fill(book.pop())
         self.price = target
         return False
+
+    def _liquidation_in_reach(self, target: Decimal, falling: bool) -> Decimal | None:
+        """The liquidation price if a move to `target` reaches it: a long's falling, a short's rising."""
+        liq = self.liquidation_price()
+        if liq is None or falling != (self.side is PositionSide.LONG):
+            return None
+        return liq if (liq >= target if falling else liq <= target) else None
 
     # Checks ------------------------------------------------------------------
 

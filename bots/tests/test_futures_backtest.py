@@ -69,8 +69,10 @@ def test_a_long_grid_earns_two_round_trips_as_computed_by_hand() -> None:
     assert result.fees == fees
     assert result.unrealized == 0  # the start's lot, bought at 20,000, at the last close of 20,000
     assert result.equity - result.investment == 2 * 1000 * q - fees
-    assert result.liquidation is None and result.fundings == ()
-    assert result.position_side is PositionSide.LONG and result.position_size == q
+    assert result.liquidation is None
+    assert result.fundings == ()
+    assert result.position_side is PositionSide.LONG
+    assert result.position_size == q
 
 
 def _flat_hours(start: datetime, opens: list[str]) -> list[Candle]:
@@ -88,7 +90,8 @@ def test_funding_settles_at_exactly_the_eight_hour_times_with_its_sign(mode: Mod
     result = perpetual.run(config(mode=mode), PERP, _flat_hours(start, opens))
 
     size = result.position_size
-    assert size > 0 and not [f for f in result.fills if f.is_maker]  # nothing filled but the start
+    assert size > 0
+    assert not [f for f in result.fills if f.is_maker]
     assert [f.time for f in result.fundings] == [start + 2 * HOUR, start + 10 * HOUR]
     assert [f.mark for f in result.fundings] == [D("20040"), D("19960")]
     rate = perpetual.ASSUMED_FUNDING_RATE
@@ -104,12 +107,14 @@ def test_funding_settles_at_exactly_the_eight_hour_times_with_its_sign(mode: Mod
     if mode is Mode.LONG:  # a positive rate: longs pay, from the position margin
         paid = [amount.quantize(D("1e-8"), rounding=ROUND_UP) for amount in amounts]
         assert [f.amount for f in result.fundings] == [-amount for amount in paid]
-        assert result.funding_paid == sum(paid) and result.funding_received == 0
+        assert result.funding_paid == sum(paid)
+        assert result.funding_received == 0
         assert result.position_margin == start_margin - sum(paid)
     else:  # shorts receive, to the free balance
         received = [amount.quantize(D("1e-8")) for amount in amounts]
         assert [f.amount for f in result.fundings] == received
-        assert result.funding_received == sum(received) and result.funding_paid == 0
+        assert result.funding_received == sum(received)
+        assert result.funding_paid == 0
         assert result.position_margin == start_margin
     assert result.equity - result.investment == (
         result.unrealized - result.fees - result.funding_paid + result.funding_received
@@ -131,7 +136,8 @@ def test_funding_paid_moves_the_liquidation_price() -> None:
     after = margin.liquidation_price(
         PositionSide.LONG, entry, size, PERP.tiers, margin=result.position_margin, fee_rate=BTC.taker_fee
     )
-    assert result.funding_paid > 0 and after > fresh
+    assert result.funding_paid > 0
+    assert after > fresh
 
 
 def test_a_crash_liquidates_a_20x_long_at_the_crossing_and_loses_its_margin() -> None:
@@ -162,7 +168,9 @@ def test_a_crash_liquidates_a_20x_long_at_the_crossing_and_loses_its_margin() ->
     start_fee = q * D("20000") * BTC.taker_fee
     assert result.equity == result.investment - start_fee - start_margin  # the margin, nothing more
     assert result.equity_curve[-1].equity == result.equity
-    assert result.position_size == 0 and result.position_margin == 0 and result.unrealized == 0
+    assert result.position_size == 0
+    assert result.position_margin == 0
+    assert result.unrealized == 0
     assert result.last_price == liq
 
 
@@ -183,7 +191,8 @@ def test_the_money_identity_holds_over_days_of_the_shipped_series(mode: Mode) ->
     made = FuturesGridConfig("BTCUSDT", D("16000"), D("18000"), 20, D("1000"), D("5"), mode)
     futures_grid.validate(made, PERP, series[0].open)
     result = perpetual.run(made, PERP, series)
-    assert result.summary.round_trips > 0 and result.fundings
+    assert result.summary.round_trips > 0
+    assert result.fundings
     assert (
         result.grid_profit
         + result.unrealized
@@ -194,4 +203,5 @@ def test_the_money_identity_holds_over_days_of_the_shipped_series(mode: Mode) ->
         == result.equity - result.investment
     )
     last = result.equity_curve[-1]
-    assert last.equity == result.equity and last.unrealized == result.unrealized
+    assert last.equity == result.equity
+    assert last.unrealized == result.unrealized
