@@ -89,7 +89,7 @@ def test_a_futures_backtest_runs_and_reports_funding_as_the_direct_run_does(
     futures = figures["futures"]
     assert futures["funding_source"] == "assumed"
     assert futures["funding_rate_assumed"] == "0.0001"
-    assert futures["funding_settlements"] == 6  # 00, 08, 16 on two days, the first at 00:00 excluded
+    assert futures["funding_settlements"] == 5  # 08 and 16 on the 3rd, 00, 08 and 16 on the 4th
     assert futures["liquidated_at"] is None
     paid, received = D(futures["funding_paid"]), D(futures["funding_received"])
     assert (paid > 0, received > 0) == ((True, False) if mode == "long" else (False, True))
