@@ -187,9 +187,7 @@ class StoppedEarlySerializer(serializers.Serializer[Any]):
 
 
 class FuturesPositionSerializer(serializers.Serializer[Any]):
-    side = serializers.ChoiceField(
-        choices=["long", "short"], allow_null=True, help_text="null: flat (or liquidated)."
-    )
+    side = StrictCharField(allow_null=True, help_text='"long" or "short"; null: flat (or liquidated).')
     size = amount(help_text="In the base asset.")
     margin = amount(help_text="The isolated position margin, in USDT.")
 
