@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from accounts.tests.api import bearer, error_of
 from bots.backtest import perpetual
@@ -17,6 +18,7 @@ from bots.backtests.actions import perpetual_for
 from bots.backtests.models import Backtest, BacktestFill, Optimisation
 from bots.backtests.run import futures_json
 from bots.strategies import futures_grid
+from bots.tests.conftest import paper_account_for
 from bots.tests.test_api_optimise import BODY as OPTIMISE_BODY
 from exchanges.market_data import files
 
@@ -100,9 +102,9 @@ def test_a_futures_backtest_runs_and_reports_funding_as_the_direct_run_does(
     assert BacktestFill.objects.filter(backtest_id=queued_body["id"]).count() == len(expected.fills)
 
 
-def test_a_liquidated_run_says_when_and_where(trader, queued) -> None:
+def test_a_liquidated_run_says_when_and_where_on_its_page_too(trader, queued) -> None:
     client = bearer(trader)
-    # 20x long from 16,800 with the range's floor far below: January 2023 rose, so a short instead.
+    # January 2023 rose: a 20x short with its range below the start is liquidated within days.
     config = {**CONFIG, "mode": "short", "leverage": "20", "lower_price": "15000", "upper_price": "16900"}
     response = post(client, config=config, end="2023-01-20T00:00:00Z")
     assert response.status_code == 202, response.content
@@ -114,6 +116,22 @@ def test_a_liquidated_run_says_when_and_where(trader, queued) -> None:
     assert D(futures["margin_lost"]) > 0
     assert D(futures["liquidation_price"]) > D("16900")
     assert body["equity"][-1]["time"] == futures["liquidated_at"]
+
+    browser = Client()
+    browser.force_login(trader)
+    page = browser.get(f"/backtests/{body['id']}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    liquidated_at = futures["liquidated_at"][:16].replace("T", " ")
+    assert f"Liquidated at {liquidated_at} UTC at " in html
+    assert "the position margin was lost" in html
+    assert "Funding assumed at 0.01% per 8 hours: no funding history ships." in html
+    assert "Create a bot from this backtest" not in html
+    chart = page.context["chart"]
+    assert chart["liquidation"]["price"] == futures["liquidation_price"]
+    # A futures backtest cannot become a grid bot.
+    paper_account_for(trader)
+    assert browser.get(f"/bots/new/?backtest={body['id']}").status_code == 404
 
 
 @pytest.mark.parametrize(
