@@ -164,3 +164,20 @@ def test_the_optimiser_refuses_a_futures_grid_with_a_clear_400(trader) -> None:
     assert response.status_code == 400, response.content
     assert "futures grid" in error_of(response)["fields"]["strategy"][0]
     assert not Optimisation.objects.exists()
+
+
+def test_the_schema_describes_futures_requests_and_results() -> None:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+    body = schema["paths"]["/api/v1/backtests/"]["post"]["requestBody"]["content"]["application/json"]
+    mapping = components[body["schema"]["$ref"].rsplit("/", 1)[1]]["discriminator"]["mapping"]
+    request = components[mapping["futures_grid"].rsplit("/", 1)[1]]["properties"]
+    config = request["config"]["allOf"][0] if "allOf" in request["config"] else request["config"]
+    fields = components[config["$ref"].rsplit("/", 1)[1]]["properties"]
+    assert {"leverage", "mode", "lower_price", "investment"} <= set(fields)
+    assert not {"account", "reference_price", "strategy"} & set(fields)
+    futures = components["FuturesMetrics"]["properties"]
+    assert {"funding_paid", "funding_received", "funding_rate_assumed", "funding_source"} <= set(futures)
+    assert {"liquidated_at", "liquidation_price", "max_leverage_used", "fees"} <= set(futures)
