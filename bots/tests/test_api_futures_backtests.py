@@ -82,8 +82,9 @@ def test_a_futures_backtest_runs_and_reports_funding_as_the_direct_run_does(
     assert body["candles"] == 576
     expected = direct_run(mode=mode)
     figures = body["metrics"]
-    stored = Backtest.objects.get(pk=queued_body["id"])
-    assert stored.metrics["futures"] == futures_json(expected)
+    stored = Backtest.objects.get(pk=queued_body["id"]).metrics
+    assert stored is not None
+    assert stored["futures"] == futures_json(expected)
     assert D(figures["futures"]["funding_paid"]) == expected.funding_paid
     assert D(figures["total_pnl"]) == expected.total_pnl
     assert D(figures["grid_profit"]) == expected.grid_profit
