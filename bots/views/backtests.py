@@ -29,7 +29,7 @@ from billing.pages import refuse
 from bots import codec
 from bots.api.backtest_serializers import BacktestDetailSerializer, BacktestSerializer
 from bots.backtests import actions
-from bots.backtests.forms import DCA_FIELDS, STRATEGY_CHOICES, BacktestForm
+from bots.backtests.forms import DCA_FIELDS, FUTURES_FIELDS, STRATEGY_CHOICES, BacktestForm
 from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus
 from bots.forms import initial_from_config
 from bots.strategies import dca, futures_grid
@@ -371,9 +371,15 @@ def rerun_query(backtest: Backtest) -> str:
     return urlencode(values)
 
 
+def _form_value(value: Any) -> str:
+    return exact(value) if isinstance(value, Decimal) else str(value)
+
+
 def _rerun_values(backtest: Backtest) -> dict[str, Any]:
     if backtest.strategy == futures_grid.NAME:
-        return {}  # the form does not offer a futures grid: the page does not link it
+        futures = futures_grid.config_from_json(backtest.config)
+        values = {name: getattr(futures, name) for name in FUTURES_FIELDS}
+        return {"strategy": futures_grid.NAME, **{name: _form_value(value) for name, value in values.items()}}
     if backtest.strategy == dca.DCA.name:
         config = dca.config_from_json(backtest.config)
         values = {name: getattr(config, name) for name in DCA_FIELDS}
