@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from bots.strategies import futures_grid
 from bots.strategies.base import ConfigError
-from exchanges.base import Exchange
+from exchanges.base import Exchange, Instrument
 from exchanges.models import ExchangeAccount
 from exchanges.paper import instruments as paper_instruments
 from exchanges.perpetuals import margin
@@ -32,6 +32,12 @@ def perpetual_for(venue: Exchange, symbol: str) -> futures_grid.Perpetual:
         instrument = venue.perpetual_instrument(symbol)
     else:
         instrument = paper_instruments.linear_instrument_for(symbol)
+    return listed_perpetual(symbol, instrument)
+
+
+def listed_perpetual(symbol: str, instrument: Instrument) -> futures_grid.Perpetual:
+    """The perpetual of `instrument` with the risk-limit tiers the repository ships for it and
+    Bybit's leverage filter; a `ConfigError` on `symbol` when no tiers ship."""
     tiers = margin.RISK_TIERS.get(symbol)
     if tiers is None:
         known = ", ".join(sorted(margin.RISK_TIERS))

@@ -468,6 +468,7 @@ SPECTACULAR_SETTINGS = {
         "AlertDirectionEnum": "notifications.models.AlertDirection",
         "GridStrategyEnum": ["grid"],
         "DcaStrategyEnum": ["dca"],
+        "FuturesGridStrategyEnum": ["futures_grid"],
     },
 }
 

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from accounts.api.fields import ExactDecimalField, StrictCharField, StrictRegexField, amount
 from bots import codec
+from bots.api.futures_serializers import FuturesGridPreviewRequestSerializer
 from bots.api.serializers import (
     BotConfigOutSerializer,
     DcaConfigOutSerializer,
@@ -22,11 +23,11 @@ from bots.backtest import optimise
 from bots.backtests import actions
 from bots.backtests.candles import Window
 from bots.backtests.models import Backtest, BacktestFill, BacktestStatus, Optimisation
-from bots.strategies import dca, grid
+from bots.strategies import dca, futures_grid, grid
 from exchanges.market_data import intervals
 
 SYMBOL_PATTERN = r"^[A-Za-z0-9]{1,32}$"
-STRATEGIES = [grid.GRID.name, dca.DCA.name]
+STRATEGIES = [grid.GRID.name, dca.DCA.name, futures_grid.NAME]
 OPTIMISED = [grid.GRID.name]  # the vectorised kernel and the search are the grid's
 
 
@@ -55,13 +56,28 @@ class BacktestDcaConfigSerializer(DcaConfigSerializer):
     )
 
 
+class BacktestFuturesConfigSerializer(FuturesGridPreviewRequestSerializer):
+    """The futures grid preview's fields. `strategy`, `account` and `reference_price` are not
+    taken: a backtest trades on no account and starts at the window's first price."""
+
+    strategy = None  # type: ignore[assignment]
+    account = None  # type: ignore[assignment]
+    reference_price = None  # type: ignore[assignment]
+    symbol = StrictRegexField(
+        SYMBOL_PATTERN,
+        required=False,
+        help_text="May be left out; if sent, it must match the outer `symbol`.",
+    )
+
+
 class BacktestRequestSerializer(serializers.Serializer[Any]):
     """A grid backtest's request; `DcaBacktestRequestSerializer` is a DCA bot's."""
 
     strategy = serializers.ChoiceField(
         choices=[grid.GRID.name],
         default=grid.GRID.name,
-        help_text='"grid" (the default); "dca" takes a DCA bot\'s settings.',
+        help_text='"grid" (the default); "dca" takes a DCA bot\'s settings, "futures_grid" a futures '
+        "grid's.",
         error_messages={"invalid_choice": f"Use one of: {', '.join(STRATEGIES)}."},
     )
     config = BacktestConfigSerializer(help_text="The grid's settings, as for creating a bot.")
@@ -86,7 +102,7 @@ class BacktestRequestSerializer(serializers.Serializer[Any]):
         data.pop("name", None)
         return codec.config_from_json(data)
 
-    def strategy_config(self) -> grid.GridConfig | dca.DcaConfig:
+    def strategy_config(self) -> actions.BacktestConfig:
         return self.grid_config()
 
 
@@ -101,17 +117,36 @@ class DcaBacktestRequestSerializer(BacktestRequestSerializer):
         return dca.config_from_json({**data["config"], "symbol": data["symbol"]})
 
 
+class FuturesBacktestRequestSerializer(BacktestRequestSerializer):
+    strategy = serializers.ChoiceField(choices=[futures_grid.NAME], help_text='"futures_grid".')
+    config = BacktestFuturesConfigSerializer(  # type: ignore[assignment]
+        help_text="The futures grid's settings, as for its preview (POST /api/v1/bots/preview/), "
+        "without `account` and `reference_price`."
+    )
+
+    def strategy_config(self) -> futures_grid.FuturesGridConfig:
+        data = self.validated_data
+        return futures_grid.config_from_json({**data["config"], "symbol": data["symbol"]})
+
+
 def backtest_request(data: Any) -> BacktestRequestSerializer:
-    """The request serializer of the strategy `data` names: a DCA bot's fields for "dca"."""
+    """The request serializer of the strategy `data` names: a DCA bot's fields for "dca", a
+    futures grid's for "futures_grid"."""
     named = data.get("strategy") if isinstance(data, dict) else None
     if named == dca.DCA.name:
         return DcaBacktestRequestSerializer(data=data)
+    if named == futures_grid.NAME:
+        return FuturesBacktestRequestSerializer(data=data)
     return BacktestRequestSerializer(data=data)
 
 
 BACKTEST_REQUEST_SCHEMA = PolymorphicProxySerializer(
     component_name="BacktestRun",
-    serializers={grid.GRID.name: BacktestRequestSerializer, dca.DCA.name: DcaBacktestRequestSerializer},
+    serializers={
+        grid.GRID.name: BacktestRequestSerializer,
+        dca.DCA.name: DcaBacktestRequestSerializer,
+        futures_grid.NAME: FuturesBacktestRequestSerializer,
+    },
     resource_type_field_name="strategy",
 )
 
@@ -149,6 +184,38 @@ class StoppedEarlySerializer(serializers.Serializer[Any]):
     reason = StrictCharField(help_text="Why, in a trader's words, with the amounts.")
     time = serializers.DateTimeField(help_text="The open time of the candle it happened in.")
     price = amount(help_text="The price where the path stood.")
+
+
+class FuturesPositionSerializer(serializers.Serializer[Any]):
+    side = StrictCharField(allow_null=True, help_text='"long" or "short"; null: flat (or liquidated).')
+    size = amount(help_text="In the base asset.")
+    margin = amount(help_text="The isolated position margin, in USDT.")
+
+
+class FuturesMetricsSerializer(serializers.Serializer[Any]):
+    mode = serializers.ChoiceField(choices=[m.value for m in futures_grid.Mode])
+    leverage = amount()
+    quantity_per_order = amount(help_text="In the base asset, the same at every level.")
+    fees = amount(help_text="Every trading fee, in USDT (taker at the start, maker on the levels).")
+    funding_paid = amount(help_text="Funding the position paid, in USDT, positive.")
+    funding_received = amount(help_text="Funding the position received, in USDT.")
+    funding_rate_assumed = amount(
+        help_text="The funding rate per 8 hours the run assumed at every 00:00, 08:00 and 16:00 UTC "
+        "(0.0001 is 0.01%): no funding history ships, so it is a constant, Bybit's formula with a "
+        "zero premium."
+    )
+    funding_source = serializers.ChoiceField(choices=["assumed"], help_text='Always "assumed" for now.')
+    funding_settlements = serializers.IntegerField(help_text="Funding times a position was held across.")
+    liquidated_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="The open time of the candle the position was liquidated in; null if never.",
+    )
+    liquidation_price = amount(allow_null=True, help_text="The mark that reached the liquidation price.")
+    bankruptcy_price = amount(allow_null=True, help_text="Where the liquidated position closed.")
+    margin_lost = amount(help_text="The position margin lost to the liquidation, in USDT; 0 if none.")
+    peak_notional = amount(help_text="The largest position value held (size x average entry), in USDT.")
+    max_leverage_used = amount(help_text="peak_notional / investment, rounded up to 0.01.")
+    position = FuturesPositionSerializer(help_text="The position at the end.")
 
 
 class BacktestMetricsSerializer(serializers.Serializer[Any]):
@@ -190,6 +257,14 @@ class BacktestMetricsSerializer(serializers.Serializer[Any]):
     )
     deals = DealMetricsSerializer(
         required=False, allow_null=True, help_text="A DCA backtest's deals; null for a grid's."
+    )
+    futures = FuturesMetricsSerializer(
+        required=False,
+        allow_null=True,
+        help_text="A futures grid backtest's funding, liquidation and position; absent for others. "
+        "The mark price is the candles' price; grid_profit is the round trips' PnL, unrealized the "
+        "open entries' at the last price, and total_pnl = grid_profit + unrealized - fees - "
+        "funding_paid + funding_received - margin_lost.",
     )
 
 
@@ -241,12 +316,15 @@ class BacktestSerializer(serializers.ModelSerializer[Backtest]):
     @extend_schema_field(
         PolymorphicProxySerializer(
             component_name="BacktestConfig",
-            serializers=[BotConfigOutSerializer, DcaConfigOutSerializer],
+            serializers=[BotConfigOutSerializer, DcaConfigOutSerializer, BacktestFuturesConfigSerializer],
             resource_type_field_name=None,
         )
     )
     def get_config(self, backtest: Backtest) -> dict[str, Any]:
-        """The grid's settings; a DCA backtest's (`strategy` "dca") are a DCA bot's."""
+        """The grid's settings; a DCA backtest's (`strategy` "dca") are a DCA bot's, a futures
+        grid's (`strategy` "futures_grid") its preview's fields."""
+        if backtest.strategy == futures_grid.NAME:
+            return dict(BacktestFuturesConfigSerializer(futures_grid.config_from_json(backtest.config)).data)
         if backtest.strategy == dca.DCA.name:
             return dict(DcaConfigOutSerializer(dca.config_from_json(backtest.config)).data)
         return dict(BotConfigOutSerializer(codec.config_from_json(backtest.config)).data)
@@ -371,6 +449,11 @@ class OptimisationRequestSerializer(serializers.Serializer[Any]):
     top = serializers.IntegerField(min_value=1, max_value=50, default=10, help_text="How many to report.")
 
     def validate_strategy(self, value: str) -> str:
+        if value == futures_grid.NAME:
+            raise serializers.ValidationError(
+                "Optimisation searches spot grids only; backtest a futures grid's settings one at a "
+                'time with POST /api/v1/backtests/ and "strategy": "futures_grid".'
+            )
         if value not in OPTIMISED:
             raise serializers.ValidationError(
                 "Optimisation searches grids only; backtest a DCA bot's settings one at a time with "

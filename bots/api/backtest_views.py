@@ -146,6 +146,54 @@ DCA_DONE_EXAMPLE = {
     },
     "metrics": {**DONE_EXAMPLE["metrics"], "deals": DCA_DEALS_EXAMPLE},  # type: ignore[dict-item]
 }
+FUTURES_REQUEST_EXAMPLE = {
+    "strategy": "futures_grid",
+    "config": {
+        "lower_price": "16000",
+        "upper_price": "18000",
+        "grid_count": 20,
+        "investment": "1000",
+        "leverage": "5",
+        "mode": "long",
+        "spacing": "arithmetic",
+    },
+    "symbol": "BTCUSDT",
+    "interval": "5m",
+    "start": "2023-01-03T00:00:00Z",
+    "end": "2023-01-07T00:00:00Z",
+}
+FUTURES_DONE_EXAMPLE = {
+    **DONE_EXAMPLE,
+    "strategy": "futures_grid",
+    "config": {
+        **FUTURES_REQUEST_EXAMPLE["config"],  # type: ignore[dict-item]
+        "symbol": "BTCUSDT",
+        "trigger_price": None,
+        "take_profit_price": None,
+        "stop_loss_price": None,
+    },
+    "metrics": {
+        **DONE_EXAMPLE["metrics"],  # type: ignore[dict-item]
+        "futures": {
+            "mode": "long",
+            "leverage": "5",
+            "quantity_per_order": "0.011",
+            "fees": "2.4174027",
+            "funding_paid": "5.78941815",
+            "funding_received": "0",
+            "funding_rate_assumed": "0.0001",
+            "funding_source": "assumed",
+            "funding_settlements": 20,
+            "liquidated_at": None,
+            "liquidation_price": None,
+            "bankruptcy_price": None,
+            "margin_lost": "0",
+            "peak_notional": "3268.4",
+            "max_leverage_used": "3.27",
+            "position": {"side": "long", "size": "0.121", "margin": "405.2"},
+        },
+    },
+}
 RUN_ERRORS = error_responses(400, 401, 403, 429)
 
 
@@ -173,6 +221,7 @@ def _refused(exc: actions.BacktestError) -> ApiError:
         examples=[
             OpenApiExample("Done", value=DONE_EXAMPLE, response_only=True),
             OpenApiExample("A DCA backtest, done", value=DCA_DONE_EXAMPLE, response_only=True),
+            OpenApiExample("A futures grid backtest, done", value=FUTURES_DONE_EXAMPLE, response_only=True),
         ],
     ),
 )
@@ -204,7 +253,12 @@ class BacktestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
             "`config` takes the grid fields of bot creation (`account` and `name` are ignored); "
             "take-profit, stop-loss and maximum drawdown are not simulated yet and are refused. With "
             '`strategy` "dca" it takes a DCA bot\'s fields (percentages in percent), every exit '
-            "simulated; the results' `metrics.deals` then describes its deals. "
+            "simulated; the results' `metrics.deals` then describes its deals. With `strategy` "
+            '"futures_grid" it takes the futures grid preview\'s fields (leverage, mode long/short/'
+            "neutral; `account` and `reference_price` are not taken; trigger, take-profit and "
+            "stop-loss are refused), validated at the window's first price; the run is on the "
+            "symbol's USDT perpetual with isolated margin, funding at an ASSUMED constant rate "
+            "(no funding history ships) and liquidation, reported under `metrics.futures`. "
             "The window is [start, end): candles opening at or after "
             "`start` and before `end`, at most BACKTEST_MAX_CANDLES of them (the server's setting). "
             "400 naming the field for an empty or reversed window, a window in the future or beyond "
@@ -216,6 +270,7 @@ class BacktestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
         examples=[
             OpenApiExample("A week of 5m candles", value=REQUEST_EXAMPLE, request_only=True),
             OpenApiExample("A DCA bot over a week", value=DCA_REQUEST_EXAMPLE, request_only=True),
+            OpenApiExample("A futures grid over four days", value=FUTURES_REQUEST_EXAMPLE, request_only=True),
             OpenApiExample("Queued", value=QUEUED_EXAMPLE, response_only=True, status_codes=["202"]),
         ],
     )

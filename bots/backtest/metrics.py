@@ -28,8 +28,50 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
-from bots.backtest.exact import EquityPoint, Result
+from bots.backtest.exact import EquityPoint
+
+
+class RoundTrips(Protocol):
+    @property
+    def round_trips(self) -> int: ...
+
+    @property
+    def profit_factor(self) -> Decimal | None: ...
+
+
+class Result(Protocol):
+    """What the figures read of a run: exact mode's (`exact.Result`) or a futures grid's
+    (`perpetual.Result`)."""
+
+    @property
+    def investment(self) -> Decimal: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def first_price(self) -> Decimal: ...
+    @property
+    def last_price(self) -> Decimal: ...
+    @property
+    def equity_curve(self) -> Sequence[EquityPoint]: ...
+    @property
+    def closes_in_range(self) -> int: ...
+    @property
+    def fills(self) -> Sequence[object]: ...
+    @property
+    def summary(self) -> RoundTrips: ...
+    @property
+    def grid_profit(self) -> Decimal: ...
+    @property
+    def unrealized(self) -> Decimal: ...
+    @property
+    def fees(self) -> Decimal: ...
+    @property
+    def total_pnl(self) -> Decimal: ...
+
 
 YEAR = timedelta(days=365)
 DAYS_PER_YEAR = Decimal(365)

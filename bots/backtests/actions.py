@@ -18,14 +18,20 @@ from bots.backtest import optimise
 from bots.backtests.candles import Source, Window, find_source, on_hand_sentence
 from bots.backtests.live import publish_progress
 from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus, Optimisation
-from bots.strategies import dca, grid
+from bots.futures_previews import listed_perpetual, server_max_leverage
+from bots.strategies import dca, futures_grid, grid
 from bots.strategies.base import ConfigError
 from bots.strategies.registry import strategy_named
-from exchanges.base import Instrument
+from exchanges.base import Instrument, InvalidOrder
+from exchanges.paper import instruments as paper_instruments
 from exchanges.paper.instruments import INSTRUMENTS
 
 # Exits the exact backtester does not simulate yet (bots/backtest/exact.py refuses them).
 UNSIMULATED_EXITS = ("take_profit_price", "stop_loss_price", "max_drawdown")
+# A futures grid's backtest starts at the window's first open and takes no exit yet.
+UNSIMULATED_FUTURES = ("trigger_price", "take_profit_price", "stop_loss_price")
+
+BacktestConfig = grid.GridConfig | dca.DcaConfig | futures_grid.FuturesGridConfig
 
 
 class BacktestError(Exception):
@@ -42,7 +48,7 @@ class BacktestFinished(Exception):
 
 @dataclass(frozen=True)
 class BacktestPlan:
-    config: grid.GridConfig | dca.DcaConfig
+    config: BacktestConfig
     window: Window
     start: datetime
     end: datetime
@@ -50,6 +56,8 @@ class BacktestPlan:
 
     @property
     def strategy(self) -> str:
+        if isinstance(self.config, futures_grid.FuturesGridConfig):
+            return futures_grid.NAME
         return dca.DCA.name if isinstance(self.config, dca.DcaConfig) else grid.GRID.name
 
 
@@ -58,7 +66,7 @@ def instrument_for(symbol: str) -> Instrument | None:
 
 
 def check_backtest(
-    config: grid.GridConfig | dca.DcaConfig,
+    config: BacktestConfig,
     interval: str,
     start: datetime,
     end: datetime,
@@ -67,7 +75,10 @@ def check_backtest(
 ) -> BacktestPlan:
     """Everything wrong with a request, by field (the strategy's own fields under `config.`):
     a grid's or a DCA bot's settings, checked as the strategy checks them at the price it
-    would start at in the window."""
+    would start at in the window; a futures grid's on the symbol's perpetual at the window's first
+    price."""
+    if isinstance(config, futures_grid.FuturesGridConfig):
+        return _check_futures(config, interval, start, end, now=now)
     if isinstance(config, dca.DcaConfig):
         window, source = check_window(config.symbol, interval, start, end, now=now)
         _check_config(lambda: dca.validate(config, _instrument(config.symbol), _dca_start(config, source)))
@@ -78,6 +89,48 @@ def check_backtest(
         lambda: grid.validate(config, _instrument(config.symbol), config.trigger_price or source.first_open)
     )
     return BacktestPlan(config, window, start, end, source)
+
+
+def _check_futures(
+    config: futures_grid.FuturesGridConfig,
+    interval: str,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime | None,
+) -> BacktestPlan:
+    unsimulated = {
+        _config_field(name): ["Futures backtests do not simulate this yet: leave it empty."]
+        for name in UNSIMULATED_FUTURES
+        if getattr(config, name) is not None
+    }
+    if unsimulated:
+        raise BacktestError(unsimulated)
+    window, source = check_window(config.symbol, interval, start, end, now=now)
+    perpetual = perpetual_for(config.symbol)
+    _check_config(
+        lambda: futures_grid.validate(
+            config, perpetual, source.first_open, max_leverage=server_max_leverage()
+        )
+    )
+    return BacktestPlan(config, window, start, end, source)
+
+
+def perpetual_for(symbol: str) -> futures_grid.Perpetual:
+    """The symbol's USDT perpetual as the paper venue lists it (Bybit's documented filters)."""
+    try:
+        return listed_perpetual(symbol, paper_instruments.linear_instrument_for(symbol))
+    except (ConfigError, InvalidOrder):
+        known = ", ".join(sorted(paper_instruments.LINEAR_INSTRUMENTS))
+        raise BacktestError(
+            {"symbol": [f"Futures backtests cover the {known} perpetual; {symbol} is not one of them."]}
+        ) from None
+
+
+def config_json(plan: BacktestPlan) -> dict[str, Any]:
+    if isinstance(plan.config, futures_grid.FuturesGridConfig):
+        return futures_grid.config_to_json(plan.config)
+    return strategy_named(plan.strategy).config_to_json(plan.config)
 
 
 def _check_config(validate: Callable[[], None]) -> None:
@@ -170,7 +223,7 @@ def do_create_backtest(owner: User, plan: BacktestPlan) -> Backtest:
         backtest = Backtest.objects.create(
             owner=owner,
             strategy=plan.strategy,
-            config=strategy_named(plan.strategy).config_to_json(plan.config),
+            config=config_json(plan),
             symbol=plan.config.symbol,
             interval=plan.window.interval,
             start=plan.start,

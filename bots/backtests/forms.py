@@ -1,7 +1,9 @@
-"""The backtest page's form: a strategy (a grid or a DCA bot), its settings, a symbol and a window.
+"""The backtest page's form: a strategy (a grid, a DCA bot or a futures grid), its settings, a
+symbol and a window.
 
 The grid fields are the create-bot form's own (labels, limits, help); the DCA fields are the DCA
-bot's settings as the API takes them. The form holds the chosen strategy's fields only, and the
+bot's settings as the API takes them; a futures grid's are the grid's range fields with its
+margin, leverage and mode. The form holds the chosen strategy's fields only, and the
 request is checked by `bots.backtests.actions.check_backtest`, the function the API calls."""
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from django.core.validators import MaxValueValidator
 from django.utils import timezone
 
 from bots.backtest import optimise
-from bots.backtests.actions import BacktestError, grid_search
+from bots.backtests.actions import BacktestConfig, BacktestError, grid_search
 from bots.backtests.candles import Window, find_source, spans_on_hand
 from bots.forms import BotForm, grid_config_from, with_default_choices
-from bots.strategies import dca, grid
+from bots.strategies import dca, futures_grid, grid
 from exchanges.market_data import intervals
 from exchanges.paper.instruments import INSTRUMENTS
 
@@ -48,7 +50,16 @@ DCA_FIELDS = (
     "trailing_deviation",
     "stop_loss",
 )
-STRATEGY_CHOICES = ((grid.GRID.name, "Grid"), (dca.DCA.name, "DCA"))
+FUTURES_FIELDS = (
+    "mode",
+    "lower_price",
+    "upper_price",
+    "grid_count",
+    "spacing",
+    "investment",
+    "leverage",
+)
+STRATEGY_CHOICES = ((grid.GRID.name, "Grid"), (dca.DCA.name, "DCA"), (futures_grid.NAME, "Futures grid"))
 DEFAULT_SYMBOL = "BTCUSDT"
 DEFAULT_INTERVAL = "1h"
 DEFAULT_DAYS = 30
@@ -168,6 +179,30 @@ DCA_FORM_FIELDS: dict[str, forms.Field] = {
 }
 
 
+# A futures grid's own settings; the range fields are the grid's. The rules are `futures_grid.validate`'s.
+FUTURES_FORM_FIELDS: dict[str, forms.Field] = {
+    "mode": forms.ChoiceField(
+        label="Mode",
+        choices=[
+            (futures_grid.Mode.LONG.value, "Long: opens a long at the start, the sells above close it"),
+            (futures_grid.Mode.SHORT.value, "Short: opens a short at the start, the buys below close it"),
+            (futures_grid.Mode.NEUTRAL.value, "Neutral: starts flat, longs below the price, shorts above"),
+        ],
+        initial=futures_grid.Mode.LONG.value,
+        required=False,  # left out: long
+    ),
+    "investment": _amount_field("Margin (USDT)", "The isolated margin the grid's positions may use."),
+    "leverage": forms.DecimalField(
+        label="Leverage",
+        min_value=Decimal(0),
+        max_digits=6,
+        decimal_places=2,
+        initial=5,
+        help_text="From 1x; each move of 1/leverage against the position loses its margin.",
+    ),
+}
+
+
 class BacktestForm(forms.Form):
     rerun_fields = GRID_FIELDS
 
@@ -197,6 +232,10 @@ class BacktestForm(forms.Form):
         if self.strategy_name == dca.DCA.name:
             for name in DCA_FIELDS:
                 self.fields[name] = DCA_FORM_FIELDS[name].__deepcopy__({})
+        elif self.strategy_name == futures_grid.NAME:
+            for name in FUTURES_FIELDS:
+                field = FUTURES_FORM_FIELDS.get(name) or BotForm.base_fields[name]
+                self.fields[name] = field.__deepcopy__({})
         else:
             for name in GRID_FIELDS:
                 self.fields[name] = BotForm.base_fields[name].__deepcopy__({})
@@ -214,14 +253,18 @@ class BacktestForm(forms.Form):
         """The strategy whose fields the form holds: the one posted or asked for, else the grid."""
         source = self.data if self.is_bound else self.initial
         chosen = source.get("strategy")
-        return dca.DCA.name if chosen == dca.DCA.name else grid.GRID.name
+        return chosen if chosen in (dca.DCA.name, futures_grid.NAME) else grid.GRID.name
 
     def clean(self) -> dict[str, Any]:
         return with_default_choices(self, super().clean() or {})
 
-    def config(self) -> grid.GridConfig | dca.DcaConfig:
+    def config(self) -> BacktestConfig:
         if self.strategy_name == dca.DCA.name:
             return self._dca_config()
+        if self.strategy_name == futures_grid.NAME:
+            chosen = {name: self.cleaned_data.get(name) for name in FUTURES_FIELDS}
+            given = {name: value for name, value in chosen.items() if value not in (None, "")}
+            return futures_grid.config_from_json({**given, "symbol": self.cleaned_data["symbol"]})
         return grid_config_from(self.cleaned_data)
 
     def _dca_config(self) -> dca.DcaConfig:

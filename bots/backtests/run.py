@@ -17,16 +17,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from bots.backtest import exact
+from bots.backtest import exact, perpetual
 from bots.backtest.deals import DealMetrics, deal_metrics
 from bots.backtest.metrics import Drawdown, Metrics, metrics
-from bots.backtests.actions import instrument_for
+from bots.backtests.actions import instrument_for, perpetual_for
 from bots.backtests.candles import Window, load
 from bots.backtests.live import Throttle, publish_progress
 from bots.backtests.models import Backtest, BacktestFill, BacktestStatus
-from bots.strategies import dca
+from bots.strategies import dca, futures_grid
 from bots.strategies.registry import strategy_named
-from exchanges.base import ExchangeError, InsufficientBalance
+from exchanges.base import Candle, ExchangeError, InsufficientBalance
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ STALE_AFTER = timedelta(minutes=5)
 EQUITY_POINTS = 1000
 LOADED, SIMULATED = 5, 95  # percent: candles read, simulation over
 FILL_BATCH = 1000
+FUNDING_ASSUMED = "assumed"  # no funding history ships: the rate is a constant (perpetual.py)
 
 
 class Cancelled(Exception):
@@ -80,16 +81,14 @@ def _short_of_funds(backtest: Backtest, exc: InsufficientBalance) -> str:
 
 
 def _simulate_and_store(backtest: Backtest) -> None:
+    if backtest.strategy == futures_grid.NAME:
+        _simulate_futures(backtest)
+        return
     config = strategy_named(backtest.strategy).config_from_json(backtest.config)
     instrument = instrument_for(backtest.symbol)
     if instrument is None:
         raise ValueError(f"{backtest.symbol} can no longer be backtested: its market is unknown.")
-    window = Window.of(backtest.interval, backtest.start, backtest.end)
-    candles = load(backtest.venue, backtest.symbol, window)
-    if not candles:
-        raise ValueError(
-            f"No {backtest.symbol} {backtest.interval} candles are stored in the window any more."
-        )
+    candles = _candles(backtest)
     throttle = Throttle()
     _beat(backtest, LOADED, 0, throttle, candles=len(candles))
     result = exact.run(
@@ -102,6 +101,31 @@ def _simulate_and_store(backtest: Backtest) -> None:
     _beat(backtest, SIMULATED, len(candles), throttle)
     _store(backtest, result, len(candles))
     publish_progress(backtest.owner_id, "backtest", backtest.pk)  # the results, after their commit
+
+
+def _simulate_futures(backtest: Backtest) -> None:
+    """A futures grid on the symbol's perpetual, priced by the window's stored candles."""
+    config = futures_grid.config_from_json(backtest.config)
+    market = perpetual_for(backtest.symbol)
+    candles = _candles(backtest)
+    throttle = Throttle()
+    _beat(backtest, LOADED, 0, throttle, candles=len(candles))
+    result = perpetual.run(
+        config, market, candles, progress=lambda done, total: _step(backtest, done, total, throttle)
+    )
+    _beat(backtest, SIMULATED, len(candles), throttle)
+    _store_futures(backtest, result, len(candles))
+    publish_progress(backtest.owner_id, "backtest", backtest.pk)
+
+
+def _candles(backtest: Backtest) -> list[Candle]:
+    window = Window.of(backtest.interval, backtest.start, backtest.end)
+    candles = load(backtest.venue, backtest.symbol, window)
+    if not candles:
+        raise ValueError(
+            f"No {backtest.symbol} {backtest.interval} candles are stored in the window any more."
+        )
+    return candles
 
 
 def _step(backtest: Backtest, done: int, total: int, throttle: Throttle) -> None:
@@ -123,20 +147,53 @@ def _beat(backtest: Backtest, percent: int, done: int, throttle: Throttle, **cha
         publish_progress(backtest.owner_id, "backtest", backtest.pk)
 
 
+def _finish(backtest: Backtest, candle_count: int, body: dict[str, Any], curve: list[dict[str, str]]) -> None:
+    finished = Backtest.objects.filter(pk=backtest.pk, status=BacktestStatus.RUNNING).update(
+        status=BacktestStatus.DONE,
+        progress=100,
+        candles=candle_count,
+        candles_done=candle_count,
+        metrics=body,
+        equity=curve,
+        finished_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+    )
+    if not finished:
+        raise Cancelled  # cancelled while the results were being computed
+
+
+def _store_futures(backtest: Backtest, result: perpetual.Result, candle_count: int) -> None:
+    """As a grid's, fees in USDT; funding and the liquidation (which has no fill, as on the paper
+    venue) are in the figures' `futures`."""
+    with transaction.atomic():
+        _finish(backtest, candle_count, futures_metrics_json(result), equity_json(result.equity_curve))
+        quote = result.perpetual.instrument.quote
+        BacktestFill.objects.bulk_create(
+            (
+                BacktestFill(
+                    backtest_id=backtest.pk,
+                    time=fill.time,
+                    leg=fill.leg,
+                    side=fill.side.value,
+                    price=fill.price,
+                    quantity=fill.quantity,
+                    fee=fill.fee,
+                    fee_asset=quote,
+                    is_maker=fill.is_maker,
+                    interval=fill.interval,
+                    cycle=0,
+                )
+                for fill in result.fills
+            ),
+            batch_size=FILL_BATCH,
+        )
+
+
 def _store(backtest: Backtest, result: exact.Result, candle_count: int) -> None:
     with transaction.atomic():
-        finished = Backtest.objects.filter(pk=backtest.pk, status=BacktestStatus.RUNNING).update(
-            status=BacktestStatus.DONE,
-            progress=100,
-            candles=candle_count,
-            candles_done=candle_count,
-            metrics=metrics_json(metrics(result), result),
-            equity=equity_json(result.equity_curve),
-            finished_at=timezone.now(),
-            heartbeat_at=timezone.now(),
+        _finish(
+            backtest, candle_count, metrics_json(metrics(result), result), equity_json(result.equity_curve)
         )
-        if not finished:
-            raise Cancelled  # cancelled while the results were being computed
         BacktestFill.objects.bulk_create(
             (
                 BacktestFill(
@@ -216,6 +273,49 @@ def metrics_json(figures: Metrics, result: exact.Result) -> dict[str, Any]:
         body["deals"] = deals_json(deal_metrics(result))
     body["stopped_early"] = stopped_early_json(result)
     return body
+
+
+def futures_metrics_json(result: perpetual.Result) -> dict[str, Any]:
+    """The figures that apply to a futures grid, with its funding and liquidation under `futures`."""
+    figures = metrics(result)
+    body = {field.name: _json_value(getattr(figures, field.name)) for field in fields(figures)}
+    body.update(
+        investment=str(result.investment),
+        equity=str(result.equity),
+        started_at=_json_value(result.started_at),
+        start_price=_json_value(result.start_price),
+        first_price=str(result.first_price),
+        last_price=str(result.last_price),
+        stopped_early=None,
+        futures=futures_json(result),
+    )
+    return body
+
+
+def futures_json(result: perpetual.Result) -> dict[str, Any]:
+    liquidation = result.liquidation
+    return {
+        "mode": result.config.mode.value,
+        "leverage": str(result.config.leverage),
+        "quantity_per_order": str(result.quantity_per_order),
+        "fees": str(result.fees),
+        "funding_paid": str(result.funding_paid),
+        "funding_received": str(result.funding_received),
+        "funding_rate_assumed": str(result.funding_rate),
+        "funding_source": FUNDING_ASSUMED,
+        "funding_settlements": len(result.fundings),
+        "liquidated_at": _time(liquidation.time) if liquidation else None,
+        "liquidation_price": str(liquidation.price) if liquidation else None,
+        "bankruptcy_price": str(liquidation.bankruptcy_price) if liquidation else None,
+        "margin_lost": str(result.liquidation_loss),
+        "peak_notional": str(result.peak_notional),
+        "max_leverage_used": str(result.max_leverage_used),
+        "position": {
+            "side": result.position_side.value if result.position_side else None,
+            "size": str(result.position_size),
+            "margin": str(result.position_margin),
+        },
+    }
 
 
 def stopped_early_json(result: exact.Result) -> dict[str, Any] | None:

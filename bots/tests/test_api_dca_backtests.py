@@ -205,7 +205,7 @@ def test_the_schema_describes_dca_requests_and_deals() -> None:
     components = schema["components"]["schemas"]
     body = schema["paths"]["/api/v1/backtests/"]["post"]["requestBody"]["content"]["application/json"]
     mapping = components[body["schema"]["$ref"].rsplit("/", 1)[1]]["discriminator"]["mapping"]
-    assert set(mapping) == {"grid", "dca"}
+    assert set(mapping) == {"grid", "dca", "futures_grid"}
     dca_request = components[mapping["dca"].rsplit("/", 1)[1]]["properties"]
     config = dca_request["config"]["allOf"][0] if "allOf" in dca_request["config"] else dca_request["config"]
     assert "base_order_size" in components[config["$ref"].rsplit("/", 1)[1]]["properties"]

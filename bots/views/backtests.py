@@ -29,10 +29,10 @@ from billing.pages import refuse
 from bots import codec
 from bots.api.backtest_serializers import BacktestDetailSerializer, BacktestSerializer
 from bots.backtests import actions
-from bots.backtests.forms import DCA_FIELDS, STRATEGY_CHOICES, BacktestForm
+from bots.backtests.forms import DCA_FIELDS, FUTURES_FIELDS, STRATEGY_CHOICES, BacktestForm
 from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus
 from bots.forms import initial_from_config
-from bots.strategies import dca
+from bots.strategies import dca, futures_grid
 from bots.views.detail import form_token
 from trading.numbers import QUOTE_STEP, as_decimal, exact
 from trading.templatetags.money import format_amount, percent
@@ -237,7 +237,18 @@ def chart_data(body: dict[str, Any], backtest: Backtest) -> dict[str, Any] | Non
         {"time": int(fill.time.timestamp()), "side": fill.side, "price": exact(fill.price)}
         for fill in backtest.fills.order_by("time", "pk")
     ]
-    return {"curve": curve, "fills": fills, "step": exact(_price_step(backtest.symbol))}
+    futures = metrics.get("futures") or {}
+    liquidation = (
+        {"time": _seconds(futures["liquidated_at"]), "price": futures["liquidation_price"]}
+        if futures.get("liquidated_at")
+        else None
+    )
+    return {
+        "curve": curve,
+        "fills": fills,
+        "liquidation": liquidation,
+        "step": exact(_price_step(backtest.symbol)),
+    }
 
 
 def _seconds(iso: str) -> int:
@@ -303,6 +314,8 @@ def detail_context(backtest: Backtest, page: str | None) -> dict[str, Any]:
         "backtest": backtest,
         "body": body,
         "is_dca": backtest.strategy == dca.DCA.name,
+        "is_futures": backtest.strategy == futures_grid.NAME,
+        "futures": futures_block(body["metrics"]),
         "unfinished": backtest.status in UNFINISHED,
         "figures": figure_rows(body["metrics"], backtest.symbol, figures_of(backtest.strategy)),
         "deals": deal_rows(body["metrics"]),
@@ -312,6 +325,21 @@ def detail_context(backtest: Backtest, page: str | None) -> dict[str, Any]:
         "fill_rows": [(fill, order_of(fill.interval)) for fill in fills],
         "price_step": _price_step(backtest.symbol),
         "rerun_query": rerun_query(backtest),
+    }
+
+
+def futures_block(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A futures run's funding and liquidation as the page says them."""
+    futures = (metrics or {}).get("futures")
+    if not futures:
+        return None
+    liquidated_at = futures["liquidated_at"]
+    return {
+        **futures,
+        "rate_percent": Decimal(futures["funding_rate_assumed"]) * 100,
+        "liquidated_at": datetime.fromisoformat(liquidated_at.replace("Z", "+00:00"))
+        if liquidated_at
+        else None,
     }
 
 
@@ -343,7 +371,15 @@ def rerun_query(backtest: Backtest) -> str:
     return urlencode(values)
 
 
+def _form_value(value: Any) -> str:
+    return exact(value) if isinstance(value, Decimal) else str(value)
+
+
 def _rerun_values(backtest: Backtest) -> dict[str, Any]:
+    if backtest.strategy == futures_grid.NAME:
+        futures = futures_grid.config_from_json(backtest.config)
+        values = {name: getattr(futures, name) for name in FUTURES_FIELDS}
+        return {"strategy": futures_grid.NAME, **{name: _form_value(value) for name, value in values.items()}}
     if backtest.strategy == dca.DCA.name:
         config = dca.config_from_json(backtest.config)
         values = {name: getattr(config, name) for name in DCA_FIELDS}

@@ -318,8 +318,9 @@ def _start(request: HttpRequest) -> HttpResponse:
 def _initial(request: HttpRequest) -> dict[str, Any]:
     backtest = request.GET.get("backtest")
     if backtest:
-        found = get_object_or_404(Backtest.objects.owned_by(_user(request)), pk=int_or_404(backtest))
-        return initial_from_backtest(found)
+        # A futures grid's backtest has no bot to become yet: a 404 like any grid it is not.
+        grids = Backtest.objects.owned_by(_user(request)).filter(strategy=grid.GRID.name)
+        return initial_from_backtest(get_object_or_404(grids, pk=int_or_404(backtest)))
     clone = request.GET.get("clone")
     if clone:
         bot = get_object_or_404(Bot.objects.owned_by(_user(request)), pk=int_or_404(clone))

@@ -62,10 +62,11 @@
     drawdown.timeScale().fitContent();
 
     var priceBox = document.getElementById("backtest-price-chart");
-    priceBox.dataset.markers = String(data.fills.length);
+    var liquidation = data.liquidation;
+    priceBox.dataset.markers = String(data.fills.length + (liquidation ? 1 : 0));
     // Without a fill or a price there is nothing to mark: an empty chart would only show a
     // lone "0" on its axis. The page's own "No fills in this window" line says it instead.
-    if (!data.fills.length || !data.curve.some(function (p) { return Number(p.price) > 0; })) {
+    if ((!data.fills.length && !liquidation) || !data.curve.some(function (p) { return Number(p.price) > 0; })) {
       priceBox.hidden = true;
       return;
     }
@@ -91,6 +92,16 @@
         shape: buy ? "arrowUp" : "arrowDown",
       };
     });
+    if (liquidation) {
+      // The run ends at the liquidation: its marker is the last.
+      markers.push({
+        time: onCurve(liquidation.time),
+        position: "aboveBar",
+        color: "#b91c1c",
+        shape: "square",
+        text: "Liquidated at " + liquidation.price,
+      });
+    }
     LightweightCharts.createSeriesMarkers(closes, markers);
     price.timeScale().fitContent();
   }
