@@ -44,11 +44,16 @@ class LeverageCap:
     whose: str
 
 
+def server_leverage_cap() -> LeverageCap:
+    """The server's own (FUTURES_MAX_LEVERAGE): what a backtest may explore."""
+    return LeverageCap(settings.FUTURES_MAX_LEVERAGE, "this server's limit")
+
+
 def leverage_cap(user: User) -> LeverageCap:
     """The lowest of the server's cap, the one staff set on the account, and the trader's own."""
     rules = rules_for(user)
     caps = [
-        LeverageCap(settings.FUTURES_MAX_LEVERAGE, "this server's limit"),
+        server_leverage_cap(),
         LeverageCap(rules.staff_max_leverage, "the limit Gridwise support set on your account")
         if rules.staff_max_leverage
         else None,

@@ -18,13 +18,14 @@ from bots.backtest import optimise
 from bots.backtests.candles import Source, Window, find_source, on_hand_sentence
 from bots.backtests.live import publish_progress
 from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus, Optimisation
-from bots.futures_previews import listed_perpetual, server_max_leverage
+from bots.futures_previews import listed_perpetual
 from bots.strategies import dca, futures_grid, grid
 from bots.strategies.base import ConfigError
 from bots.strategies.registry import strategy_named
 from exchanges.base import Instrument, InvalidOrder
 from exchanges.paper import instruments as paper_instruments
 from exchanges.paper.instruments import INSTRUMENTS
+from risk.actions import server_leverage_cap
 
 # Exits the exact backtester does not simulate yet (bots/backtest/exact.py refuses them).
 UNSIMULATED_EXITS = ("take_profit_price", "stop_loss_price", "max_drawdown")
@@ -109,8 +110,9 @@ def _check_futures(
     window, source = check_window(config.symbol, interval, start, end, now=now)
     perpetual = perpetual_for(config.symbol)
     _check_config(
+        # A backtest may explore up to the server's cap; a trader's own caps limit their bots.
         lambda: futures_grid.validate(
-            config, perpetual, source.first_open, max_leverage=server_max_leverage()
+            config, perpetual, source.first_open, max_leverage=Decimal(server_leverage_cap().value)
         )
     )
     return BacktestPlan(config, window, start, end, source)
