@@ -1,14 +1,17 @@
 """A futures grid over candles on a USDT perpetual: isolated margin, one-way mode, exact `Decimal`.
 
-The grid is `bots/strategies/futures_grid.py`'s: its lines, its size per level and which levels open
-position (`futures_grid.opens`). The margin arithmetic is `exchanges/perpetuals/margin.py`'s, and the
-books follow the paper venue's perpetual (`exchanges/paper/perpetual.py`):
+Every order is the strategy's (`futures_grid.FUTURES_GRID`, through the protocol of
+bots/strategies/base.py, as exact mode drives a spot strategy): this module only simulates the
+venue around it. The margin arithmetic is `exchanges/perpetuals/margin.py`'s, and the books follow
+the paper venue's perpetual (`exchanges/paper/perpetual.py`):
 
-- Start, at the first candle's open: long/short open, at market at that open (taker fee), the
-  quantity of every closing level; every level then rests as a limit order (maker fee), the
-  closing ones reduce-only. A neutral grid starts flat.
-- A filled opening level opens or adds to the position and places its counter-order one line away,
-  reduce-only; a filled close realises its round trip and re-places the opening order.
+- Start, at the first candle's open: the strategy's `start_trade` fills at market at that open
+  (taker fee; long/short open the quantity of every closing level, a neutral grid starts flat);
+  then every intent of `initial_state` rests as a limit order (maker fee), reduce-only as the
+  intent says.
+- Every fill goes to the strategy's `apply_fills`; the orders its decision places rest at once
+  (and those it cancels leave the book). A reduce-only fill reduces the position and realises its
+  round trip; any other opens or adds to it (one that would flip the position is a bug).
 - Each fill that opens moves `margin.position_margin` (initial margin + the fee to close) from the
   free balance into the position margin; a close frees its share of the margin (the last part
   takes what is left). Fees are paid from the free balance; a fee the free balance cannot cover
@@ -46,9 +49,9 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from bots.backtest.exact import EquityPoint, LedgerMismatch
 from bots.backtest.venue import candle_path, check_candle
-from bots.strategies import futures_grid, grid
-from bots.strategies.futures_grid import FuturesGridConfig, Mode, Perpetual
-from exchanges.base import Candle, PositionSide, Side
+from bots.strategies.base import Decision, OrderIntent, StrategyFill
+from bots.strategies.futures_grid import FUTURES_GRID, FuturesGridConfig, FuturesGridState, Mode, Perpetual
+from exchanges.base import Candle, OrderType, PositionSide, Side
 from exchanges.perpetuals import margin
 
 ZERO = Decimal(0)
@@ -63,6 +66,7 @@ BOOK_PLACES = Decimal("1e-18")
 class PerpOrder:
     id: int
     interval: int
+    cycle: int
     side: Side
     price: Decimal
     quantity: Decimal
@@ -81,6 +85,16 @@ class PerpFill:
     reduce_only: bool
     interval: int | None  # None: the start's market order
     realised: Decimal  # a close's grid profit; zero for an opening fill
+    cycle: int | None = None  # the strategy's cycle of the order that filled
+
+
+@dataclass(frozen=True)
+class Placement:
+    """An order the strategy put on the book, and when."""
+
+    time: datetime
+    leg: int
+    intent: OrderIntent
 
 
 @dataclass(frozen=True)
@@ -131,6 +145,7 @@ class Result:
     last_price: Decimal  # the last close, or the mark the liquidation happened at
     quantity_per_order: Decimal
     fills: tuple[PerpFill, ...]
+    placements: tuple[Placement, ...]
     fundings: tuple[Funding, ...]
     equity_curve: tuple[EquityPoint, ...]
     closes_in_range: int
@@ -148,6 +163,7 @@ class Result:
     position_side: PositionSide | None  # at the end
     position_size: Decimal
     position_margin: Decimal
+    state: FuturesGridState | None = None  # the strategy's at the end
 
     @property
     def total_pnl(self) -> Decimal:
@@ -200,7 +216,8 @@ class _Run:
         self.perpetual = perpetual
         self.instrument = perpetual.instrument
         self.funding_rate = funding_rate
-        self.lines = futures_grid.grid_lines(config, self.instrument)
+        self.state: FuturesGridState | None = None
+        self.placements: list[Placement] = []
         self.quantity = ZERO
         self.free = config.investment
         self.margin = ZERO
@@ -229,42 +246,66 @@ class _Run:
     # Start -------------------------------------------------------------------
 
     def start(self, candle: Candle) -> None:
-        config, instrument, price = self.config, self.instrument, candle.open
+        config, perpetual, price = self.config, self.perpetual, candle.open
         self.time, self.leg, self.price = candle.open_time, 0, price
-        self.quantity = futures_grid.quantity_for_investment(config, instrument, price)
-        sides = grid.layout_sides(self.lines, price)
-        opening = futures_grid.start_entry(config, instrument, price, self.quantity)
-        if opening is not None:
-            self._open(opening.side, price, opening.quantity)
-            fee = opening.quantity * price * instrument.taker_fee
+        trade = FUTURES_GRID.start_trade(config, perpetual, price)
+        if trade.quantity:
+            self._open(_position_side(trade.side), price, trade.quantity)
+            fee = trade.quantity * price * self.instrument.taker_fee
             self._pay_fee(fee)
             self._record(
-                Side.BUY if opening.side is PositionSide.LONG else Side.SELL,
+                trade.side,
                 price,
-                opening.quantity,
+                trade.quantity,
                 fee,
                 is_maker=False,
                 reduce_only=False,
                 interval=None,
+                cycle=None,
                 realised=ZERO,
             )
-        for interval, side, level_price in sides:
-            opens = futures_grid.opens(config.mode, side)
-            if not opens:
-                self.entries[interval] = price  # the start's market order opened this level's share
-            self._rest(interval, side, level_price, reduce_only=not opens)
+        self.state, intents = FUTURES_GRID.initial_state(config, perpetual, price)
+        self.quantity = self.state.quantity_per_order
+        for intent in intents:
+            if intent.reduce_only:
+                self.entries[intent.interval] = price  # the start's market order opened its share
+        self._place(intents)
 
     # Orders ------------------------------------------------------------------
 
-    def _rest(self, interval: int, side: Side, price: Decimal, *, reduce_only: bool) -> None:
-        order = PerpOrder(self._next_id, interval, side, price, self.quantity, reduce_only)
-        self._next_id += 1
-        if side is Side.BUY:
-            bisect.insort(self._buys, order, key=_buy_key)
-        else:
-            bisect.insort(self._sells, order, key=_sell_key)
+    def _place(self, intents: Sequence[OrderIntent]) -> None:
+        for intent in intents:
+            if intent.order_type is not OrderType.LIMIT:
+                raise LedgerMismatch(f"The futures grid rests limit orders only, not {intent}.")
+            order = PerpOrder(
+                self._next_id,
+                intent.interval,
+                intent.cycle,
+                intent.side,
+                intent.price,
+                intent.quantity,
+                intent.reduce_only,
+            )
+            self._next_id += 1
+            if intent.side is Side.BUY:
+                bisect.insort(self._buys, order, key=_buy_key)
+            else:
+                bisect.insort(self._sells, order, key=_sell_key)
+            assert self.time is not None
+            self.placements.append(Placement(self.time, self.leg, intent))
+
+    def _cancel(self, interval: int, cycle: int) -> None:
+        for book in (self._buys, self._sells):
+            book[:] = [o for o in book if (o.interval, o.cycle) != (interval, cycle)]
+
+    def _carry_out(self, decision: Decision[FuturesGridState]) -> None:
+        self.state = decision.state
+        for interval, cycle in decision.cancel:
+            self._cancel(interval, cycle)
+        self._place(decision.place)
 
     def _fill(self, order: PerpOrder) -> None:
+        assert self.state is not None
         self.price = order.price
         fee = order.quantity * order.price * self.instrument.maker_fee
         if order.reduce_only:
@@ -273,11 +314,13 @@ class _Run:
             realised = ZERO
             self._open(_position_side(order.side), order.price, order.quantity)
             self.entries[order.interval] = order.price
-        # The counter-order is the level's other side, one line away: a close after an entry
-        # (reduce-only), the entry again after a close.
-        k = order.interval
-        other, price = (Side.SELL, self.lines[k + 1]) if order.side is Side.BUY else (Side.BUY, self.lines[k])
-        self._rest(k, other, price, reduce_only=not order.reduce_only)
+        fill = StrategyFill(
+            order.interval, order.cycle, order.side, order.price, order.quantity, fee, self.instrument.quote
+        )
+        # A futures order is bounded by the position, not by base held: nothing to offer.
+        self._carry_out(
+            FUTURES_GRID.apply_fills(self.state, [fill], self.perpetual, self.config, base_available=ZERO)
+        )
         self._pay_fee(fee)
         self._record(
             order.side,
@@ -287,6 +330,7 @@ class _Run:
             is_maker=True,
             reduce_only=order.reduce_only,
             interval=order.interval,
+            cycle=order.cycle,
             realised=realised,
         )
 
@@ -300,12 +344,23 @@ class _Run:
         is_maker: bool,
         reduce_only: bool,
         interval: int | None,
+        cycle: int | None,
         realised: Decimal,
     ) -> None:
         assert self.time is not None
         self.fills.append(
             PerpFill(
-                self.time, self.leg, side, price, quantity, fee, is_maker, reduce_only, interval, realised
+                self.time,
+                self.leg,
+                side,
+                price,
+                quantity,
+                fee,
+                is_maker,
+                reduce_only,
+                interval,
+                realised,
+                cycle,
             )
         )
 
@@ -548,6 +603,7 @@ def run(
         last_price=sim.price,
         quantity_per_order=sim.quantity,
         fills=tuple(sim.fills),
+        placements=tuple(sim.placements),
         fundings=tuple(sim.fundings),
         equity_curve=tuple(curve),
         closes_in_range=in_range,
@@ -565,6 +621,7 @@ def run(
         position_side=sim.side,
         position_size=sim.size,
         position_margin=sim.margin,
+        state=sim.state,
     )
 
 

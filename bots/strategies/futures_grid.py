@@ -23,8 +23,13 @@ investment. So the notional spread across the levels is about investment x lever
 grid holds at most one side's entries at a time, so it commits less than the investment. Trading
 fees are paid from the balance beside the margin; funding is not counted here.
 
+Orders. The running half of the protocol (`initial_state`, `start_trade`, `apply_fills`) decides
+every order, as the spot grid's does, with a position instead of base: a filled entry places its
+closing counter-order one line away (reduce-only, `grid.counter_level`), a filled close places the
+entry again. The futures backtester (bots/backtest/perpetual.py) only simulates the venue around it.
+
 The engine cannot run this strategy yet (positions, margin and funding are not in its ledger):
-`FUTURES_GRID` answers validation and the preview only, and is not in the strategy registry.
+it is not in the strategy registry, so no bot can be created with it.
 """
 
 from __future__ import annotations
@@ -35,7 +40,18 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from enum import StrEnum
 
 from bots.strategies import grid
-from bots.strategies.base import ConfigError, Json
+from bots.strategies.base import (
+    ConfigError,
+    Decision,
+    ExitAction,
+    ExitReason,
+    Json,
+    Milestone,
+    OrderIntent,
+    OrderKey,
+    StartTrade,
+    StrategyFill,
+)
 from bots.strategies.grid import MAX_GRIDS, MIN_GRIDS, Spacing
 from exchanges.base import Instrument, PositionSide, Side, round_to_step
 from exchanges.perpetuals import margin
@@ -93,6 +109,7 @@ def _as_spot_grid(config: FuturesGridConfig) -> grid.GridConfig:
         grid_count=config.grid_count,
         investment=config.investment,
         spacing=config.spacing,
+        trigger_price=config.trigger_price,
     )
 
 
@@ -652,6 +669,175 @@ def _percent(fraction: Decimal) -> str:
     return f"{plain(fraction * 100)}%"
 
 
+# Running: the orders ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FuturesInterval:
+    """One grid interval and the single order it holds. `opening_side` is the side that opens
+    position here (long: buy, short: sell, neutral: the side laid out at the start); the other
+    side closes what this interval opened, reduce-only."""
+
+    index: int
+    side: Side
+    price: Decimal
+    quantity: Decimal  # of the current order
+    opening_side: Side
+    filled: Decimal = Decimal(0)
+    cycle: int = 0  # bumps with every new order, so client order ids never repeat
+    held: Decimal = Decimal(0)  # position this interval opened (its entry's fills) not closed yet
+
+    @property
+    def reduce_only(self) -> bool:
+        return self.side is not self.opening_side
+
+    @property
+    def complete(self) -> bool:
+        return self.filled >= self.quantity
+
+
+@dataclass(frozen=True)
+class FuturesGridState:
+    lines: tuple[Decimal, ...]
+    quantity_per_order: Decimal
+    intervals: tuple[FuturesInterval, ...]
+
+
+def _other(side: Side) -> Side:
+    return Side.SELL if side is Side.BUY else Side.BUY
+
+
+def initial_state(
+    config: FuturesGridConfig, instrument: Instrument, price: Decimal
+) -> tuple[FuturesGridState, tuple[OrderIntent, ...]]:
+    """The grid laid out at `price`, the start's market order done: every level rests, those the
+    start opened (long: the sells, short: the buys) as reduce-only closes of their share."""
+    quantity = quantity_for_investment(config, instrument, price)
+    lines = grid_lines(config, instrument)
+    intervals = tuple(
+        FuturesInterval(
+            index=k,
+            side=side,
+            price=level_price,
+            quantity=quantity,
+            opening_side=side if opens(config.mode, side) else _other(side),
+            held=Decimal(0) if opens(config.mode, side) else quantity,
+        )
+        for k, side, level_price in grid.layout_sides(lines, price)
+    )
+    state = FuturesGridState(lines, quantity, intervals)
+    return state, tuple(_intent(interval) for interval in intervals)
+
+
+def _intent(interval: FuturesInterval) -> OrderIntent:
+    return OrderIntent(
+        interval.index,
+        interval.cycle,
+        interval.side,
+        interval.price,
+        interval.quantity,
+        reduce_only=interval.reduce_only,
+    )
+
+
+def start_trade(config: FuturesGridConfig, instrument: Instrument, price: Decimal) -> StartTrade:
+    """Long/short open at market the quantity of every closing level (the preview's position at
+    start); a neutral grid starts flat."""
+    quantity = quantity_for_investment(config, instrument, price)
+    opening = start_entry(config, instrument, price, quantity)
+    if opening is None:
+        return StartTrade(Side.BUY, Decimal(0))
+    return StartTrade(Side.BUY if opening.side is PositionSide.LONG else Side.SELL, opening.quantity)
+
+
+def apply_fills(state: FuturesGridState, fills: Sequence[StrategyFill]) -> Decision[FuturesGridState]:
+    """Book the fills into their intervals and plan each completed order's counter-order: a
+    filled entry's close one line away (reduce-only, the position it opened), a filled close's
+    entry again. Fees are in USDT and move no position."""
+    intervals = list(state.intervals)
+    place: list[OrderIntent] = []
+    for fill in fills:
+        interval = intervals[fill.interval]
+        if (fill.cycle, fill.side) != (interval.cycle, interval.side):
+            continue  # belongs to an order this interval has moved past
+        held = interval.held - fill.quantity if interval.reduce_only else interval.held + fill.quantity
+        interval = replace(interval, filled=interval.filled + fill.quantity, held=held)
+        if interval.complete:
+            interval = _counter_order(interval, state)
+            place.append(_intent(interval))
+        intervals[fill.interval] = interval
+    return Decision(replace(state, intervals=tuple(intervals)), tuple(place))
+
+
+def _counter_order(interval: FuturesInterval, state: FuturesGridState) -> FuturesInterval:
+    side, price = grid.counter_level(state.lines, interval.index, interval.side)
+    closing = side is not interval.opening_side
+    return replace(
+        interval,
+        side=side,
+        price=price,
+        quantity=interval.held if closing else state.quantity_per_order,
+        filled=Decimal(0),
+        cycle=interval.cycle + 1,
+    )
+
+
+def exit_reason(config: FuturesGridConfig, price: Decimal) -> ExitReason | None:
+    """Exits sit outside the range (validation): one above the upper price is reached by a rise
+    to it, one below the lower price by a fall to it, whichever the mode makes it."""
+    for reason, level in (
+        (ExitReason.TAKE_PROFIT, config.take_profit_price),
+        (ExitReason.STOP_LOSS, config.stop_loss_price),
+    ):
+        if level is not None and (price >= level if level > config.upper_price else price <= level):
+            return reason
+    return None
+
+
+def state_to_json(state: FuturesGridState) -> Json:
+    return {
+        "lines": [str(line) for line in state.lines],
+        "quantity_per_order": str(state.quantity_per_order),
+        "intervals": [
+            {
+                "index": i.index,
+                "side": i.side.value,
+                "price": str(i.price),
+                "quantity": str(i.quantity),
+                "opening_side": i.opening_side.value,
+                "filled": str(i.filled),
+                "cycle": i.cycle,
+                "held": str(i.held),
+            }
+            for i in state.intervals
+        ],
+    }
+
+
+def state_from_json(data: Json) -> FuturesGridState:
+    return FuturesGridState(
+        lines=tuple(Decimal(line) for line in data["lines"]),
+        quantity_per_order=Decimal(data["quantity_per_order"]),
+        intervals=tuple(
+            FuturesInterval(
+                index=i["index"],
+                side=Side(i["side"]),
+                price=Decimal(i["price"]),
+                quantity=Decimal(i["quantity"]),
+                opening_side=Side(i["opening_side"]),
+                filled=Decimal(i["filled"]),
+                cycle=i["cycle"],
+                held=Decimal(i["held"]),
+            )
+            for i in data["intervals"]
+        ),
+    )
+
+
+def _instrument_of(venue_contract: Instrument | Perpetual) -> Instrument:
+    return venue_contract.instrument if isinstance(venue_contract, Perpetual) else venue_contract
+
+
 # JSON and the strategy object --------------------------------------------------------------
 
 _CONFIG_DECIMALS = (
@@ -683,12 +869,16 @@ def config_from_json(data: Json) -> FuturesGridConfig:
 
 
 class FuturesGridStrategy:
-    """The config half of the strategy protocol (bots/strategies/base.py): JSON, validation and the
-    preview. Not registered: the engine has no positions, margin or funding in its ledger yet, so
-    no bot can run it; the API previews it explicitly."""
+    """The futures grid behind the strategy protocol (bots/strategies/base.py). Where the protocol
+    passes an instrument, the running half takes the `Instrument` or its `Perpetual`; validation
+    and the preview need the `Perpetual` (its risk-limit tiers and leverage filter). Not
+    registered: the engine has no positions, margin or funding in its ledger yet, so no bot can
+    run it; the API previews it explicitly and the futures backtester drives it."""
 
     name = NAME
     label = "futures grid"
+    replans = False  # its orders stay until they fill; only a stop cancels them
+    checks_funds = False  # the start checks the whole margin
 
     def config_from_json(self, data: Json) -> FuturesGridConfig:
         return config_from_json(data)
@@ -702,17 +892,133 @@ class FuturesGridStrategy:
     def validate(
         self,
         config: FuturesGridConfig,
-        perpetual: Perpetual,
+        perpetual: Instrument | Perpetual,
         price: Decimal,
         venue: str,
         *,
         max_leverage: Decimal = DEFAULT_MAX_LEVERAGE,
         cap_owner: str = "this server's limit",
     ) -> None:
-        validate(config, perpetual, price, max_leverage=max_leverage, cap_owner=cap_owner, venue=venue)
+        validate(
+            config, _perpetual(perpetual), price, max_leverage=max_leverage, cap_owner=cap_owner, venue=venue
+        )
 
-    def preview(self, config: FuturesGridConfig, perpetual: Perpetual, price: Decimal) -> FuturesGridPreview:
-        return preview(config, perpetual, price)
+    def funds_needed(
+        self, config: FuturesGridConfig, instrument: Instrument | Perpetual, price: Decimal
+    ) -> dict[str, Decimal]:
+        return {_instrument_of(instrument).quote: config.investment}
+
+    def preview(
+        self, config: FuturesGridConfig, perpetual: Instrument | Perpetual, price: Decimal
+    ) -> FuturesGridPreview:
+        return preview(config, _perpetual(perpetual), price)
+
+    def state_to_json(self, state: FuturesGridState) -> Json:
+        return state_to_json(state)
+
+    def state_from_json(self, data: Json) -> FuturesGridState:
+        return state_from_json(data)
+
+    def start_wait(
+        self, config: FuturesGridConfig, price: Decimal, price_when_created: Decimal
+    ) -> str | None:
+        if grid.trigger_reached(_as_spot_grid(config), price, price_when_created):
+            return None
+        return (
+            f"Waiting for the price to reach the trigger {plain(config.trigger_price)} (now {plain(price)})."
+        )
+
+    def start_trade(
+        self, config: FuturesGridConfig, instrument: Instrument | Perpetual, price: Decimal
+    ) -> StartTrade:
+        return start_trade(config, _instrument_of(instrument), price)
+
+    def initial_state(
+        self, config: FuturesGridConfig, instrument: Instrument | Perpetual, price: Decimal
+    ) -> tuple[FuturesGridState, tuple[OrderIntent, ...]]:
+        return initial_state(config, _instrument_of(instrument), price)
+
+    def opening_allocations(self, state: FuturesGridState) -> tuple[tuple[str, Decimal], ...]:
+        return ()  # the start opens a position, not base to set aside
+
+    def apply_fills(
+        self,
+        state: FuturesGridState,
+        fills: Sequence[StrategyFill],
+        instrument: Instrument | Perpetual,
+        config: FuturesGridConfig,
+        *,
+        base_available: Decimal,
+    ) -> Decision[FuturesGridState]:
+        """`base_available` does not bound a futures order: a close is the position its entry opened."""
+        return apply_fills(state, fills)
+
+    def funds_to_place(
+        self,
+        state: FuturesGridState,
+        key: OrderKey,
+        config: FuturesGridConfig,
+        instrument: Instrument | Perpetual,
+    ) -> dict[str, Decimal]:
+        return {}
+
+    def on_refused(
+        self,
+        state: FuturesGridState,
+        key: OrderKey,
+        reason: str,
+        config: FuturesGridConfig,
+        instrument: Instrument | Perpetual,
+    ) -> Decision[FuturesGridState] | None:
+        return None  # the interval waits without its order
+
+    def open_orders(self, state: FuturesGridState) -> frozenset[OrderKey] | None:
+        return None  # a grid order stays until it fills; only a stop cancels
+
+    def watches_price(self, config: FuturesGridConfig) -> bool:
+        return config.take_profit_price is not None or config.stop_loss_price is not None
+
+    def on_price(
+        self,
+        state: FuturesGridState,
+        price: Decimal,
+        instrument: Instrument | Perpetual,
+        config: FuturesGridConfig,
+    ) -> Decision[FuturesGridState] | None:
+        return None
+
+    def exit_reason(
+        self, config: FuturesGridConfig, price: Decimal, equity: Decimal | None
+    ) -> ExitReason | None:
+        return exit_reason(config, price)
+
+    def exit_action(self, config: FuturesGridConfig, reason: ExitReason) -> ExitAction:
+        return ExitAction.SELL_BASE  # close the position at market, reduce-only
+
+    def ledger_lot(self, slot: int) -> str:
+        return str(slot)
+
+    def closes_trip(self, config: FuturesGridConfig, side: Side, complete: bool) -> bool:
+        """Long: a complete sell closes; short: a complete buy. A neutral grid's close is either
+        side (a sell below the start price, a buy above it): the side alone cannot tell, so it
+        answers False and the books count its round trips by the fills' reduce-only flag."""
+        if config.mode is Mode.NEUTRAL:
+            return False
+        closing = Side.SELL if config.mode is Mode.LONG else Side.BUY
+        return complete and side is closing
+
+    def milestones(
+        self, config: FuturesGridConfig, before: FuturesGridState, after: FuturesGridState
+    ) -> tuple[Milestone, ...]:
+        return ()  # a grid's fills are its events
+
+
+def _perpetual(venue_contract: Instrument | Perpetual) -> Perpetual:
+    if not isinstance(venue_contract, Perpetual):
+        raise TypeError(
+            "A futures grid is validated and previewed against its Perpetual (tiers and leverage)."
+        )
+    return venue_contract
 
 
 FUTURES_GRID = FuturesGridStrategy()

@@ -797,6 +797,12 @@ def _apply_fill(interval: Interval, fill: GridFill, instrument: Instrument, dire
     )
 
 
+def counter_level(lines: Sequence[Decimal], index: int, filled: Side) -> tuple[Side, Decimal]:
+    """The order that answers a filled one in interval `index`: a sell at its upper line after
+    a buy, a buy at its lower line after a sell (the spot and futures grids' shared geometry)."""
+    return (Side.SELL, lines[index + 1]) if filled is Side.BUY else (Side.BUY, lines[index])
+
+
 def _counter_order(
     interval: Interval,
     state: GridState,
@@ -804,9 +810,8 @@ def _counter_order(
     direction: Direction,
     base_available: Decimal,
 ) -> tuple[Interval, OrderIntent | None]:
-    k = interval.index
+    side, price = counter_level(state.lines, interval.index, interval.side)
     if interval.side is Side.BUY:
-        side, price = Side.SELL, state.lines[k + 1]
         wanted = (
             interval.base_held
             if direction is Direction.LONG
@@ -814,7 +819,6 @@ def _counter_order(
         )
         quantity = instrument.round_quantity(min(wanted, base_available), ROUND_DOWN)
     else:
-        side, price = Side.BUY, state.lines[k]
         if direction is Direction.LONG:
             quantity = state.quantity_per_order
         else:
