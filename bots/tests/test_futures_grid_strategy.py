@@ -4,13 +4,22 @@ validation messages and the warnings."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from decimal import ROUND_UP, Decimal
 
 import pytest
 
 from bots.strategies import futures_grid as fg
-from bots.strategies.base import ConfigError
+from bots.strategies.base import (
+    ConfigError,
+    Decision,
+    ExitAction,
+    ExitReason,
+    OrderIntent,
+    Strategy,
+    StrategyFill,
+)
 from exchanges.base import Side
 from exchanges.paper.instruments import LINEAR_INSTRUMENTS, MAX_LEVERAGE
 from exchanges.perpetuals.margin import BTCUSDT_TIERS, RiskTier
@@ -359,3 +368,177 @@ def test_the_starts_market_order_meets_the_minimum_order_value_too() -> None:
     errors = errors_of(replace(config, investment=D(3)), price=D(900))
     assert "a margin of at least 5 USDT" in errors["investment"][0]
     fg.validate(config, PERP, D(900))
+
+
+# The running half: the orders the strategy decides -------------------------------------------
+
+SHORT = replace(LONG, mode=fg.Mode.SHORT)
+NEUTRAL = replace(LONG, mode=fg.Mode.NEUTRAL)
+
+
+def _laid_out(config: fg.FuturesGridConfig) -> list[tuple[int, Side, Decimal, bool]]:
+    _, intents = fg.FUTURES_GRID.initial_state(config, PERP, PRICE)
+    return [(i.interval, i.side, i.price, i.reduce_only) for i in intents]
+
+
+def _fill(intent: OrderIntent, quantity: Decimal | None = None) -> StrategyFill:
+    filled = intent.quantity if quantity is None else quantity
+    return StrategyFill(intent.interval, intent.cycle, intent.side, intent.price, filled, D("0.01"), "USDT")
+
+
+def _apply(state: fg.FuturesGridState, *fills: StrategyFill) -> Decision[fg.FuturesGridState]:
+    return fg.FUTURES_GRID.apply_fills(state, fills, PERP, LONG, base_available=D(0))
+
+
+def _intent_at(intents: tuple[OrderIntent, ...], price: Decimal) -> OrderIntent:
+    return next(i for i in intents if i.price == price)
+
+
+@pytest.mark.parametrize(
+    ("config", "closing"),
+    [(LONG, {D(58000), D(60000)}), (SHORT, {D(50000), D(52000), D(54000)}), (NEUTRAL, set())],
+)
+def test_the_levels_the_start_opened_rest_reduce_only(
+    config: fg.FuturesGridConfig, closing: set[Decimal]
+) -> None:
+    assert _laid_out(config) == [
+        (0, Side.BUY, D(50000), D(50000) in closing),
+        (1, Side.BUY, D(52000), D(52000) in closing),
+        (2, Side.BUY, D(54000), D(54000) in closing),
+        (3, Side.SELL, D(58000), D(58000) in closing),
+        (4, Side.SELL, D(60000), D(60000) in closing),
+    ]
+    state, intents = fg.FUTURES_GRID.initial_state(config, PERP, PRICE)
+    q = fg.quantity_for_investment(config, BTC, PRICE)
+    assert state.quantity_per_order == q > 0
+    assert {i.quantity for i in intents} == {q}
+    assert all(i.cycle == 0 for i in intents)
+
+
+@pytest.mark.parametrize(("config", "side"), [(LONG, Side.BUY), (SHORT, Side.SELL), (NEUTRAL, Side.BUY)])
+def test_the_start_trade_opens_the_position_the_preview_shows(
+    config: fg.FuturesGridConfig, side: Side
+) -> None:
+    trade = fg.FUTURES_GRID.start_trade(config, PERP, PRICE)
+    shown = fg.preview(config, PERP, PRICE).position_at_start
+    assert trade.side is side
+    assert trade.quantity == abs(shown)
+    assert (trade.quantity > 0) is (config.mode is not fg.Mode.NEUTRAL)
+    assert trade.committed_base == 0
+
+
+def test_a_long_grids_filled_buy_places_its_reduce_only_close_and_the_close_the_buy_again() -> None:
+    state, intents = fg.FUTURES_GRID.initial_state(LONG, PERP, PRICE)
+    q = state.quantity_per_order
+    buy = _intent_at(intents, D(54000))
+    opened = _apply(state, _fill(buy))
+    assert opened.place == (OrderIntent(2, 1, Side.SELL, D(56000), q, reduce_only=True),)
+    assert opened.cancel == ()
+    closed = _apply(opened.state, _fill(opened.place[0]))
+    assert closed.place == (OrderIntent(2, 2, Side.BUY, D(54000), q, reduce_only=False),)
+    # A sell the start opened closes its share, then its interval buys one line lower to open again.
+    sell = _intent_at(intents, D(58000))
+    assert _apply(state, _fill(sell)).place == (OrderIntent(3, 1, Side.BUY, D(56000), q, reduce_only=False),)
+
+
+def test_a_short_grid_mirrors_it() -> None:
+    state, intents = fg.FUTURES_GRID.initial_state(SHORT, PERP, PRICE)
+    q = state.quantity_per_order
+    opened = _apply(state, _fill(_intent_at(intents, D(58000))))
+    assert opened.place == (OrderIntent(3, 1, Side.BUY, D(56000), q, reduce_only=True),)
+    assert _apply(opened.state, _fill(opened.place[0])).place == (
+        OrderIntent(3, 2, Side.SELL, D(58000), q, reduce_only=False),
+    )
+    # A buy the start's short opened closes it, then its interval sells one line higher to open again.
+    assert _apply(state, _fill(_intent_at(intents, D(54000)))).place == (
+        OrderIntent(2, 1, Side.SELL, D(56000), q, reduce_only=False),
+    )
+
+
+def test_a_neutral_grid_opens_on_both_sides_and_each_counter_order_closes() -> None:
+    state, intents = fg.FUTURES_GRID.initial_state(NEUTRAL, PERP, PRICE)
+    q = state.quantity_per_order
+    long_leg = _apply(state, _fill(_intent_at(intents, D(54000))))
+    assert long_leg.place == (OrderIntent(2, 1, Side.SELL, D(56000), q, reduce_only=True),)
+    short_leg = _apply(state, _fill(_intent_at(intents, D(58000))))
+    assert short_leg.place == (OrderIntent(3, 1, Side.BUY, D(56000), q, reduce_only=True),)
+    again = _apply(short_leg.state, _fill(short_leg.place[0]))
+    assert again.place == (OrderIntent(3, 2, Side.SELL, D(58000), q, reduce_only=False),)
+
+
+def test_a_partial_fill_waits_and_the_close_is_what_the_entry_opened() -> None:
+    state, intents = fg.FUTURES_GRID.initial_state(LONG, PERP, PRICE)
+    q = state.quantity_per_order
+    buy = _intent_at(intents, D(52000))
+    part = q - BTC.quantity_step
+    half = _apply(state, _fill(buy, part))
+    assert half.place == ()
+    assert half.state.intervals[1].held == part
+    rest = _apply(half.state, _fill(buy, BTC.quantity_step))
+    assert rest.place == (OrderIntent(1, 1, Side.SELL, D(54000), q, reduce_only=True),)
+    # A late fill of the order the interval has moved past changes nothing.
+    assert _apply(rest.state, _fill(buy, BTC.quantity_step)) == Decision(rest.state)
+
+
+def test_the_running_state_round_trips_through_json() -> None:
+    state, intents = fg.FUTURES_GRID.initial_state(NEUTRAL, PERP, PRICE)
+    buy = _intent_at(intents, D(50000))
+    moved = _apply(state, _fill(buy, BTC.quantity_step)).state
+    moved = _apply(moved, _fill(_intent_at(intents, D(60000)))).state
+    data = json.loads(json.dumps(fg.FUTURES_GRID.state_to_json(moved)))
+    assert fg.FUTURES_GRID.state_from_json(data) == moved
+    assert data["intervals"][4]["held"] == str(moved.quantity_per_order)
+
+
+def test_the_protocols_answers_for_a_grid() -> None:
+    strategy: Strategy[fg.FuturesGridConfig, fg.FuturesGridState] = fg.FUTURES_GRID
+    assert isinstance(strategy, Strategy)
+    state, _ = strategy.initial_state(LONG, BTC, PRICE)  # the bare instrument does for the running half
+    assert (strategy.checks_funds, strategy.replans) == (False, False)
+    assert strategy.milestones(LONG, state, state) == ()
+    assert strategy.funds_to_place(state, (0, 0), LONG, BTC) == {}
+    assert strategy.on_refused(state, (0, 0), "Not enough margin.", LONG, BTC) is None
+    assert strategy.open_orders(state) is None
+    assert strategy.opening_allocations(state) == ()
+    assert strategy.ledger_lot(3) == "3"
+    assert [strategy.closes_trip(LONG, side, True) for side in (Side.SELL, Side.BUY)] == [True, False]
+    assert [strategy.closes_trip(SHORT, Side.BUY, complete) for complete in (True, False)] == [True, False]
+    assert not strategy.closes_trip(NEUTRAL, Side.SELL, True)  # its books count reduce-only fills
+    assert strategy.start_wait(replace(LONG, trigger_price=D(54000)), PRICE, PRICE) is not None
+    assert strategy.start_wait(replace(LONG, trigger_price=D(54000)), D(54000), PRICE) is None
+    with pytest.raises(TypeError):
+        strategy.validate(LONG, BTC, PRICE, "Bybit")  # the risk limits are the perpetual's
+
+
+@pytest.mark.parametrize(
+    ("config", "price", "reason"),
+    [
+        (
+            replace(LONG, take_profit_price=D(61000), stop_loss_price=D(49000)),
+            D(61000),
+            ExitReason.TAKE_PROFIT,
+        ),
+        (replace(LONG, take_profit_price=D(61000), stop_loss_price=D(49000)), D(49000), ExitReason.STOP_LOSS),
+        (replace(LONG, take_profit_price=D(61000), stop_loss_price=D(49000)), D(55000), None),
+        (
+            replace(SHORT, take_profit_price=D(49000), stop_loss_price=D(61000)),
+            D(48000),
+            ExitReason.TAKE_PROFIT,
+        ),
+        (
+            replace(SHORT, take_profit_price=D(49000), stop_loss_price=D(61000)),
+            D(62000),
+            ExitReason.STOP_LOSS,
+        ),
+        (replace(NEUTRAL, take_profit_price=D(49000)), D(49000), ExitReason.TAKE_PROFIT),
+        (replace(NEUTRAL, take_profit_price=D(49000)), D(61000), None),
+    ],
+)
+def test_exits_by_price_close_the_position(
+    config: fg.FuturesGridConfig, price: Decimal, reason: ExitReason | None
+) -> None:
+    fg.validate(config, PERP, PRICE)
+    assert fg.FUTURES_GRID.watches_price(config)
+    assert fg.FUTURES_GRID.exit_reason(config, price, None) is reason
+    assert fg.FUTURES_GRID.exit_action(config, ExitReason.STOP_LOSS) is ExitAction.SELL_BASE
+    assert not fg.FUTURES_GRID.watches_price(LONG)
