@@ -11,6 +11,7 @@ import pytest
 
 from bots.backtest import perpetual
 from bots.strategies import futures_grid
+from bots.strategies.base import StrategyFill
 from bots.strategies.futures_grid import FuturesGridConfig, Mode
 from exchanges.base import Candle, PositionSide, Side
 from exchanges.market_data.files import read_candle_file
@@ -205,3 +206,41 @@ def test_the_money_identity_holds_over_days_of_the_shipped_series(mode: Mode) ->
     last = result.equity_curve[-1]
     assert last.equity == result.equity
     assert last.unrealized == result.unrealized
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_every_order_the_backtest_rests_is_the_strategys_intent(mode: Mode) -> None:
+    series = read_candle_file(FIVE_MINUTES)[: 12 * 24 * 4]  # four days
+    made = FuturesGridConfig("BTCUSDT", D("16000"), D("18000"), 20, D("1000"), D("5"), mode)
+    futures_grid.validate(made, PERP, series[0].open)
+    result = perpetual.run(made, PERP, series)
+
+    strategy = futures_grid.FUTURES_GRID
+    price = series[0].open
+    trade = strategy.start_trade(made, PERP, price)
+    start = [(f.side, f.quantity) for f in result.fills if not f.is_maker]
+    assert start == ([(trade.side, trade.quantity)] if trade.quantity else [])
+    state, intents = strategy.initial_state(made, PERP, price)
+    expected = list(intents)
+    for fill in (f for f in result.fills if f.is_maker):
+        assert fill.interval is not None
+        assert fill.cycle is not None
+        decision = strategy.apply_fills(
+            state,
+            [StrategyFill(fill.interval, fill.cycle, fill.side, fill.price, fill.quantity, fill.fee, "USDT")],
+            PERP,
+            made,
+            base_available=D(0),
+        )
+        assert decision.cancel == ()
+        state = decision.state
+        expected.extend(decision.place)
+    maker = [f for f in result.fills if f.is_maker]
+    assert len(maker) > 4
+    assert [p.intent for p in result.placements] == expected
+    assert result.state == state
+    # Every fill carries the reduce-only flag of the intent that rested it.
+    rested = {(p.intent.interval, p.intent.cycle): p.intent.reduce_only for p in result.placements}
+    assert [f.reduce_only for f in maker] == [rested[(f.interval, f.cycle)] for f in maker]  # type: ignore[index]
+    assert any(f.reduce_only for f in maker)
+    assert any(not f.reduce_only for f in maker)
