@@ -444,7 +444,10 @@ class _Run:
             self.free += amount
         else:
             self.paid -= amount
-            from_margin = min(-amount, self.margin)
+            # As the paper venue and Bybit settle it: the free balance first, then the position
+            # margin (which moves the liquidation price).
+            from_free = min(-amount, max(self.free, ZERO))
+            from_margin = min(-amount - from_free, self.margin)
             self.margin -= from_margin
             self.free -= -amount - from_margin
         self.fundings.append(Funding(instant, self.price, self.funding_rate, self.side, self.size, amount))

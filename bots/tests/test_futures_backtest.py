@@ -105,12 +105,12 @@ def test_funding_settles_at_exactly_the_eight_hour_times_with_its_sign(mode: Mod
         D("10"),
         BTC.taker_fee,
     )
-    if mode is Mode.LONG:  # a positive rate: longs pay, from the position margin
+    if mode is Mode.LONG:  # a positive rate: longs pay, from the free balance while it lasts
         paid = [amount.quantize(D("1e-8"), rounding=ROUND_UP) for amount in amounts]
         assert [f.amount for f in result.fundings] == [-amount for amount in paid]
         assert result.funding_paid == sum(paid)
         assert result.funding_received == 0
-        assert result.position_margin == start_margin - sum(paid)
+        assert result.position_margin == start_margin
     else:  # shorts receive, to the free balance
         received = [amount.quantize(D("1e-8")) for amount in amounts]
         assert [f.amount for f in result.fundings] == received
@@ -122,23 +122,35 @@ def test_funding_settles_at_exactly_the_eight_hour_times_with_its_sign(mode: Mod
     )
 
 
-def test_funding_paid_moves_the_liquidation_price() -> None:
-    series = _flat_hours(datetime(2024, 1, 1, 6, tzinfo=UTC), ["20000"] * 4)
-    result = perpetual.run(config(), PERP, series)
-    entry, size = D("20000"), result.position_size
-    fresh = margin.liquidation_price(
-        PositionSide.LONG,
-        entry,
-        size,
-        PERP.tiers,
-        margin=result.position_margin + result.funding_paid,
-        fee_rate=BTC.taker_fee,
-    )
-    after = margin.liquidation_price(
-        PositionSide.LONG, entry, size, PERP.tiers, margin=result.position_margin, fee_rate=BTC.taker_fee
-    )
-    assert result.funding_paid > 0
-    assert after > fresh
+def _started(**overrides: object) -> perpetual._Run:
+    run = perpetual._Run(config(**overrides), PERP, perpetual.ASSUMED_FUNDING_RATE)
+    run.start(candles(("20000", "20010", "19990", "20000"))[0])
+    return run
+
+
+def test_funding_is_paid_from_the_free_balance_first_as_the_paper_venue_pays_it() -> None:
+    run = _started()
+    margin_before, free_before, liquidation_before = run.margin, run.free, run.liquidation_price()
+    run.settle_funding(T1 + 8 * HOUR)
+    [funding] = run.fundings
+    assert funding.amount < 0
+    assert run.free == free_before + funding.amount
+    assert (run.margin, run.liquidation_price()) == (margin_before, liquidation_before)
+
+
+def test_funding_the_free_balance_cannot_pay_comes_out_of_the_margin_and_moves_the_liquidation() -> None:
+    run = _started()
+    run.free = D("0.1")  # every entry's margin committed: almost nothing left free
+    margin_before, liquidation_before = run.margin, run.liquidation_price()
+    run.settle_funding(T1 + 8 * HOUR)
+    [funding] = run.fundings
+    assert -funding.amount > D("0.1")
+    assert run.free == 0
+    assert run.margin == margin_before - (-funding.amount - D("0.1"))
+    after = run.liquidation_price()
+    assert liquidation_before is not None
+    assert after is not None
+    assert after > liquidation_before  # a long's liquidation comes nearer
 
 
 def test_a_crash_liquidates_a_20x_long_at_the_crossing_and_loses_its_margin() -> None:
