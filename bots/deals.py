@@ -4,9 +4,11 @@ from the strategy's state (bots/strategies/dca.py), which holds every deal's boo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from bots.strategies import dca
+from config.wording import duration_text
 
 CLOSED_BY = {
     dca.CloseReason.TAKE_PROFIT: "Take profit",
@@ -20,6 +22,18 @@ CLOSED_BY = {
 class PastDeal:
     record: dca.DealRecord
     label: str
+
+    @property
+    def closed_at(self) -> datetime | None:
+        return datetime.fromisoformat(self.record.closed_at) if self.record.closed_at else None
+
+    @property
+    def duration(self) -> str:
+        """From the base order to the close, as a person says it: "3 h 15 min"."""
+        opened = datetime.fromisoformat(self.record.opened_at) if self.record.opened_at else None
+        if opened is None or self.closed_at is None:
+            return "—"
+        return duration_text(int((self.closed_at - opened).total_seconds()))
 
 
 @dataclass(frozen=True)

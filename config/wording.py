@@ -20,3 +20,14 @@ def wait_in_words(seconds: float) -> str:
     if seconds < 1:
         return "under a second"
     return wait_phrase(seconds)
+
+
+def duration_text(seconds: int | None) -> str:
+    """Seconds in days, hours and minutes, the two largest units that are not zero; "—" for none."""
+    if seconds is None:
+        return "—"
+    minutes = seconds // 60
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{mins} min" if mins else ""]
+    shown = [part for part in parts if part][:2]
+    return " ".join(shown) if shown else f"{seconds} s"

@@ -17,7 +17,8 @@ from bots.backtests.models import Backtest, BacktestStatus
 from bots.tests.conftest import paper_account_for
 from bots.tests.test_api_dca_backtests import DCA_CONFIG
 from bots.tests.test_backtest_pages import FORM as GRID_FORM
-from bots.views.backtests import DEAL_FIGURES, deal_text, duration_text
+from bots.views.backtests import DEAL_FIGURES, deal_text
+from config.wording import duration_text
 from exchanges.paper import market
 from trading.numbers import QUOTE_STEP
 from trading.templatetags.money import format_amount

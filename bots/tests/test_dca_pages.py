@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 
 from django.test import Client
@@ -17,6 +18,7 @@ from bots.models import Bot
 from bots.strategies import dca
 from bots.tests.test_dca_engine import CONFIG, dca_bot, tick
 from bots.views.detail import chart_data
+from config.wording import duration_text
 from exchanges.paper import market
 
 D = Decimal
@@ -55,7 +57,14 @@ def test_the_page_shows_the_deal_and_the_past_deals(client: Client, trader: User
     page = client.get(reverse("bot_detail", args=[bot.pk])).content.decode()
     assert "1 deal closed" in page
     assert "Take profit" in page
-    assert "dca-past-deals" in page
+    row = page.split('class="dca-past-deals"')[1].split("</tbody>")[0]
+    [deal] = state.history
+    assert "<th>Duration</th>" in row
+    assert "<time datetime=" in row  # when it closed
+    seconds = int(
+        (datetime.fromisoformat(deal.closed_at) - datetime.fromisoformat(deal.opened_at)).total_seconds()
+    )
+    assert f"<td>{duration_text(seconds)}</td>" in row
 
 
 def test_a_running_dca_bot_is_not_edited_and_strangers_get_404(client: Client, trader: User) -> None:

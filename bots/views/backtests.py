@@ -34,6 +34,7 @@ from bots.backtests.models import UNFINISHED, Backtest, BacktestStatus
 from bots.forms import initial_from_config
 from bots.strategies import dca, futures_grid
 from bots.views.detail import form_token
+from config.wording import duration_text
 from trading.numbers import QUOTE_STEP, as_decimal, exact
 from trading.templatetags.money import format_amount, percent
 
@@ -188,17 +189,6 @@ def open_deal_text(metrics: dict[str, Any]) -> str:
     orders = "safety order" if used == 1 else "safety orders"
     pnl = format_amount(open_deal["unrealized"], QUOTE_STEP, signed=True)
     return f"Yes: unrealised PnL {pnl}, {used} {orders} used"
-
-
-def duration_text(seconds: int | None) -> str:
-    """Seconds in days, hours and minutes, the two largest units that are not zero; "—" for none."""
-    if seconds is None:
-        return "—"
-    minutes = seconds // 60
-    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
-    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{mins} min" if mins else ""]
-    shown = [part for part in parts if part][:2]
-    return " ".join(shown) if shown else f"{seconds} s"
 
 
 def _direction(figure: Figure, value: Any) -> str:
