@@ -61,6 +61,8 @@ def test_the_page_shows_the_deal_and_the_past_deals(client: Client, trader: User
     [deal] = state.history
     assert "<th>Duration</th>" in row
     assert "<time datetime=" in row  # when it closed
+    assert deal.opened_at is not None
+    assert deal.closed_at is not None
     seconds = int(
         (datetime.fromisoformat(deal.closed_at) - datetime.fromisoformat(deal.opened_at)).total_seconds()
     )
