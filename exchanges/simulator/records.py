@@ -222,7 +222,11 @@ def order(state: OrderState, extras: OrderExtras, *, realtime: bool) -> Json:
     return record
 
 
-def execution(fill: Fill, state: OrderState | None, seq: int, quote: str) -> Json:
+def execution(
+    fill: Fill, state: OrderState | None, seq: int, quote: str, *, closed_size: Decimal | None = None
+) -> Json:
+    """`closed_size`: for a perpetual's fill, how much of it closed the position ("0" when it only
+    opened); None for spot, which Bybit leaves empty."""
     value = fill.price * fill.quantity
     fee_base = value if fill.fee_asset == quote else fill.quantity
     return {
@@ -251,7 +255,7 @@ def execution(fill: Fill, state: OrderState | None, seq: int, quote: str) -> Jso
         "execValue": text(value),
         "execType": "Trade",
         "execQty": text(fill.quantity),
-        "closedSize": "",
+        "closedSize": "" if closed_size is None else plain(closed_size),
         "extraFees": "",
         "seq": seq,
     }

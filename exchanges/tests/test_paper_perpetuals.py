@@ -90,7 +90,7 @@ def test_a_resting_order_reserves_its_cost_and_gives_it_back_on_cancel(paper: Pa
     # IM 1,900 / 5 = 380 + the taker fee twice: 2 x 1.045
     assert usdt(paper) == (D("10000") - D("382.09"), D("382.09"))
 
-    paper.cancel_order("BTCUSDT", client_order_id="rest")
+    paper.cancel_order("BTCUSDT", client_order_id="rest", kind=LINEAR)
 
     assert usdt(paper) == (D("10000"), D("0"))
     assert paper.positions() == []
@@ -103,7 +103,7 @@ def test_a_reduce_only_close_realises_the_profit(paper: PaperExchange) -> None:
 
     market.set_price("BTCUSDT", D("21000"))
 
-    assert paper.order("BTCUSDT", "close").status is OrderStatus.FILLED
+    assert paper.order("BTCUSDT", "close", kind=LINEAR).status is OrderStatus.FILLED
     (position,) = paper.positions("BTCUSDT")
     assert position.is_flat
     assert position.side is None
@@ -138,7 +138,7 @@ def test_a_resting_reduce_only_order_is_cancelled_when_the_position_is_gone(pape
     fills = market.set_price("BTCUSDT", D("21000"))
 
     assert fills == []
-    assert paper.order("BTCUSDT", "tp").status is OrderStatus.CANCELLED
+    assert paper.order("BTCUSDT", "tp", kind=LINEAR).status is OrderStatus.CANCELLED
     assert paper.positions() == []
 
 
@@ -184,7 +184,7 @@ def test_position_mode_is_one_way_and_cannot_change_with_orders_open(paper: Pape
     with pytest.raises(PositionModeLocked, match="Cancel the open BTCUSDT orders"):
         perpetual.set_hedge_mode(paper.account.pk, "BTCUSDT", hedge=True)
 
-    paper.cancel_order("BTCUSDT", client_order_id="rest")
+    paper.cancel_order("BTCUSDT", client_order_id="rest", kind=LINEAR)
     assert perpetual.set_hedge_mode(paper.account.pk, "BTCUSDT", hedge=True) is True
     with pytest.raises(InvalidOrder, match="one-way mode only"):
         paper.place_order(order(Side.BUY, "0.1", "19000", "hedged"))
@@ -257,7 +257,7 @@ def test_liquidation_closes_at_bankruptcy_and_takes_the_whole_margin(paper: Pape
     (position,) = paper.positions("BTCUSDT")
     assert position.is_flat
     assert position.realised_pnl == D("-1.1") - D("200.99")
-    assert paper.order("BTCUSDT", "dip").status is OrderStatus.CANCELLED
+    assert paper.order("BTCUSDT", "dip", kind=LINEAR).status is OrderStatus.CANCELLED
     # The margin is gone; the dip order's reserve came back.
     assert usdt(paper) == (free_before + D("151.65"), D("0"))
 
