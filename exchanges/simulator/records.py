@@ -229,6 +229,8 @@ def execution(
     opened); None for spot, which Bybit leaves empty."""
     value = fill.price * fill.quantity
     fee_base = value if fill.fee_asset == quote else fill.quantity
+    # A perpetual's numbers come without the paper books' trailing zeros, as in Bybit's linear example.
+    written = text if closed_size is None else plain
     return {
         "symbol": fill.symbol,
         "orderType": ORDER_TYPES[state.order_type] if state else "Limit",
@@ -242,8 +244,8 @@ def execution(
         "execTime": str(to_ms(fill.time)),
         "feeCurrency": fill.fee_asset,
         "isMaker": fill.is_maker,
-        "execFee": text(fill.fee),
-        "feeRate": text((fill.fee / fee_base).quantize(Decimal("0.000001"))) if fee_base else "0",
+        "execFee": written(fill.fee),
+        "feeRate": written((fill.fee / fee_base).quantize(Decimal("0.000001"))) if fee_base else "0",
         "execId": fill.trade_id,
         "tradeIv": "",
         "blockTradeId": "",

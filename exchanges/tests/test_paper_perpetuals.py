@@ -14,6 +14,7 @@ from exchanges.base import (
     InvalidOrder,
     InvalidOrderReason,
     LeverageRejected,
+    OrderNotFound,
     OrderRequest,
     OrderStatus,
     OrderType,
@@ -307,3 +308,28 @@ def test_adding_averages_the_entry_and_partial_closes_keep_every_cent(paper: Pap
     free, locked = usdt(paper)
     assert locked == 0
     assert free == D("10000") + flat.realised_pnl  # nothing lost or made up in the books
+
+
+def test_spot_and_perpetual_orders_and_fills_are_listed_apart(paper: PaperExchange):
+    paper.place_order(OrderRequest("BTCUSDT", Side.BUY, OrderType.LIMIT, D("0.001"), "spot-rest", D("19000")))
+    paper.place_order(OrderRequest("BTCUSDT", Side.BUY, OrderType.MARKET, D("0.001"), "spot-taken"))
+    paper.place_order(order(Side.BUY, "0.01", "19000", "perp-rest"))
+    paper.place_order(order(Side.BUY, "0.01", None, "perp-taken"))
+
+    assert [state.client_order_id for state in paper.open_orders()] == ["spot-rest"]
+    assert [state.client_order_id for state in paper.open_orders("BTCUSDT", kind=LINEAR)] == ["perp-rest"]
+    assert [fill.client_order_id for fill in paper.fills_since("BTCUSDT", None)] == ["spot-taken"]
+    assert [fill.client_order_id for fill in paper.fills_since("BTCUSDT", None, kind=LINEAR)] == [
+        "perp-taken"
+    ]
+    assert [state.client_order_id for state in paper.order_history("BTCUSDT")] == ["spot-taken"]
+    assert [state.client_order_id for state in paper.order_history("BTCUSDT", kind=LINEAR)] == ["perp-taken"]
+    with pytest.raises(OrderNotFound):
+        paper.order("BTCUSDT", "perp-rest")
+    with pytest.raises(OrderNotFound):
+        paper.cancel_order("BTCUSDT", client_order_id="spot-rest", kind=LINEAR)
+
+    assert paper.cancel_all_orders("BTCUSDT") == ["spot-rest"]
+    assert [state.client_order_id for state in paper.open_orders(kind=LINEAR)] == ["perp-rest"]
+    assert paper.cancel_all_orders("BTCUSDT", kind=LINEAR) == ["perp-rest"]
+    assert paper.open_orders(kind=LINEAR) == []
