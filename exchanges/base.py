@@ -431,29 +431,43 @@ class Exchange(ABC):
         """Send once. Raises ExchangeUnavailable when the outcome is unknown."""
 
     @abstractmethod
-    def cancel_order(self, symbol: str, *, client_order_id: str) -> None:
-        """Raises OrderNotFound when no open order has this client id."""
+    def cancel_order(
+        self, symbol: str, *, client_order_id: str, kind: InstrumentKind = InstrumentKind.SPOT
+    ) -> None:
+        """Raises OrderNotFound when no open order of `kind` has this client id."""
 
     @abstractmethod
-    def cancel_all_orders(self, symbol: str) -> list[str]:
-        """Cancel every open order on `symbol`; return the cancelled client order ids."""
+    def cancel_all_orders(self, symbol: str, *, kind: InstrumentKind = InstrumentKind.SPOT) -> list[str]:
+        """Cancel every open order of `kind` on `symbol`; return the cancelled client order ids."""
 
     @abstractmethod
-    def open_orders(self, symbol: str | None = None) -> list[OrderState]: ...
+    def open_orders(
+        self, symbol: str | None = None, *, kind: InstrumentKind = InstrumentKind.SPOT
+    ) -> list[OrderState]:
+        """Open orders of `kind` (spot by default: a spot caller never sees perpetual orders)."""
 
     @abstractmethod
-    def order(self, symbol: str, client_order_id: str) -> OrderState:
-        """Find an order, open or finished, by our client id. Raises OrderNotFound."""
+    def order(
+        self, symbol: str, client_order_id: str, *, kind: InstrumentKind = InstrumentKind.SPOT
+    ) -> OrderState:
+        """Find an order of `kind`, open or finished, by our client id. Raises OrderNotFound."""
 
     @abstractmethod
-    def order_history(self, symbol: str, limit: int = 50) -> list[OrderState]:
-        """Finished orders (filled, cancelled, rejected), newest first."""
+    def order_history(
+        self, symbol: str, limit: int = 50, *, kind: InstrumentKind = InstrumentKind.SPOT
+    ) -> list[OrderState]:
+        """Finished orders of `kind` (filled, cancelled, rejected), newest first."""
 
     @abstractmethod
     def fills_since(
-        self, symbol: str, since: datetime | None, *, client_order_prefix: str | None = None
+        self,
+        symbol: str,
+        since: datetime | None,
+        *,
+        client_order_prefix: str | None = None,
+        kind: InstrumentKind = InstrumentKind.SPOT,
     ) -> list[Fill]:
-        """Fills at or after `since` (all when None), oldest first.
+        """Fills of `kind`'s orders at or after `since` (all when None), oldest first.
 
         The boundary is inclusive so none is missed; callers record each fill
         once by its `trade_id`. `client_order_prefix` narrows the answer to the

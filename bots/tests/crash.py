@@ -30,6 +30,7 @@ from exchanges.base import (
     Exchange,
     Fill,
     Instrument,
+    InstrumentKind,
     KeyPermissions,
     OrderRequest,
     OrderState,
@@ -41,6 +42,7 @@ from exchanges.registry import exchange_for_account
 from trading.models import LIVE_STATUSES, Order, OrderPurpose, OrderStatus
 
 T = TypeVar("T")
+SPOT = InstrumentKind.SPOT
 
 
 class WorkerKilled(BaseException):
@@ -168,27 +170,33 @@ class FaultyExchange(Exchange):
         self.injector.point(REPLY_LOST)
         return state
 
-    def cancel_order(self, symbol: str, *, client_order_id: str) -> None:
-        self._call("cancel_order", lambda: self.inner.cancel_order(symbol, client_order_id=client_order_id))
+    def cancel_order(self, symbol: str, *, client_order_id: str, kind: InstrumentKind = SPOT) -> None:
+        cancel = self.inner.cancel_order
+        self._call("cancel_order", lambda: cancel(symbol, client_order_id=client_order_id, kind=kind))
 
-    def cancel_all_orders(self, symbol: str) -> list[str]:
-        return self._call("cancel_all_orders", lambda: self.inner.cancel_all_orders(symbol))
+    def cancel_all_orders(self, symbol: str, *, kind: InstrumentKind = SPOT) -> list[str]:
+        return self._call("cancel_all_orders", lambda: self.inner.cancel_all_orders(symbol, kind=kind))
 
-    def open_orders(self, symbol: str | None = None) -> list[OrderState]:
-        return self._call("open_orders", lambda: self.inner.open_orders(symbol))
+    def open_orders(self, symbol: str | None = None, *, kind: InstrumentKind = SPOT) -> list[OrderState]:
+        return self._call("open_orders", lambda: self.inner.open_orders(symbol, kind=kind))
 
-    def order(self, symbol: str, client_order_id: str) -> OrderState:
-        return self._call("order", lambda: self.inner.order(symbol, client_order_id))
+    def order(self, symbol: str, client_order_id: str, *, kind: InstrumentKind = SPOT) -> OrderState:
+        return self._call("order", lambda: self.inner.order(symbol, client_order_id, kind=kind))
 
-    def order_history(self, symbol: str, limit: int = 50) -> list[OrderState]:
-        return self._call("order_history", lambda: self.inner.order_history(symbol, limit))
+    def order_history(self, symbol: str, limit: int = 50, *, kind: InstrumentKind = SPOT) -> list[OrderState]:
+        return self._call("order_history", lambda: self.inner.order_history(symbol, limit, kind=kind))
 
     def fills_since(
-        self, symbol: str, since: datetime | None, *, client_order_prefix: str | None = None
+        self,
+        symbol: str,
+        since: datetime | None,
+        *,
+        client_order_prefix: str | None = None,
+        kind: InstrumentKind = SPOT,
     ) -> list[Fill]:
         return self._call(
             "fills_since",
-            lambda: self.inner.fills_since(symbol, since, client_order_prefix=client_order_prefix),
+            lambda: self.inner.fills_since(symbol, since, client_order_prefix=client_order_prefix, kind=kind),
         )
 
     def check_api_key(self) -> KeyPermissions:

@@ -55,7 +55,7 @@ logger = logging.getLogger(__name__)
 ENVIRONMENTS = ("mainnet", "testnet", "demo", "custom")
 SPOT = "spot"
 LINEAR = "linear"
-SETTLE_COIN = "USDT"
+SETTLE_COIN = convert.LINEAR_SETTLE_COIN
 FUNDING_PAGE_LIMIT = 200  # Bybit's largest funding history page
 ONE_WAY_MODE = 0
 PAGE_LIMIT = 50  # Bybit's maximum page for order lists
@@ -65,6 +65,7 @@ EXECUTION_WINDOW = timedelta(days=7)
 # Bybit keeps about two years of executions; older `since` values gain nothing.
 EXECUTION_HISTORY = timedelta(days=730)
 _UNKNOWN_SYMBOL = InvalidOrderReason.UNKNOWN_SYMBOL
+_SPOT = InstrumentKind.SPOT
 IP_BAN_SECONDS = 600.0  # Bybit's advice after HTTP 403: wait at least ten minutes
 
 Json = dict[str, Any]
@@ -381,26 +382,28 @@ class BybitExchange(Exchange):
             reduce_only=request.reduce_only,
         )
 
-    def cancel_order(self, symbol: str, *, client_order_id: str) -> None:
-        self._write(self._http.cancel_order, category=SPOT, symbol=symbol, orderLinkId=client_order_id)
+    def cancel_order(self, symbol: str, *, client_order_id: str, kind: InstrumentKind = _SPOT) -> None:
+        self._write(self._http.cancel_order, category=kind.value, symbol=symbol, orderLinkId=client_order_id)
 
-    def cancel_all_orders(self, symbol: str) -> list[str]:
-        result = self._write(self._http.cancel_all_orders, category=SPOT, symbol=symbol)["result"]
+    def cancel_all_orders(self, symbol: str, *, kind: InstrumentKind = _SPOT) -> list[str]:
+        result = self._write(self._http.cancel_all_orders, category=kind.value, symbol=symbol)["result"]
         with _reading_reply():
             return [str(record["orderLinkId"]) for record in result["list"]]
 
-    def open_orders(self, symbol: str | None = None) -> list[OrderState]:
-        params: Json = {"category": SPOT, "openOnly": 0, "limit": PAGE_LIMIT}
+    def open_orders(self, symbol: str | None = None, *, kind: InstrumentKind = _SPOT) -> list[OrderState]:
+        params: Json = {"category": kind.value, "openOnly": 0, "limit": PAGE_LIMIT}
         if symbol:
             params["symbol"] = symbol
+        elif kind is InstrumentKind.LINEAR:
+            params["settleCoin"] = SETTLE_COIN  # Bybit needs a symbol or a coin to list derivatives
         states: list[OrderState] = []
         for page in self._pages(self._http.get_open_orders, **params):
             with _reading_reply():
-                states.extend(convert.order_state(record) for record in page["list"])
+                states.extend(convert.order_state(record, kind) for record in page["list"])
         return [state for state in states if state.status.is_open]
 
-    def order(self, symbol: str, client_order_id: str) -> OrderState:
-        return self._order(symbol, client_order_id, InstrumentKind.SPOT)
+    def order(self, symbol: str, client_order_id: str, *, kind: InstrumentKind = _SPOT) -> OrderState:
+        return self._order(symbol, client_order_id, kind)
 
     def _order(self, symbol: str, client_order_id: str, kind: InstrumentKind) -> OrderState:
         for call in (self._http.get_open_orders, self._http.get_order_history):
@@ -412,19 +415,26 @@ class BybitExchange(Exchange):
                     return convert.order_state(matches[0], kind)
         raise OrderNotFound(f"Bybit has no order {client_order_id} on {symbol}.")
 
-    def order_history(self, symbol: str, limit: int = 50) -> list[OrderState]:
+    def order_history(
+        self, symbol: str, limit: int = 50, *, kind: InstrumentKind = _SPOT
+    ) -> list[OrderState]:
         states: list[OrderState] = []
-        params = {"category": SPOT, "symbol": symbol, "limit": min(limit, PAGE_LIMIT)}
+        params = {"category": kind.value, "symbol": symbol, "limit": min(limit, PAGE_LIMIT)}
         for page in self._pages(self._http.get_order_history, **params):
             with _reading_reply():
-                states.extend(convert.order_state(record) for record in page["list"])
+                states.extend(convert.order_state(record, kind) for record in page["list"])
             if len(states) >= limit:
                 break
         finished = [state for state in states if not state.status.is_open]
         return sorted(finished, key=lambda state: state.created_at, reverse=True)[:limit]
 
     def fills_since(
-        self, symbol: str, since: datetime | None, *, client_order_prefix: str | None = None
+        self,
+        symbol: str,
+        since: datetime | None,
+        *,
+        client_order_prefix: str | None = None,
+        kind: InstrumentKind = _SPOT,
     ) -> list[Fill]:
         # The execution list filters by one exact orderLinkId, not by a prefix: every fill of
         # the account comes back, and the caller's cursor moves on with all of them.
@@ -433,7 +443,7 @@ class BybitExchange(Exchange):
         fills: dict[str, Fill] = {}
         while start <= now:
             end = min(start + EXECUTION_WINDOW, now)
-            fills.update((fill.trade_id, fill) for fill in self._executions(symbol, start, end))
+            fills.update((fill.trade_id, fill) for fill in self._executions(symbol, start, end, kind))
             start = end + timedelta(milliseconds=1)
         return sorted(fills.values(), key=lambda fill: (fill.time, fill.trade_id))
 
@@ -506,9 +516,9 @@ class BybitExchange(Exchange):
                 params["startTime"] = convert.to_ms(since)
         return sorted(found.values(), key=lambda rate: rate.time)
 
-    def _executions(self, symbol: str, start: datetime, end: datetime) -> list[Fill]:
+    def _executions(self, symbol: str, start: datetime, end: datetime, kind: InstrumentKind) -> list[Fill]:
         params = {
-            "category": SPOT,
+            "category": kind.value,
             "symbol": symbol,
             "startTime": convert.to_ms(start),
             "endTime": convert.to_ms(end),
@@ -517,7 +527,9 @@ class BybitExchange(Exchange):
         found: list[Fill] = []
         for page in self._pages(self._http.get_executions, **params):
             with _reading_reply():
-                found.extend(convert.fill(record) for record in page["list"] if record["execType"] == "Trade")
+                found.extend(
+                    convert.fill(record, kind) for record in page["list"] if record["execType"] == "Trade"
+                )
         return found
 
 

@@ -43,6 +43,7 @@ ROUTE_NOT_FOUND = 10017
 # Linear: asking for what is already in force. Idempotent calls treat these as success.
 POSITION_MODE_NOT_MODIFIED = 110025
 LEVERAGE_NOT_MODIFIED = 110043
+LINEAR_ORDER_NOT_FOUND = 110001  # "Order does not exist" for derivatives (spot: 170213)
 NOT_MODIFIED = frozenset({POSITION_MODE_NOT_MODIFIED, LEVERAGE_NOT_MODIFIED})
 
 # Bybit fills in the three numbers; the adapter never parses this text.

@@ -68,6 +68,7 @@ _STATUSES = {
 NO_REJECT_REASON = "EC_NoError"
 # Bybit accepts a post-only order that would take liquidity, then rejects (or cancels) it with this.
 POST_ONLY_REFUSED = "EC_PostOnlyWillTakeLiquidity"
+LINEAR_SETTLE_COIN = "USDT"  # the settle coin of every USDT perpetual
 # Bybit's "never expires" for a key bound to IP addresses.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -179,7 +180,10 @@ def order_state(record: Record, kind: InstrumentKind = InstrumentKind.SPOT) -> O
     )
 
 
-def fill(record: Record) -> Fill:
+def fill(record: Record, kind: InstrumentKind = InstrumentKind.SPOT) -> Fill:
+    # Bybit's docs show a linear execution both with feeCurrency "USDT" and with it empty; a USDT
+    # perpetual always pays its fee in its settle coin.
+    fee_asset = record["feeCurrency"] or (LINEAR_SETTLE_COIN if kind is InstrumentKind.LINEAR else "")
     return Fill(
         trade_id=record["execId"],
         exchange_order_id=record["orderId"],
@@ -189,7 +193,7 @@ def fill(record: Record) -> Fill:
         price=decimal(record["execPrice"]),
         quantity=decimal(record["execQty"]),
         fee=decimal(record["execFee"]),
-        fee_asset=record["feeCurrency"],
+        fee_asset=fee_asset,
         is_maker=bool(record["isMaker"]),
         time=from_ms(record["execTime"]),
     )

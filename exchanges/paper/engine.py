@@ -239,9 +239,9 @@ def _fill_linear(order: PaperOrder, quantity: Decimal, price: Decimal, *, is_mak
         perpetual.cancel(order)
         return None
     fee = quantity * price * (instrument.maker_fee if is_maker else instrument.taker_fee)
-    released = perpetual.apply_fill(order, quantity, price, fee)
-    _record_progress(order, quantity, price, fee, released)
-    return _record_fill(order, quantity, price, fee, instrument, is_maker=is_maker)
+    booked = perpetual.apply_fill(order, quantity, price, fee)
+    _record_progress(order, quantity, price, fee, booked.released)
+    return _record_fill(order, quantity, price, fee, instrument, is_maker=is_maker, closed=booked.closed)
 
 
 def _record_fill(
@@ -252,6 +252,7 @@ def _record_fill(
     instrument: Instrument,
     *,
     is_maker: bool,
+    closed: Decimal,
 ) -> PaperFill:
     return PaperFill.objects.create(
         trade_id=str(uuid.uuid4()),
@@ -265,6 +266,7 @@ def _record_fill(
         fee_asset=instrument.quote,
         is_maker=is_maker,
         time=order.updated_at,
+        closed_quantity=closed,
     )
 
 
@@ -287,14 +289,22 @@ def _record_progress(
 
 
 @transaction.atomic
-def cancel_order(account: PaperAccount, symbol: str, client_order_id: str) -> PaperOrder:
+def cancel_order(
+    account: PaperAccount, symbol: str, client_order_id: str, kind: InstrumentKind = InstrumentKind.SPOT
+) -> PaperOrder:
     order = (
         PaperOrder.objects.select_for_update()
-        .filter(account=account, symbol=symbol, client_order_id=client_order_id, status__in=OPEN_STATUSES)
+        .filter(
+            account=account,
+            symbol=symbol,
+            client_order_id=client_order_id,
+            status__in=OPEN_STATUSES,
+            category=kind.value,
+        )
         .first()
     )
     if order is None:
-        raise OrderNotFound(f"No open {symbol} order with client id {client_order_id}.")
+        raise OrderNotFound(f"No open {_market_name(symbol, kind)} order with client id {client_order_id}.")
     _release(order)
     return order
 
@@ -315,14 +325,20 @@ def _release(order: PaperOrder) -> None:
     order.save(update_fields=["locked_amount", "status", "updated_at"])
 
 
-def cancel_all_orders(account: PaperAccount, symbol: str) -> list[str]:
+def _market_name(symbol: str, kind: InstrumentKind) -> str:
+    return f"{symbol} perpetual" if kind is InstrumentKind.LINEAR else symbol
+
+
+def cancel_all_orders(
+    account: PaperAccount, symbol: str, kind: InstrumentKind = InstrumentKind.SPOT
+) -> list[str]:
     cancelled = []
     open_ids = PaperOrder.objects.filter(
-        account=account, symbol=symbol, status__in=OPEN_STATUSES
+        account=account, symbol=symbol, status__in=OPEN_STATUSES, category=kind.value
     ).values_list("client_order_id", flat=True)
     for client_order_id in list(open_ids):
         try:
-            cancel_order(account, symbol, client_order_id)
+            cancel_order(account, symbol, client_order_id, kind)
         except OrderNotFound:
             continue  # filled or cancelled meanwhile
         cancelled.append(client_order_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from exchanges.base import (
@@ -15,6 +16,7 @@ from exchanges.base import (
     Fill,
     FundingRate,
     Instrument,
+    InstrumentKind,
     InvalidOrder,
     InvalidOrderReason,
     KeyPermissions,
@@ -37,6 +39,7 @@ from exchanges.paper.models import (
     PaperPosition,
 )
 
+SPOT = InstrumentKind.SPOT
 FINISHED_STATUSES = (OrderStatus.FILLED.value, OrderStatus.CANCELLED.value, OrderStatus.REJECTED.value)
 # What `fill_from_row` reads of a fill and its order.
 FILL_FIELDS = (
@@ -90,35 +93,42 @@ class PaperExchange(Exchange):
     def place_order(self, request: OrderRequest) -> OrderState:
         return order_state(engine.place_order(self.account, request))
 
-    def cancel_order(self, symbol: str, *, client_order_id: str) -> None:
-        engine.cancel_order(self.account, symbol, client_order_id)
+    def cancel_order(self, symbol: str, *, client_order_id: str, kind: InstrumentKind = SPOT) -> None:
+        engine.cancel_order(self.account, symbol, client_order_id, kind)
 
-    def cancel_all_orders(self, symbol: str) -> list[str]:
-        return engine.cancel_all_orders(self.account, symbol)
+    def cancel_all_orders(self, symbol: str, *, kind: InstrumentKind = SPOT) -> list[str]:
+        return engine.cancel_all_orders(self.account, symbol, kind)
 
-    def open_orders(self, symbol: str | None = None) -> list[OrderState]:
-        orders = PaperOrder.objects.filter(account=self.account, status__in=engine.OPEN_STATUSES)
+    def _orders(self, kind: InstrumentKind) -> QuerySet[PaperOrder]:
+        # Spot and perpetual orders share the table; a caller asks for one market at a time.
+        return PaperOrder.objects.filter(account=self.account, category=kind.value)
+
+    def open_orders(self, symbol: str | None = None, *, kind: InstrumentKind = SPOT) -> list[OrderState]:
+        orders = self._orders(kind).filter(status__in=engine.OPEN_STATUSES)
         if symbol is not None:
             orders = orders.filter(symbol=symbol)
         return [order_state(order) for order in orders.order_by("created_at", "id")]
 
-    def order(self, symbol: str, client_order_id: str) -> OrderState:
-        order = PaperOrder.objects.filter(
-            account=self.account, symbol=symbol, client_order_id=client_order_id
-        ).first()
+    def order(self, symbol: str, client_order_id: str, *, kind: InstrumentKind = SPOT) -> OrderState:
+        order = self._orders(kind).filter(symbol=symbol, client_order_id=client_order_id).first()
         if order is None:
             raise OrderNotFound(f"No order with client id {client_order_id}.")
         return order_state(order)
 
-    def order_history(self, symbol: str, limit: int = 50) -> list[OrderState]:
-        orders = PaperOrder.objects.filter(account=self.account, symbol=symbol, status__in=FINISHED_STATUSES)
+    def order_history(self, symbol: str, limit: int = 50, *, kind: InstrumentKind = SPOT) -> list[OrderState]:
+        orders = self._orders(kind).filter(symbol=symbol, status__in=FINISHED_STATUSES)
         return [order_state(order) for order in orders.order_by("-updated_at", "-id")[:limit]]
 
     def fills_since(
-        self, symbol: str, since: datetime | None, *, client_order_prefix: str | None = None
+        self,
+        symbol: str,
+        since: datetime | None,
+        *,
+        client_order_prefix: str | None = None,
+        kind: InstrumentKind = SPOT,
     ) -> list[Fill]:
         fills = (
-            PaperFill.objects.filter(account=self.account, symbol=symbol)
+            PaperFill.objects.filter(account=self.account, symbol=symbol, order__category=kind.value)
             .select_related("order")
             .only(*FILL_FIELDS)  # a woken bot reads these on its way to booking a fill
         )
@@ -127,6 +137,11 @@ class PaperExchange(Exchange):
         if client_order_prefix:
             fills = fills.filter(order__client_order_id__startswith=client_order_prefix)
         return [fill_from_row(row) for row in fills.order_by("time", "id")]
+
+    def closed_quantities(self, trade_ids: list[str]) -> dict[str, Decimal]:
+        """How much of each perpetual fill closed the position held (Bybit's closedSize)."""
+        rows = PaperFill.objects.filter(account=self.account, trade_id__in=trade_ids)
+        return dict(rows.values_list("trade_id", "closed_quantity"))
 
     def check_api_key(self) -> KeyPermissions:
         # A paper account has no key: it can trade and can never withdraw.

@@ -96,6 +96,8 @@ class PaperFill(models.Model):
     fee_asset = models.CharField(max_length=16)
     is_maker = models.BooleanField()
     time = models.DateTimeField()
+    # A perpetual fill's part that closed the position held (Bybit's closedSize); 0 for spot.
+    closed_quantity = amount_field(default=Decimal(0))
 
     class Meta:
         indexes = (models.Index(fields=("account", "symbol", "time"), name="paper_fill_since"),)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from typing import NamedTuple
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -171,8 +172,13 @@ def fillable(order: PaperOrder, quantity: Decimal) -> Decimal:
     return min(quantity, abs(position.size))
 
 
-def apply_fill(order: PaperOrder, quantity: Decimal, price: Decimal, fee: Decimal) -> Decimal:
-    """Book one fill on the position and the USDT balance; return the order reserve released."""
+class Booked(NamedTuple):
+    released: Decimal  # of the order's reserve
+    closed: Decimal  # the part of the fill that closed (part of) the position held
+
+
+def apply_fill(order: PaperOrder, quantity: Decimal, price: Decimal, fee: Decimal) -> Booked:
+    """Book one fill on the position and the USDT balance."""
     instrument = LINEAR_INSTRUMENTS[order.symbol]
     balance = _lock_usdt(order.account_id)
     position = lock_position(order.account_id, order.symbol)
@@ -189,7 +195,7 @@ def apply_fill(order: PaperOrder, quantity: Decimal, price: Decimal, fee: Decima
     _absorb_shortfall(position, balance)
     balance.save(update_fields=["free", "locked"])
     position.save()
-    return released
+    return Booked(released, closing)
 
 
 def _close(position: PaperPosition, balance: PaperBalance, quantity: Decimal, price: Decimal) -> Decimal:

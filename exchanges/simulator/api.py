@@ -224,7 +224,7 @@ class BybitApi:
                 raise
             # Bybit v5 accepts a post-only order that would take liquidity, then rejects it: the
             # create answers retCode 0, and the order reads back Rejected, EC_PostOnlyWillTakeLiquidity.
-            state = engine.order(request.symbol, request.client_order_id)
+            state = engine.order(request.symbol, request.client_order_id, kind=request.kind)
         with self._placed_lock:
             self._placed[(key.api_key, state.client_order_id)] = _Placed(
                 str(params.get("timeInForce") or ("IOC" if request.order_type is OrderType.MARKET else "GTC"))
@@ -280,78 +280,109 @@ class BybitApi:
         return item.round_quantity(amount / engine.ticker(symbol).ask, ROUND_DOWN)
 
     def cancel_order(self, params: Params, key: KeyConfig | None) -> Json:
-        category = _category(params, BOTH)
+        kind = InstrumentKind(_category(params, BOTH))
         assert key is not None
         self._require_trading(key)
         engine = self._engine_for(key)
         symbol = str(params.get("symbol") or "")
-        state = self._open_order(engine, symbol, params, category)
-        engine.cancel_order(symbol, client_order_id=state.client_order_id)
+        if kind is InstrumentKind.LINEAR:
+            if not symbol:
+                raise _param_error("symbol is required")
+            self._linear_symbols(engine, symbol)
+        state = self._open_order(engine, symbol, params, kind)
+        engine.cancel_order(symbol, client_order_id=state.client_order_id, kind=kind)
         return {"orderId": state.exchange_order_id, "orderLinkId": state.client_order_id}
 
-    def _open_order(self, engine: Exchange, symbol: str, params: Params, category: str = SPOT) -> OrderState:
+    def _open_order(self, engine: Exchange, symbol: str, params: Params, kind: InstrumentKind) -> OrderState:
         link_id, order_id = params.get("orderLinkId"), params.get("orderId")
         if not link_id and not order_id:
             raise _param_error("orderId or orderLinkId is required")
-        for state in engine.open_orders(symbol):
-            if state.kind != category:
-                continue
+        for state in engine.open_orders(symbol, kind=kind):
             if state.client_order_id == link_id or state.exchange_order_id == order_id:
                 return state
+        if kind is InstrumentKind.LINEAR:
+            raise Rejection.of(codes.LINEAR_ORDER_NOT_FOUND)  # derivatives have a code of their own
         raise OrderNotFound("Order does not exist.")
 
     def cancel_all(self, params: Params, key: KeyConfig | None) -> Json:
-        _spot(params)
+        kind = InstrumentKind(_category(params, BOTH))
         assert key is not None
         self._require_trading(key)
         engine = self._engine_for(key)
         cancelled: list[Json] = []
-        for symbol in self._symbols(engine, params.get("symbol")):
+        for symbol in self._symbols_of(engine, params, kind, coin_required=True):
             order_ids = {
-                state.client_order_id: state.exchange_order_id for state in engine.open_orders(symbol)
+                state.client_order_id: state.exchange_order_id
+                for state in engine.open_orders(symbol, kind=kind)
             }
-            for link_id in engine.cancel_all_orders(symbol):
+            for link_id in engine.cancel_all_orders(symbol, kind=kind):
                 cancelled.append({"orderId": order_ids.get(link_id, ""), "orderLinkId": link_id})
         return {"list": cancelled, "success": "1"}
 
     def realtime(self, params: Params, key: KeyConfig | None) -> Json:
-        category = _category(params, BOTH)
+        kind = InstrumentKind(_category(params, BOTH))
         assert key is not None
         engine = self._engine_for(key)
         open_only = str(params.get("openOnly", "0")) == "0"
-        states = [
-            state
-            for state in self._orders(engine, params, lambda symbol: engine.open_orders(symbol))
-            if state.status.is_open == open_only and state.kind == category
-        ]
-        return self._order_page(engine, key, states, params, realtime=True, category=category)
+        symbols = self._symbols_of(engine, params, kind, coin_required=True)
+        listed = self._orders(
+            engine, params, symbols, kind, lambda symbol: engine.open_orders(symbol, kind=kind)
+        )
+        states = [state for state in listed if state.status.is_open == open_only]
+        return self._order_page(engine, key, states, params, realtime=True, category=kind.value)
 
     def history(self, params: Params, key: KeyConfig | None) -> Json:
-        category = _category(params, BOTH)
+        kind = InstrumentKind(_category(params, BOTH))
         assert key is not None
         engine = self._engine_for(key)
         wanted = _offset(params) + _limit(params, 20, 50) + 1
-        states = [
-            state
-            for state in self._orders(engine, params, lambda symbol: engine.order_history(symbol, wanted))
-            if not state.status.is_open and state.kind == category
+        symbols = self._symbols_of(engine, params, kind)
+        listed = self._orders(
+            engine, params, symbols, kind, lambda symbol: engine.order_history(symbol, wanted, kind=kind)
+        )
+        states = [state for state in listed if not state.status.is_open]
+        return self._order_page(engine, key, states, params, realtime=False, category=kind.value)
+
+    def _symbols_of(
+        self, engine: Exchange, params: Params, kind: InstrumentKind, *, coin_required: bool = False
+    ) -> list[str]:
+        """The symbols a request names. A derivatives request names a symbol, or a settle or base coin
+        where Bybit requires one of them (open orders, cancel all)."""
+        symbol = params.get("symbol")
+        if kind is InstrumentKind.SPOT:
+            return self._symbols(engine, symbol)
+        if symbol:
+            return self._linear_symbols(engine, symbol)
+        settle, base = params.get("settleCoin"), params.get("baseCoin")
+        if coin_required and not settle and not base:
+            raise _param_error("symbol, baseCoin or settleCoin is required")
+        return [
+            item
+            for item in self._linear_symbols(engine, None)
+            if settle in (None, "", perpetual.SETTLEMENT)
+            and base in (None, "", engine.perpetual_instrument(item).base)
         ]
-        return self._order_page(engine, key, states, params, realtime=False, category=category)
 
     def _orders(
-        self, engine: Exchange, params: Params, listing: Callable[[str], list[OrderState]]
+        self,
+        engine: Exchange,
+        params: Params,
+        symbols: list[str],
+        kind: InstrumentKind,
+        listing: Callable[[str], list[OrderState]],
     ) -> list[OrderState]:
-        symbols = self._symbols(engine, params.get("symbol"))
         link_id, order_id = params.get("orderLinkId"), params.get("orderId")
         if link_id:
-            return [state for symbol in symbols for state in self._maybe_order(engine, symbol, str(link_id))]
+            return [
+                state for symbol in symbols for state in self._maybe_order(engine, symbol, str(link_id), kind)
+            ]
         states = [state for symbol in symbols for state in listing(symbol)]
         return [state for state in states if not order_id or state.exchange_order_id == order_id]
 
     @staticmethod
-    def _maybe_order(engine: Exchange, symbol: str, link_id: str) -> list[OrderState]:
+    def _maybe_order(engine: Exchange, symbol: str, link_id: str, kind: InstrumentKind) -> list[OrderState]:
         try:
-            return [engine.order(symbol, link_id)]
+            return [engine.order(symbol, link_id, kind=kind)]
         except OrderNotFound:
             return []
 
@@ -383,14 +414,15 @@ class BybitApi:
     @staticmethod
     def _fees(engine: Exchange, states: Iterable[OrderState]) -> dict[str, tuple[Decimal, str]]:
         """Fees paid per order id, summed over its fills."""
-        earliest: dict[str, datetime] = {}
+        earliest: dict[tuple[str, InstrumentKind], datetime] = {}
         for state in states:
             if state.filled_quantity > 0:
-                earliest[state.symbol] = min(earliest.get(state.symbol, state.created_at), state.created_at)
+                market = (state.symbol, state.kind)
+                earliest[market] = min(earliest.get(market, state.created_at), state.created_at)
         totals: defaultdict[str, Decimal] = defaultdict(Decimal)
         assets: dict[str, str] = {}
-        for symbol, since in earliest.items():
-            for fill in engine.fills_since(symbol, since):
+        for (symbol, kind), since in earliest.items():
+            for fill in engine.fills_since(symbol, since, kind=kind):
                 totals[fill.exchange_order_id] += fill.fee
                 assets[fill.exchange_order_id] = fill.fee_asset
         return {order_id: (total, assets[order_id]) for order_id, total in totals.items()}
@@ -506,22 +538,29 @@ class BybitApi:
     # Executions and account ------------------------------------------------
 
     def executions(self, params: Params, key: KeyConfig | None) -> Json:
-        _spot(params)
+        kind = InstrumentKind(_category(params, BOTH))
         assert key is not None
         engine = self._engine_for(key)
         start, end = self._execution_window(params)
         fills = [
             fill
-            for symbol in self._symbols(engine, params.get("symbol"))
-            for fill in engine.fills_since(symbol, start)
+            for symbol in self._symbols_of(engine, params, kind)
+            for fill in engine.fills_since(symbol, start, kind=kind)
             if fill.time <= end and self._matches(fill, params)
         ]
         fills.sort(key=lambda fill: (fill.time, fill.trade_id), reverse=True)
         page, cursor = _page(fills, params, _limit(params, 50, 100))
+        closed = self._closed_sizes(engine, page) if kind is InstrumentKind.LINEAR else None
         listed = [
-            self._execution(engine, fill, seq) for seq, fill in enumerate(page, start=_offset(params) + 1)
+            self._execution(engine, fill, seq, kind, closed)
+            for seq, fill in enumerate(page, start=_offset(params) + 1)
         ]
-        return {"nextPageCursor": cursor, "category": SPOT, "list": listed}
+        return {"nextPageCursor": cursor, "category": kind.value, "list": listed}
+
+    @staticmethod
+    def _closed_sizes(engine: Exchange, fills: list[Fill]) -> dict[str, Decimal]:
+        assert isinstance(engine, PaperExchange)  # the simulator is backed by the paper venue
+        return engine.closed_quantities([fill.trade_id for fill in fills])
 
     @staticmethod
     def _execution_window(params: Params) -> tuple[datetime, datetime]:
@@ -545,12 +584,17 @@ class BybitApi:
         )
 
     @staticmethod
-    def _execution(engine: Exchange, fill: Fill, seq: int) -> Json:
+    def _execution(
+        engine: Exchange, fill: Fill, seq: int, kind: InstrumentKind, closed: dict[str, Decimal] | None
+    ) -> Json:
         try:
-            state: OrderState | None = engine.order(fill.symbol, fill.client_order_id)
+            state: OrderState | None = engine.order(fill.symbol, fill.client_order_id, kind=kind)
         except OrderNotFound:
             state = None
-        return records.execution(fill, state, seq, engine.instrument(fill.symbol).quote)
+        if closed is None:
+            return records.execution(fill, state, seq, engine.instrument(fill.symbol).quote)
+        quote = engine.perpetual_instrument(fill.symbol).quote
+        return records.execution(fill, state, seq, quote, closed_size=closed.get(fill.trade_id, Decimal(0)))
 
     def wallet_balance(self, params: Params, key: KeyConfig | None) -> Json:
         if params.get("accountType") != "UNIFIED":

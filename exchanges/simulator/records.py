@@ -222,9 +222,15 @@ def order(state: OrderState, extras: OrderExtras, *, realtime: bool) -> Json:
     return record
 
 
-def execution(fill: Fill, state: OrderState | None, seq: int, quote: str) -> Json:
+def execution(
+    fill: Fill, state: OrderState | None, seq: int, quote: str, *, closed_size: Decimal | None = None
+) -> Json:
+    """`closed_size`: for a perpetual's fill, how much of it closed the position ("0" when it only
+    opened); None for spot, which Bybit leaves empty."""
     value = fill.price * fill.quantity
     fee_base = value if fill.fee_asset == quote else fill.quantity
+    # A perpetual's numbers come without the paper books' trailing zeros, as in Bybit's linear example.
+    written = text if closed_size is None else plain
     return {
         "symbol": fill.symbol,
         "orderType": ORDER_TYPES[state.order_type] if state else "Limit",
@@ -238,8 +244,8 @@ def execution(fill: Fill, state: OrderState | None, seq: int, quote: str) -> Jso
         "execTime": str(to_ms(fill.time)),
         "feeCurrency": fill.fee_asset,
         "isMaker": fill.is_maker,
-        "execFee": text(fill.fee),
-        "feeRate": text((fill.fee / fee_base).quantize(Decimal("0.000001"))) if fee_base else "0",
+        "execFee": written(fill.fee),
+        "feeRate": written((fill.fee / fee_base).quantize(Decimal("0.000001"))) if fee_base else "0",
         "execId": fill.trade_id,
         "tradeIv": "",
         "blockTradeId": "",
@@ -251,7 +257,7 @@ def execution(fill: Fill, state: OrderState | None, seq: int, quote: str) -> Jso
         "execValue": text(value),
         "execType": "Trade",
         "execQty": text(fill.quantity),
-        "closedSize": "",
+        "closedSize": "" if closed_size is None else plain(closed_size),
         "extraFees": "",
         "seq": seq,
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from exchanges.base import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
+from exchanges.base import InstrumentKind, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from exchanges.bybit import convert
 from exchanges.bybit.adapter import BybitExchange, _order_params
 
@@ -49,6 +49,13 @@ def test_a_fill_from_bybits_execution_example():
     assert (fill.price, fill.quantity, fill.fee) == (Decimal("1190.15"), Decimal("0.1"), Decimal("0.071409"))
     assert fill.is_maker is False
     assert fill.time == datetime.fromtimestamp(1672282722.429, tz=UTC)
+
+
+def test_a_perpetual_fill_without_a_fee_currency_pays_in_the_settle_coin():
+    record = example("execution_list_response.json")["result"]["list"][0]  # feeCurrency ""
+
+    assert convert.fill(record, InstrumentKind.LINEAR).fee_asset == "USDT"
+    assert convert.fill(record).fee_asset == ""
 
 
 def test_a_balance_from_bybits_wallet_example():

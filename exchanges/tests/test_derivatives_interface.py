@@ -26,6 +26,8 @@ from exchanges.base import (
     Ticker,
 )
 
+SPOT = InstrumentKind.SPOT
+
 
 class SpotOnly(Exchange):
     """The smallest venue: every abstract method, no derivatives."""
@@ -50,22 +52,22 @@ class SpotOnly(Exchange):
     def place_order(self, request: OrderRequest) -> OrderState:
         raise NotImplementedError
 
-    def cancel_order(self, symbol: str, *, client_order_id: str) -> None:
+    def cancel_order(self, symbol: str, *, client_order_id: str, kind: InstrumentKind = SPOT) -> None:
         raise NotImplementedError
 
-    def cancel_all_orders(self, symbol: str) -> list[str]:
+    def cancel_all_orders(self, symbol: str, *, kind: InstrumentKind = SPOT) -> list[str]:
         return []
 
-    def open_orders(self, symbol: str | None = None) -> list[OrderState]:
+    def open_orders(self, symbol: str | None = None, *, kind: InstrumentKind = SPOT) -> list[OrderState]:
         return []
 
-    def order(self, symbol: str, client_order_id: str) -> OrderState:
+    def order(self, symbol: str, client_order_id: str, *, kind: InstrumentKind = SPOT) -> OrderState:
         raise NotImplementedError
 
-    def order_history(self, symbol: str, limit: int = 50) -> list[OrderState]:
+    def order_history(self, symbol: str, limit: int = 50, *, kind: InstrumentKind = SPOT) -> list[OrderState]:
         return []
 
-    def fills_since(self, symbol, since, *, client_order_prefix=None) -> list[Fill]:
+    def fills_since(self, symbol, since, *, client_order_prefix=None, kind=SPOT) -> list[Fill]:
         return []
 
     def check_api_key(self) -> KeyPermissions:

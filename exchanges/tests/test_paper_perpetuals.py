@@ -14,6 +14,7 @@ from exchanges.base import (
     InvalidOrder,
     InvalidOrderReason,
     LeverageRejected,
+    OrderNotFound,
     OrderRequest,
     OrderStatus,
     OrderType,
@@ -90,7 +91,7 @@ def test_a_resting_order_reserves_its_cost_and_gives_it_back_on_cancel(paper: Pa
     # IM 1,900 / 5 = 380 + the taker fee twice: 2 x 1.045
     assert usdt(paper) == (D("10000") - D("382.09"), D("382.09"))
 
-    paper.cancel_order("BTCUSDT", client_order_id="rest")
+    paper.cancel_order("BTCUSDT", client_order_id="rest", kind=LINEAR)
 
     assert usdt(paper) == (D("10000"), D("0"))
     assert paper.positions() == []
@@ -103,7 +104,7 @@ def test_a_reduce_only_close_realises_the_profit(paper: PaperExchange) -> None:
 
     market.set_price("BTCUSDT", D("21000"))
 
-    assert paper.order("BTCUSDT", "close").status is OrderStatus.FILLED
+    assert paper.order("BTCUSDT", "close", kind=LINEAR).status is OrderStatus.FILLED
     (position,) = paper.positions("BTCUSDT")
     assert position.is_flat
     assert position.side is None
@@ -138,7 +139,7 @@ def test_a_resting_reduce_only_order_is_cancelled_when_the_position_is_gone(pape
     fills = market.set_price("BTCUSDT", D("21000"))
 
     assert fills == []
-    assert paper.order("BTCUSDT", "tp").status is OrderStatus.CANCELLED
+    assert paper.order("BTCUSDT", "tp", kind=LINEAR).status is OrderStatus.CANCELLED
     assert paper.positions() == []
 
 
@@ -184,7 +185,7 @@ def test_position_mode_is_one_way_and_cannot_change_with_orders_open(paper: Pape
     with pytest.raises(PositionModeLocked, match="Cancel the open BTCUSDT orders"):
         perpetual.set_hedge_mode(paper.account.pk, "BTCUSDT", hedge=True)
 
-    paper.cancel_order("BTCUSDT", client_order_id="rest")
+    paper.cancel_order("BTCUSDT", client_order_id="rest", kind=LINEAR)
     assert perpetual.set_hedge_mode(paper.account.pk, "BTCUSDT", hedge=True) is True
     with pytest.raises(InvalidOrder, match="one-way mode only"):
         paper.place_order(order(Side.BUY, "0.1", "19000", "hedged"))
@@ -257,7 +258,7 @@ def test_liquidation_closes_at_bankruptcy_and_takes_the_whole_margin(paper: Pape
     (position,) = paper.positions("BTCUSDT")
     assert position.is_flat
     assert position.realised_pnl == D("-1.1") - D("200.99")
-    assert paper.order("BTCUSDT", "dip").status is OrderStatus.CANCELLED
+    assert paper.order("BTCUSDT", "dip", kind=LINEAR).status is OrderStatus.CANCELLED
     # The margin is gone; the dip order's reserve came back.
     assert usdt(paper) == (free_before + D("151.65"), D("0"))
 
@@ -307,3 +308,28 @@ def test_adding_averages_the_entry_and_partial_closes_keep_every_cent(paper: Pap
     free, locked = usdt(paper)
     assert locked == 0
     assert free == D("10000") + flat.realised_pnl  # nothing lost or made up in the books
+
+
+def test_spot_and_perpetual_orders_and_fills_are_listed_apart(paper: PaperExchange):
+    paper.place_order(OrderRequest("BTCUSDT", Side.BUY, OrderType.LIMIT, D("0.001"), "spot-rest", D("19000")))
+    paper.place_order(OrderRequest("BTCUSDT", Side.BUY, OrderType.MARKET, D("0.001"), "spot-taken"))
+    paper.place_order(order(Side.BUY, "0.01", "19000", "perp-rest"))
+    paper.place_order(order(Side.BUY, "0.01", None, "perp-taken"))
+
+    assert [state.client_order_id for state in paper.open_orders()] == ["spot-rest"]
+    assert [state.client_order_id for state in paper.open_orders("BTCUSDT", kind=LINEAR)] == ["perp-rest"]
+    assert [fill.client_order_id for fill in paper.fills_since("BTCUSDT", None)] == ["spot-taken"]
+    assert [fill.client_order_id for fill in paper.fills_since("BTCUSDT", None, kind=LINEAR)] == [
+        "perp-taken"
+    ]
+    assert [state.client_order_id for state in paper.order_history("BTCUSDT")] == ["spot-taken"]
+    assert [state.client_order_id for state in paper.order_history("BTCUSDT", kind=LINEAR)] == ["perp-taken"]
+    with pytest.raises(OrderNotFound):
+        paper.order("BTCUSDT", "perp-rest")
+    with pytest.raises(OrderNotFound):
+        paper.cancel_order("BTCUSDT", client_order_id="spot-rest", kind=LINEAR)
+
+    assert paper.cancel_all_orders("BTCUSDT") == ["spot-rest"]
+    assert [state.client_order_id for state in paper.open_orders(kind=LINEAR)] == ["perp-rest"]
+    assert paper.cancel_all_orders("BTCUSDT", kind=LINEAR) == ["perp-rest"]
+    assert paper.open_orders(kind=LINEAR) == []
