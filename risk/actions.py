@@ -49,32 +49,34 @@ def server_leverage_cap() -> LeverageCap:
     return LeverageCap(settings.FUTURES_MAX_LEVERAGE, "this server's limit")
 
 
+class LeverageCapTooHigh(ValueError):
+    pass
+
+
+def _caps_above_the_trader(rules: RiskRules) -> list[LeverageCap]:
+    """The caps a trader cannot raise: the server's, and one staff set on the account."""
+    caps = [server_leverage_cap()]
+    if rules.staff_max_leverage:
+        caps.append(LeverageCap(rules.staff_max_leverage, "the limit Gridwise support set on your account"))
+    return caps
+
+
 def leverage_cap(user: User) -> LeverageCap:
     """The lowest of the server's cap, the one staff set on the account, and the trader's own."""
     rules = rules_for(user)
-    caps = [
-        server_leverage_cap(),
-        LeverageCap(rules.staff_max_leverage, "the limit Gridwise support set on your account")
-        if rules.staff_max_leverage
-        else None,
-        LeverageCap(rules.max_leverage, "your own limit in Risk rules") if rules.max_leverage else None,
-    ]
-    return min((cap for cap in caps if cap is not None), key=lambda cap: cap.value)
+    caps = _caps_above_the_trader(rules)
+    if rules.max_leverage:
+        caps.append(LeverageCap(rules.max_leverage, "your own limit in Risk rules"))
+    return min(caps, key=lambda cap: cap.value)
 
 
 def check_leverage_limit(user: User, wanted: int | None) -> None:
     """A trader's own cap may only lower what the server and staff allow."""
     if wanted is None:
         return
-    ceiling = min(
-        (cap for cap in (settings.FUTURES_MAX_LEVERAGE, rules_for(user).staff_max_leverage) if cap),
-    )
+    ceiling = min(cap.value for cap in _caps_above_the_trader(rules_for(user)))
     if wanted > ceiling:
         raise LeverageCapTooHigh(f"Choose {ceiling}x or less: that is the most your account allows.")
-
-
-class LeverageCapTooHigh(ValueError):
-    pass
 
 
 def rules_for(user: User) -> RiskRules:
