@@ -11,6 +11,7 @@ import pytest
 from allauth.account.models import EmailAddress
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import expect
 
 from accounts.models import User
 from accounts.tests.helpers import last_confirmation_path
@@ -78,7 +79,7 @@ def test_sign_up_verify_and_enrol_two_factor(live_server, browser, artifacts: Pa
     page.get_by_label("Authenticator or backup code").fill(codes[0])
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server.url}/")
-    assert page.get_by_role("heading", name="Welcome").is_visible()
+    expect(page.get_by_role("heading", name="Welcome")).to_be_visible()
     page.screenshot(path=artifacts / "dashboard-desktop.png", full_page=True)
     second.close()
 
@@ -98,7 +99,7 @@ def test_staff_without_two_factor_are_shown_the_way_into_the_admin(
         assert "/accounts/login/?next=%2Fadmin%2F" in page.url
         sign_in_browser(page, live_server.url, staff.email, STAFF_PASSWORD)
         page.goto(f"{live_server.url}/admin/")
-        assert page.get_by_role("heading", name="Turn on two-factor authentication first").is_visible()
+        expect(page.get_by_role("heading", name="Turn on two-factor authentication first")).to_be_visible()
         page.screenshot(path=artifacts / f"admin-needs-two-factor-{name}.png", full_page=True)
         page.get_by_role("link", name="Set up two-factor authentication").click()
         page.wait_for_url(f"{live_server.url}/account/security/2fa/setup/")

@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.tests.factories import make_user
 from accounts.tests.helpers import sign_in_browser
@@ -32,7 +33,7 @@ def test_pricing_and_billing_pages(live_server, browser, artifacts: Path, name: 
         lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
     )
     page.goto(f"{live_server.url}/pricing/?period=yearly")
-    assert page.get_by_role("heading", name="Plans and pricing").is_visible()
+    expect(page.get_by_role("heading", name="Plans and pricing")).to_be_visible()
     page.screenshot(path=artifacts / f"pricing-yearly-{name}.png", full_page=True)
     page.get_by_role("link", name="Monthly").click()
     page.wait_for_url("**/pricing/?period=monthly")
@@ -42,7 +43,7 @@ def test_pricing_and_billing_pages(live_server, browser, artifacts: Path, name: 
 
     sign_in_browser(page, live_server.url, user.email)
     page.goto(f"{live_server.url}/account/billing/")
-    assert page.get_by_role("heading", name="Your plan: Pro").is_visible()
+    expect(page.get_by_role("heading", name="Your plan: Pro")).to_be_visible()
     assert page.locator("meter.usage-bar").count() == 4
     page.screenshot(path=artifacts / f"billing-{name}.png", full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[name]["width"]

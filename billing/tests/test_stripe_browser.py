@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.tests.factories import make_user
 from accounts.tests.helpers import sign_in_browser
@@ -35,13 +36,13 @@ def test_subscribe_with_the_test_card_and_cancel(
     page.screenshot(path=artifacts / f"stripe-card-{name}.png", full_page=True)
     page.get_by_role("button", name="Pay $99 and subscribe").click()
     page.wait_for_url(f"{live_server.url}/account/billing/")
-    assert page.get_by_text("You are subscribed to Pro.").is_visible()
-    assert page.get_by_text("ending in 4242").is_visible()
+    expect(page.get_by_text("You are subscribed to Pro.")).to_be_visible()
+    expect(page.get_by_text("ending in 4242")).to_be_visible()
     page.screenshot(path=artifacts / f"stripe-billing-{name}.png", full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[name]["width"]
     page.get_by_role("button", name="Cancel at period end").click()
     page.wait_for_url(f"{live_server.url}/account/billing/")
-    assert page.get_by_role("button", name="Resume subscription").is_visible()
+    expect(page.get_by_role("button", name="Resume subscription")).to_be_visible()
     subscription = Subscription.objects.get(user=user)
     assert (subscription.status, subscription.cancel_at_period_end) == (SubscriptionStatus.ACTIVE, True)
     assert refused == []

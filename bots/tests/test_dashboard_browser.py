@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from accounts.tests.factories import make_user
 from accounts.tests.helpers import sign_in_browser
@@ -47,7 +48,7 @@ def test_dashboard_history_and_stop_all_on_a_phone(live_server, browser, artifac
     context = browser.new_context(viewport=PHONE)
     page = sign_in_browser(context.new_page(), live_server.url, trader.email)
 
-    assert page.get_by_role("link", name="BTC tight").first.is_visible()
+    expect(page.get_by_role("link", name="BTC tight").first).to_be_visible()
     page.wait_for_selector(".equity-chart canvas")  # lightweight-charts drew the equity
     assert fits_the_screen(page)
     page.screenshot(path=artifacts / "dashboard-phone.png", full_page=True)
@@ -69,7 +70,7 @@ def test_dashboard_history_and_stop_all_on_a_phone(live_server, browser, artifac
     page.get_by_role("link", name="Stop all bots").click()  # the confirmation comes in over htmx
     page.get_by_role("button", name="Stop all bots now").click()
     page.wait_for_url(f"{live_server.url}/")
-    assert page.get_by_text("Emergency stop: 2 bots stopping").is_visible()
+    expect(page.get_by_text("Emergency stop: 2 bots stopping")).to_be_visible()
     assert set(Bot.objects.filter(owner=trader).values_list("status", flat=True)) == {BotStatus.STOPPING}
 
     page.set_viewport_size(DESKTOP)

@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.tests.factories import make_user
 from accounts.tests.helpers import sign_in_browser
@@ -83,7 +84,7 @@ def test_the_summary_stays_in_view_while_the_trader_fills_the_form(
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
     page.set_viewport_size(DESKTOP)
-    assert not summary.is_visible(), "beside the form on a wide screen, the preview needs no summary"
+    expect(summary).to_be_hidden()  # beside the form on a wide screen, the preview needs no summary
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=artifacts / "bot-wizard-funds-desktop.png", full_page=True)
     context.close()

@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.tests.factories import make_user
 from accounts.tests.helpers import sign_in_browser
@@ -32,11 +33,11 @@ def test_a_paper_account_page_shows_its_balances_and_its_prices(
         context = browser.new_context(viewport=viewport)
         page = sign_in_browser(context.new_page(), live_server.url, trader.email)
         page.goto(f"{live_server.url}/exchange-accounts/{account.pk}/")
-        assert page.get_by_text("Paper account · ready").is_visible()
+        expect(page.get_by_text("Paper account · ready")).to_be_visible()
         balances = page.get_by_test_id("balances")
         assert "10,000" in balances.inner_text()
         assert "0.125" in balances.inner_text()
-        assert page.get_by_test_id("paper-feed").first.is_visible()
+        expect(page.get_by_test_id("paper-feed").first).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         page.screenshot(path=artifacts / f"exchange-account-balances-{name}.png", full_page=True)
         page.goto(f"{live_server.url}/exchange-accounts/")

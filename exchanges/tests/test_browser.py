@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from accounts.tests.factories import PASSWORD, make_user
 from accounts.tests.helpers import sign_in_browser
@@ -32,24 +33,24 @@ def test_connect_a_paper_account_on_a_phone(live_server, browser, artifacts: Pat
     page.get_by_role("button", name="Sign In").click()
 
     page.get_by_role("link", name="Exchanges").click()
-    assert page.get_by_text("No exchange accounts yet").is_visible()
+    expect(page.get_by_text("No exchange accounts yet")).to_be_visible()
     assert fits_the_screen(page)
     page.get_by_role("link", name="Add an exchange account").click()
 
     page.get_by_label("Exchange").select_option(label="Bybit · Testnet")
-    assert page.get_by_label("API secret").is_visible()
-    assert not page.get_by_label("Base URL").is_visible()
+    expect(page.get_by_label("API secret")).to_be_visible()
+    expect(page.get_by_label("Base URL")).to_be_hidden()
     page.get_by_label("Exchange").select_option(label="Bybit · Custom URL")
-    assert page.get_by_label("Base URL").is_visible()
+    expect(page.get_by_label("Base URL")).to_be_visible()
     page.get_by_label("Exchange").select_option(label="Paper trading")
-    assert not page.get_by_label("API secret").is_visible()
+    expect(page.get_by_label("API secret")).to_be_hidden()
     assert fits_the_screen(page)
     page.screenshot(path=artifacts / "exchange-account-add-phone.png", full_page=True)
 
     page.get_by_label("Label").fill("Practice")
     page.get_by_role("button", name="Check and connect").click()
     page.wait_for_url(f"{live_server.url}/exchange-accounts/*/")
-    assert page.get_by_text("“Practice” is connected.").is_visible()
+    expect(page.get_by_text("“Practice” is connected.")).to_be_visible()
     assert fits_the_screen(page)
     page.screenshot(path=artifacts / "exchange-account-detail-phone.png", full_page=True)
     context.close()

@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.tests.factories import make_user
 from accounts.tests.helpers import sign_in_browser
@@ -32,7 +33,7 @@ def test_the_risk_page(live_server, browser, artifacts: Path, name: str) -> None
     )
     sign_in_browser(page, live_server.url, user.email)
     page.goto(f"{live_server.url}/account/risk/")
-    assert page.get_by_role("heading", name="Today's loss").is_visible()
+    expect(page.get_by_role("heading", name="Today's loss")).to_be_visible()
     assert page.locator("meter").count() == 1
     page.screenshot(path=artifacts / f"risk-{name}.png", full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[name]["width"]
@@ -40,7 +41,7 @@ def test_the_risk_page(live_server, browser, artifacts: Path, name: str) -> None
     page.get_by_label("Daily loss limit").fill("-3")
     page.get_by_label("Maximum running bots per symbol").fill("0")
     page.get_by_role("button", name="Save risk rules").click()
-    assert page.get_by_text("Enter an amount above zero, or leave it empty for no limit.").is_visible()
+    expect(page.get_by_text("Enter an amount above zero, or leave it empty for no limit.")).to_be_visible()
     page.screenshot(path=artifacts / f"risk-errors-{name}.png", full_page=True)
     assert RiskRules.objects.get(user=user).daily_loss_limit == Decimal("250")
 
@@ -48,7 +49,7 @@ def test_the_risk_page(live_server, browser, artifacts: Path, name: str) -> None
     assert {Bot.objects.get(pk=b.pk).status for b in mine} == {BotStatus.RUNNING}
     page.get_by_label("Yes, stop all my bots now").check()
     page.get_by_role("button", name="Stop all bots now").click()
-    assert page.get_by_text("Kill switch: 2 bots stopping").is_visible()
+    expect(page.get_by_text("Kill switch: 2 bots stopping")).to_be_visible()
     page.screenshot(path=artifacts / f"risk-stopped-{name}.png", full_page=True)
     assert {Bot.objects.get(pk=b.pk).status for b in mine} <= {BotStatus.STOPPING, BotStatus.STOPPED}
     assert refused == []
