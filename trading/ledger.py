@@ -76,6 +76,8 @@ class LedgerSummary:
     buys: int
     sells: int
     profit_factor: Decimal | None  # None until a round trip has lost money
+    # A perpetual's net funding received (negative: paid), already in equity; 0 for spot.
+    funding: Decimal = Decimal(0)
 
     @property
     def fees_netted(self) -> Decimal:

@@ -28,8 +28,9 @@ every order, as the spot grid's does, with a position instead of base: a filled 
 closing counter-order one line away (reduce-only, `grid.counter_level`), a filled close places the
 entry again. The futures backtester (bots/backtest/perpetual.py) only simulates the venue around it.
 
-The engine cannot run this strategy yet (positions, margin and funding are not in its ledger):
-it is not in the strategy registry, so no bot can be created with it.
+Live, the engine runs it on the venue's linear market (`instrument_kind`), sets `leverage` and
+one-way mode before the start, and books the fills into a position ledger
+(trading/positions.py) with the funding the venue settles.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ MIN_LEVERAGE = Decimal(1)
 # A liquidation price this close outside the range (a fraction of the range's edge) is warned of.
 LIQUIDATION_WARNING_DISTANCE = Decimal("0.05")
 HIGH_LEVERAGE = Decimal(10)  # above this, the preview warns how small a move loses the margin
+MAX_LIQUIDATION_STOP_DISTANCE = Decimal(50)  # percent: further than this is no guard at all
 
 
 class Mode(StrEnum):
@@ -85,6 +87,9 @@ class FuturesGridConfig:
     trigger_price: Decimal | None = None
     take_profit_price: Decimal | None = None
     stop_loss_price: Decimal | None = None
+    # Stop the bot (closing the position) once the mark comes within this percentage of the live
+    # liquidation price; None: no automatic stop.
+    liquidation_stop_distance: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -272,6 +277,13 @@ def _check_shape(
         )
     if config.trigger_price is not None and config.trigger_price <= 0:
         add("trigger_price", "The trigger price must be above zero.")
+    distance = config.liquidation_stop_distance
+    if distance is not None and not 0 < distance <= MAX_LIQUIDATION_STOP_DISTANCE:
+        add(
+            "liquidation_stop_distance",
+            f"Choose a distance above 0% and at most {plain(MAX_LIQUIDATION_STOP_DISTANCE)}%, "
+            "or leave it empty for no automatic stop.",
+        )
 
 
 def _check_exits(config: FuturesGridConfig, add: Callable[[str, str], None]) -> None:
@@ -629,6 +641,25 @@ def warnings_for(
 FUNDING_NOTE = "Funding every 8 hours is charged on the position, not included in profit per grid."
 
 
+def liquidation_in_range(result: FuturesGridPreview, config: FuturesGridConfig) -> Liquidation | None:
+    """The estimate (either side's, or an early one) that sits inside the range: starting such a
+    grid needs the trader's explicit consent."""
+    candidates = [result.liquidation, result.liquidation_short_side]
+    if result.liquidated_early is not None:
+        candidates.insert(0, result.liquidated_early[0])
+    for estimate in candidates:
+        if estimate is not None and config.lower_price <= estimate.price <= config.upper_price:
+            return estimate
+    return None
+
+
+def distance_to_liquidation(side: PositionSide, mark: Decimal, liquidation_price: Decimal) -> Decimal:
+    """How far the mark may move against the position before liquidation, in percent of the mark
+    (negative once past it)."""
+    room = mark - liquidation_price if side is PositionSide.LONG else liquidation_price - mark
+    return room / mark * 100
+
+
 def _shown(liq: Liquidation, tick: Decimal) -> str:
     """A liquidation price on the tick grid, rounded towards the entry (the side it triggers first)."""
     rounding = ROUND_CEILING if liq.side is PositionSide.LONG else ROUND_FLOOR
@@ -848,6 +879,7 @@ _CONFIG_DECIMALS = (
     "trigger_price",
     "take_profit_price",
     "stop_loss_price",
+    "liquidation_stop_distance",
 )
 
 
@@ -871,9 +903,7 @@ def config_from_json(data: Json) -> FuturesGridConfig:
 class FuturesGridStrategy:
     """The futures grid behind the strategy protocol (bots/strategies/base.py). Where the protocol
     passes an instrument, the running half takes the `Instrument` or its `Perpetual`; validation
-    and the preview need the `Perpetual` (its risk-limit tiers and leverage filter). Not
-    registered: the engine has no positions, margin or funding in its ledger yet, so no bot can
-    run it; the API previews it explicitly and the futures backtester drives it."""
+    and the preview need the `Perpetual` (its risk-limit tiers and leverage filter)."""
 
     name = NAME
     label = "futures grid"

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from bots.strategies.base import Strategy
 from bots.strategies.dca import DCA
+from bots.strategies.futures_grid import FUTURES_GRID
 from bots.strategies.grid import GRID
 
 DEFAULT = "grid"
@@ -53,3 +54,4 @@ def choices() -> list[tuple[str, str]]:
 
 register(GRID)
 register(DCA)
+register(FUTURES_GRID)

@@ -350,13 +350,11 @@ def test_the_config_round_trips_through_json() -> None:
     assert fg.config_from_json(data) == config
 
 
-def test_the_strategy_is_not_registered_so_no_bot_can_run_it() -> None:
+def test_bots_find_the_strategy_by_its_name() -> None:
     from bots.strategies import registry
 
-    assert fg.FUTURES_GRID.name == "futures_grid"
-    with pytest.raises(LookupError):
-        registry.strategy_named("futures_grid")
-    assert "futures_grid" not in dict(registry.choices())
+    assert registry.strategy_named("futures_grid") is fg.FUTURES_GRID
+    assert dict(registry.choices())["futures_grid"] == "Futures grid"
 
 
 def test_the_starts_market_order_meets_the_minimum_order_value_too() -> None:
