@@ -242,20 +242,24 @@ def do_force_stop(bot: Bot) -> Bot:
 
 def do_exit_bot(bot: Bot, reason: grid.ExitReason) -> Bot:
     strategy = bot.runs
-    action = strategy.exit_action(strategy.config_from_json(bot.config), reason)
-    sell = action is grid.ExitAction.SELL_BASE
-    BotEvent.objects.create(bot=bot, kind=BotEventKind.EXIT, message=_exit_message(reason, sell))
+    config = strategy.config_from_json(bot.config)
+    sell = strategy.exit_action(config, reason) is grid.ExitAction.SELL_BASE
+    position = strategy.leverage(config) is not None
+    BotEvent.objects.create(bot=bot, kind=BotEventKind.EXIT, message=_exit_message(reason, sell, position))
     bot = do_stop_bot(bot, sell_base=sell)
     webhooks.on_bot_exit(bot, reason.value)
     return bot
 
 
-def _exit_message(reason: grid.ExitReason, sell: bool) -> str:
+def _exit_message(reason: grid.ExitReason, sell: bool, position: bool = False) -> str:
     what = {
         grid.ExitReason.TAKE_PROFIT: "Take-profit price reached",
         grid.ExitReason.STOP_LOSS: "Stop-loss price reached",
         grid.ExitReason.MAX_DRAWDOWN: "Maximum drawdown reached",
+        grid.ExitReason.LIQUIDATION_GUARD: "Liquidation price near",
     }[reason]
+    if position:
+        return f"{what}: stopping and {'closing' if sell else 'keeping'} the position."
     return f"{what}: stopping and {'selling' if sell else 'keeping'} the base."
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from bots.strategies import grid
 from bots.strategies.grid import GridConfig, GridState
 from trading.ledger import Ledger, Lot
+from trading.positions import PositionLedger
 
 Json = dict[str, Any]
 
@@ -48,7 +49,25 @@ def ledger_to_json(ledger: Ledger) -> Json:
         "round_trips": ledger.round_trips,
         "gross_profit": str(ledger.gross_profit),
         "gross_loss": str(ledger.gross_loss),
+        **(_position_to_json(ledger) if isinstance(ledger, PositionLedger) else {}),
     }
+
+
+def _position_to_json(ledger: PositionLedger) -> Json:
+    return {
+        "position": True,
+        "funding": str(ledger.funding),
+        "funding_seen": _optional(ledger.funding_seen),
+        "bankruptcy_seen": _optional(ledger.bankruptcy_seen),
+    }
+
+
+def _optional(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _optional_decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 def ledger_base_asset(data: Json | None) -> str | None:
@@ -57,7 +76,13 @@ def ledger_base_asset(data: Json | None) -> str | None:
 
 
 def ledger_from_json(data: Json) -> Ledger:
-    ledger = Ledger(data["base_asset"], data["quote_asset"], Decimal(data["investment"]))
+    """The books as stored: a perpetual's (marked "position") come back as a `PositionLedger`."""
+    books = PositionLedger if data.get("position") else Ledger
+    ledger = books(data["base_asset"], data["quote_asset"], Decimal(data["investment"]))
+    if isinstance(ledger, PositionLedger):
+        ledger.funding = Decimal(data["funding"])
+        ledger.funding_seen = _optional_decimal(data["funding_seen"])
+        ledger.bankruptcy_seen = _optional_decimal(data.get("bankruptcy_seen"))
     ledger.quote = Decimal(data["quote"])
     ledger.lots = {
         key: Lot(Decimal(lot["base"]), Decimal(lot["cost"]), Decimal(lot["trip_profit"]))

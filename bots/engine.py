@@ -28,7 +28,7 @@ from django.db.models import F, Model, Q, Sum
 from django.utils import timezone
 
 from billing import entitlements
-from bots import codec, funds, ids
+from bots import codec, funds, ids, perpetuals
 from bots.live import publish
 from bots.models import ACTIVE_STATUSES, Bot, BotEvent, BotEventKind, BotStatus
 from bots.rows import from_row
@@ -37,6 +37,7 @@ from bots.strategies.base import (
     EXIT_LOT,
     ConfigError,
     Decision,
+    ExitReason,
     ExitSale,
     Milestone,
     OrderIntent,
@@ -69,6 +70,7 @@ from exchanges.base import (
     TimeInForce,
 )
 from exchanges.base import OrderStatus as VenueStatus
+from exchanges.linear import LinearMarket, market_kind
 from exchanges.models import ExchangeAccount, ExchangeName
 from exchanges.paper.models import PaperAccount, PaperFill, PaperOrder
 from exchanges.registry import exchange_for_account
@@ -78,6 +80,7 @@ from trading.ledger import START_LOT, Ledger, LedgerFill, LedgerSummary
 from trading.models import LIVE_STATUSES, EquitySnapshot, Order, OrderPurpose, OrderStatus
 from trading.models import Fill as FillRow
 from trading.numbers import plain as figure  # a message's amount: 54,000.5
+from trading.positions import PositionLedger
 
 logger = logging.getLogger(__name__)
 
@@ -383,7 +386,7 @@ def begin_tick(
 def _tick_steps(bot: Bot, *, quiet: bool = False) -> Iterator[None]:
     """The tick, pausing once where a running bot has booked what the venue did and has yet to send."""
     try:
-        exchange = exchange_for_account(bot.exchange_account)
+        exchange = bot_market(bot)
         if bot.status == BotStatus.STARTING:
             _starting(bot, exchange)
         elif bot.status == BotStatus.RUNNING:
@@ -400,11 +403,23 @@ def _tick_steps(bot: Bot, *, quiet: bool = False) -> Iterator[None]:
         _halt(bot, f"The exchange refused the API key: {exc.message} Re-check the key on its account page.")
     except InsufficientBalance as exc:
         _halt(bot, f"Not enough funds on the exchange account: {exc.message}")
-    except BotHalted as exc:
+    except (BotHalted, perpetuals.Refused) as exc:
         _halt(bot, str(exc))
     else:
         if bot.consecutive_failures:
             Bot.objects.filter(pk=bot.pk).update(consecutive_failures=0)
+
+
+def bot_market(bot: Bot, *, fail_fast: bool = False) -> Exchange:
+    """The market the bot trades on its account's venue: the spot pair, or, for a strategy with
+    leverage, the pair's USDT perpetual."""
+    venue = exchange_for_account(bot.exchange_account, fail_fast=fail_fast)
+    return LinearMarket(venue) if trades_perpetual(bot) else venue
+
+
+def trades_perpetual(bot: Bot) -> bool:
+    strategy = strategy_for(bot)
+    return strategy.leverage(strategy.config_from_json(bot.config)) is not None
 
 
 def _unavailable(bot: Bot, exc: ExchangeUnavailable) -> None:
@@ -475,13 +490,20 @@ def _begin_start(bot: Bot, exchange: Exchange) -> None:
         if bot.status_reason != message:
             Bot.objects.filter(pk=bot.pk).update(status_reason=message)
         return
+    leverage = strategy.leverage(config)
     try:
-        strategy.validate(config, instrument, price, bot.exchange_account.get_exchange_display())
+        if leverage is None:
+            strategy.validate(config, instrument, price, bot.exchange_account.get_exchange_display())
+        else:
+            perpetuals.validate_at_start(bot, strategy, config, instrument, price)
     except ConfigError as exc:
         raise BotHalted(f"The {strategy.label} no longer fits the market: {exc}") from exc
     trade = strategy.start_trade(config, instrument, price)
     _check_funds(exchange, instrument, strategy.funds_needed(config, instrument, price))
-    ledger = Ledger(instrument.base, instrument.quote, strategy.investment(config))
+    books = Ledger if leverage is None else PositionLedger
+    ledger = books(instrument.base, instrument.quote, strategy.investment(config))
+    if isinstance(ledger, PositionLedger) and leverage is not None:
+        perpetuals.prepare(bot, exchange, leverage, ledger)
     if trade.committed_base:
         # The trader commits base; the books hold it at today's price.
         ledger.open_position(START_LOT, trade.committed_base, price)
@@ -570,6 +592,8 @@ def _running(bot: Bot, exchange: Exchange, *, quiet: bool = False) -> Iterator[N
     unsent = None if outcome.changed else outcome.unsent
     strategy = strategy_for(bot)
     config = strategy.config_from_json(bot.config)
+    if strategy.leverage(config) is not None and _watch_position(bot, exchange, config):
+        return
     watches = strategy.watches_price(config)
     snapshot_due = bot.last_snapshot_at is None or now - bot.last_snapshot_at >= SNAPSHOT_EVERY
     price = exchange.ticker(bot.symbol).last if watches or snapshot_due else None
@@ -589,6 +613,62 @@ def _running(bot: Bot, exchange: Exchange, *, quiet: bool = False) -> Iterator[N
     _send_pending(bot, exchange, unsent)
     if snapshot_due and price is not None:
         _snapshot(bot, price)
+
+
+def _watch_position(bot: Bot, exchange: Exchange, config: Any) -> bool:
+    """A perpetual's tick reads the venue's position (bots.perpetuals); True when the bot stops."""
+    books = bot.books
+    if not isinstance(books, PositionLedger):
+        return False
+    position = perpetuals.position_of(exchange, bot.symbol)
+    if perpetuals.liquidated(books, position):
+        # A close may have filled after this tick read the fills: book it, then look again.
+        _book_new_fills(bot, exchange)
+        bot.refresh_from_db()
+        books = bot.books
+        position = perpetuals.position_of(exchange, bot.symbol)
+        if isinstance(books, PositionLedger) and perpetuals.liquidated(books, position):
+            _liquidated(bot, exchange)
+    stop_distance = getattr(config, "liquidation_stop_distance", None)
+    assert isinstance(books, PositionLedger)
+    reading = perpetuals.read(position, books, stop_distance)
+    if reading.books_changed:
+        with transaction.atomic():
+            ledger = _locked_ledger(bot)
+            assert isinstance(ledger, PositionLedger)
+            perpetuals.read(position, ledger, None)
+            Bot.objects.filter(pk=bot.pk).update(ledger=codec.ledger_to_json(ledger))
+    if reading.guard_reached is None or position is None:
+        return False
+    from bots.actions import do_exit_bot
+
+    room = reading.guard_reached.quantize(Decimal("0.01"))
+    _note(
+        bot,
+        BotEventKind.WARNING,
+        f"The mark price ({figure(position.mark_price)}) is {figure(room)}% "
+        f"from the liquidation price ({figure(position.liquidation_price or 0)}), within your "
+        f"{figure(stop_distance)}%: stopping and closing the position.",
+    )
+    do_exit_bot(bot, ExitReason.LIQUIDATION_GUARD)
+    return True
+
+
+def _liquidated(bot: Bot, exchange: Exchange) -> NoReturn:
+    """The venue closed the position by itself: the books close it at its bankruptcy price, the
+    orders the venue cancelled are settled, and the bot stops in error saying so."""
+    with transaction.atomic():
+        ledger = _locked_ledger(bot)
+        assert isinstance(ledger, PositionLedger)
+        price = ledger.bankruptcy_seen or exchange.ticker(bot.symbol).last
+        reason = perpetuals.book_liquidation(bot, ledger, price)
+        Bot.objects.filter(pk=bot.pk).update(ledger=codec.ledger_to_json(ledger))
+        # Closes planned for the position are moot: there is nothing left to close.
+        bot.orders.filter(status=OrderStatus.PENDING, sent_at__isnull=True).update(
+            status=OrderStatus.CANCELLED, reject_reason="The position was liquidated before it was sent."
+        )
+    _reconcile(bot, exchange)
+    raise BotHalted(reason)
 
 
 def _replan_on_price(
@@ -757,7 +837,7 @@ def stop_now(bot_id: int) -> bool:
     failure: ExchangeError | None = None
     exchange: Exchange | None = None
     try:
-        exchange = exchange_for_account(bot.exchange_account, fail_fast=True)
+        exchange = bot_market(bot, fail_fast=True)
     except ExchangeError as exc:
         failure = exc
     not_confirmed: list[Order] = []
@@ -812,7 +892,7 @@ def _stopped_without_venue(bot: Bot) -> bool:
         if locked is None or locked.orders.filter(status__in=LIVE_STATUSES).exists():
             return False
         books = locked.books
-        if locked.sell_base_on_stop and books is not None and books.base > 0:
+        if locked.sell_base_on_stop and books is not None and books.base != 0:
             return False
         venue = bot.exchange_account.get_exchange_display()
         unsold = " and no base to sell" if locked.sell_base_on_stop else ""
@@ -881,7 +961,7 @@ def settle_unconfirmed(bot_id: int) -> int:
     if not orders:
         return 0
     try:
-        exchange = exchange_for_account(bot.exchange_account, fail_fast=True)
+        exchange = bot_market(bot, fail_fast=True)
         for order in orders:
             _settle_cancel(bot, exchange, order)
         same_run = bot.status not in ACTIVE_STATUSES  # a restarted bot books its new run in its ticks
@@ -957,7 +1037,8 @@ def _exit_needed(bot: Bot) -> bool:
         return False
     ledger = bot.books
     # Base already set aside for a sale without orders was all dust, and was reported as such.
-    return ledger is not None and ledger.base > ledger.base_in(EXIT_LOT)
+    # A short's base is negative: what matters is how much of it is not yet set aside.
+    return ledger is not None and abs(ledger.base) > abs(ledger.base_in(EXIT_LOT))
 
 
 def _pend_exit(bot: Bot, exchange: Exchange) -> None:
@@ -969,12 +1050,16 @@ def _pend_exit(bot: Bot, exchange: Exchange) -> None:
         ledger = _locked_ledger(bot)
         for lot in list(ledger.lots):
             if lot != EXIT_LOT and ledger.lots[lot].base:
-                ledger.allocate(lot, EXIT_LOT, ledger.lots[lot].base)
+                ledger.allocate(lot, EXIT_LOT, abs(ledger.lots[lot].base))
         Bot.objects.filter(pk=bot.pk).update(ledger=codec.ledger_to_json(ledger))
-        sale = exit_sale(ledger.base_in(EXIT_LOT), instrument, price)
+        held = ledger.base_in(EXIT_LOT)
+        # A position is closed, reduce-only, by the side opposite to it: a short is bought back.
+        closing = isinstance(ledger, PositionLedger)
+        sale = exit_sale(abs(held), instrument, price)
         for part, quantity in enumerate(sale.parts, start=1):
             client_id = ids.exit_order_id(bot.pk, bot.run, part=part)
-            _pend(bot, client_id, Side.SELL, None, quantity, OrderPurpose.EXIT)
+            side = Side.BUY if held < 0 else Side.SELL
+            _pend(bot, client_id, side, None, quantity, OrderPurpose.EXIT, reduce_only=closing)
         _note_sale(bot, instrument, sale, price)
 
 
@@ -1253,6 +1338,7 @@ def _pend_again(bot: Bot, order: Order) -> None:
         order.purpose,
         attempt=attempt,
         grid_place=(order.interval, order.cycle) if order.interval is not None else None,
+        reduce_only=order.reduce_only,
     )
 
 
@@ -1266,9 +1352,12 @@ def _adopt_placed(bot: Bot, exchange: Exchange, order: Order, state: OrderState)
         if halt:
             raise BotHalted(halt)
         return
-    _adopt(order, state)
     if state.post_only_refused and order.purpose == OrderPurpose.GRID:
-        _replan(bot, order)
+        with transaction.atomic():  # refused and planned again in one commit, as in `_send_once`
+            _adopt(order, state)
+            _replan(bot, order)
+        return
+    _adopt(order, state)
 
 
 def _strategy_order(order: Order) -> bool:
@@ -1319,7 +1408,7 @@ def _replan(bot: Bot, order: Order) -> None:
 
 
 def _pend_intent(bot: Bot, intent: OrderIntent) -> None:
-    if intent.reduce_only:
+    if intent.reduce_only and not trades_perpetual(bot):
         # Spot venues have no position to reduce: sent as an ordinary order it could open one.
         raise BotHalted("This strategy needs a futures account: it places reduce-only orders.")
     client_id = ids.grid_order_id(bot.pk, bot.run, intent.interval, intent.cycle, intent.side)
@@ -1331,6 +1420,7 @@ def _pend_intent(bot: Bot, intent: OrderIntent) -> None:
         intent.quantity,
         OrderPurpose.GRID,
         grid_place=(intent.interval, intent.cycle),
+        reduce_only=intent.reduce_only,
     )
 
 
@@ -1344,6 +1434,7 @@ def _pend(
     *,
     attempt: int = 0,
     grid_place: tuple[int, int] | None = None,
+    reduce_only: bool = False,
 ) -> None:
     """Commit the order as pending before anything is sent. The same intent twice is one row
     (its client id names the grid interval and cycle, `grid_place`, of a grid order): one
@@ -1362,6 +1453,7 @@ def _pend(
         attempt=attempt,
         interval=interval,
         cycle=cycle,
+        reduce_only=reduce_only,
     )
     Order.objects.bulk_create([order], ignore_conflicts=True)  # client_order_id is the only unique key
 
@@ -1479,6 +1571,8 @@ def _send_once(bot: Bot, exchange: Exchange, order: Order) -> None:
         client_order_id=order.client_order_id,
         price=order.price,
         time_in_force=TimeInForce.POST_ONLY if _rests(order) else TimeInForce.GTC,
+        reduce_only=order.reduce_only,
+        kind=market_kind(exchange),
     )
     try:
         state = exchange.place_order(request)
@@ -1490,8 +1584,10 @@ def _send_once(bot: Bot, exchange: Exchange, order: Order) -> None:
         raise
     except (InvalidOrder, InsufficientBalance) as exc:
         if isinstance(exc, InvalidOrder) and exc.reason is InvalidOrderReason.POST_ONLY_WOULD_TAKE:
-            _set_status(order, OrderStatus.REJECTED)
-            _replan(bot, order)
+            # One commit: a worker killed between the two would leave the level with no order.
+            with transaction.atomic():
+                _set_status(order, OrderStatus.REJECTED)
+                _replan(bot, order)
             return
         with transaction.atomic():
             _set_status(order, OrderStatus.REJECTED, exc.message)

@@ -20,6 +20,7 @@ EXIT_WORDS = {
     "take_profit": "reached its take-profit and is stopping.",
     "stop_loss": "hit its stop-loss and is stopping.",
     "max_drawdown": "reached its maximum drawdown and is stopping.",
+    "liquidation_guard": "came within your distance of its liquidation price and is closing its position.",
 }
 STATUS_WORDS = {
     Kind.BOT_STARTED: "is running.",

@@ -49,6 +49,8 @@ class Order(models.Model):
     interval = models.IntegerField(null=True, blank=True)
     cycle = models.PositiveIntegerField(default=0)
     attempt = models.PositiveIntegerField(default=0)  # > 0: re-placed after the previous try was lost
+    # A perpetual's order that may only shrink the position (a grid level's close, a stop's exit).
+    reduce_only = models.BooleanField(default=False)
     reject_reason = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)  # set before the one send
     # A stop asked the venue to cancel it and got no answer: it may still be open there until

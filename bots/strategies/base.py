@@ -69,6 +69,8 @@ class ExitReason(StrEnum):
     TAKE_PROFIT = "take_profit"
     STOP_LOSS = "stop_loss"
     MAX_DRAWDOWN = "max_drawdown"
+    # A perpetual's mark came within the trader's distance of the position's liquidation price.
+    LIQUIDATION_GUARD = "liquidation_guard"
 
 
 class ExitAction(StrEnum):
@@ -225,6 +227,11 @@ class Strategy(Protocol[ConfigT, StateT]):
         ...
 
     def funds_needed(self, config: ConfigT, instrument: Instrument, price: Decimal) -> dict[str, Decimal]: ...
+    def leverage(self, config: ConfigT) -> Decimal | None:
+        """The leverage a perpetual's strategy trades at (set on the venue before the start);
+        None for a spot strategy. It also tells the engine which market the bot trades."""
+        ...
+
     def preview(self, config: ConfigT, instrument: Instrument, price: Decimal) -> Any: ...
 
     # State -----------------------------------------------------------------------------

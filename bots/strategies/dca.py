@@ -1311,6 +1311,9 @@ class DcaStrategy:
     def ledger_lot(self, slot: int) -> str:
         return LOT
 
+    def leverage(self, config: DcaConfig) -> None:
+        return None  # spot
+
     def closes_trip(self, config: DcaConfig, side: Side, complete: bool) -> bool:
         return complete and side is _exit_side(config)
 

@@ -969,7 +969,9 @@ class FuturesGridStrategy:
         return initial_state(config, _instrument_of(instrument), price)
 
     def opening_allocations(self, state: FuturesGridState) -> tuple[tuple[str, Decimal], ...]:
-        return ()  # the start opens a position, not base to set aside
+        """The start's position, handed to the levels that close it (position books, signed by
+        the start lot's side)."""
+        return tuple((str(i.index), i.held) for i in state.intervals if i.reduce_only and i.held)
 
     def apply_fills(
         self,
@@ -1028,10 +1030,14 @@ class FuturesGridStrategy:
     def ledger_lot(self, slot: int) -> str:
         return str(slot)
 
+    def leverage(self, config: FuturesGridConfig) -> Decimal:
+        return config.leverage
+
     def closes_trip(self, config: FuturesGridConfig, side: Side, complete: bool) -> bool:
         """Long: a complete sell closes; short: a complete buy. A neutral grid's close is either
         side (a sell below the start price, a buy above it): the side alone cannot tell, so it
-        answers False and the books count its round trips by the fills' reduce-only flag."""
+        answers False. The live position books (trading/positions.py) do not ask: a trip there is
+        a lot back at flat."""
         if config.mode is Mode.NEUTRAL:
             return False
         closing = Side.SELL if config.mode is Mode.LONG else Side.BUY

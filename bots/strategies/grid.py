@@ -1022,6 +1022,9 @@ class GridStrategy:
     def ledger_lot(self, slot: int) -> str:
         return str(slot)
 
+    def leverage(self, config: GridConfig) -> None:
+        return None  # spot
+
     def closes_trip(self, config: GridConfig, side: Side, complete: bool) -> bool:
         """A long grid's round trip ends with a complete sell; a reverse grid's with a buy."""
         closing = Side.SELL if config.direction is Direction.LONG else Side.BUY

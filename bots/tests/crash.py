@@ -29,17 +29,20 @@ from exchanges.base import (
     Candle,
     Exchange,
     Fill,
+    FundingRate,
     Instrument,
     InstrumentKind,
     KeyPermissions,
     OrderRequest,
     OrderState,
+    Position,
     Ticker,
 )
 from exchanges.base import OrderStatus as VenueStatus
-from exchanges.paper.models import PaperBalance, PaperFill, PaperOrder
+from exchanges.paper.models import PaperBalance, PaperFill, PaperOrder, PaperPosition
 from exchanges.registry import exchange_for_account
 from trading.models import LIVE_STATUSES, Order, OrderPurpose, OrderStatus
+from trading.positions import PositionLedger
 
 T = TypeVar("T")
 SPOT = InstrumentKind.SPOT
@@ -130,6 +133,7 @@ class FaultyExchange(Exchange):
     def __init__(self, inner: Exchange, injector: Injector, recorder: CallRecorder | None = None) -> None:
         self.inner, self.injector, self.recorder = inner, injector, recorder
         self.name = inner.name
+        self.supports_perpetuals = inner.supports_perpetuals
         self.tick_id = object()
 
     def _call(self, method: str, call: Callable[[], T]) -> T:
@@ -201,6 +205,28 @@ class FaultyExchange(Exchange):
 
     def check_api_key(self) -> KeyPermissions:
         return self._call("check_api_key", self.inner.check_api_key)
+
+    # A perpetual's calls: the engine's futures bots reach them through `exchanges.linear`.
+
+    def perpetual_instrument(self, symbol: str) -> Instrument:
+        if self.injector.in_our_transaction():
+            self.injector.point(MID_FILL_BATCH)
+        return self._call("perpetual_instrument", lambda: self.inner.perpetual_instrument(symbol))
+
+    def positions(self, symbol: str | None = None) -> list[Position]:
+        return self._call("positions", lambda: self.inner.positions(symbol))
+
+    def set_leverage(self, symbol: str, leverage: Decimal) -> None:
+        self._call("set_leverage", lambda: self.inner.set_leverage(symbol, leverage))
+
+    def set_one_way_mode(self, symbol: str) -> None:
+        self._call("set_one_way_mode", lambda: self.inner.set_one_way_mode(symbol))
+
+    def mark_price(self, symbol: str) -> Decimal:
+        return self._call("mark_price", lambda: self.inner.mark_price(symbol))
+
+    def funding_history(self, symbol: str, since: datetime | None = None) -> list[FundingRate]:
+        return self._call("funding_history", lambda: self.inner.funding_history(symbol, since))
 
 
 class CallRecorder:
@@ -379,10 +405,12 @@ def _ledger_problems(bot: Bot, fills: list[Any], quote_start: Decimal) -> list[s
     price = bot.price_at_start or Decimal(1)
     summary = ledger.summary(price)
     if (
-        summary.grid_profit + summary.unrealized_pnl - summary.fees_not_netted
+        summary.grid_profit + summary.unrealized_pnl + summary.funding - summary.fees_not_netted
         != summary.equity - summary.investment
     ):
-        problems.append("ledger invariant broken: grid profit + unrealised - fees != equity - investment")
+        problems.append(
+            "ledger invariant broken: grid profit + unrealised + funding - fees != equity - investment"
+        )
     base = sum(
         (f.quantity - (f.fee if f.fee_asset == ledger.base_asset else 0) if f.side == "buy" else -f.quantity)
         for f in fills
@@ -397,6 +425,8 @@ def _ledger_problems(bot: Bot, fills: list[Any], quote_start: Decimal) -> list[s
         )
         for f in fills
     )
+    if isinstance(ledger, PositionLedger):
+        quote += ledger.funding
     if ledger.quote != quote:
         problems.append(f"ledger holds {ledger.quote} quote; the fills imply {quote}")
     if (ledger.buys, ledger.sells) != (
@@ -404,6 +434,8 @@ def _ledger_problems(bot: Bot, fills: list[Any], quote_start: Decimal) -> list[s
         sum(f.side == "sell" for f in fills),
     ):
         problems.append("ledger counts a different number of buys or sells than the fills")
+    if isinstance(ledger, PositionLedger):
+        return problems + _position_problems(bot, ledger, quote_start)
     # Real money: what the venue account holds is exactly what the books say.
     account = bot.exchange_account.paper_account
     held = {b.asset: b.free + b.locked for b in PaperBalance.objects.filter(account=account)}
@@ -412,6 +444,25 @@ def _ledger_problems(bot: Bot, fills: list[Any], quote_start: Decimal) -> list[s
     if held.get(ledger.quote_asset, Decimal(0)) != quote_start - ledger.investment + ledger.quote:
         problems.append(f"venue holds {held.get(ledger.quote_asset)} quote; the books disagree")
     return problems
+
+
+def _position_problems(bot: Bot, ledger: PositionLedger, quote_start: Decimal) -> list[str]:
+    """A perpetual's books against the venue: the same position, and the same equity at the mark
+    (the account's USDT with the position's unrealised PnL), up to the venue's entry rounding."""
+    account = bot.exchange_account.paper_account
+    position = PaperPosition.objects.filter(account=account, symbol=bot.symbol).first()
+    size = position.size if position is not None else Decimal(0)
+    if size != ledger.base:
+        return [f"venue position is {size}; the books hold {ledger.base}"]
+    usdt = sum(
+        (b.free + b.locked for b in PaperBalance.objects.filter(account=account, asset="USDT")), Decimal(0)
+    )
+    mark = engine.bot_market(bot).mark_price(bot.symbol)
+    unrealised = size * (mark - position.entry_price) if position is not None and size else Decimal(0)
+    venue_equity = usdt + unrealised - (quote_start - ledger.investment)
+    if abs(venue_equity - ledger.equity(mark)) > Decimal("1e-9"):
+        return [f"venue equity is {venue_equity}; the books say {ledger.equity(mark)}"]
+    return []
 
 
 def _grid_problems(bot: Bot) -> list[str]:

@@ -92,7 +92,9 @@ def injector(monkeypatch: pytest.MonkeyPatch) -> Injector:
     injector = Injector()
     real = engine.exchange_for_account
     monkeypatch.setattr(
-        engine, "exchange_for_account", lambda account: FaultyExchange(real(account), injector)
+        engine,
+        "exchange_for_account",
+        lambda account, **options: FaultyExchange(real(account, **options), injector),
     )
     return injector
 
@@ -307,7 +309,9 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> CallRecorder:
     recorder = CallRecorder(hold=0.001)
     real = engine.exchange_for_account
     monkeypatch.setattr(
-        engine, "exchange_for_account", lambda account: FaultyExchange(real(account), Injector(), recorder)
+        engine,
+        "exchange_for_account",
+        lambda account, **options: FaultyExchange(real(account, **options), Injector(), recorder),
     )
     return recorder
 

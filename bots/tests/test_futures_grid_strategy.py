@@ -497,7 +497,11 @@ def test_the_protocols_answers_for_a_grid() -> None:
     assert strategy.funds_to_place(state, (0, 0), LONG, BTC) == {}
     assert strategy.on_refused(state, (0, 0), "Not enough margin.", LONG, BTC) is None
     assert strategy.open_orders(state) is None
-    assert strategy.opening_allocations(state) == ()
+    # The start's long goes to the sells that close it, each its own level's quantity.
+    closing = [i for i in state.intervals if i.reduce_only]
+    assert strategy.opening_allocations(state) == tuple((str(i.index), i.quantity) for i in closing)
+    assert closing
+    assert strategy.leverage(LONG) == LONG.leverage
     assert strategy.ledger_lot(3) == "3"
     assert [strategy.closes_trip(LONG, side, True) for side in (Side.SELL, Side.BUY)] == [True, False]
     assert [strategy.closes_trip(SHORT, Side.BUY, complete) for complete in (True, False)] == [True, False]

@@ -259,6 +259,9 @@ class BuyOnceSellHigher:
     def ledger_lot(self, slot: int) -> str:
         return "once"
 
+    def leverage(self, config: OnceConfig) -> None:
+        return None  # spot
+
     def closes_trip(self, config: OnceConfig, side: Side, complete: bool) -> bool:
         return complete and side is Side.SELL
 

@@ -30,4 +30,7 @@ EXIT_EVENTS: dict[str, EventType] = {
     "take_profit": EventType.BOT_TAKE_PROFIT,
     "stop_loss": EventType.BOT_STOP_LOSS,
     "max_drawdown": EventType.BOT_STOP_LOSS,
+    # A futures bot's guard is a stop-loss at the liquidation price's doorstep; the payload's
+    # reason tells it apart.
+    "liquidation_guard": EventType.BOT_STOP_LOSS,
 }
