@@ -60,15 +60,16 @@ def level_problems(bot: Bot) -> list[str]:
         return []
     state = fg.state_from_json(bot.state)
     live = {
-        (o.interval, o.cycle): o
+        (o.interval or 0, o.cycle): o
         for o in Order.objects.filter(bot=bot, purpose=OrderPurpose.GRID, status__in=LIVE_STATUSES)
     }
     wanted = {(i.index, i.cycle): i for i in state.intervals if not i.complete}
     if sorted(live) != sorted(wanted):
-        missing = set(wanted) - set(live)
+        # The history of the levels that differ says how they came to.
+        differing = {key[0] for key in set(wanted) ^ set(live)}
         rows = [
             (o.interval, o.cycle, o.side, o.status, o.reject_reason, o.reduce_only, o.attempt)
-            for o in Order.objects.filter(bot=bot, interval__in=[k[0] for k in missing])
+            for o in Order.objects.filter(bot=bot, interval__in=differing)
         ]
         return [f"live orders {sorted(live)}, the grid wants {sorted(wanted)}; {rows}"]
     return [
