@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -57,7 +58,9 @@ def _position_to_json(ledger: PositionLedger) -> Json:
     return {
         "position": True,
         "funding": str(ledger.funding),
-        "funding_seen": _optional(ledger.funding_seen),
+        "funding_cursor": _optional_time(ledger.funding_cursor),
+        "funding_ids": list(ledger.funding_ids),
+        "funding_checked_at": _optional_time(ledger.funding_checked_at),
         "bankruptcy_seen": _optional(ledger.bankruptcy_seen),
     }
 
@@ -68,6 +71,14 @@ def _optional(value: Decimal | None) -> str | None:
 
 def _optional_decimal(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
+
+
+def _optional_time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _time_or_none(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
 
 
 def ledger_base_asset(data: Json | None) -> str | None:
@@ -81,7 +92,9 @@ def ledger_from_json(data: Json) -> Ledger:
     ledger = books(data["base_asset"], data["quote_asset"], Decimal(data["investment"]))
     if isinstance(ledger, PositionLedger):
         ledger.funding = Decimal(data["funding"])
-        ledger.funding_seen = _optional_decimal(data["funding_seen"])
+        ledger.funding_cursor = _time_or_none(data["funding_cursor"])
+        ledger.funding_ids = tuple(data["funding_ids"])
+        ledger.funding_checked_at = _time_or_none(data["funding_checked_at"])
         ledger.bankruptcy_seen = _optional_decimal(data.get("bankruptcy_seen"))
     ledger.quote = Decimal(data["quote"])
     ledger.lots = {

@@ -64,6 +64,7 @@ from exchanges.base import (
     OrderState,
     OrderType,
     PermissionDenied,
+    Position,
     RateLimited,
     Side,
     Ticker,
@@ -503,7 +504,7 @@ def _begin_start(bot: Bot, exchange: Exchange) -> None:
     books = Ledger if leverage is None else PositionLedger
     ledger = books(instrument.base, instrument.quote, strategy.investment(config))
     if isinstance(ledger, PositionLedger) and leverage is not None:
-        perpetuals.prepare(bot, exchange, leverage, ledger)
+        perpetuals.prepare(bot, exchange, leverage, ledger, timezone.now())
     if trade.committed_base:
         # The trader commits base; the books hold it at today's price.
         ledger.open_position(START_LOT, trade.committed_base, price)
@@ -629,20 +630,15 @@ def _watch_position(bot: Bot, exchange: Exchange, config: Any) -> bool:
         position = perpetuals.position_of(exchange, bot.symbol)
         if isinstance(books, PositionLedger) and perpetuals.liquidated(books, position):
             _liquidated(bot, exchange)
-    stop_distance = getattr(config, "liquidation_stop_distance", None)
     assert isinstance(books, PositionLedger)
-    reading = perpetuals.read(position, books, stop_distance)
-    if reading.books_changed:
-        with transaction.atomic():
-            ledger = _locked_ledger(bot)
-            assert isinstance(ledger, PositionLedger)
-            perpetuals.read(position, ledger, None)
-            Bot.objects.filter(pk=bot.pk).update(ledger=codec.ledger_to_json(ledger))
-    if reading.guard_reached is None or position is None:
+    _keep_books(bot, exchange, position, books)
+    stop_distance = getattr(config, "liquidation_stop_distance", None)
+    room = perpetuals.liquidation_guard(position, stop_distance)
+    if room is None or position is None:
         return False
     from bots.actions import do_exit_bot
 
-    room = reading.guard_reached.quantize(Decimal("0.01"))
+    room = room.quantize(Decimal("0.01"))
     _note(
         bot,
         BotEventKind.WARNING,
@@ -652,6 +648,33 @@ def _watch_position(bot: Bot, exchange: Exchange, config: Any) -> bool:
     )
     do_exit_bot(bot, ExitReason.LIQUIDATION_GUARD)
     return True
+
+
+def _keep_books(bot: Bot, exchange: Exchange, position: Position | None, books: PositionLedger) -> None:
+    """Book the funding the venue settled since it was last asked (only around funding times),
+    and keep the position's bankruptcy price: both under the bot's lock, once."""
+    now = timezone.now()
+    payments = (
+        exchange.funding_payments(bot.symbol, books.funding_cursor)
+        if perpetuals.funding_due(books, now)
+        else None
+    )
+    if payments is None and not perpetuals.note_bankruptcy(position, books):
+        return
+    with transaction.atomic():
+        ledger = _locked_ledger(bot)
+        assert isinstance(ledger, PositionLedger)
+        perpetuals.note_bankruptcy(position, ledger)
+        booked = perpetuals.book_funding(ledger, payments, now) if payments is not None else []
+        Bot.objects.filter(pk=bot.pk).update(ledger=codec.ledger_to_json(ledger))
+        for payment in booked:
+            verb = "received" if payment.amount >= 0 else "paid"
+            _note(
+                bot,
+                BotEventKind.STATUS,
+                f"Funding {verb}: {figure(abs(payment.amount))} {ledger.quote_asset} at a rate of "
+                f"{figure(payment.rate * 100)}% on {figure(abs(payment.size))} {ledger.base_asset}.",
+            )
 
 
 def _liquidated(bot: Bot, exchange: Exchange) -> NoReturn:

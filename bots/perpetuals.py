@@ -9,7 +9,7 @@ a liquidation, and a mark within the trader's distance of the liquidation price 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,10 +17,20 @@ from bots.futures_previews import listed_perpetual
 from bots.models import Bot
 from bots.strategies import futures_grid
 from bots.strategies.base import Strategy
-from exchanges.base import Exchange, Instrument, LeverageRejected, Position, PositionModeLocked
+from exchanges.base import (
+    Exchange,
+    FundingPayment,
+    Instrument,
+    LeverageRejected,
+    Position,
+    PositionModeLocked,
+)
+from exchanges.perpetuals import margin
 from risk.actions import leverage_cap
 from trading.numbers import plain
 from trading.positions import PositionLedger
+
+FUNDING_SETTLES = timedelta(minutes=15)
 
 
 class Refused(Exception):
@@ -47,9 +57,9 @@ def position_of(exchange: Exchange, symbol: str) -> Position | None:
     return next((p for p in exchange.positions(symbol) if p.symbol == symbol), None)
 
 
-def prepare(bot: Bot, exchange: Exchange, leverage: Decimal, books: PositionLedger) -> None:
-    """One-way mode at the bot's leverage, on a symbol with no position; the venue's funding so far
-    is the books' baseline."""
+def prepare(bot: Bot, exchange: Exchange, leverage: Decimal, books: PositionLedger, now: datetime) -> None:
+    """One-way mode at the bot's leverage, on a symbol with no position; the books take funding
+    from `now` on."""
     held = position_of(exchange, bot.symbol)
     if held is not None and not held.is_flat:
         raise Refused(
@@ -63,31 +73,38 @@ def prepare(bot: Bot, exchange: Exchange, leverage: Decimal, books: PositionLedg
         exchange.set_leverage(bot.symbol, leverage)
     except (PositionModeLocked, LeverageRejected) as exc:
         raise Refused(f"{venue} refused the futures settings: {exc.message}") from exc
-    if held is not None and held.funding is not None:
-        books.book_funding(held.funding)
+    # Funding settled before the run is not the bot's.
+    books.funding_cursor = books.funding_checked_at = now
 
 
-@dataclass(frozen=True)
-class Reading:
-    """What one look at the venue's position means for the bot."""
-
-    position: Position | None
-    books_changed: bool  # funding or the bankruptcy price moved: the books need saving
-    guard_reached: Decimal | None  # the distance to liquidation, in %, when within the trader's
-
-
-def read(position: Position | None, books: PositionLedger, stop_distance: Decimal | None) -> Reading:
-    """Book into `books` what the position says (funding settled since, its bankruptcy price),
-    and say whether the liquidation guard is reached."""
-    changed = False
-    if position is not None and position.funding is not None and position.funding != books.funding_seen:
-        books.book_funding(position.funding)
-        changed = True
+def note_bankruptcy(position: Position | None, books: PositionLedger) -> bool:
+    """Keep the position's bankruptcy price in the books (where a liquidation would settle it);
+    whether it changed."""
     bankruptcy = position.bankruptcy_price if position is not None else None
-    if bankruptcy is not None and bankruptcy != books.bankruptcy_seen:
-        books.bankruptcy_seen = bankruptcy
-        changed = True
-    return Reading(position, changed, _guard(position, stop_distance))
+    if bankruptcy is None or bankruptcy == books.bankruptcy_seen:
+        return False
+    books.bankruptcy_seen = bankruptcy
+    return True
+
+
+def funding_due(books: PositionLedger, now: datetime) -> bool:
+    """Whether to ask the venue for funding: until FUNDING_SETTLES after each funding time (a
+    venue settles a little after the hour), then not until the next one."""
+    checked = books.funding_checked_at
+    return checked is None or checked < margin.last_funding_time(now) + FUNDING_SETTLES
+
+
+def book_funding(
+    books: PositionLedger, payments: list[FundingPayment], now: datetime
+) -> list[FundingPayment]:
+    """Book the payments not booked yet; returns those it booked."""
+    books.funding_checked_at = now
+    return [p for p in payments if books.book_funding(p.payment_id, p.time, p.amount)]
+
+
+def liquidation_guard(position: Position | None, stop_distance: Decimal | None) -> Decimal | None:
+    """The distance to liquidation, in %, once it is within the trader's `stop_distance`."""
+    return _guard(position, stop_distance)
 
 
 def _guard(position: Position | None, stop_distance: Decimal | None) -> Decimal | None:

@@ -380,6 +380,19 @@ class FundingRate:
 
 
 @dataclass(frozen=True)
+class FundingPayment:
+    """What an account's position paid or received at one funding time."""
+
+    payment_id: str  # the venue's id for it: unique per account
+    symbol: str
+    time: datetime  # the funding time settled
+    rate: Decimal
+    mark_price: Decimal
+    size: Decimal  # the position settled, signed: negative is short
+    amount: Decimal  # received; negative: paid
+
+
+@dataclass(frozen=True)
 class KeyPermissions:
     """What an API key may do, as the venue reports it."""
 
@@ -507,4 +520,8 @@ class Exchange(ABC):
 
     def funding_history(self, symbol: str, since: datetime | None = None) -> list[FundingRate]:
         """Settled funding rates at or after `since`, oldest first."""
+        raise self._not_supported("Funding")
+
+    def funding_payments(self, symbol: str, since: datetime | None = None) -> list[FundingPayment]:
+        """This account's funding on `symbol` at funding times at or after `since`, oldest first."""
         raise self._not_supported("Funding")

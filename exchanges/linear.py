@@ -17,6 +17,7 @@ from exchanges.base import (
     Candle,
     Exchange,
     Fill,
+    FundingPayment,
     FundingRate,
     Instrument,
     InstrumentKind,
@@ -105,6 +106,9 @@ class LinearMarket(Exchange):
 
     def funding_history(self, symbol: str, since: datetime | None = None) -> list[FundingRate]:
         return self.venue.funding_history(symbol, since)
+
+    def funding_payments(self, symbol: str, since: datetime | None = None) -> list[FundingPayment]:
+        return self.venue.funding_payments(symbol, since)
 
 
 def market_kind(exchange: Exchange) -> InstrumentKind:

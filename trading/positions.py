@@ -23,7 +23,7 @@ A liquidation closes every lot at the venue's bankruptcy price.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from exchanges.base import PositionSide, Side
@@ -34,8 +34,11 @@ from trading.numbers import plain
 @dataclass
 class PositionLedger(Ledger):
     funding: Decimal = Decimal(0)  # net funding received (negative: paid)
-    # The venue's cumulative funding on this symbol when last read: only the change is booked.
-    funding_seen: Decimal | None = None
+    # The latest funding time booked (from the run's start), and the venue's ids booked at it:
+    # a payment is booked once, however often the venue lists it.
+    funding_cursor: datetime | None = None
+    funding_ids: tuple[str, ...] = ()
+    funding_checked_at: datetime | None = None  # when the venue was last asked for funding
     # The venue's bankruptcy price of the position when last read: where a liquidation settles it.
     bankruptcy_seen: Decimal | None = None
 
@@ -100,17 +103,17 @@ class PositionLedger(Ledger):
 
     # The venue's own events ----------------------------------------------------
 
-    def book_funding(self, venue_cumulative: Decimal) -> Decimal:
-        """Book the funding the venue settled since it was last read (its cumulative figure for
-        the symbol); returns the amount booked. The first reading only sets the baseline."""
-        if self.funding_seen is None:
-            self.funding_seen = venue_cumulative
-            return Decimal(0)
-        change = venue_cumulative - self.funding_seen
-        self.funding_seen = venue_cumulative
-        self.funding += change
-        self.quote += change
-        return change
+    def book_funding(self, payment_id: str, time: datetime, amount: Decimal) -> bool:
+        """Book one funding payment (`amount` received, negative paid) unless it is booked already
+        or precedes the books; whether it was booked. Payments come oldest first."""
+        cursor = self.funding_cursor
+        if cursor is not None and (time < cursor or (time == cursor and payment_id in self.funding_ids)):
+            return False
+        self.funding_ids = (*self.funding_ids, payment_id) if time == cursor else (payment_id,)
+        self.funding_cursor = time
+        self.funding += amount
+        self.quote += amount
+        return True
 
     def liquidate(self, bankruptcy_price: Decimal) -> Decimal:
         """Close every lot at the bankruptcy price, without a fee; returns the loss booked."""

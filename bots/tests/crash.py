@@ -29,6 +29,7 @@ from exchanges.base import (
     Candle,
     Exchange,
     Fill,
+    FundingPayment,
     FundingRate,
     Instrument,
     InstrumentKind,
@@ -227,6 +228,9 @@ class FaultyExchange(Exchange):
 
     def funding_history(self, symbol: str, since: datetime | None = None) -> list[FundingRate]:
         return self._call("funding_history", lambda: self.inner.funding_history(symbol, since))
+
+    def funding_payments(self, symbol: str, since: datetime | None = None) -> list[FundingPayment]:
+        return self._call("funding_payments", lambda: self.inner.funding_payments(symbol, since))
 
 
 class CallRecorder:

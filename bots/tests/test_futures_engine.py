@@ -4,9 +4,12 @@ position, a liquidation ends the bot in error, and the guard stops it before liq
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from unittest.mock import patch
 
 import pytest
 from django.utils import timezone
@@ -49,6 +52,13 @@ def start_bot(trader: User, config: fg.FuturesGridConfig = LONG) -> Bot:
     bot = actions.do_start_bot(created(trader, config))
     tick(bot, 2)
     return bot
+
+
+@contextmanager
+def freeze(moment: datetime) -> Iterator[None]:
+    """The engine's clock at `moment`: a funding time has passed for it too."""
+    with patch.object(timezone, "now", lambda: moment):
+        yield
 
 
 def tick(bot: Bot, times: int = 1) -> None:
@@ -157,15 +167,20 @@ def test_a_neutral_grid_starts_flat_and_counts_a_trip_when_a_leg_closes(trader: 
 
 def test_funding_the_venue_settles_is_booked_once(trader: User) -> None:
     bot = start_bot(trader)
-    market.set_price("BTCUSDT", START, at=timezone.now() + timedelta(hours=9))
-    tick(bot, 2)
-    ledger, held = books(bot), position(bot)
-    assert held.funding is not None
-    assert held.funding < 0  # a long pays at a positive rate
-    assert ledger.funding == held.funding
-    summary = ledger.summary(START)
-    assert summary.funding == held.funding
+    later = timezone.now() + timedelta(hours=9)
+    market.set_price("BTCUSDT", START, at=later)
+    with freeze(later):
+        tick(bot, 3)
+    payments = venue(bot).funding_payments("BTCUSDT")  # one or two funding times passed
+    assert payments
+    assert all(payment.amount < 0 for payment in payments)  # a long pays at a positive rate
+    paid = sum(payment.amount for payment in payments)
+    ledger = books(bot)
+    assert ledger.funding == paid == position(bot).funding
+    assert ledger.summary(START).funding == paid
     assert_books_agree_with_the_venue(bot)
+    notes = BotEvent.objects.filter(bot=bot, message__startswith="Funding paid: ")
+    assert notes.count() == len(payments)
 
 
 def test_a_stop_that_closes_the_position_leaves_the_account_flat(trader: User) -> None:

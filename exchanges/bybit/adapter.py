@@ -32,6 +32,7 @@ from exchanges.base import (
     ExchangeError,
     ExchangeUnavailable,
     Fill,
+    FundingPayment,
     FundingRate,
     Instrument,
     InstrumentKind,
@@ -438,14 +439,31 @@ class BybitExchange(Exchange):
     ) -> list[Fill]:
         # The execution list filters by one exact orderLinkId, not by a prefix: every fill of
         # the account comes back, and the caller's cursor moves on with all of them.
-        now = datetime.now(UTC)
-        start = max(since, now - EXECUTION_HISTORY) if since else now - EXECUTION_WINDOW
         fills: dict[str, Fill] = {}
-        while start <= now:
-            end = min(start + EXECUTION_WINDOW, now)
+        for start, end in _execution_windows(since):
             fills.update((fill.trade_id, fill) for fill in self._executions(symbol, start, end, kind))
-            start = end + timedelta(milliseconds=1)
         return sorted(fills.values(), key=lambda fill: (fill.time, fill.trade_id))
+
+    def funding_payments(self, symbol: str, since: datetime | None = None) -> list[FundingPayment]:
+        """The execution list's "Funding" entries: Bybit's position list only folds funding into
+        its realised PnL."""
+        found: dict[str, FundingPayment] = {}
+        for start, end in _execution_windows(since):
+            params = {
+                "category": LINEAR,
+                "symbol": symbol,
+                "execType": "Funding",
+                "startTime": convert.to_ms(start),
+                "endTime": convert.to_ms(end),
+                "limit": EXECUTION_PAGE_LIMIT,
+            }
+            for page in self._pages(self._http.get_executions, **params):
+                with _reading_reply():
+                    payments = [
+                        convert.funding_payment(r) for r in page["list"] if r["execType"] == "Funding"
+                    ]
+                found.update((payment.payment_id, payment) for payment in payments)
+        return sorted(found.values(), key=lambda payment: (payment.time, payment.payment_id))
 
     # USDT perpetuals ------------------------------------------------------
 
@@ -531,6 +549,17 @@ class BybitExchange(Exchange):
                     convert.fill(record, kind) for record in page["list"] if record["execType"] == "Trade"
                 )
         return found
+
+
+def _execution_windows(since: datetime | None) -> Iterator[tuple[datetime, datetime]]:
+    """The seven-day windows the execution list is read in, from `since` (at most two years back;
+    the last window when None) to now."""
+    now = datetime.now(UTC)
+    start = max(since, now - EXECUTION_HISTORY) if since else now - EXECUTION_WINDOW
+    while start <= now:
+        end = min(start + EXECUTION_WINDOW, now)
+        yield start, end
+        start = end + timedelta(milliseconds=1)
 
 
 def _order_params(request: OrderRequest) -> Json:

@@ -16,6 +16,7 @@ from exchanges.base import (
     Balance,
     Candle,
     Fill,
+    FundingPayment,
     FundingRate,
     Instrument,
     InstrumentKind,
@@ -196,6 +197,20 @@ def fill(record: Record, kind: InstrumentKind = InstrumentKind.SPOT) -> Fill:
         fee_asset=fee_asset,
         is_maker=bool(record["isMaker"]),
         time=from_ms(record["execTime"]),
+    )
+
+
+def funding_payment(record: Record) -> FundingPayment:
+    """An execution of execType "Funding": its fee is what the position paid (negative: received)."""
+    size = decimal(record["execQty"])
+    return FundingPayment(
+        payment_id=record["execId"],
+        symbol=record["symbol"],
+        time=from_ms(record["execTime"]),
+        rate=decimal(record["feeRate"]),
+        mark_price=decimal(record["execPrice"]),
+        size=size if _by_value(SIDES, record["side"]) is Side.BUY else -size,
+        amount=-decimal(record["execFee"]),
     )
 
 

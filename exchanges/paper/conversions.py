@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from exchanges.base import Fill, InstrumentKind, OrderState, OrderStatus, OrderType, Position, Side
+from exchanges.base import (
+    Fill,
+    FundingPayment,
+    InstrumentKind,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+)
 from exchanges.paper import perpetual
 from exchanges.paper.engine import POST_ONLY_REFUSED
-from exchanges.paper.models import PaperFill, PaperOrder, PaperPosition
+from exchanges.paper.models import PaperFill, PaperFundingPayment, PaperOrder, PaperPosition
 from exchanges.perpetuals import margin
 
 
@@ -67,4 +76,16 @@ def position_from_row(row: PaperPosition, mark: Decimal) -> Position:
         unrealised_pnl=margin.unrealised_pnl(side, row.entry_price, size, mark) if side else Decimal(0),
         realised_pnl=row.realised_pnl,
         funding=row.funding,
+    )
+
+
+def funding_payment_from_row(row: PaperFundingPayment) -> FundingPayment:
+    return FundingPayment(
+        payment_id=f"funding-{row.pk}",
+        symbol=row.symbol,
+        time=row.time,
+        rate=row.rate,
+        mark_price=row.mark_price,
+        size=row.size,
+        amount=row.amount,
     )

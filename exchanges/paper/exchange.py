@@ -14,6 +14,7 @@ from exchanges.base import (
     Candle,
     Exchange,
     Fill,
+    FundingPayment,
     FundingRate,
     Instrument,
     InstrumentKind,
@@ -28,12 +29,18 @@ from exchanges.base import (
     Ticker,
 )
 from exchanges.paper import engine, history, perpetual
-from exchanges.paper.conversions import fill_from_row, order_state, position_from_row
+from exchanges.paper.conversions import (
+    fill_from_row,
+    funding_payment_from_row,
+    order_state,
+    position_from_row,
+)
 from exchanges.paper.instruments import INSTRUMENTS, instrument_for, linear_instrument_for
 from exchanges.paper.models import (
     PaperAccount,
     PaperBalance,
     PaperFill,
+    PaperFundingPayment,
     PaperFundingRate,
     PaperOrder,
     PaperPosition,
@@ -182,3 +189,10 @@ class PaperExchange(Exchange):
         if since is not None:
             rows = rows.filter(time__gte=since)
         return [FundingRate(symbol=symbol, rate=row.rate, time=row.time) for row in rows.order_by("time")]
+
+    def funding_payments(self, symbol: str, since: datetime | None = None) -> list[FundingPayment]:
+        linear_instrument_for(symbol)
+        rows = PaperFundingPayment.objects.filter(account=self.account, symbol=symbol)
+        if since is not None:
+            rows = rows.filter(time__gte=since)
+        return [funding_payment_from_row(row) for row in rows.order_by("time", "pk")]

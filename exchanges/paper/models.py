@@ -180,3 +180,23 @@ class PaperFundingRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.rate} at {self.time:%Y-%m-%d %H:%M}"
+
+
+class PaperFundingPayment(models.Model):
+    """One account's funding at one settlement: what its position paid or received."""
+
+    account = models.ForeignKey(PaperAccount, on_delete=models.CASCADE, related_name="funding_payments")
+    symbol = models.CharField(max_length=32)
+    time = models.DateTimeField()  # the funding time it settles, not when the venue got to it
+    rate = amount_field()
+    mark_price = amount_field()
+    size = amount_field()  # the position settled, signed: negative is short
+    amount = amount_field()  # received; negative: paid
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=("account", "symbol", "time"), name="paper_funding_paid_once"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.amount} at {self.time:%Y-%m-%d %H:%M}"

@@ -50,7 +50,13 @@ from exchanges.paper.instruments import (
     MIN_LEVERAGE,
     linear_instrument_for,
 )
-from exchanges.paper.models import PaperBalance, PaperFundingRate, PaperOrder, PaperPosition
+from exchanges.paper.models import (
+    PaperBalance,
+    PaperFundingPayment,
+    PaperFundingRate,
+    PaperOrder,
+    PaperPosition,
+)
 from exchanges.perpetuals import margin
 
 SETTLEMENT = "USDT"
@@ -340,7 +346,7 @@ def settle_funding(symbol: str, *, mark: Decimal, now: datetime) -> None:
     ):
         for moment in funding_times(settled or now, now):
             rate = _funding_rate_at(symbol, moment, mark)
-            _pay_funding(account_id, position_id, rate.rate, rate.mark_price)
+            _pay_funding(account_id, position_id, rate)
         PaperPosition.objects.filter(pk=position_id).update(funding_settled_at=now)
 
 
@@ -351,13 +357,22 @@ def _funding_rate_at(symbol: str, moment: datetime, mark: Decimal) -> PaperFundi
     return rate
 
 
-def _pay_funding(account_id: int, position_id: int, rate: Decimal, mark: Decimal) -> None:
+def _pay_funding(account_id: int, position_id: int, rate: PaperFundingRate) -> None:
     balance = _lock_usdt(account_id)
     position = PaperPosition.objects.select_for_update().get(pk=position_id)
     side = side_of(position.size)
     if side is None:
         return
-    flow = margin.funding_payment(abs(position.size) * mark, rate, side)
+    flow = margin.funding_payment(abs(position.size) * rate.mark_price, rate.rate, side)
+    PaperFundingPayment.objects.create(
+        account_id=account_id,
+        symbol=position.symbol,
+        time=rate.time,
+        rate=rate.rate,
+        mark_price=rate.mark_price,
+        size=position.size,
+        amount=flow,
+    )
     position.funding += flow
     position.realised_pnl += flow
     if flow >= 0:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from exchanges.base import PositionSide
@@ -226,3 +227,12 @@ def funding_payment(value: Decimal, rate: Decimal, side: PositionSide) -> Decima
 def unrealised_pnl(side: PositionSide, entry: Decimal, size: Decimal, mark: Decimal) -> Decimal:
     """Linear contract PnL: (mark - entry) x size for a long, the opposite for a short."""
     return _sign(side) * (mark - entry) * size
+
+
+FUNDING_INTERVAL_HOURS = 8  # Bybit settles USDT perpetuals' funding at 00:00, 08:00 and 16:00 UTC
+
+
+def last_funding_time(now: datetime) -> datetime:
+    """The latest funding time at or before `now`."""
+    moment = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=moment.hour - moment.hour % FUNDING_INTERVAL_HOURS)

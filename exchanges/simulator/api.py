@@ -22,6 +22,7 @@ from exchanges.base import (
     Exchange,
     ExchangeUnavailable,
     Fill,
+    FundingPayment,
     InstrumentKind,
     InvalidOrder,
     InvalidOrderReason,
@@ -542,18 +543,32 @@ class BybitApi:
         assert key is not None
         engine = self._engine_for(key)
         start, end = self._execution_window(params)
-        fills = [
-            fill
-            for symbol in self._symbols_of(engine, params, kind)
-            for fill in engine.fills_since(symbol, start, kind=kind)
-            if fill.time <= end and self._matches(fill, params)
-        ]
-        fills.sort(key=lambda fill: (fill.time, fill.trade_id), reverse=True)
-        page, cursor = _page(fills, params, _limit(params, 50, 100))
-        closed = self._closed_sizes(engine, page) if kind is InstrumentKind.LINEAR else None
+        symbols = self._symbols_of(engine, params, kind)
+        wanted = params.get("execType") or None
+        entries: list[Fill | FundingPayment] = []
+        if wanted in (None, "Trade"):
+            entries += [
+                fill
+                for symbol in symbols
+                for fill in engine.fills_since(symbol, start, kind=kind)
+                if fill.time <= end and self._matches(fill, params)
+            ]
+        if wanted in (None, "Funding") and kind is InstrumentKind.LINEAR and not _names_an_order(params):
+            entries += [
+                payment
+                for symbol in symbols
+                for payment in engine.funding_payments(symbol, start)
+                if payment.time <= end
+            ]
+        entries.sort(key=_execution_order, reverse=True)
+        page, cursor = _page(entries, params, _limit(params, 50, 100))
+        fills = [entry for entry in page if isinstance(entry, Fill)]
+        closed = self._closed_sizes(engine, fills) if kind is InstrumentKind.LINEAR else None
         listed = [
-            self._execution(engine, fill, seq, kind, closed)
-            for seq, fill in enumerate(page, start=_offset(params) + 1)
+            self._execution(engine, entry, seq, kind, closed)
+            if isinstance(entry, Fill)
+            else records.funding_execution(entry, seq, engine.perpetual_instrument(entry.symbol).quote)
+            for seq, entry in enumerate(page, start=_offset(params) + 1)
         ]
         return {"nextPageCursor": cursor, "category": kind.value, "list": listed}
 
@@ -638,3 +653,14 @@ class BybitApi:
             self._known(engine, str(symbol))
             return [str(symbol)]
         return [item.symbol for item in engine.instruments()]
+
+
+def _execution_order(entry: Fill | FundingPayment) -> tuple[datetime, str]:
+    if isinstance(entry, Fill):
+        return entry.time, entry.trade_id
+    return entry.time, entry.payment_id
+
+
+def _names_an_order(params: Params) -> bool:
+    """A funding settlement belongs to no order: a query for one order's executions has none."""
+    return bool(params.get("orderId") or params.get("orderLinkId"))

@@ -18,6 +18,7 @@ from exchanges.base import (
     Balance,
     Candle,
     Fill,
+    FundingPayment,
     FundingRate,
     Instrument,
     OrderState,
@@ -25,6 +26,7 @@ from exchanges.base import (
     OrderType,
     Position,
     PositionSide,
+    Side,
     Ticker,
 )
 from exchanges.bybit.convert import NO_REJECT_REASON, ORDER_TYPES, POST_ONLY_REFUSED, SIDES, to_ms
@@ -258,6 +260,42 @@ def execution(
         "execType": "Trade",
         "execQty": text(fill.quantity),
         "closedSize": "" if closed_size is None else plain(closed_size),
+        "extraFees": "",
+        "seq": seq,
+    }
+
+
+def funding_execution(payment: FundingPayment, seq: int, quote: str) -> Json:
+    """A funding settlement as Bybit lists it among executions: execType "Funding", the fee the
+    position paid (negative: received) at the rate, on the position's value at the mark."""
+    size = abs(payment.size)
+    return {
+        "symbol": payment.symbol,
+        "orderType": "UNKNOWN",
+        "underlyingPrice": "",
+        "orderLinkId": "",
+        "side": SIDES[Side.BUY if payment.size > 0 else Side.SELL],
+        "indexPrice": "",
+        "orderId": "",
+        "stopOrderType": "UNKNOWN",
+        "leavesQty": "0",
+        "execTime": str(to_ms(payment.time)),
+        "feeCurrency": quote,
+        "isMaker": False,
+        "execFee": plain(-payment.amount),
+        "feeRate": plain(payment.rate),
+        "execId": payment.payment_id,
+        "tradeIv": "",
+        "blockTradeId": "",
+        "markPrice": plain(payment.mark_price),
+        "execPrice": plain(payment.mark_price),
+        "markIv": "",
+        "orderQty": "0",
+        "orderPrice": "0",
+        "execValue": plain(size * payment.mark_price),
+        "execType": "Funding",
+        "execQty": plain(size),
+        "closedSize": "0",
         "extraFees": "",
         "seq": seq,
     }

@@ -21,6 +21,7 @@ from exchanges.base import (
     PositionSide,
     Side,
 )
+from exchanges.bybit import convert
 from exchanges.bybit.adapter import BybitExchange
 from exchanges.paper import market, perpetual
 from exchanges.paper.exchange import PaperExchange
@@ -193,3 +194,34 @@ def test_the_adapter_trades_a_perpetual_end_to_end(bybit: BybitExchange, paper: 
     assert bybit.balances()["USDT"].total == D("10000") + D("195.46")
     # Spot stays spot: the spot order list never saw these.
     assert bybit.order_history("BTCUSDT") == []
+
+
+def test_funding_settlements_are_executions_of_their_own(client, bybit: BybitExchange, paper: PaperExchange):
+    bybit.place_order(linear(Side.SELL, "0.1", None, "short"))
+    first = perpetual.funding_times(timezone.now(), timezone.now() + timedelta(hours=8))[0]
+    market.set_price("BTCUSDT", PRICE, at=first + timedelta(seconds=1))
+    market.set_price("BTCUSDT", PRICE, at=first + timedelta(hours=8, seconds=1))
+    window = {
+        "startTime": int((first - timedelta(hours=1)).timestamp() * 1000),
+        "endTime": int((first + timedelta(days=1)).timestamp() * 1000),
+    }
+
+    body = client.get_executions(category="linear", symbol="BTCUSDT", execType="Funding", **window)
+
+    rows = body["result"]["list"]
+    assert [row["execType"] for row in rows] == ["Funding", "Funding"]
+    assert [row["execFee"] for row in rows] == ["-0.3", "-0.3"]  # received by the short: 0.1 x 30,000 x 0.01%
+    assert {(row["side"], row["execQty"], row["execPrice"], row["orderLinkId"]) for row in rows} == {
+        ("Sell", "0.1", "30000", "")
+    }
+    payments = [convert.funding_payment(row) for row in reversed(rows)]
+    assert payments == paper.funding_payments("BTCUSDT")
+    assert [p.amount for p in payments] == [D("0.3"), D("0.3")]
+    assert [p.size for p in payments] == [D("-0.1"), D("-0.1")]
+    # The trade's own execution is still listed beside them, and only it counts as a fill.
+    everything = client.get_executions(category="linear", symbol="BTCUSDT", **window)["result"]["list"]
+    assert sorted(row["execType"] for row in everything) == ["Funding", "Funding", "Trade"]
+    until_now = client.get_executions(category="linear", symbol="BTCUSDT")["result"]["list"]
+    assert [row["execType"] for row in until_now] == ["Trade"]
+    assert [fill.client_order_id for fill in bybit.fills_since("BTCUSDT", None, kind=LINEAR)] == ["short"]
+    assert bybit.funding_payments("BTCUSDT") == []  # settlements after now are not listed yet

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -12,6 +13,8 @@ from trading.ledger import LedgerError, LedgerFill
 from trading.positions import PositionLedger
 
 FEE = D("0.00055")
+START = datetime(2026, 12, 1, 8, tzinfo=UTC)
+EIGHT_HOURS = timedelta(hours=8)
 
 
 def books() -> PositionLedger:
@@ -98,14 +101,17 @@ def test_a_fill_past_flat_closes_the_lot_then_opens_the_other_side() -> None:
     assert_identity(ledger, D(50000))
 
 
-def test_funding_is_cash_outside_grid_profit_and_only_its_change_is_booked() -> None:
+def test_funding_is_cash_outside_grid_profit_and_each_payment_is_booked_once() -> None:
     ledger = books()
+    ledger.funding_cursor = START
     ledger.apply(fill(Side.BUY, "50000", "0.02", "2"))
-    assert ledger.book_funding(D("-1.5")) == 0  # the venue's figure before this bot: the baseline
-    assert ledger.book_funding(D("-1.6")) == D("-0.1")
-    assert ledger.book_funding(D("-1.6")) == 0
+    assert not ledger.book_funding("before-the-run", START - EIGHT_HOURS, D("-1.5"))
+    assert ledger.book_funding("p1", START + EIGHT_HOURS, D("-0.1"))
+    assert not ledger.book_funding("p1", START + EIGHT_HOURS, D("-0.1"))  # listed again
+    assert ledger.book_funding("p2", START + EIGHT_HOURS, D("0.03"))  # another at the same time
+    assert not ledger.book_funding("p2", START + EIGHT_HOURS, D("0.03"))
     summary = ledger.summary(D(50000))
-    assert summary.funding == D("-0.1")
+    assert summary.funding == D("-0.07")
     assert summary.grid_profit == 0
     assert_identity(ledger, D(50000))
 
@@ -124,8 +130,9 @@ def test_a_liquidation_closes_everything_at_the_bankruptcy_price() -> None:
 def test_the_books_survive_the_bot_row() -> None:
     ledger = books()
     ledger.apply(fill(Side.SELL, "50000", "0.01", "1"))
-    ledger.book_funding(D("0"))
-    ledger.book_funding(D("0.25"))
+    ledger.book_funding("p1", START, D("0.25"))
+    ledger.bankruptcy_seen = D("55000")
+    ledger.funding_checked_at = START + EIGHT_HOURS
     again = codec.ledger_from_json(codec.ledger_to_json(ledger))
     assert isinstance(again, PositionLedger)
     assert again == ledger
