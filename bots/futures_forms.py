@@ -61,12 +61,14 @@ class FuturesGridForm(MarketForm):
     )
     mode = forms.ChoiceField(
         choices=[
-            (futures_grid.Mode.LONG, "Long: opens a long at start; the sells above close it"),
-            (futures_grid.Mode.SHORT, "Short: opens a short at start; the buys below close it"),
-            (futures_grid.Mode.NEUTRAL, "Neutral: starts flat; buys below open longs, sells above shorts"),
+            (futures_grid.Mode.LONG, "Long: opens a long at start"),
+            (futures_grid.Mode.SHORT, "Short: opens a short at start"),
+            (futures_grid.Mode.NEUTRAL, "Neutral: starts flat"),
         ],
         initial=futures_grid.Mode.LONG,
         required=False,
+        help_text="Long: the sells above the price close the long. Short: the buys below close the "
+        "short. Neutral: buys below open longs and sells above open shorts.",
     )
     leverage = DecimalField(label="Leverage (x)", max_digits=6, decimal_places=2, min_value=Decimal(0))
     lower_price = _price("Lower price", "")

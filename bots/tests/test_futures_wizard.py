@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from accounts.models import User
 from accounts.tests.api import bearer
@@ -188,7 +189,9 @@ def test_review_then_confirm_creates_and_starts_the_futures_bot(
     again = client_for.post("/bots/new/", {**data, "token": token_of(html), "confirm": "1"})
     assert again["Location"] == f"/bots/{bot.pk}/"
     assert Bot.objects.count() == 1
-    assert client_for.get(f"/bots/{bot.pk}/").status_code == 200
+    detail = client_for.get(f"/bots/{bot.pk}/").content.decode()
+    assert "in 5 grids, arithmetic · perpetual, short at 10x" in detail
+    assert "My BTC futures" in client_for.get(reverse("home")).content.decode()
 
 
 def test_a_liquidation_inside_the_range_needs_the_checkbox(
@@ -250,3 +253,23 @@ def test_a_futures_bot_is_copied_in_its_own_wizard(account: ExchangeAccount, cli
     assert 'value="Copy of My BTC futures"' in page
     assert re.search(r'<option value="neutral" selected>', page)
     assert 'value="4"' in page
+
+
+def test_the_bots_page_starts_a_risky_grid_only_with_consent(
+    trader: User, account: ExchangeAccount, client_for: Client
+) -> None:
+    created = bearer(trader).post(
+        "/api/v1/bots/",
+        {**futures(account, leverage="20"), "grid_count": 5, "account": account.pk},
+        format="json",
+    )
+    bot = Bot.objects.get(pk=created.json()["id"])
+    page = client_for.get(f"/bots/{bot.pk}/").content.decode()
+    assert 'name="confirm_liquidation_risk"' in page
+    refused = client_for.post(f"/bots/{bot.pk}/start/", follow=True)
+    assert "The position would be liquidated at about 52,113.8 USDT" in refused.content.decode()
+    bot.refresh_from_db()
+    assert bot.status == BotStatus.DRAFT
+    client_for.post(f"/bots/{bot.pk}/start/", {"confirm_liquidation_risk": "on"})
+    bot.refresh_from_db()
+    assert bot.status == BotStatus.STARTING

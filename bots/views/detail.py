@@ -31,9 +31,11 @@ from billing.pages import refuse
 from bots import actions
 from bots.deals import DealView
 from bots.engine import unconfirmed_cancels
+from bots.forms import venue_message
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
 from bots.rows import CompiledRows, from_row
 from bots.strategies import dca, futures_grid, grid
+from bots.strategies.base import ConfigError
 from bots.templatetags.times import local_time
 from bots.views import stop_sale
 from bots.views.charts import candle_points
@@ -568,6 +570,10 @@ def _act(request: HttpRequest, pk: int, act: Any, done: str) -> HttpResponse:
         refuse(request, exc)
     except RiskLimitReached as exc:
         messages.error(request, str(exc))
+    except ConfigError as exc:
+        messages.error(request, " ".join(message for found in exc.errors.values() for message in found))
+    except ExchangeError as exc:
+        messages.error(request, venue_message(bot.exchange_account, exc))
     else:
         messages.success(request, done.format(name=bot.name))
     return redirect("bot_detail", pk=bot.pk)
@@ -576,7 +582,13 @@ def _act(request: HttpRequest, pk: int, act: Any, done: str) -> HttpResponse:
 @login_required
 @require_POST
 def bot_start(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, actions.do_start_bot, "“{name}” is starting.")
+    consent = request.POST.get("confirm_liquidation_risk") == "on"
+
+    def start(bot: Bot) -> Bot:
+        actions.check_start_bot(bot, confirm_liquidation_risk=consent)
+        return actions.do_start_bot(bot)
+
+    return _act(request, pk, start, "“{name}” is starting.")
 
 
 @login_required
