@@ -62,7 +62,9 @@ def test_choose_futures_fill_preview_consent_create_and_start(live_server, brows
     page.screenshot(path=artifacts / "futures-wizard-phone.png", full_page=True)
 
     page.get_by_role("button", name="Review").click()
-    consent = page.get_by_label(re.compile("I understand the position would be liquidated at ≈ 52,113.8 USDT"))
+    consent = page.get_by_label(
+        re.compile("I understand the position would be liquidated at ≈ 52,113.8 USDT, inside my range")
+    )
     expect(consent).to_be_visible()
     assert no_sideways_scroll(page)
     page.screenshot(path=artifacts / "futures-confirm-phone.png", full_page=True)
