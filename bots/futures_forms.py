@@ -88,9 +88,7 @@ class FuturesGridForm(MarketForm):
         initial=grid.Spacing.ARITHMETIC,
         required=False,
     )
-    investment = _price(
-        "Margin (USDT)", "The USDT the grid's positions may hold as margin; it must be free on the account."
-    )
+    investment = _price("Margin (USDT)", "Held as the positions' margin; it must be free on the account.")
     take_profit_price = _price(
         "Take-profit price",
         "Optional: close the position and stop once the price reaches it, outside the range.",
@@ -119,7 +117,6 @@ class FuturesGridForm(MarketForm):
             f"Your cap: {self.leverage_cap.value}x ({self.leverage_cap.whose}). The symbol's risk limit "
             "may allow less for a large position."
         )
-        leverage.widget.attrs["data-leverage-cap"] = str(self.leverage_cap.value)
 
     def offered_accounts(self, accounts: QuerySet[ExchangeAccount]) -> QuerySet[ExchangeAccount]:
         venues = [venue for venue in ExchangeName.values if trades_perpetuals(venue)]

@@ -54,6 +54,9 @@ def test_choose_futures_fill_preview_consent_create_and_start(live_server, brows
     page.get_by_label("Leverage (x)").fill("20")
     expect(page.get_by_test_id("liquidation-in-range")).to_contain_text("inside your range")
     expect(page.locator(ROWS).first.locator("td[data-label='Reduce-only']")).to_have_text("Yes")
+    page.get_by_text("Take-profit, stop-loss and stop near liquidation").click()
+    page.get_by_label("Stop near liquidation (%)").fill("2")
+    expect(page.get_by_label("Stop near liquidation (%)")).to_be_visible()
     page.screenshot(path=artifacts / "futures-wizard-desktop.png", full_page=True)
 
     page.set_viewport_size(PHONE)
@@ -89,3 +92,4 @@ def test_choose_futures_fill_preview_consent_create_and_start(live_server, brows
     config = bot.strategy_config
     assert isinstance(config, fg.FuturesGridConfig)
     assert (config.leverage, config.grid_count, config.investment) == (Decimal(20), 5, Decimal(1000))
+    assert config.liquidation_stop_distance == Decimal(2)

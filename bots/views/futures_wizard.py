@@ -24,7 +24,7 @@ from bots.strategies import futures_grid
 from bots.strategies.base import ConfigError
 from bots.views import wizard
 from exchanges.balances import available_balances, unknown
-from exchanges.base import ExchangeError, PositionSide
+from exchanges.base import ExchangeError
 from exchanges.models import ExchangeAccount
 from exchanges.registry import exchange_for_account
 
@@ -175,7 +175,6 @@ def _context(
         "wallet": wizard.wallet(market, instrument),
         "leverage_cap": form.leverage_cap,
         "strategy": STRATEGY,
-        "long_side": PositionSide.LONG,
         **extra,
     }
 
