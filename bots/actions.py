@@ -13,9 +13,11 @@ from django.utils import timezone
 from accounts.models import User
 from billing import entitlements
 from bots import funds
+from bots.futures_previews import FuturesPreviewResult, check_futures_preview, liquidation_shown
 from bots.live import publish
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
-from bots.strategies import grid, registry
+from bots.strategies import dca, futures_grid, grid, registry
+from bots.strategies.base import ConfigError
 from bots.webhooks import emit as webhooks
 from exchanges.instruments import instrument_for
 from exchanges.models import ExchangeAccount
@@ -23,6 +25,7 @@ from exchanges.registry import exchange_for_account
 from notifications import limits
 from risk import checks as risk_checks
 from trading.models import LIVE_STATUSES, Order, OrderStatus
+from trading.numbers import plain
 
 MAX_AUTO_RESTARTS = 5
 STOPPABLE = (BotStatus.STARTING, BotStatus.RUNNING, BotStatus.ERROR)
@@ -79,9 +82,89 @@ def check_bot_funds(
     instrument = instrument_for(account, config.symbol)
     check = funds.check_funds(account, config, instrument, price, strategy=strategy)
     if check.short:
-        # The grid's funds follow its investment; a DCA deal's, its base order and safety orders.
-        field = "investment" if strategy == registry.DEFAULT else "base_order_size"
+        # A grid's funds follow its investment; a DCA deal's, its base order and safety orders.
+        field = "base_order_size" if strategy == dca.DCA.name else "investment"
         raise grid.GridConfigError({field: [check.message]})
+
+
+# Futures grids -----------------------------------------------------------------
+
+# A futures bot that may hold the account's position in its symbol: one-way mode keeps one
+# position per symbol, so a second bot would trade (and close) the first one's. An errored bot
+# counts too: it may still hold the position, and it may restart by itself.
+POSITION_HOLDING = (BotStatus.STARTING, BotStatus.RUNNING, BotStatus.STOPPING, BotStatus.ERROR)
+
+
+def check_futures_bot(
+    account: ExchangeAccount, config: futures_grid.FuturesGridConfig, *, exclude: Bot | None = None
+) -> FuturesPreviewResult:
+    """A futures grid at the perpetual's mark price: the strategy's rules under the trader's
+    leverage cap and the venue's limits, the margin free in USDT, and no other futures bot
+    holding the position of this account and symbol (`exclude`: the bot itself)."""
+    check_position_free(account, config.symbol, exclude=exclude)
+    result = check_futures_preview(account, config)
+    instrument = result.perpetual.instrument
+    check = funds.check_funds(account, config, instrument, result.price, strategy=futures_grid.NAME)
+    if check.short:
+        raise ConfigError({"investment": [check.message]})
+    return result
+
+
+def position_holder(account: ExchangeAccount, symbol: str, *, exclude: Bot | None = None) -> Bot | None:
+    holders = Bot.objects.filter(
+        exchange_account=account, symbol=symbol, strategy=futures_grid.NAME, status__in=POSITION_HOLDING
+    )
+    if exclude is not None:
+        holders = holders.exclude(pk=exclude.pk)
+    return holders.order_by("pk").first()
+
+
+def position_taken_message(holder: Bot, account: ExchangeAccount) -> str:
+    return (
+        f"“{holder.name}” already trades the {holder.symbol} perpetual on “{account.label}” "
+        f"({holder.get_status_display().lower()}): bots there share one position. Stop it first, "
+        "or choose another account or symbol."
+    )
+
+
+def check_position_free(account: ExchangeAccount, symbol: str, *, exclude: Bot | None = None) -> None:
+    holder = position_holder(account, symbol, exclude=exclude)
+    if holder is not None:
+        raise ConfigError({"symbol": [position_taken_message(holder, account)]})
+
+
+def liquidation_risk(result: FuturesPreviewResult, config: futures_grid.FuturesGridConfig) -> str:
+    """The sentence a start inside-the-range liquidation needs consent to; "" when none."""
+    estimate = futures_grid.liquidation_in_range(result.preview, config)
+    if estimate is None:
+        return ""
+    at = liquidation_shown(estimate, result.perpetual.instrument.tick_size)
+    return (
+        f"The position would be liquidated at about {plain(at)} USDT, inside your range "
+        f"({plain(config.lower_price)} to {plain(config.upper_price)} USDT)."
+    )
+
+
+def check_liquidation_consent(
+    result: FuturesPreviewResult, config: futures_grid.FuturesGridConfig, *, confirmed: bool
+) -> None:
+    """Refuse, on `confirm_liquidation_risk`, a start whose liquidation sits inside the range
+    unless the trader accepted it."""
+    risk = liquidation_risk(result, config)
+    if risk and not confirmed:
+        raise ConfigError(
+            {"confirm_liquidation_risk": [f"{risk} Confirm that you accept this risk to start it."]}
+        )
+
+
+def check_start_bot(bot: Bot, *, confirm_liquidation_risk: bool = False) -> None:
+    """What a start must pass before `do_start_bot`: for a futures grid, its settings at the
+    mark price it will be laid out at, and the trader's consent to a liquidation in range."""
+    if bot.strategy != futures_grid.NAME:
+        return
+    config = bot.strategy_config
+    result = check_futures_bot(bot.exchange_account, config, exclude=bot)
+    check_liquidation_consent(result, config, confirmed=confirm_liquidation_risk)
 
 
 def do_create_bot(
@@ -123,6 +206,7 @@ def do_start_bot(bot: Bot) -> Bot:
             entitlements.lock_user(bot.owner)
             entitlements.check_start_bot(bot)
             risk_checks.check_start(bot)
+            _check_position_still_free(bot)
             bot = _start(bot)
     except entitlements.PlanLimitReached as exc:
         limits.start_refused(bot, limits.PLAN, exc.refusal.sentence, limit=exc.refusal.limit.key)
@@ -132,6 +216,16 @@ def do_start_bot(bot: Bot) -> Bot:
         raise
     _enqueue_tick(bot.pk)
     return bot
+
+
+def _check_position_still_free(bot: Bot) -> None:
+    """Under the owner's lock: of two futures bots started at once on one position, the second
+    is refused (`check_start_bot` checked it before, without the lock)."""
+    if bot.strategy != futures_grid.NAME:
+        return
+    holder = position_holder(bot.exchange_account, bot.symbol, exclude=bot)
+    if holder is not None:
+        raise risk_checks.RiskLimitReached(position_taken_message(holder, bot.exchange_account))
 
 
 def _start(bot: Bot) -> Bot:

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.core.cache import cache
+from django.db.models import QuerySet
 
 from accounts.models import User
 from bots import codec
@@ -68,7 +69,7 @@ class MarketForm(forms.Form):
     def __init__(self, owner: User, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.owner = owner
-        accounts = ExchangeAccount.objects.owned_by(owner).order_by("label")
+        accounts = self.offered_accounts(ExchangeAccount.objects.owned_by(owner).order_by("label"))
         account_field = self.fields["account"]
         assert isinstance(account_field, AccountChoiceField)
         account_field.queryset = accounts
@@ -77,7 +78,7 @@ class MarketForm(forms.Form):
         self.symbols: list[str] = []
         if self.chosen_account is not None:
             try:
-                self.symbols = symbols_for(self.chosen_account)
+                self.symbols = self.offered_symbols(symbols_for(self.chosen_account))
             except ExchangeError as exc:
                 self.venue_error = venue_message(self.chosen_account, exc)
         symbol_field = self.fields["symbol"]
@@ -87,6 +88,13 @@ class MarketForm(forms.Form):
             if self.chosen_account is not None:
                 self.initial["account"] = self.chosen_account.pk
             self.initial["symbol"] = self.chosen_symbol
+
+    def offered_accounts(self, accounts: QuerySet[ExchangeAccount]) -> QuerySet[ExchangeAccount]:
+        """The owner's accounts this strategy can trade on (a subclass narrows them)."""
+        return accounts
+
+    def offered_symbols(self, symbols: list[str]) -> list[str]:
+        return symbols
 
     def _chosen_account(self, accounts: Any) -> ExchangeAccount | None:
         """The account the symbols come from: the submitted one if it is the owner's, else the first."""

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from bots.shortfalls import amount, shortfall_parts
-from bots.strategies import grid, registry
+from bots.strategies import futures_grid, grid, registry
 from exchanges.balances import AccountBalances, available_balances
 from exchanges.base import Instrument
 from exchanges.models import ExchangeAccount
@@ -61,6 +61,11 @@ def shortfall_message(
         return ""
     account = f"“{where}”" if where else "the account"
     parts = shortfall_parts(shortfalls, instrument, account)
+    if strategy == futures_grid.NAME:
+        return (
+            f"This futures grid needs {' and '.join(parts)} as margin. Lower the investment or add "
+            "funds to the account."
+        )
     if strategy != registry.DEFAULT:
         label = registry.strategy_named(strategy).label
         return (

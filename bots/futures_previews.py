@@ -5,11 +5,11 @@ strategy's validation and preview."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from bots.strategies import futures_grid
 from bots.strategies.base import ConfigError
-from exchanges.base import Exchange, Instrument
+from exchanges.base import Exchange, Instrument, PositionSide, round_to_step
 from exchanges.models import ExchangeAccount
 from exchanges.paper import instruments as paper_instruments
 from exchanges.perpetuals import margin
@@ -90,3 +90,10 @@ def check_futures_preview(
     return FuturesPreviewResult(
         perpetual=perpetual, price=price, preview=futures_grid.FUTURES_GRID.preview(config, perpetual, price)
     )
+
+
+def liquidation_shown(estimate: futures_grid.Liquidation, tick: Decimal) -> Decimal:
+    """A liquidation price on the tick grid, rounded towards the entry (the side it triggers
+    first), as the preview's warnings say it."""
+    rounding = ROUND_CEILING if estimate.side is PositionSide.LONG else ROUND_FLOOR
+    return round_to_step(estimate.price, tick, rounding)

@@ -8,12 +8,12 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.api.fields import ExactDecimalField, StrictCharField, StrictRegexField, amount
-from bots.api.serializers import MAX_ID, price_input
+from bots.api.serializers import MAX_ID, percent_input, price_input
 from bots.strategies import futures_grid, grid
 from trading.api.serializers import SIDE_CHOICES
 
 
-class FuturesGridPreviewRequestSerializer(serializers.Serializer[Any]):
+class FuturesGridConfigSerializer(serializers.Serializer[Any]):
     """A futures grid's settings on a USDT perpetual. Every rule beyond the types is the
     strategy's own (`bots.strategies.futures_grid.validate`), leverage's range included."""
 
@@ -43,6 +43,22 @@ class FuturesGridPreviewRequestSerializer(serializers.Serializer[Any]):
     trigger_price = price_input(required=False, allow_null=True)
     take_profit_price = price_input(required=False, allow_null=True)
     stop_loss_price = price_input(required=False, allow_null=True)
+    liquidation_stop_distance = percent_input(
+        required=False,
+        allow_null=True,
+        help_text="Percent: stop the bot, closing its position, once the mark price comes this close "
+        "to the liquidation price. null: no automatic stop.",
+    )
+
+    def futures_config(self) -> futures_grid.FuturesGridConfig:
+        data = dict(self.validated_data)
+        for extra in ("account", "reference_price", "strategy", "name"):
+            data.pop(extra, None)
+        data["symbol"] = data["symbol"].upper()
+        return futures_grid.config_from_json(data)
+
+
+class FuturesGridPreviewRequestSerializer(FuturesGridConfigSerializer):
     reference_price = price_input(
         required=False,
         allow_null=True,
@@ -50,12 +66,12 @@ class FuturesGridPreviewRequestSerializer(serializers.Serializer[Any]):
         "account's venue.",
     )
 
-    def futures_config(self) -> futures_grid.FuturesGridConfig:
-        data = dict(self.validated_data)
-        for extra in ("account", "reference_price", "strategy"):
-            data.pop(extra, None)
-        data["symbol"] = data["symbol"].upper()
-        return futures_grid.config_from_json(data)
+
+class FuturesBotWriteSerializer(FuturesGridConfigSerializer):
+    """A new futures grid bot: checked at the perpetual's mark price, with the margin free in
+    USDT. It is created as a draft; its start may need `confirm_liquidation_risk`."""
+
+    name = StrictCharField(max_length=80)
 
 
 class FuturesPreviewLevelSerializer(serializers.Serializer[Any]):

@@ -15,7 +15,7 @@ from accounts.api.fields import (
 )
 from bots import codec
 from bots.models import Bot, BotEvent
-from bots.strategies import dca, grid
+from bots.strategies import dca, futures_grid, grid
 from trading.api.serializers import SIDE_CHOICES, OrderSerializer
 
 
@@ -297,6 +297,21 @@ class DcaConfigOutSerializer(serializers.Serializer[Any]):
     max_deals = serializers.IntegerField(allow_null=True)
 
 
+class FuturesGridConfigOutSerializer(serializers.Serializer[Any]):
+    symbol = StrictCharField()
+    mode = StrictCharField()
+    leverage = amount()
+    lower_price = amount()
+    upper_price = amount()
+    grid_count = serializers.IntegerField()
+    investment = amount(help_text="The margin, in USDT.")
+    spacing = StrictCharField()
+    trigger_price = amount(allow_null=True)
+    take_profit_price = amount(allow_null=True)
+    stop_loss_price = amount(allow_null=True)
+    liquidation_stop_distance = amount(allow_null=True, help_text="Percent; null: no automatic stop.")
+
+
 class BotSerializer(serializers.ModelSerializer[Bot]):
     account = serializers.IntegerField(source="exchange_account_id")
     config = serializers.SerializerMethodField()
@@ -326,15 +341,26 @@ class BotSerializer(serializers.ModelSerializer[Bot]):
     @extend_schema_field(
         PolymorphicProxySerializer(
             component_name="BotConfigByStrategy",
-            serializers=[BotConfigOutSerializer, DcaConfigOutSerializer],
+            serializers=[BotConfigOutSerializer, DcaConfigOutSerializer, FuturesGridConfigOutSerializer],
             resource_type_field_name=None,
         )
     )
     def get_config(self, bot: Bot) -> dict[str, Any]:
-        """The grid's settings; a DCA bot's (`strategy` "dca") are DcaConfigOutSerializer's."""
+        """The grid's settings; a DCA bot's (`strategy` "dca") are DcaConfigOutSerializer's, a
+        futures grid's FuturesGridConfigOutSerializer's."""
         if bot.strategy == dca.DCA.name:
             return dict(DcaConfigOutSerializer(bot.strategy_config).data)
+        if bot.strategy == futures_grid.NAME:
+            return dict(FuturesGridConfigOutSerializer(bot.strategy_config).data)
         return dict(BotConfigOutSerializer(bot.grid_config).data)
+
+
+class StartSerializer(serializers.Serializer[Any]):
+    confirm_liquidation_risk = StrictBooleanField(
+        default=False,
+        help_text="A futures grid whose estimated liquidation price sits inside its range starts only "
+        "with true: the trader accepts the risk. true or false only.",
+    )
 
 
 class StopSerializer(serializers.Serializer[Any]):

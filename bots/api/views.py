@@ -22,7 +22,11 @@ from accounts.api.errors import OBJECT_ERRORS, READ_ERRORS, ApiError, error_resp
 from accounts.api.pagination import ApiCursorPagination, OldestFirstTimePagination, TimeCursorPagination
 from accounts.api.views import ApiViewSet, owned_or_404
 from bots import actions
-from bots.api.futures_serializers import FuturesGridPreviewRequestSerializer, FuturesGridPreviewSerializer
+from bots.api.futures_serializers import (
+    FuturesBotWriteSerializer,
+    FuturesGridPreviewRequestSerializer,
+    FuturesGridPreviewSerializer,
+)
 from bots.api.serializers import (
     BotEventSerializer,
     BotSerializer,
@@ -34,6 +38,7 @@ from bots.api.serializers import (
     PnlSerializer,
     PreviewRequestSerializer,
     PreviewSerializer,
+    StartSerializer,
     StopAllResultSerializer,
     StopSerializer,
 )
@@ -98,9 +103,14 @@ def _by_strategy(name: str, grid: Any, dca_shape: Any, *others: Any) -> Polymorp
     )
 
 
-WRITE_BODY = _by_strategy("BotWriteByStrategy", BotWriteSerializer, DcaBotWriteSerializer)
+WRITE_BODY = _by_strategy(
+    "BotWriteByStrategy", BotWriteSerializer, DcaBotWriteSerializer, FuturesBotWriteSerializer
+)
 PARTIAL_WRITE_BODY = _by_strategy(
-    "PatchedBotWriteByStrategy", BotWriteSerializer(partial=True), DcaBotWriteSerializer(partial=True)
+    "PatchedBotWriteByStrategy",
+    BotWriteSerializer(partial=True),
+    DcaBotWriteSerializer(partial=True),
+    FuturesBotWriteSerializer(partial=True),
 )
 PREVIEW_BODY = _by_strategy(
     "PreviewRequestByStrategy",
@@ -111,8 +121,7 @@ PREVIEW_BODY = _by_strategy(
 PREVIEW_ANSWER = _by_strategy(
     "PreviewByStrategy", PreviewSerializer, DcaPreviewSerializer, FuturesGridPreviewSerializer
 )
-# Strategies the API previews but cannot create a bot of: the engine cannot run them yet.
-PREVIEW_ONLY = (futures_grid.NAME,)
+STRATEGIES = (registry.DEFAULT, dca.DCA.name, futures_grid.NAME)
 BOT_EXAMPLE = {
     "id": 4,
     "name": "BTC grid",
@@ -206,6 +215,10 @@ def _given_config(data: Any, strategy: str) -> tuple[Any, Any]:
         dca_given = DcaBotWriteSerializer(data=data)
         dca_given.is_valid(raise_exception=True)
         return dca_given, dca_given.dca_config()
+    if strategy == futures_grid.NAME:
+        futures_given = FuturesBotWriteSerializer(data=data)
+        futures_given.is_valid(raise_exception=True)
+        return futures_given, futures_given.futures_config()
     given = BotWriteSerializer(data=data)
     given.is_valid(raise_exception=True)
     return given, given.grid_config()
@@ -219,23 +232,22 @@ def _own_account(user: Any, account_id: int) -> ExchangeAccount:
     return account
 
 
-def _strategy_named_in(data: Any, default: str = registry.DEFAULT, *, previewing: bool = False) -> str:
-    """The `strategy` a request names ("grid" when it names none); another is a 400 on the field,
-    and so is a preview-only one (a futures grid) anywhere but the preview."""
+def _strategy_named_in(data: Any, default: str = registry.DEFAULT) -> str:
+    """The `strategy` a request names ("grid" when it names none); another is a 400 on the field."""
     name = data.get("strategy", default) if isinstance(data, dict) else default
-    if name in PREVIEW_ONLY and not previewing:
-        raise validation_error(
-            {
-                "strategy": [
-                    "Futures grid bots cannot be created yet: preview only "
-                    "(POST /api/v1/bots/preview/ with strategy futures_grid)."
-                ]
-            }
-        )
-    known = (registry.DEFAULT, dca.DCA.name, *(PREVIEW_ONLY if previewing else ()))
-    if name not in known:
-        raise validation_error({"strategy": [f"Use one of: {', '.join(known)}."]})
+    if name not in STRATEGIES:
+        raise validation_error({"strategy": [f"Use one of: {', '.join(STRATEGIES)}."]})
     return str(name)
+
+
+def _checked_config(account: ExchangeAccount, config: Any, strategy: str, bot: Bot | None = None) -> Decimal:
+    """`strategy`'s checks of `config` on `account`; the price they were made at. A futures grid's
+    are made at the perpetual's mark price, with the margin free and its position not taken."""
+    if strategy == futures_grid.NAME:
+        return actions.check_futures_bot(account, config, exclude=bot).price
+    price = actions.check_bot_config(account, config, strategy)
+    actions.check_bot_funds(account, config, price, strategy)
+    return price
 
 
 def _dca_preview_body(config: dca.DcaConfig, result: PreviewResult) -> dict[str, Any]:
@@ -367,7 +379,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
             "the wizard page's own (one function computes both). Needs only the `read` scope. Errors name "
             'their field, e.g. `investment` below the venue\'s minimum. `strategy` "dca" previews a DCA '
             'bot; "futures_grid" a grid on a USDT perpetual (leverage, reduce-only levels, margin and '
-            "the estimated liquidation price), which can be previewed but not created yet."
+            "the estimated liquidation price)."
         ),
         request=PREVIEW_BODY,
         responses={200: PREVIEW_ANSWER, **error_responses(400, 401, 403, 404, 429, 502, 503)},
@@ -390,7 +402,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     )
     @action(detail=False, methods=["post"], read_only_post=True)
     def preview(self, request: Request) -> Response:
-        strategy = _strategy_named_in(request.data, previewing=True)
+        strategy = _strategy_named_in(request.data)
         if strategy == dca.DCA.name:
             return self._dca_preview(request)
         if strategy == futures_grid.NAME:
@@ -436,13 +448,22 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         summary="Create a bot",
         description=(
             "Creates a draft bot after the same checks as the wizard (the venue's filters, minimums, exit "
-            "prices). Nothing trades until `start`. Send an `Idempotency-Key` to retry safely."
+            "prices, the funds free on the account). Nothing trades until `start`. Send an "
+            '`Idempotency-Key` to retry safely. `strategy` "futures_grid" creates a grid on a USDT '
+            "perpetual, checked at its mark price: leverage within your cap and the symbol's risk limit, "
+            "the margin (`investment`) free in USDT, and no other futures bot of the account starting, "
+            "running, stopping or in error on the symbol (they would share one position)."
         ),
         request=WRITE_BODY,
         responses={201: BotSerializer, **WRITE_ERRORS},
         examples=[
             OpenApiExample("BTC grid", value={**CONFIG_EXAMPLE, "name": "BTC grid"}, request_only=True),
             OpenApiExample("BTC DCA", value={**DCA_CONFIG_EXAMPLE, "name": "BTC DCA"}, request_only=True),
+            OpenApiExample(
+                "BTC futures grid",
+                value={**FUTURES_CONFIG_EXAMPLE, "name": "BTC futures", "stop_loss_price": "48000"},
+                request_only=True,
+            ),
             OpenApiExample("Draft", value={**BOT_EXAMPLE, "status": "draft"}, response_only=True),
         ],
     )
@@ -450,8 +471,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         strategy = _strategy_named_in(request.data)
         given, config = _given_config(request.data, strategy)
         account = _own_account(self.user, given.validated_data["account"])
-        price = actions.check_bot_config(account, config, strategy)
-        actions.check_bot_funds(account, config, price, strategy)
+        price = _checked_config(account, config, strategy)
         name = given.validated_data["name"]
         bot = actions.do_create_bot(self.user, account, name, config, price, strategy=strategy)
         return Response(BotSerializer(bot).data, status=status.HTTP_201_CREATED)
@@ -494,12 +514,16 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         data = request.data if isinstance(request.data, dict) else {}
         if partial:
             data = {**bot.config, "account": bot.exchange_account_id, "name": bot.name, **data}
+        if bot.strategy != registry.DEFAULT:
+            data = {**data, "strategy": bot.strategy}  # an edit keeps the bot's strategy
         if bot.strategy == dca.DCA.name:
-            data = {**data, "strategy": dca.DCA.name}  # an edit keeps the bot's strategy
             data.pop("investment", None)  # written for the risk rules, not a setting
         given, config = _given_config(data, bot.strategy)
         account = _own_account(self.user, given.validated_data["account"])
-        price = actions.check_bot_config(account, config, bot.strategy)
+        if bot.strategy == futures_grid.NAME:
+            price = actions.check_futures_bot(account, config, exclude=bot).price
+        else:
+            price = actions.check_bot_config(account, config, bot.strategy)
         bot = _active(
             actions.do_update_bot,
             bot,
@@ -529,17 +553,26 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         summary="Start a bot",
         description=(
             "Starts a draft, stopped or failed bot: a new run lays the grid out at the current price and "
-            "buys the base the sell levels need. Returns at once with status `starting`."
+            "buys the base the sell levels need. Returns at once with status `starting`. A futures grid "
+            "is checked again at the mark price it will be laid out at; when its estimated liquidation "
+            "price sits inside its range it starts only with `confirm_liquidation_risk` true (else a 400 "
+            "on that field naming the price and the range)."
         ),
-        request=None,
-        responses={200: BotSerializer, **ACTION_ERRORS},
+        request=StartSerializer,
+        responses={200: BotSerializer, **ACTION_ERRORS, 400: error_responses(400)[400]},
         examples=[
             OpenApiExample("Starting", value={**BOT_EXAMPLE, "status": "starting"}, response_only=True)
         ],
     )
     @action(detail=True, methods=["post"])
     def start(self, request: Request, pk: str) -> Response:
-        return Response(BotSerializer(_transition(actions.do_start_bot, self.get_object())).data)
+        bot = self.get_object()
+        given = StartSerializer(data=request.data or {})
+        given.is_valid(raise_exception=True)
+        actions.check_start_bot(
+            bot, confirm_liquidation_risk=given.validated_data["confirm_liquidation_risk"]
+        )
+        return Response(BotSerializer(_transition(actions.do_start_bot, bot)).data)
 
     @extend_schema(
         summary="Stop a bot",

@@ -1,6 +1,6 @@
 """The futures grid's preview through the API: the pure preview's numbers on the paper venue's
 perpetual, the mark price when no reference price is sent, a 400 naming the field for bad input,
-another user's account a 404, and no futures grid bot can be created."""
+and another user's account a 404."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 
 from accounts.tests.api import bearer, error_of
 from accounts.tests.factories import make_user
-from bots.models import Bot
 from bots.strategies import futures_grid as fg
 from bots.tests.conftest import paper_account_for
 from exchanges.paper import market
@@ -144,15 +143,3 @@ def test_another_users_account_is_a_404(trader, account) -> None:
     )
     assert response.status_code == 404
     assert "account" in error_of(response)["fields"]
-
-
-def test_a_futures_grid_bot_cannot_be_created(trader, account) -> None:
-    response = bearer(trader).post(
-        "/api/v1/bots/", {**CONFIG, "account": account.pk, "name": "BTC futures"}, format="json"
-    )
-    assert response.status_code == 400
-    assert error_of(response)["fields"]["strategy"] == [
-        "Futures grid bots cannot be created yet: preview only "
-        "(POST /api/v1/bots/preview/ with strategy futures_grid)."
-    ]
-    assert not Bot.objects.exists()

@@ -31,9 +31,11 @@ from billing.pages import refuse
 from bots import actions
 from bots.deals import DealView
 from bots.engine import unconfirmed_cancels
+from bots.forms import venue_message
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
 from bots.rows import CompiledRows, from_row
-from bots.strategies import dca, grid
+from bots.strategies import dca, futures_grid, grid
+from bots.strategies.base import ConfigError
 from bots.templatetags.times import local_time
 from bots.views import stop_sale
 from bots.views.charts import candle_points
@@ -363,8 +365,8 @@ def chart_data(bot: Bot, instrument: Instrument | None, mark: Decimal | None = N
     if bot.strategy == dca.DCA.name:
         lines, take_profit, stop_loss, bounds = _dca_chart(bot, mark)
     else:
-        config = bot.grid_config
-        lines = [exact(p) for p in grid.grid_lines(config, instrument)] if instrument is not None else []
+        config = bot.strategy_config
+        lines = [exact(p) for p in _grid_lines(bot, config, instrument)] if instrument is not None else []
         take_profit = exact(config.take_profit_price) if config.take_profit_price else None
         stop_loss = exact(config.stop_loss_price) if config.stop_loss_price else None
         bounds = {
@@ -378,6 +380,12 @@ def chart_data(bot: Bot, instrument: Instrument | None, mark: Decimal | None = N
         f'"take_profit": {json.dumps(take_profit)}, "stop_loss": {json.dumps(stop_loss)}, '
         f"{json.dumps(bounds)[1:-1]}}}"
     )
+
+
+def _grid_lines(bot: Bot, config: Any, instrument: Instrument) -> tuple[Decimal, ...]:
+    if bot.strategy == futures_grid.NAME:
+        return futures_grid.grid_lines(config, instrument)
+    return grid.grid_lines(config, instrument)
 
 
 def _dca_chart(
@@ -562,6 +570,10 @@ def _act(request: HttpRequest, pk: int, act: Any, done: str) -> HttpResponse:
         refuse(request, exc)
     except RiskLimitReached as exc:
         messages.error(request, str(exc))
+    except ConfigError as exc:
+        messages.error(request, " ".join(message for found in exc.errors.values() for message in found))
+    except ExchangeError as exc:
+        messages.error(request, venue_message(bot.exchange_account, exc))
     else:
         messages.success(request, done.format(name=bot.name))
     return redirect("bot_detail", pk=bot.pk)
@@ -570,7 +582,13 @@ def _act(request: HttpRequest, pk: int, act: Any, done: str) -> HttpResponse:
 @login_required
 @require_POST
 def bot_start(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, actions.do_start_bot, "“{name}” is starting.")
+    consent = request.POST.get("confirm_liquidation_risk") == "on"
+
+    def start(bot: Bot) -> Bot:
+        actions.check_start_bot(bot, confirm_liquidation_risk=consent)
+        return actions.do_start_bot(bot)
+
+    return _act(request, pk, start, "“{name}” is starting.")
 
 
 @login_required

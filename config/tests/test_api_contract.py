@@ -369,8 +369,9 @@ def test_the_schema_describes_both_strategies_shapes_without_a_warning() -> None
     create = document["paths"]["/api/v1/bots/"]["post"]["requestBody"]["content"]["application/json"]
     assert create["schema"] == {"$ref": "#/components/schemas/BotWriteByStrategyRequest"}
     shapes = {ref["$ref"].rsplit("/", 1)[1] for ref in schemas["BotWriteByStrategyRequest"]["oneOf"]}
-    assert shapes == {"BotWriteRequest", "DcaBotWriteRequest"}
+    assert shapes == {"BotWriteRequest", "DcaBotWriteRequest", "FuturesBotWriteRequest"}
     assert "max_safety_orders" in schemas["DcaBotWriteRequest"]["properties"]
+    assert "liquidation_stop_distance" in schemas["FuturesBotWriteRequest"]["properties"]
     preview = {ref["$ref"].rsplit("/", 1)[1] for ref in schemas["PreviewByStrategy"]["oneOf"]}
     assert preview == {"Preview", "DcaPreview", "FuturesGridPreview"}
     assert "safety_orders" in schemas["DcaPreview"]["properties"]
@@ -382,4 +383,8 @@ def test_the_schema_describes_both_strategies_shapes_without_a_warning() -> None
         {"$ref": "#/components/schemas/BotConfigByStrategy"}
     ]
     configs = {ref["$ref"].rsplit("/", 1)[1] for ref in schemas["BotConfigByStrategy"]["oneOf"]}
-    assert configs == {"BotConfigOut", "DcaConfigOut"}
+    assert configs == {"BotConfigOut", "DcaConfigOut", "FuturesGridConfigOut"}
+    start = document["paths"]["/api/v1/bots/{id}/start/"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]
+    assert start["schema"] == {"$ref": "#/components/schemas/StartRequest"}
