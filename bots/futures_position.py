@@ -44,6 +44,10 @@ class LivePosition:
     liquidation_stop_distance: Decimal | None
 
     @property
+    def funding_paid(self) -> Decimal | None:
+        return -self.funding if self.funding is not None else None
+
+    @property
     def danger_percent(self) -> Decimal:
         return self.liquidation_stop_distance or DEFAULT_DANGER_PERCENT
 
