@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from bots.strategies import futures_grid
 from exchanges.base import Position, PositionSide
 from exchanges.registry import exchange_for_account
+from trading.ledger import LedgerSummary
 from trading.pnl import bot_pnl
 
 if TYPE_CHECKING:
     from bots.models import Bot
+
+COMPUTE: Literal["compute"] = "compute"
 
 # Without a stop distance in its settings, a position this close to liquidation (in percent of
 # the mark) is still shown as in danger: the preview warns at the same distance.
@@ -67,9 +70,12 @@ def check_futures(bot: Bot) -> None:
         raise NotFutures(f"“{bot.name}” is a {bot.runs.label} bot: only futures grid bots hold a position.")
 
 
-def live_position(bot: Bot, *, fail_fast: bool = False) -> LivePosition:
+def live_position(
+    bot: Bot, *, fail_fast: bool = False, summary: LedgerSummary | Literal["compute"] | None = COMPUTE
+) -> LivePosition:
     """The venue's answer now. Raises `ExchangeError` when it cannot give one; `fail_fast`
-    tries once, briefly (a page polling it must not hang on a venue that is down)."""
+    tries once, briefly (a page polling it must not hang on a venue that is down). `summary`:
+    the bot's PnL a page already shows (None: no books yet), so its funding is the same figure."""
     config: futures_grid.FuturesGridConfig = bot.strategy_config
     venue = exchange_for_account(bot.exchange_account, fail_fast=fail_fast)
     position = next((p for p in venue.positions(bot.symbol) if p.symbol == bot.symbol), None)
@@ -84,7 +90,8 @@ def live_position(bot: Bot, *, fail_fast: bool = False) -> LivePosition:
         if side and liquidation is not None and position.mark_price
         else None
     )
-    summary = bot_pnl(bot, position.mark_price)
+    if summary == COMPUTE:
+        summary = bot_pnl(bot, position.mark_price)
     return LivePosition(
         symbol=bot.symbol,
         mode=config.mode,

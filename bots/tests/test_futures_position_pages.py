@@ -117,6 +117,8 @@ def test_the_fragment_is_the_panel_alone_and_without_htmx_the_page(owner: Client
 
     assert html.strip().startswith('<section id="bot-position"')
     assert "<html" not in html
+    # The header's PnL and price come along, swapped out of band, so the two agree.
+    assert '<section id="bot-header" class="bot-header" aria-live="polite" hx-swap-oob="true">' in html
     assert plain.status_code == 302
     assert plain["Location"] == reverse("bot_detail", args=[bot.pk])
 

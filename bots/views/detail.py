@@ -186,13 +186,13 @@ def header_context(bot: Bot, instrument: Instrument | None) -> dict[str, Any]:
     }
 
 
-def position_context(bot: Bot) -> dict[str, Any]:
+def position_context(bot: Bot, summary: LedgerSummary | None) -> dict[str, Any]:
     """The futures panel: the venue's position now, or why it cannot be shown (the page still
-    renders with the venue down)."""
+    renders with the venue down). `summary` is the header's, so both show one funding figure."""
     position: LivePosition | None = None
     error = ""
     try:
-        position = live_position(bot, fail_fast=True)
+        position = live_position(bot, fail_fast=True, summary=summary)
     except ExchangeError as exc:
         error = exc.message or "The exchange did not answer."
     return {"position": position, "position_error": error, "position_config": bot.strategy_config}
@@ -533,7 +533,7 @@ def page_context(bot: Bot, tab: str) -> dict[str, Any]:
     header = header_context(bot, instrument)
     return {
         **header,
-        **(position_context(bot) if header["is_futures"] else {}),
+        **(position_context(bot, header["summary"]) if header["is_futures"] else {}),
         **tab_context(bot, tab, Precision.of(instrument, bot)),
         "chart_json": chart_data(bot, instrument, header["mark"]),
     }
@@ -580,8 +580,13 @@ def bot_position(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404(str(exc)) from exc
     if not request.headers.get("HX-Request"):
         return redirect("bot_detail", pk=bot.pk)
-    context = {**base_context(bot, _instrument(bot)), **position_context(bot)}
-    return render(request, f"{TEMPLATE}#position", context)
+    # The header's PnL comes along out of band: the mark moved the position's figures, and the
+    # two must not disagree until the next fill re-renders the header.
+    header = {**header_context(bot, _instrument(bot)), "oob": True}
+    panel = render_to_string(
+        f"{TEMPLATE}#position", {**header, **position_context(bot, header["summary"])}, request
+    )
+    return HttpResponse(panel + render_to_string(f"{TEMPLATE}#header", header, request))
 
 
 @login_required
