@@ -195,7 +195,7 @@ def position_context(bot: Bot, summary: LedgerSummary | None) -> dict[str, Any]:
         position = live_position(bot, fail_fast=True, summary=summary)
     except ExchangeError as exc:
         error = exc.message or "The exchange did not answer."
-    return {"position": position, "position_error": error, "position_config": bot.strategy_config}
+    return {"position": position, "position_error": error}
 
 
 # The tabs' rows, with what each cell shows worked out in Python, once: a fill re-renders the
