@@ -22,6 +22,7 @@ urlpatterns += [
     path("<int:pk>/", detail.bot_detail, name="bot_detail"),
     path("<int:pk>/tabs/<slug:tab>/", detail.bot_tab, name="bot_tab"),
     path("<int:pk>/candles/", detail.bot_candles, name="bot_candles"),
+    path("<int:pk>/position/", detail.bot_position, name="bot_position"),
     path("<int:pk>/start/", detail.bot_start, name="bot_start"),
     path("<int:pk>/stop/", detail.bot_stop, name="bot_stop"),
     path("<int:pk>/emergency-stop/", detail.bot_emergency_stop, name="bot_emergency_stop"),

@@ -464,7 +464,8 @@ SPECTACULAR_SETTINGS = {
         "ExitActionEnum": ["keep_base", "sell_base"],
         "BacktestStatusEnum": "bots.backtests.models.BacktestStatus",
         "SpacingEnum": ["arithmetic", "geometric"],
-        "DirectionEnum": ["long", "short"],  # a grid's and a DCA bot's
+        "DirectionEnum": ["long", "short"],  # a grid's and a DCA bot's; a position's side
+        "SideEnum": "trading.api.serializers.SIDE_CHOICES",  # an order's or a fill's
         "AlertDirectionEnum": "notifications.models.AlertDirection",
         "GridStrategyEnum": ["grid"],
         "DcaStrategyEnum": ["dca"],

@@ -1,4 +1,4 @@
-"""The futures grid's preview through the API: the request and the answer."""
+"""The futures grid through the API: the preview's request and answer, and a bot's live position."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rest_framework import serializers
 from accounts.api.fields import ExactDecimalField, StrictCharField, StrictRegexField, amount
 from bots.api.serializers import MAX_ID, percent_input, price_input
 from bots.strategies import futures_grid, grid
+from exchanges.base import PositionSide
 from trading.api.serializers import SIDE_CHOICES
 
 
@@ -117,3 +118,35 @@ class FuturesGridPreviewSerializer(serializers.Serializer[Any]):
     )
     min_investment = amount(help_text="The smallest margin with every order at the venue's minimums.")
     warnings = serializers.ListField(child=StrictCharField())
+
+
+class BotPositionSerializer(serializers.Serializer[Any]):
+    """A futures grid bot's position as its venue reports it now (one-way mode, isolated margin)."""
+
+    symbol = StrictCharField()
+    mode = serializers.ChoiceField(choices=[m.value for m in futures_grid.Mode], help_text="The grid's mode.")
+    side = serializers.ChoiceField(
+        choices=[s.value for s in PositionSide], allow_null=True, help_text="null: flat."
+    )
+    size = amount(help_text='In the base asset, never negative; "0" when flat.')
+    entry_price = amount(allow_null=True, help_text="The average entry price; null when flat.")
+    mark_price = amount(help_text="The venue's mark price, which liquidation and unrealised PnL follow.")
+    leverage = amount(help_text="The leverage in force on the venue for the symbol.")
+    liquidation_price = amount(allow_null=True, help_text="The venue's; null when flat.")
+    distance_to_liquidation_percent = amount(
+        allow_null=True,
+        help_text="How far the mark may move against the position before liquidation, in percent of the "
+        "mark, cut to 0.01 towards liquidation (negative once past it); null when flat.",
+    )
+    position_margin = amount(help_text="USDT held for the position, the fee to close included.")
+    unrealised_pnl = amount(help_text="At the mark price, in USDT.")
+    funding = amount(
+        allow_null=True,
+        help_text="Net funding the bot's books counted, in USDT: positive received, negative paid; "
+        "null until the bot has books (it has not started).",
+    )
+    liquidation_stop_distance = amount(
+        allow_null=True,
+        help_text="From the settings: the bot stops, closing the position, once the mark is within this "
+        "percent of liquidation; null: no automatic stop.",
+    )

@@ -23,6 +23,7 @@ from accounts.api.pagination import ApiCursorPagination, OldestFirstTimePaginati
 from accounts.api.views import ApiViewSet, owned_or_404
 from bots import actions
 from bots.api.futures_serializers import (
+    BotPositionSerializer,
     FuturesBotWriteSerializer,
     FuturesGridPreviewRequestSerializer,
     FuturesGridPreviewSerializer,
@@ -43,10 +44,12 @@ from bots.api.serializers import (
     StopSerializer,
 )
 from bots.funds import FundsCheck
+from bots.futures_position import NotFutures, check_futures, live_position
 from bots.futures_previews import FuturesPreviewResult, check_futures_preview
 from bots.models import Bot, BotStatus
 from bots.previews import PreviewResult, check_preview
 from bots.strategies import dca, futures_grid, registry
+from exchanges.base import ExchangeError, RateLimited
 from exchanges.models import ExchangeAccount
 from trading.api.filters import filter_fills, filter_orders
 from trading.api.serializers import (
@@ -195,6 +198,21 @@ PNL_EXAMPLE = {
     "buys": 5,
     "sells": 4,
     "profit_factor": None,
+}
+POSITION_EXAMPLE = {
+    "symbol": "BTCUSDT",
+    "mode": "long",
+    "side": "long",
+    "size": "0.074",
+    "entry_price": "55000",
+    "mark_price": "55400",
+    "leverage": "10",
+    "liquidation_price": "49786.5",
+    "distance_to_liquidation_percent": "10.13",
+    "position_margin": "409.23",
+    "unrealised_pnl": "29.6",
+    "funding": "-0.84",
+    "liquidation_stop_distance": "3",
 }
 # What the view adds to what GridPreview itself provides.
 ADDED_FIELDS = ("levels", "symbol", "reference_price")
@@ -766,6 +784,38 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
             str(name): getattr(summary, str(name)) for name in PnlSerializer().fields if name != "mark_price"
         }
         return Response(PnlSerializer({**body, "mark_price": mark}).data)
+
+    @extend_schema(
+        summary="A futures bot's position",
+        description=(
+            "The position the venue holds now on a futures grid bot's perpetual: side and size, entry, "
+            "mark and liquidation prices, the distance from the mark to liquidation in percent, the "
+            "position margin and unrealised PnL; with the net `funding` the bot's books counted "
+            "(negative: paid) and the settings' `liquidation_stop_distance`. Flat: `side`, "
+            '`entry_price`, `liquidation_price` and the distance are null and `size` is "0". A spot '
+            "bot is a 400 (`not_futures`); a venue that cannot answer, a 503."
+        ),
+        responses={200: BotPositionSerializer, **error_responses(400, *OBJECT_ERRORS, 503)},
+        examples=[OpenApiExample("Long 10x", value=POSITION_EXAMPLE, response_only=True)],
+    )
+    @action(detail=True, methods=["get"])
+    def position(self, request: Request, pk: str) -> Response:
+        bot = self.get_object()
+        try:
+            check_futures(bot)
+        except NotFutures as exc:
+            raise ApiError(400, "not_futures", str(exc)) from exc
+        try:
+            found = live_position(bot)
+        except RateLimited:
+            raise  # config.api answers it with its Retry-After
+        except ExchangeError as exc:
+            message = exc.message or "The exchange did not answer."
+            raise ApiError(
+                503, "exchange_unavailable", f"The exchange could not give the position: {message}"
+            ) from exc
+        body = {**vars(found), "mode": found.mode.value, "side": found.side.value if found.side else None}
+        return Response(BotPositionSerializer(body).data)
 
     def _page(self, queryset: QuerySet[Any], serializer: Any) -> Response:
         page = self.paginate_queryset(queryset)

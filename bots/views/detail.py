@@ -14,6 +14,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import F, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -32,6 +33,7 @@ from bots import actions
 from bots.deals import DealView
 from bots.engine import unconfirmed_cancels
 from bots.forms import venue_message
+from bots.futures_position import LivePosition, NotFutures, check_futures, live_position
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
 from bots.rows import CompiledRows, from_row
 from bots.strategies import dca, futures_grid, grid
@@ -40,8 +42,10 @@ from bots.templatetags.times import local_time
 from bots.views import stop_sale
 from bots.views.charts import candle_points
 from exchanges.base import CANDLE_INTERVALS, ExchangeError, Instrument
-from exchanges.instruments import instrument_for, recent_candles
-from exchanges.models import ExchangeAccount
+from exchanges.instruments import INSTRUMENT_CACHE_SECONDS, INSTRUMENT_SHAPE, instrument_for, recent_candles
+from exchanges.models import ExchangeAccount, ExchangeName
+from exchanges.paper import instruments as paper_instruments
+from exchanges.registry import exchange_for_account
 from risk.checks import RiskLimitReached
 from trading.ledger import LedgerSummary
 from trading.models import LIVE_STATUSES, Fill, Order, OrderPurpose, OrderStatus
@@ -142,9 +146,25 @@ class Precision:
 def _instrument(bot: Bot) -> Instrument | None:
     try:
         # One short try: the page shows without it, and a stop's page must not wait on a gone venue.
+        if bot.strategy == futures_grid.NAME:
+            return _perpetual(bot.exchange_account, bot.symbol)
         return instrument_for(bot.exchange_account, bot.symbol, fail_fast=True)
     except ExchangeError:
         return None
+
+
+def _perpetual(account: ExchangeAccount, symbol: str) -> Instrument:
+    """A futures bot's contract: its tick and lot steps, not the spot pair's, cached as the spot
+    pair's are (exchanges.instruments)."""
+    if account.exchange == ExchangeName.PAPER:
+        return paper_instruments.linear_instrument_for(symbol)
+    key = f"perpetual:{INSTRUMENT_SHAPE}:{account.pk}:{symbol}"
+    found = cache.get(key)
+    if isinstance(found, Instrument):
+        return found
+    instrument = exchange_for_account(account, fail_fast=True).perpetual_instrument(symbol)
+    cache.set(key, instrument, INSTRUMENT_CACHE_SECONDS)
+    return instrument
 
 
 def base_context(bot: Bot, instrument: Instrument | None) -> dict[str, Any]:
@@ -156,6 +176,7 @@ def header_context(bot: Bot, instrument: Instrument | None) -> dict[str, Any]:
     summary: LedgerSummary | None = bot_pnl(bot, mark) if mark is not None else None
     return {
         **base_context(bot, instrument),
+        "is_futures": bot.strategy == futures_grid.NAME,
         "config": bot.strategy_config,
         "deal": dca_deal(bot),
         "summary": summary,
@@ -165,6 +186,18 @@ def header_context(bot: Bot, instrument: Instrument | None) -> dict[str, Any]:
         "max_restarts": actions.MAX_AUTO_RESTARTS,
         "may_be_open": unconfirmed_cancels(bot.pk),
     }
+
+
+def position_context(bot: Bot, summary: LedgerSummary | None) -> dict[str, Any]:
+    """The futures panel: the venue's position now, or why it cannot be shown (the page still
+    renders with the venue down). `summary` is the header's, so both show one funding figure."""
+    position: LivePosition | None = None
+    error = ""
+    try:
+        position = live_position(bot, fail_fast=True, summary=summary)
+    except ExchangeError as exc:
+        error = exc.message or "The exchange did not answer."
+    return {"position": position, "position_error": error}
 
 
 # The tabs' rows, with what each cell shows worked out in Python, once: a fill re-renders the
@@ -365,8 +398,8 @@ def chart_data(bot: Bot, instrument: Instrument | None, mark: Decimal | None = N
     if bot.strategy == dca.DCA.name:
         lines, take_profit, stop_loss, bounds = _dca_chart(bot, mark)
     else:
-        config = bot.strategy_config
-        lines = [exact(p) for p in _grid_lines(bot, config, instrument)] if instrument is not None else []
+        config = bot.strategy_config if bot.strategy == futures_grid.NAME else bot.grid_config
+        lines = [exact(p) for p in _grid_lines(config, instrument)] if instrument is not None else []
         take_profit = exact(config.take_profit_price) if config.take_profit_price else None
         stop_loss = exact(config.stop_loss_price) if config.stop_loss_price else None
         bounds = {
@@ -382,8 +415,10 @@ def chart_data(bot: Bot, instrument: Instrument | None, mark: Decimal | None = N
     )
 
 
-def _grid_lines(bot: Bot, config: Any, instrument: Instrument) -> tuple[Decimal, ...]:
-    if bot.strategy == futures_grid.NAME:
+def _grid_lines(
+    config: grid.GridConfig | futures_grid.FuturesGridConfig, instrument: Instrument
+) -> tuple[Decimal, ...]:
+    if isinstance(config, futures_grid.FuturesGridConfig):
         return futures_grid.grid_lines(config, instrument)
     return grid.grid_lines(config, instrument)
 
@@ -500,6 +535,7 @@ def page_context(bot: Bot, tab: str) -> dict[str, Any]:
     header = header_context(bot, instrument)
     return {
         **header,
+        **(position_context(bot, header["summary"]) if header["is_futures"] else {}),
         **tab_context(bot, tab, Precision.of(instrument, bot)),
         "chart_json": chart_data(bot, instrument, header["mark"]),
     }
@@ -532,6 +568,27 @@ def bot_tab(request: HttpRequest, pk: int, tab: str) -> HttpResponse:
         return redirect(f"{reverse('bot_detail', args=[bot.pk])}?tab={tab}")
     base = base_context(bot, _instrument(bot))
     return render(request, f"{TEMPLATE}#tab", {**base, **tab_context(bot, tab, base["precision"])})
+
+
+@login_required
+def bot_position(request: HttpRequest, pk: int) -> HttpResponse:
+    """A futures bot's position panel, which the page polls; without htmx, the whole page."""
+    bot = _shown_bot(_user(request), pk)
+    if bot is None:
+        raise Http404("No Bot matches the given query.")
+    try:
+        check_futures(bot)
+    except NotFutures as exc:
+        raise Http404(str(exc)) from exc
+    if not request.headers.get("HX-Request"):
+        return redirect("bot_detail", pk=bot.pk)
+    # The header's PnL comes along out of band: the mark moved the position's figures, and the
+    # two must not disagree until the next fill re-renders the header.
+    header = {**header_context(bot, _instrument(bot)), "oob": True}
+    panel = render_to_string(
+        f"{TEMPLATE}#position", {**header, **position_context(bot, header["summary"])}, request
+    )
+    return HttpResponse(panel + render_to_string(f"{TEMPLATE}#header", header, request))
 
 
 @login_required
