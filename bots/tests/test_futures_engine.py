@@ -12,6 +12,8 @@ from decimal import Decimal
 from unittest.mock import patch
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -24,6 +26,7 @@ from exchanges.base import InstrumentKind, OrderRequest, OrderType, Position, Po
 from exchanges.paper import market
 from trading.models import LIVE_STATUSES, Order, OrderPurpose
 from trading.positions import PositionLedger
+from trading.templatetags.money import format_amount
 
 D = Decimal
 START = D(50000)
@@ -250,3 +253,26 @@ def test_every_order_goes_to_the_perpetual_never_the_spot_book(trader: User, mod
     bot = start_bot(trader, replace(LONG, mode=mode))
     assert venue(bot).open_orders("BTCUSDT") == []  # spot
     assert len(venue(bot).open_orders("BTCUSDT", kind=LINEAR)) == 10
+
+
+def test_stopping_a_short_with_a_close_asks_to_buy_it_back_then_does(trader: User) -> None:
+    bot = start_bot(trader, replace(LONG, mode=fg.Mode.SHORT))
+    held = abs(books(bot).base)
+    client = Client()
+    client.force_login(trader)
+    page = client.get(reverse("bot_detail", args=[bot.pk])).content.decode()
+    assert "Close the position" in page
+    assert "Sell the base" not in page
+
+    asked = client.post(reverse("bot_stop", args=[bot.pk]), {"sell_base": "on"}).content.decode()
+    assert "close its BTC short?" in asked
+    assert "closes its position, reduce-only, buying it back" in asked
+    assert f"Short {format_amount(held, '0.001')} BTC" in asked
+    assert "Stop and keep the position" in asked
+    bot.refresh_from_db()
+    assert bot.status == BotStatus.RUNNING
+
+    client.post(reverse("bot_stop", args=[bot.pk]), {"sell_base": "on", "confirm": "sell-base"})
+    tick(bot, 3)
+    assert bot.status == BotStatus.STOPPED
+    assert position(bot).is_flat

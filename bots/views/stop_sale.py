@@ -9,12 +9,13 @@ from decimal import Decimal
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from bots.engine import exit_sale
+from bots.engine import bot_market, exit_sale, trades_perpetual
 from bots.models import Bot
 from bots.views.wizard import fee_percent
 from exchanges.base import ExchangeError, Instrument
 from exchanges.instruments import instrument_for
 from trading.pnl import mark_price
+from trading.positions import PositionLedger
 
 TEMPLATE = "bots/stop_sale.html"
 # The explicit field a confirmation posts; a stop asking to sell without it only asks again.
@@ -40,6 +41,9 @@ class BaseSale:
     quantity_step: Decimal
     orders: int = 1  # market orders the sale takes
     largest_order: Decimal | None = None  # the most one market order may sell
+    # A futures bot's stop closes its position, reduce-only (a short is bought back): "long",
+    # "short", or "" for a spot bot's sale of its base.
+    position_side: str = ""
 
     @property
     def nothing_held(self) -> bool:
@@ -54,7 +58,10 @@ def sale_of(bot: Bot) -> BaseSale:
     books = bot.books
     instrument = _instrument(bot)
     price = mark_price(bot)
+    position = books if isinstance(books, PositionLedger) else None
     held = books.base if books is not None else Decimal(0)
+    if position is not None:
+        held = abs(held)  # a short is bought back: its size is what the close trades
     quantity = instrument.round_quantity(held) if instrument is not None else held
     orders, largest_order = 1, None
     if instrument is not None and price and held > 0:
@@ -75,11 +82,14 @@ def sale_of(bot: Bot) -> BaseSale:
         quantity_step=instrument.quantity_step if instrument is not None else Decimal("0.00000001"),
         orders=orders,
         largest_order=largest_order,
+        position_side=(position.side or "") if position is not None else "",
     )
 
 
 def _instrument(bot: Bot) -> Instrument | None:
     try:
+        if trades_perpetual(bot):
+            return bot_market(bot).instrument(bot.symbol)
         return instrument_for(bot.exchange_account, bot.symbol)
     except ExchangeError:
         return None  # the page still says what is held; the venue's filters apply at the sale
