@@ -13,6 +13,7 @@ from django.test import Client
 
 from bots.backtests import tasks
 from bots.backtests.models import Backtest
+from bots.tests.conftest import paper_account_for
 
 FORM = {
     "strategy": "futures_grid",
@@ -78,6 +79,17 @@ def test_the_form_runs_a_futures_grid_and_its_page_shows_funding(trader, queued)
     assert rerun["leverage"] == "5"
     again = client.get(f"/backtests/?{page.context['rerun_query']}").content.decode()
     assert 'name="leverage"' in again
+
+    # Its settings become a futures bot's in the wizard.
+    assert f'href="/bots/new/?backtest={backtest.pk}"' in html
+    paper_account_for(trader)
+    wizard = client.get(f"/bots/new/?backtest={backtest.pk}")
+    assert wizard.status_code == 200
+    form = wizard.context["form"]
+    assert form.initial["mode"] == "short"
+    assert form.initial["leverage"] == "5"
+    assert form.initial["grid_count"] == 20
+    assert form.initial["name"] == f"BTCUSDT futures grid (backtest {backtest.pk})"
 
 
 def test_a_leverage_above_the_cap_is_refused_beside_its_field(trader, queued) -> None:

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, render
 
 from accounts.models import User
 from bots import actions, funds, shortfalls
+from bots.backtests.models import Backtest
 from bots.forms import venue_message
 from bots.funds import FundsCheck
 from bots.futures_forms import DEFAULT_VALUES, FuturesGridForm, initial_from_futures_config
@@ -201,8 +202,15 @@ def bot_create(request: HttpRequest) -> HttpResponse:
 
 
 def _initial(request: HttpRequest) -> dict[str, Any]:
-    """A futures bot's settings to start from (the caller checked which), or the values in the
-    address over the defaults."""
+    """A futures backtest's or bot's settings to start from (the caller checked which), or the
+    values in the address over the defaults."""
+    backtest = request.GET.get("backtest")
+    if backtest:
+        found = get_object_or_404(
+            Backtest.objects.owned_by(_user(request)), pk=wizard.int_or_404(backtest), strategy=STRATEGY
+        )
+        name = f"{found.symbol} futures grid (backtest {found.pk})"
+        return initial_from_futures_config(None, name, futures_grid.config_from_json(found.config))
     clone = request.GET.get("clone")
     if clone:
         bot = get_object_or_404(

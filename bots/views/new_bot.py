@@ -16,8 +16,7 @@ from exchanges.models import ExchangeAccount
 
 def _wanted(request: HttpRequest) -> str:
     """The strategy asked for by name, or the one of the bot to copy or the backtest to start
-    from. Someone else's (or a missing) one is left to the grid wizard, which answers 404; a
-    futures backtest has no bot to become yet, so it is left there too."""
+    from. Someone else's (or a missing) one is left to the grid wizard, which answers 404."""
     if dca_wizard.asks_for_dca(request):
         return dca_wizard.STRATEGY
     if futures_wizard.asks_for_futures(request):
@@ -25,7 +24,8 @@ def _wanted(request: HttpRequest) -> str:
     backtest, clone = request.GET.get("backtest", ""), request.GET.get("clone", "")
     if backtest.isdigit():
         found = Backtest.objects.owned_by(request.user).filter(pk=int(backtest)).first()
-        return dca_wizard.STRATEGY if found is not None and found.strategy == dca_wizard.STRATEGY else ""
+        wizards = (dca_wizard.STRATEGY, futures_wizard.STRATEGY)
+        return found.strategy if found is not None and found.strategy in wizards else ""
     if clone.isdigit():
         bot = Bot.objects.owned_by(request.user).filter(pk=int(clone)).first()
         return bot.strategy if bot is not None else ""
