@@ -593,10 +593,10 @@ def _running(bot: Bot, exchange: Exchange, *, quiet: bool = False) -> Iterator[N
     unsent = None if outcome.changed else outcome.unsent
     strategy = strategy_for(bot)
     config = strategy.config_from_json(bot.config)
-    if strategy.leverage(config) is not None and _watch_position(bot, exchange, config):
+    snapshot_due = bot.last_snapshot_at is None or now - bot.last_snapshot_at >= SNAPSHOT_EVERY
+    if strategy.leverage(config) is not None and _watch_position(bot, exchange, config, snapshot_due):
         return
     watches = strategy.watches_price(config)
-    snapshot_due = bot.last_snapshot_at is None or now - bot.last_snapshot_at >= SNAPSHOT_EVERY
     price = exchange.ticker(bot.symbol).last if watches or snapshot_due else None
     if price is not None:
         ledger = bot.books
@@ -616,7 +616,7 @@ def _running(bot: Bot, exchange: Exchange, *, quiet: bool = False) -> Iterator[N
         _snapshot(bot, price)
 
 
-def _watch_position(bot: Bot, exchange: Exchange, config: Any) -> bool:
+def _watch_position(bot: Bot, exchange: Exchange, config: Any, ask_funding: bool) -> bool:
     """A perpetual's tick reads the venue's position (bots.perpetuals); True when the bot stops."""
     books = bot.books
     if not isinstance(books, PositionLedger):
@@ -631,7 +631,7 @@ def _watch_position(bot: Bot, exchange: Exchange, config: Any) -> bool:
         if isinstance(books, PositionLedger) and perpetuals.liquidated(books, position):
             _liquidated(bot, exchange)
     assert isinstance(books, PositionLedger)
-    _keep_books(bot, exchange, position, books)
+    _keep_books(bot, exchange, position, books, ask_funding=ask_funding)
     stop_distance = getattr(config, "liquidation_stop_distance", None)
     room = perpetuals.liquidation_guard(position, stop_distance)
     if room is None or position is None:
@@ -650,16 +650,22 @@ def _watch_position(bot: Bot, exchange: Exchange, config: Any) -> bool:
     return True
 
 
-def _keep_books(bot: Bot, exchange: Exchange, position: Position | None, books: PositionLedger) -> None:
-    """Book the funding the venue settled since it was last asked (only around funding times),
-    and keep the position's bankruptcy price: both under the bot's lock, once."""
+def _keep_books(
+    bot: Bot,
+    exchange: Exchange,
+    position: Position | None,
+    books: PositionLedger,
+    *,
+    ask_funding: bool = False,
+) -> None:
+    """Book the funding the venue settled since it was last asked, and keep the position's
+    bankruptcy price: both under the bot's lock, once. The venue is asked around each funding
+    time, and whenever `ask_funding` (each snapshot, and the stop): a venue may settle late."""
     now = timezone.now()
-    payments = (
-        exchange.funding_payments(bot.symbol, books.funding_cursor)
-        if perpetuals.funding_due(books, now)
-        else None
-    )
-    if payments is None and not perpetuals.note_bankruptcy(position, books):
+    due = perpetuals.funding_due(books, now)
+    payments = exchange.funding_payments(bot.symbol, books.funding_cursor) if due or ask_funding else None
+    fresh = [p for p in payments or () if not books.has_funding(p.payment_id, p.time)]
+    if not (due or fresh or perpetuals.note_bankruptcy(position, books)):
         return
     with transaction.atomic():
         ledger = _locked_ledger(bot)
@@ -806,6 +812,10 @@ def _stopping(bot: Bot, exchange: Exchange) -> None:
             return
     if bot.orders.filter(status__in=LIVE_STATUSES).exists():
         return  # a cancel or the exit trade is still settling
+    books = bot.books
+    if isinstance(books, PositionLedger):
+        # The run's last funding, settled since the last tick asked, closes its books.
+        _keep_books(bot, exchange, None, books, ask_funding=True)
     from bots.actions import do_mark_stopped
 
     do_mark_stopped(bot)

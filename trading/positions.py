@@ -103,12 +103,17 @@ class PositionLedger(Ledger):
 
     # The venue's own events ----------------------------------------------------
 
-    def book_funding(self, payment_id: str, time: datetime, amount: Decimal) -> bool:
-        """Book one funding payment (`amount` received, negative paid) unless it is booked already
-        or precedes the books; whether it was booked. Payments come oldest first."""
+    def has_funding(self, payment_id: str, time: datetime) -> bool:
+        """Whether this payment is booked already, or precedes the books (not the bot's)."""
         cursor = self.funding_cursor
-        if cursor is not None and (time < cursor or (time == cursor and payment_id in self.funding_ids)):
+        return cursor is not None and (time < cursor or (time == cursor and payment_id in self.funding_ids))
+
+    def book_funding(self, payment_id: str, time: datetime, amount: Decimal) -> bool:
+        """Book one funding payment (`amount` received, negative paid) unless `has_funding`;
+        whether it was booked. Payments come oldest first."""
+        if self.has_funding(payment_id, time):
             return False
+        cursor = self.funding_cursor
         self.funding_ids = (*self.funding_ids, payment_id) if time == cursor else (payment_id,)
         self.funding_cursor = time
         self.funding += amount

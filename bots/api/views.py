@@ -571,7 +571,8 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         summary="Start a bot",
         description=(
             "Starts a draft, stopped or failed bot: a new run lays the grid out at the current price and "
-            "buys the base the sell levels need. Returns at once with status `starting`. A futures grid "
+            "buys the base the sell levels need (a futures grid opens its position). Returns at once "
+            "with status `starting`. A futures grid "
             "is checked again at the mark price it will be laid out at; when its estimated liquidation "
             "price sits inside its range it starts only with `confirm_liquidation_risk` true (else a 400 "
             "on that field naming the price and the range)."
@@ -579,7 +580,13 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         request=StartSerializer,
         responses={200: BotSerializer, **ACTION_ERRORS, 400: error_responses(400)[400]},
         examples=[
-            OpenApiExample("Starting", value={**BOT_EXAMPLE, "status": "starting"}, response_only=True)
+            OpenApiExample("Start", value={}, request_only=True),
+            OpenApiExample(
+                "Start a futures grid whose liquidation sits inside its range",
+                value={"confirm_liquidation_risk": True},
+                request_only=True,
+            ),
+            OpenApiExample("Starting", value={**BOT_EXAMPLE, "status": "starting"}, response_only=True),
         ],
     )
     @action(detail=True, methods=["post"])
@@ -793,9 +800,9 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
             "position margin and unrealised PnL; with the net `funding` the bot's books counted "
             "(negative: paid) and the settings' `liquidation_stop_distance`. Flat: `side`, "
             '`entry_price`, `liquidation_price` and the distance are null and `size` is "0". A spot '
-            "bot is a 400 (`not_futures`); a venue that cannot answer, a 503."
+            "bot holds no position: a 409 (`not_futures`); a venue that cannot answer, a 503."
         ),
-        responses={200: BotPositionSerializer, **error_responses(400, *OBJECT_ERRORS, 503)},
+        responses={200: BotPositionSerializer, **error_responses(*OBJECT_ERRORS, 409, 503)},
         examples=[OpenApiExample("Long 10x", value=POSITION_EXAMPLE, response_only=True)],
     )
     @action(detail=True, methods=["get"])
@@ -804,7 +811,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         try:
             check_futures(bot)
         except NotFutures as exc:
-            raise ApiError(400, "not_futures", str(exc)) from exc
+            raise ApiError(409, "not_futures", str(exc)) from exc
         try:
             found = live_position(bot)
         except RateLimited:

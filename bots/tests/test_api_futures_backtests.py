@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 
 from accounts.tests.api import bearer, error_of
+from accounts.tests.factories import make_user
 from bots.backtest import perpetual
 from bots.backtests import tasks
 from bots.backtests.actions import perpetual_for
@@ -127,12 +128,22 @@ def test_a_liquidated_run_says_when_and_where_on_its_page_too(trader, queued) ->
     assert f"Liquidated at {liquidated_at} UTC at " in html
     assert "the position margin was lost" in html
     assert "Funding assumed at 0.01% per 8 hours: no funding history ships." in html
-    assert "Create a bot from this backtest" not in html
+    assert f'href="/bots/new/?backtest={body["id"]}">Create a bot from this backtest' in html
     chart = page.context["chart"]
     assert chart["liquidation"]["price"] == futures["liquidation_price"]
-    # A futures backtest cannot become a grid bot.
+    # It becomes a futures bot in the futures wizard; another trader's is a 404.
     paper_account_for(trader)
-    assert browser.get(f"/bots/new/?backtest={body['id']}").status_code == 404
+    wizard = browser.get(f"/bots/new/?backtest={body['id']}")
+    assert wizard.status_code == 200
+    assert (wizard.context["form"].initial["mode"], wizard.context["form"].initial["leverage"]) == (
+        "short",
+        "20",
+    )
+    stranger = make_user(email="stranger@example.com")
+    paper_account_for(stranger)
+    other = Client()
+    other.force_login(stranger)
+    assert other.get(f"/bots/new/?backtest={body['id']}").status_code == 404
 
 
 @pytest.mark.parametrize(

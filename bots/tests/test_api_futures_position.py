@@ -78,10 +78,10 @@ def test_a_flat_position_has_no_side_size_zero_and_no_prices(trader) -> None:
     assert D(body["unrealised_pnl"]) == 0
 
 
-def test_a_spot_bot_is_a_400_saying_it_holds_no_position(trader, paper_bot) -> None:
+def test_a_spot_bot_is_a_409_saying_it_holds_no_position(trader, paper_bot) -> None:
     response = bearer(trader, "read").get(url(paper_bot.pk))
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     error = error_of(response)
     assert error["code"] == "not_futures"
     assert "only futures grid bots hold a position" in error["message"]

@@ -190,7 +190,7 @@ def test_review_then_confirm_creates_and_starts_the_futures_bot(
     assert again["Location"] == f"/bots/{bot.pk}/"
     assert Bot.objects.count() == 1
     detail = client_for.get(f"/bots/{bot.pk}/").content.decode()
-    assert "in 5 grids, arithmetic · perpetual, short at 10x" in detail
+    assert "BTCUSDT perpetual · Paper · futures grid, short 10x: 50,000.0\u201360,000.0 in 5 grids" in detail
     assert "My BTC futures" in client_for.get(reverse("home")).content.decode()
 
 
