@@ -395,7 +395,9 @@ class BotEventSerializer(serializers.ModelSerializer[BotEvent]):
 class PnlSerializer(serializers.Serializer[Any]):
     mark_price = amount()
     grid_profit = amount(help_text="Realised by completed grid trades.")
-    unrealized_pnl = amount(help_text="Held base valued at the mark price.")
+    unrealized_pnl = amount(
+        help_text="Held base valued at the mark price (a futures bot: its position, short negative)."
+    )
     fees_quote = amount(
         help_text="Every fee, valued in quote. Those paid in the pair's assets are already netted in "
         "grid_profit and unrealized_pnl."
@@ -405,14 +407,17 @@ class PnlSerializer(serializers.Serializer[Any]):
         "grid_profit + unrealized_pnl to reach total_pnl."
     )
     fees_by_asset = serializers.DictField(child=amount())
+    funding = amount(
+        help_text="A futures bot's net funding: received, or paid when negative; 0 for a spot bot."
+    )
     total_pnl = amount(
-        help_text="Always equity - investment, and grid_profit + unrealized_pnl - fees_not_netted."
+        help_text="Always equity - investment, and grid_profit + unrealized_pnl + funding - fees_not_netted."
     )
     equity = amount()
     investment = amount()
     roi = amount(help_text="total_pnl / investment, a fraction.")
     apr = amount(allow_null=True)
-    base_held = amount()
+    base_held = amount(help_text="Base the bot holds; a futures bot's position, negative when short.")
     average_cost = amount(allow_null=True)
     round_trips = serializers.IntegerField()
     buys = serializers.IntegerField()

@@ -186,6 +186,7 @@ PNL_EXAMPLE = {
     "unrealized_pnl": "7.55",
     "fees_quote": "1.93",
     "fees_not_netted": "0",
+    "funding": "0",
     "fees_by_asset": {"BTC": "0.0000113", "USDT": "1.31"},
     "total_pnl": "19.96",
     "equity": "1019.96",

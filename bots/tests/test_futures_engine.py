@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.tests.api import bearer
 from bots import actions, engine
 from bots.futures_previews import check_futures_preview
 from bots.models import Bot, BotEvent, BotStatus
@@ -184,6 +185,11 @@ def test_funding_the_venue_settles_is_booked_once(trader: User) -> None:
     assert_books_agree_with_the_venue(bot)
     notes = BotEvent.objects.filter(bot=bot, message__startswith="Funding paid: ")
     assert notes.count() == len(payments)
+    with freeze(later):
+        figures = bearer(trader, "read").get(f"/api/v1/bots/{bot.pk}/pnl/").json()
+    assert D(figures["funding"]) == paid
+    parts = D(figures["grid_profit"]) + D(figures["unrealized_pnl"]) + D(figures["funding"])
+    assert parts == D(figures["total_pnl"])
 
 
 def test_a_stop_that_closes_the_position_leaves_the_account_flat(trader: User) -> None:
@@ -263,6 +269,8 @@ def test_stopping_a_short_with_a_close_asks_to_buy_it_back_then_does(trader: Use
     page = client.get(reverse("bot_detail", args=[bot.pk])).content.decode()
     assert "Close the position" in page
     assert "Sell the base" not in page
+    # The buys below close the short: each of them is marked.
+    assert page.count('title="Only closes the position">Reduce-only</span>') == 5
 
     asked = client.post(reverse("bot_stop", args=[bot.pk]), {"sell_base": "on"}).content.decode()
     assert "close its BTC short?" in asked

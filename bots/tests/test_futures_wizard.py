@@ -249,6 +249,9 @@ def test_a_futures_bot_is_copied_in_its_own_wizard(account: ExchangeAccount, cli
     html = client_for.post("/bots/new/", {**data, "review": "1"}).content.decode()
     client_for.post("/bots/new/", {**data, "token": token_of(html), "confirm": "1"})
     bot = Bot.objects.get()
+    # At 4x the liquidation is far outside the range: its page asks no consent to start again.
+    Bot.objects.filter(pk=bot.pk).update(status=BotStatus.STOPPED)
+    assert 'name="confirm_liquidation_risk"' not in client_for.get(f"/bots/{bot.pk}/").content.decode()
     page = client_for.get(f"/bots/new/?clone={bot.pk}").content.decode()
     assert 'value="Copy of My BTC futures"' in page
     assert re.search(r'<option value="neutral" selected>', page)
@@ -266,6 +269,7 @@ def test_the_bots_page_starts_a_risky_grid_only_with_consent(
     bot = Bot.objects.get(pk=created.json()["id"])
     page = client_for.get(f"/bots/{bot.pk}/").content.decode()
     assert 'name="confirm_liquidation_risk"' in page
+    assert "I accept the risk: The position would be liquidated at about 52,113.8 USDT" in page
     refused = client_for.post(f"/bots/{bot.pk}/start/", follow=True)
     assert "The position would be liquidated at about 52,113.8 USDT" in refused.content.decode()
     bot.refresh_from_db()

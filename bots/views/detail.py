@@ -34,6 +34,7 @@ from bots.deals import DealView
 from bots.engine import unconfirmed_cancels
 from bots.forms import venue_message
 from bots.futures_position import LivePosition, NotFutures, check_futures, live_position
+from bots.futures_previews import check_futures_preview
 from bots.models import Bot, BotEvent, BotEventKind, BotStatus
 from bots.rows import CompiledRows, from_row
 from bots.strategies import dca, futures_grid, grid
@@ -219,6 +220,7 @@ ORDER_COLUMNS = (
     "created_at",
     "updated_at",
     "reject_reason",
+    "reduce_only",
 )
 
 
@@ -228,6 +230,7 @@ class OrderLine:
     side: str
     side_label: str
     purpose_label: str  # empty for a grid order, which shows no badge
+    reduce_only: bool  # a futures order that may only shrink the position
     price: str
     quantity: str
     filled: str
@@ -260,12 +263,15 @@ class EventLine:
 
 
 def _order_line(row: Sequence[Any], precision: Precision, *, live: bool) -> OrderLine:
-    client_order_id, side, purpose, price, quantity, filled, status, created, updated, reason = row
+    client_order_id, side, purpose, price, quantity, filled, status, created, updated, reason, reduce_only = (
+        row
+    )
     return OrderLine(
         client_order_id=client_order_id,
         side=side,
         side_label=SIDE_LABELS.get(side, side),
         purpose_label=PURPOSE_LABELS.get(purpose, purpose) if purpose != OrderPurpose.GRID else "",
+        reduce_only=reduce_only,
         price=format_amount(price, precision.price) if price else "Market",
         quantity=format_amount(quantity, precision.quantity),
         filled=format_amount(filled, precision.quantity) if live else "",
@@ -530,11 +536,24 @@ def _compiled(query: RowsQuery) -> CompiledRows[RowsQuery]:
     return CompiledRows(query, _BOT_MARKER)
 
 
+def start_risk(bot: Bot) -> str:
+    """For a stopped futures bot, the liquidation-in-range sentence its Start must be consented
+    to at today's mark; "" when none (or when the venue cannot say: the start itself checks)."""
+    if bot.strategy != futures_grid.NAME or bot.status not in STARTABLE:
+        return ""
+    config = bot.strategy_config
+    try:
+        return actions.liquidation_risk(check_futures_preview(bot.exchange_account, config), config)
+    except (ConfigError, ExchangeError):
+        return ""
+
+
 def page_context(bot: Bot, tab: str) -> dict[str, Any]:
     instrument = _instrument(bot)
     header = header_context(bot, instrument)
     return {
         **header,
+        "start_risk": start_risk(bot),
         **(position_context(bot, header["summary"]) if header["is_futures"] else {}),
         **tab_context(bot, tab, Precision.of(instrument, bot)),
         "chart_json": chart_data(bot, instrument, header["mark"]),
@@ -705,7 +724,7 @@ def live_fragments(user: User, bot_id: int, event: dict[str, Any]) -> str:
         if kinds & HEADER_KINDS:
             parts.append(render_to_string(f"{TEMPLATE}#header", header))
         if kinds & ACTION_KINDS:
-            parts.append(render_to_string(f"{TEMPLATE}#actions", header))
+            parts.append(render_to_string(f"{TEMPLATE}#actions", {**header, "start_risk": start_risk(bot)}))
         if kinds & CHART_KINDS:
             parts.append(
                 render_to_string(
