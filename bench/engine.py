@@ -1,5 +1,5 @@
-"""Grid (or DCA: `--strategy dca`) bots ticking through the real dispatcher, Celery workers,
-PostgreSQL and Redis.
+"""Grid (or DCA: `--strategy dca`, or futures grid: `--strategy futures_grid`) bots ticking
+through the real dispatcher, Celery workers, PostgreSQL and Redis.
 
 Run from the project root:
 
@@ -135,6 +135,24 @@ def _dca_config(rng: random.Random) -> Any:
     )
 
 
+def _futures_config(rng: random.Random) -> Any:
+    """A futures grid of its own: mode, leverage, range and level count drawn at random."""
+    from bots.strategies import futures_grid
+
+    return futures_grid.FuturesGridConfig(
+        symbol=SYMBOL,
+        lower_price=(START_PRICE * Decimal(1 - rng.uniform(0.03, 0.10))).quantize(Decimal("0.1")),
+        upper_price=(START_PRICE * Decimal(1 + rng.uniform(0.03, 0.10))).quantize(Decimal("0.1")),
+        grid_count=rng.randint(5, 12),
+        investment=INVESTMENT,
+        leverage=Decimal(rng.choice((2, 3, 5))),
+        mode=rng.choice(list(futures_grid.Mode)),
+    )
+
+
+CONFIGS = {"grid": _grid_config, "dca": _dca_config, "futures_grid": _futures_config}
+
+
 def create_bots(count: int, interval: int, rng: random.Random, strategy: str = "grid") -> None:
     from datetime import timedelta
 
@@ -142,15 +160,21 @@ def create_bots(count: int, interval: int, rng: random.Random, strategy: str = "
     from django.utils import timezone
 
     from accounts.models import User
+    from bots.futures_previews import listed_perpetual
     from bots.models import Bot, BotStatus
     from bots.strategies import registry
     from exchanges.models import Environment, ExchangeAccount, ExchangeName
     from exchanges.paper import market
-    from exchanges.paper.instruments import instrument_for
+    from exchanges.paper.instruments import instrument_for, linear_instrument_for
     from exchanges.paper.models import PaperAccount, PaperBalance
 
     market.set_price(SYMBOL, START_PRICE)
-    instrument = instrument_for(SYMBOL)
+    # A futures grid validates against its perpetual (filters, risk tiers), a spot one its pair.
+    instrument: Any = (
+        listed_perpetual(SYMBOL, linear_instrument_for(SYMBOL))
+        if strategy == "futures_grid"
+        else instrument_for(SYMBOL)
+    )
     password = make_password(None)
     users = User.objects.bulk_create(
         User(email=f"bench{n}@bench.local", password=password) for n in range(count)
@@ -171,7 +195,7 @@ def create_bots(count: int, interval: int, rng: random.Random, strategy: str = "
     bots = []
     runs = registry.strategy_named(strategy)
     for n, account in enumerate(accounts):
-        config = _dca_config(rng) if strategy == "dca" else _grid_config(rng)
+        config = CONFIGS[strategy](rng)
         runs.validate(config, instrument, START_PRICE, "Paper")
         bots.append(
             Bot(
@@ -583,8 +607,9 @@ def main() -> None:
     parser.add_argument(
         "--strategy",
         default="grid",
-        choices=("grid", "dca"),
-        help="the bots' strategy; DCA deals are drawn tight so that the walk fills them",
+        choices=tuple(CONFIGS),
+        help="the bots' strategy; DCA deals are drawn tight so that the walk fills them; futures "
+        "grids draw their mode and leverage",
     )
     args = parser.parse_args()
     workers_config = WorkerConfig(
