@@ -496,7 +496,7 @@ def _begin_start(bot: Bot, exchange: Exchange) -> None:
         if leverage is None:
             strategy.validate(config, instrument, price, bot.exchange_account.get_exchange_display())
         else:
-            perpetuals.validate_at_start(bot, strategy, config, instrument, price)
+            perpetuals.validate_at_start(bot, exchange, config, price)
     except ConfigError as exc:
         raise BotHalted(f"The {strategy.label} no longer fits the market: {exc}") from exc
     trade = strategy.start_trade(config, instrument, price)

@@ -25,21 +25,21 @@ class FuturesPreviewResult:
 
 
 def perpetual_for(venue: Exchange, symbol: str) -> futures_grid.Perpetual:
-    """`symbol`'s perpetual: the venue's own filters where it trades perpetuals, else the paper
-    venue's table (Bybit's documented filters). Only symbols whose risk-limit tiers the repository
-    ships can be previewed: the liquidation estimate needs them."""
+    """`symbol`'s perpetual: the venue's own filters and risk-limit tiers where it trades
+    perpetuals, else the paper venue's tables (Bybit's documented filters, the tiers the
+    repository ships). The liquidation estimate needs the tiers."""
     if venue.supports_perpetuals:
-        instrument = venue.perpetual_instrument(symbol)
-    else:
-        instrument = paper_instruments.linear_instrument_for(symbol)
-    return listed_perpetual(symbol, instrument)
+        return listed_perpetual(symbol, venue.perpetual_instrument(symbol), venue.risk_tiers(symbol))
+    return listed_perpetual(symbol, paper_instruments.linear_instrument_for(symbol))
 
 
-def listed_perpetual(symbol: str, instrument: Instrument) -> futures_grid.Perpetual:
-    """The perpetual of `instrument` with the risk-limit tiers the repository ships for it and
-    Bybit's leverage filter; a `ConfigError` on `symbol` when no tiers ship."""
-    tiers = margin.RISK_TIERS.get(symbol)
-    if tiers is None:
+def listed_perpetual(
+    symbol: str, instrument: Instrument, tiers: tuple[margin.RiskTier, ...] | None = None
+) -> futures_grid.Perpetual:
+    """The perpetual of `instrument` with its risk-limit tiers (the venue's, else those the
+    repository ships) and Bybit's leverage filter; a `ConfigError` on `symbol` when none are known."""
+    tiers = tiers or margin.RISK_TIERS.get(symbol)
+    if not tiers:
         known = ", ".join(sorted(margin.RISK_TIERS))
         raise ConfigError(
             {

@@ -13,14 +13,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bots.futures_previews import listed_perpetual
+from bots.futures_previews import perpetual_for
 from bots.models import Bot
 from bots.strategies import futures_grid
-from bots.strategies.base import Strategy
 from exchanges.base import (
     Exchange,
     FundingPayment,
-    Instrument,
     LeverageRejected,
     Position,
     PositionModeLocked,
@@ -37,14 +35,13 @@ class Refused(Exception):
     """The venue cannot take this bot's position: the bot stops in error; the message says why."""
 
 
-def validate_at_start(
-    bot: Bot, strategy: Strategy[Any, Any], config: Any, instrument: Instrument, price: Decimal
-) -> None:
-    """The futures grid's validation at the start's price, under the owner's leverage cap today."""
+def validate_at_start(bot: Bot, exchange: Exchange, config: Any, price: Decimal) -> None:
+    """The futures grid's validation at the start's price, against the venue's perpetual (its
+    filters and risk-limit tiers), under the owner's leverage cap today."""
     cap = leverage_cap(bot.owner)
     futures_grid.validate(
         config,
-        listed_perpetual(bot.symbol, instrument),
+        perpetual_for(exchange, bot.symbol),
         price,
         max_leverage=Decimal(cap.value),
         cap_owner=cap.whose,

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from exchanges.perpetuals.margin import RiskTier
 
 CLIENT_ORDER_ID_MAX = 36
 KLINES_MAX = 1000  # the most candles one kline request may ask for, as on Bybit
@@ -525,3 +528,8 @@ class Exchange(ABC):
     def funding_payments(self, symbol: str, since: datetime | None = None) -> list[FundingPayment]:
         """This account's funding on `symbol` at funding times at or after `since`, oldest first."""
         raise self._not_supported("Funding")
+
+    def risk_tiers(self, symbol: str) -> tuple[RiskTier, ...]:
+        """The perpetual's risk-limit tiers (maintenance rate and most leverage by position value),
+        lowest first. Raises InvalidOrder(UNKNOWN_SYMBOL)."""
+        raise self._not_supported("Risk limits")

@@ -27,6 +27,7 @@ from exchanges.base import (
     Position,
     Ticker,
 )
+from exchanges.perpetuals.margin import RiskTier
 
 LINEAR = InstrumentKind.LINEAR
 
@@ -109,6 +110,9 @@ class LinearMarket(Exchange):
 
     def funding_payments(self, symbol: str, since: datetime | None = None) -> list[FundingPayment]:
         return self.venue.funding_payments(symbol, since)
+
+    def risk_tiers(self, symbol: str) -> tuple[RiskTier, ...]:
+        return self.venue.risk_tiers(symbol)
 
 
 def market_kind(exchange: Exchange) -> InstrumentKind:

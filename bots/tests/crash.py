@@ -41,6 +41,7 @@ from exchanges.base import (
 )
 from exchanges.base import OrderStatus as VenueStatus
 from exchanges.paper.models import PaperBalance, PaperFill, PaperOrder, PaperPosition
+from exchanges.perpetuals.margin import RiskTier
 from exchanges.registry import exchange_for_account
 from trading.models import LIVE_STATUSES, Order, OrderPurpose, OrderStatus
 from trading.positions import PositionLedger
@@ -231,6 +232,9 @@ class FaultyExchange(Exchange):
 
     def funding_payments(self, symbol: str, since: datetime | None = None) -> list[FundingPayment]:
         return self._call("funding_payments", lambda: self.inner.funding_payments(symbol, since))
+
+    def risk_tiers(self, symbol: str) -> tuple[RiskTier, ...]:
+        return self._call("risk_tiers", lambda: self.inner.risk_tiers(symbol))
 
 
 class CallRecorder:

@@ -50,6 +50,8 @@ from exchanges.base import (
     TimeInForce,
 )
 from exchanges.bybit import codes, convert
+from exchanges.perpetuals import margin
+from exchanges.perpetuals.margin import RiskTier
 
 logger = logging.getLogger(__name__)
 
@@ -443,6 +445,16 @@ class BybitExchange(Exchange):
         for start, end in _execution_windows(since):
             fills.update((fill.trade_id, fill) for fill in self._executions(symbol, start, end, kind))
         return sorted(fills.values(), key=lambda fill: (fill.time, fill.trade_id))
+
+    def risk_tiers(self, symbol: str) -> tuple[RiskTier, ...]:
+        reply = self._read(self._http.get_risk_limit, category=LINEAR, symbol=symbol)
+        with _reading_reply():
+            rows = [row for row in reply["result"]["list"] if row["symbol"] == symbol]
+            if not rows:
+                raise InvalidOrder(
+                    f"Bybit lists no risk limits for a {symbol} perpetual.", reason=_UNKNOWN_SYMBOL
+                )
+            return margin.tiers_from_risk_limit(rows)
 
     def funding_payments(self, symbol: str, since: datetime | None = None) -> list[FundingPayment]:
         """The execution list's "Funding" entries: Bybit's position list only folds funding into

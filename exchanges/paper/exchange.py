@@ -45,6 +45,7 @@ from exchanges.paper.models import (
     PaperOrder,
     PaperPosition,
 )
+from exchanges.perpetuals.margin import RiskTier
 
 SPOT = InstrumentKind.SPOT
 FINISHED_STATUSES = (OrderStatus.FILLED.value, OrderStatus.CANCELLED.value, OrderStatus.REJECTED.value)
@@ -189,6 +190,10 @@ class PaperExchange(Exchange):
         if since is not None:
             rows = rows.filter(time__gte=since)
         return [FundingRate(symbol=symbol, rate=row.rate, time=row.time) for row in rows.order_by("time")]
+
+    def risk_tiers(self, symbol: str) -> tuple[RiskTier, ...]:
+        linear_instrument_for(symbol)
+        return perpetual.tiers(symbol)
 
     def funding_payments(self, symbol: str, since: datetime | None = None) -> list[FundingPayment]:
         linear_instrument_for(symbol)

@@ -521,6 +521,17 @@ class BybitApi:
         newest_first = sorted(rates, key=lambda rate: rate.time, reverse=True)[:limit]
         return {"category": LINEAR, "list": [records.funding(rate) for rate in newest_first]}
 
+    def risk_limit(self, params: Params, key: KeyConfig | None) -> Json:
+        """Every listed perpetual's tiers, or `symbol`'s."""
+        _category(params, (LINEAR,))
+        engine = self._engine_for(None)
+        rows = [
+            records.risk_limit(symbol, index, tier)
+            for symbol in self._linear_symbols(engine, params.get("symbol"))
+            for index, tier in enumerate(engine.risk_tiers(symbol), start=1)
+        ]
+        return {"category": LINEAR, "list": rows, "nextPageCursor": ""}
+
     @staticmethod
     def _linear_symbols(engine: Exchange, symbol: Any) -> list[str]:
         """The perpetuals listed (or `symbol`, if it is one)."""

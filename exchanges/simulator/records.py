@@ -30,6 +30,7 @@ from exchanges.base import (
     Ticker,
 )
 from exchanges.bybit.convert import NO_REJECT_REASON, ORDER_TYPES, POST_ONLY_REFUSED, SIDES, to_ms
+from exchanges.perpetuals.margin import RiskTier
 from exchanges.simulator.auth import KeyConfig
 
 Json = dict[str, Any]
@@ -262,6 +263,21 @@ def execution(
         "closedSize": "" if closed_size is None else plain(closed_size),
         "extraFees": "",
         "seq": seq,
+    }
+
+
+def risk_limit(symbol: str, risk_id: int, tier: RiskTier) -> Json:
+    """One tier as Bybit's /v5/market/risk-limit lists it (auto risk limit: the tier follows the
+    position's value)."""
+    return {
+        "id": risk_id,
+        "symbol": symbol,
+        "riskLimitValue": plain(tier.limit),
+        "maintenanceMargin": plain(tier.maintenance_rate),
+        "initialMargin": plain(tier.initial_rate),
+        "isLowestRisk": 1 if risk_id == 1 else 0,
+        "maxLeverage": f"{tier.max_leverage:.2f}",
+        "mmDeduction": plain(tier.deduction) if tier.deduction else "",
     }
 
 

@@ -62,6 +62,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v5/account/fee-rate"): Route(BybitApi.fee_rate, private=True),
     ("GET", "/v5/user/query-api"): Route(BybitApi.query_api, private=True),
     ("GET", "/v5/market/funding/history"): Route(BybitApi.funding_history, private=False),
+    ("GET", "/v5/market/risk-limit"): Route(BybitApi.risk_limit, private=False),
     ("GET", "/v5/position/list"): Route(BybitApi.position_list, private=True),
     ("POST", "/v5/position/set-leverage"): Route(BybitApi.set_leverage, private=True),
     ("POST", "/v5/position/switch-mode"): Route(BybitApi.switch_mode, private=True),

@@ -25,6 +25,7 @@ from exchanges.bybit import convert
 from exchanges.bybit.adapter import BybitExchange
 from exchanges.paper import market, perpetual
 from exchanges.paper.exchange import PaperExchange
+from exchanges.perpetuals import margin
 from exchanges.tests.conftest import KEY, PRICE, SECRET
 from exchanges.tests.test_simulator_wire import example, same_shape
 
@@ -225,3 +226,22 @@ def test_funding_settlements_are_executions_of_their_own(client, bybit: BybitExc
     assert [row["execType"] for row in until_now] == ["Trade"]
     assert [fill.client_order_id for fill in bybit.fills_since("BTCUSDT", None, kind=LINEAR)] == ["short"]
     assert bybit.funding_payments("BTCUSDT") == []  # settlements after now are not listed yet
+
+
+def test_risk_limits_come_from_the_venue(client, bybit: BybitExchange):
+    rows = client.get_risk_limit(category="linear", symbol="BTCUSDT")["result"]["list"]
+    assert [row["riskLimitValue"] for row in rows] == ["300000", "2000000", "2600000"]
+    assert rows[0] | {"id": 1} == {
+        "id": 1,
+        "symbol": "BTCUSDT",
+        "riskLimitValue": "300000",
+        "maintenanceMargin": "0.0033",
+        "initialMargin": "0.0066",
+        "isLowestRisk": 1,
+        "maxLeverage": "150.00",
+        "mmDeduction": "",
+    }
+    assert rows[1]["mmDeduction"] == "510"
+    assert bybit.risk_tiers("BTCUSDT") == margin.BTCUSDT_TIERS
+    with pytest.raises(InvalidOrder, match="symbol invalid"):
+        bybit.risk_tiers("NOPEUSDT")
