@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Literal
 
+from bots.perpetuals import position_of
 from bots.strategies import futures_grid
 from exchanges.base import Position, PositionSide
 from exchanges.registry import exchange_for_account
@@ -78,7 +79,7 @@ def live_position(
     the bot's PnL a page already shows (None: no books yet), so its funding is the same figure."""
     config: futures_grid.FuturesGridConfig = bot.strategy_config
     venue = exchange_for_account(bot.exchange_account, fail_fast=fail_fast)
-    position = next((p for p in venue.positions(bot.symbol) if p.symbol == bot.symbol), None)
+    position = position_of(venue, bot.symbol)
     if position is None:  # a venue may list nothing for a symbol never traded
         position = _flat(bot.symbol, venue.mark_price(bot.symbol), config.leverage)
     side = position.side if position.size else None
