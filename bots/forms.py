@@ -135,19 +135,19 @@ class MarketForm(forms.Form):
                 self.add_error(field, message)
 
 
-class BotForm(MarketForm):
-    """Parses the wizard's fields; `config()` builds the `GridConfig` the strategy validates."""
-
-    lower_price = _price_field("Lower price")
-    upper_price = _price_field("Upper price")
-    grid_count = forms.IntegerField(
+def grid_count_field() -> forms.IntegerField:
+    """A grid's level count, for every form that lays one out (spot or futures)."""
+    return forms.IntegerField(
         label="Grids",
         min_value=grid.MIN_GRIDS,
         max_value=grid.MAX_GRIDS,
         help_text=f"{grid.MIN_GRIDS} to {grid.MAX_GRIDS} intervals between the lower and upper price.",
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )
-    spacing = forms.ChoiceField(
+
+
+def spacing_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
         choices=[
             (grid.Spacing.ARITHMETIC, "Arithmetic (equal steps)"),
             (grid.Spacing.GEOMETRIC, "Geometric (equal %)"),
@@ -155,6 +155,15 @@ class BotForm(MarketForm):
         initial=grid.Spacing.ARITHMETIC,
         required=False,
     )
+
+
+class BotForm(MarketForm):
+    """Parses the wizard's fields; `config()` builds the `GridConfig` the strategy validates."""
+
+    lower_price = _price_field("Lower price")
+    upper_price = _price_field("Upper price")
+    grid_count = grid_count_field()
+    spacing = spacing_field()
     direction = forms.ChoiceField(
         choices=[
             (grid.Direction.LONG, "Long: buy low, sell high (starts from quote)"),

@@ -12,7 +12,7 @@ from django import forms
 from django.db.models import QuerySet
 
 from accounts.models import User
-from bots.forms import MarketForm
+from bots.forms import MarketForm, grid_count_field, spacing_field
 from bots.strategies import futures_grid, grid
 from exchanges.models import ExchangeAccount, ExchangeName
 from exchanges.paper.exchange import PaperExchange
@@ -73,21 +73,8 @@ class FuturesGridForm(MarketForm):
     leverage = DecimalField(label="Leverage (x)", max_digits=6, decimal_places=2, min_value=Decimal(0))
     lower_price = _price("Lower price", "")
     upper_price = _price("Upper price", "")
-    grid_count = forms.IntegerField(
-        label="Grids",
-        min_value=grid.MIN_GRIDS,
-        max_value=grid.MAX_GRIDS,
-        help_text=f"{grid.MIN_GRIDS} to {grid.MAX_GRIDS} intervals between the lower and upper price.",
-        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
-    )
-    spacing = forms.ChoiceField(
-        choices=[
-            (grid.Spacing.ARITHMETIC, "Arithmetic (equal steps)"),
-            (grid.Spacing.GEOMETRIC, "Geometric (equal %)"),
-        ],
-        initial=grid.Spacing.ARITHMETIC,
-        required=False,
-    )
+    grid_count = grid_count_field()
+    spacing = spacing_field()
     investment = _price("Margin (USDT)", "Held as the positions' margin; it must be free on the account.")
     take_profit_price = _price(
         "Take-profit price",
