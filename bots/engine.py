@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any, NoReturn
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Model, Q, Sum
+from django.db.models import F, Model, Q, QuerySet, Sum
 from django.utils import timezone
 
 from billing import entitlements
@@ -454,7 +454,7 @@ def _note(bot: Bot, kind: str, message: str, **details: object) -> None:
 def _starting(bot: Bot, exchange: Exchange) -> None:
     _reconcile(bot, exchange)
     bot.refresh_from_db()
-    start_order = bot.orders.filter(purpose=OrderPurpose.START).order_by("-attempt").first()
+    start_order = this_run(bot).filter(purpose=OrderPurpose.START).order_by("-attempt").first()
     if start_order is None:
         _check_plan(bot)
         _begin_start(bot, exchange)
@@ -465,6 +465,12 @@ def _starting(bot: Bot, exchange: Exchange) -> None:
             f"The start trade did not go through: {start_order.reject_reason or start_order.status}."
         )
     _send_pending(bot, exchange)
+
+
+def this_run(bot: Bot) -> QuerySet[Order]:
+    """The orders of the bot's current run: a stopped bot started again keeps its earlier runs'
+    orders (their start trade, their sale) on its books, which must not stand in for this run's."""
+    return bot.orders.filter(client_order_id__startswith=ids.bot_prefix(bot.pk, bot.run))
 
 
 def _check_plan(bot: Bot) -> None:
@@ -805,7 +811,7 @@ def _stopping(bot: Bot, exchange: Exchange) -> None:
             _pend_exit(bot, exchange)
         # Not only the exit just committed: one a killed tick committed but never sent, or the
         # re-placement of a lost one, is pending too and would otherwise never go out.
-        if bot.orders.filter(
+        if this_run(bot).filter(
             purpose=OrderPurpose.EXIT, status=OrderStatus.PENDING, sent_at__isnull=True
         ).exists():
             _send_pending(bot, exchange)
@@ -1066,7 +1072,7 @@ def _finish_settled_stop(bot: Bot) -> None:
 
 def _exit_needed(bot: Bot) -> bool:
     # One sale per stop: a rejected part is explained in the log, a lost one is re-placed elsewhere.
-    if bot.orders.filter(purpose=OrderPurpose.EXIT).exists():
+    if this_run(bot).filter(purpose=OrderPurpose.EXIT).exists():
         return False
     ledger = bot.books
     # Base already set aside for a sale without orders was all dust, and was reported as such.
