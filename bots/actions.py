@@ -353,6 +353,8 @@ def _exit_message(reason: grid.ExitReason, sell: bool, position: bool = False) -
         grid.ExitReason.LIQUIDATION_GUARD: "Liquidation price near",
     }[reason]
     if position:
+        # A futures bot's take-profit and stop-loss may be by price or by its PnL.
+        what = what.replace(" price reached", " reached")
         return f"{what}: stopping and {'closing' if sell else 'keeping'} the position."
     return f"{what}: stopping and {'selling' if sell else 'keeping'} the base."
 

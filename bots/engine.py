@@ -811,9 +811,11 @@ def _stopping(bot: Bot, exchange: Exchange) -> None:
             _pend_exit(bot, exchange)
         # Not only the exit just committed: one a killed tick committed but never sent, or the
         # re-placement of a lost one, is pending too and would otherwise never go out.
-        if this_run(bot).filter(
-            purpose=OrderPurpose.EXIT, status=OrderStatus.PENDING, sent_at__isnull=True
-        ).exists():
+        if (
+            this_run(bot)
+            .filter(purpose=OrderPurpose.EXIT, status=OrderStatus.PENDING, sent_at__isnull=True)
+            .exists()
+        ):
             _send_pending(bot, exchange)
             return
     if bot.orders.filter(status__in=LIVE_STATUSES).exists():

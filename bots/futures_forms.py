@@ -27,7 +27,13 @@ DEFAULT_VALUES: dict[str, Any] = {
     "grid_count": "10",
     "spacing": grid.Spacing.ARITHMETIC.value,
 }
-OPTIONAL_PRICES = ("take_profit_price", "stop_loss_price", "liquidation_stop_distance")
+OPTIONAL_PRICES = (
+    "take_profit_price",
+    "stop_loss_price",
+    "take_profit_percent",
+    "stop_loss_percent",
+    "liquidation_stop_distance",
+)
 
 
 def trades_perpetuals(venue: str) -> bool:
@@ -48,6 +54,17 @@ def _price(label: str, help_text: str, *, required: bool = True) -> DecimalField
         required=required,
         max_digits=30,
         decimal_places=12,
+        min_value=Decimal(0),
+        help_text=help_text,
+    )
+
+
+def _percent(label: str, help_text: str) -> DecimalField:
+    return DecimalField(
+        label=label,
+        required=False,
+        max_digits=8,
+        decimal_places=4,
         min_value=Decimal(0),
         help_text=help_text,
     )
@@ -85,6 +102,14 @@ class FuturesGridForm(MarketForm):
         "Stop-loss price",
         "Optional: close the position and stop once the price reaches it, outside the range.",
         required=False,
+    )
+    take_profit_percent = _percent(
+        "Take-profit (% of margin)",
+        "Optional: close the position and stop once the bot's total PnL has made this much.",
+    )
+    stop_loss_percent = _percent(
+        "Stop-loss (% of margin)",
+        "Optional: close the position and stop once the bot's total PnL has lost this much.",
     )
     liquidation_stop_distance = DecimalField(
         label="Stop near liquidation (%)",
@@ -135,6 +160,8 @@ class FuturesGridForm(MarketForm):
             take_profit_price=data.get("take_profit_price"),
             stop_loss_price=data.get("stop_loss_price"),
             liquidation_stop_distance=data.get("liquidation_stop_distance"),
+            take_profit_percent=data.get("take_profit_percent"),
+            stop_loss_percent=data.get("stop_loss_percent"),
         )
 
 

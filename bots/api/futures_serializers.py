@@ -50,6 +50,18 @@ class FuturesGridConfigSerializer(serializers.Serializer[Any]):
         help_text="Percent: stop the bot, closing its position, once the mark price comes this close "
         "to the liquidation price. null: no automatic stop.",
     )
+    take_profit_percent = percent_input(
+        required=False,
+        allow_null=True,
+        help_text="Percent of the margin: stop the bot, closing its position, once its total PnL "
+        "(fees and funding counted) has made this much. null: none.",
+    )
+    stop_loss_percent = percent_input(
+        required=False,
+        allow_null=True,
+        help_text="Percent of the margin, below 100: stop the bot, closing its position, once its "
+        "total PnL has lost this much. null: none.",
+    )
 
     def futures_config(self) -> futures_grid.FuturesGridConfig:
         data = dict(self.validated_data)

@@ -310,6 +310,8 @@ class FuturesGridConfigOutSerializer(serializers.Serializer[Any]):
     take_profit_price = amount(allow_null=True)
     stop_loss_price = amount(allow_null=True)
     liquidation_stop_distance = amount(allow_null=True, help_text="Percent; null: no automatic stop.")
+    take_profit_percent = amount(allow_null=True, help_text="Percent of the margin made; null: none.")
+    stop_loss_percent = amount(allow_null=True, help_text="Percent of the margin lost; null: none.")
 
 
 class BotSerializer(serializers.ModelSerializer[Bot]):

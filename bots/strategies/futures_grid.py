@@ -87,6 +87,10 @@ class FuturesGridConfig:
     trigger_price: Decimal | None = None
     take_profit_price: Decimal | None = None
     stop_loss_price: Decimal | None = None
+    # Exits by the bot's total PnL, in percent of its margin (`investment`): a take-profit once it
+    # has made this much, a stop-loss once it has lost this much (fees and funding counted).
+    take_profit_percent: Decimal | None = None
+    stop_loss_percent: Decimal | None = None
     # Stop the bot (closing the position) once the mark comes within this percentage of the live
     # liquidation price; None: no automatic stop.
     liquidation_stop_distance: Decimal | None = None
@@ -287,6 +291,14 @@ def _check_shape(
 
 
 def _check_exits(config: FuturesGridConfig, add: Callable[[str, str], None]) -> None:
+    if config.take_profit_percent is not None and config.take_profit_percent <= 0:
+        add("take_profit_percent", "The take-profit must be above 0% of the margin.")
+    stop_percent = config.stop_loss_percent
+    if stop_percent is not None and not 0 < stop_percent < 100:
+        add(
+            "stop_loss_percent",
+            "Choose a stop-loss above 0% and below 100% of the margin: losing all of it is a liquidation.",
+        )
     take_profit, stop_loss = config.take_profit_price, config.stop_loss_price
     lower, upper = config.lower_price, config.upper_price
     if stop_loss is not None and stop_loss <= 0:
@@ -813,15 +825,30 @@ def _counter_order(interval: FuturesInterval, state: FuturesGridState) -> Future
     )
 
 
-def exit_reason(config: FuturesGridConfig, price: Decimal) -> ExitReason | None:
-    """Exits sit outside the range (validation): one above the upper price is reached by a rise
-    to it, one below the lower price by a fall to it, whichever the mode makes it."""
+def exit_reason(
+    config: FuturesGridConfig, price: Decimal, equity: Decimal | None = None
+) -> ExitReason | None:
+    """Exits by price sit outside the range (validation): one above the upper price is reached by
+    a rise to it, one below the lower price by a fall to it, whichever the mode makes it. Exits by
+    PnL compare the bot's equity at the mark with its margin."""
+    if equity is not None:
+        by_pnl = _pnl_exit(config, equity - config.investment)
+        if by_pnl is not None:
+            return by_pnl
     for reason, level in (
         (ExitReason.TAKE_PROFIT, config.take_profit_price),
         (ExitReason.STOP_LOSS, config.stop_loss_price),
     ):
         if level is not None and (price >= level if level > config.upper_price else price <= level):
             return reason
+    return None
+
+
+def _pnl_exit(config: FuturesGridConfig, pnl: Decimal) -> ExitReason | None:
+    if config.take_profit_percent is not None and pnl >= config.investment * config.take_profit_percent / 100:
+        return ExitReason.TAKE_PROFIT
+    if config.stop_loss_percent is not None and pnl <= -config.investment * config.stop_loss_percent / 100:
+        return ExitReason.STOP_LOSS
     return None
 
 
@@ -880,6 +907,8 @@ _CONFIG_DECIMALS = (
     "take_profit_price",
     "stop_loss_price",
     "liquidation_stop_distance",
+    "take_profit_percent",
+    "stop_loss_percent",
 )
 
 
@@ -1008,7 +1037,13 @@ class FuturesGridStrategy:
         return None  # a grid order stays until it fills; only a stop cancels
 
     def watches_price(self, config: FuturesGridConfig) -> bool:
-        return config.take_profit_price is not None or config.stop_loss_price is not None
+        exits = (
+            config.take_profit_price,
+            config.stop_loss_price,
+            config.take_profit_percent,
+            config.stop_loss_percent,
+        )
+        return any(level is not None for level in exits)
 
     def on_price(
         self,
@@ -1022,7 +1057,7 @@ class FuturesGridStrategy:
     def exit_reason(
         self, config: FuturesGridConfig, price: Decimal, equity: Decimal | None
     ) -> ExitReason | None:
-        return exit_reason(config, price)
+        return exit_reason(config, price, equity)
 
     def exit_action(self, config: FuturesGridConfig, reason: ExitReason) -> ExitAction:
         return ExitAction.SELL_BASE  # close the position at market, reduce-only

@@ -48,7 +48,12 @@ def _create(user, account, **changes: object):
 
 def test_a_futures_grid_bot_is_created_as_a_draft(trader, account) -> None:
     response = _create(
-        trader, account, mode="neutral", take_profit_price="62000", liquidation_stop_distance="2.5"
+        trader,
+        account,
+        mode="neutral",
+        take_profit_price="62000",
+        liquidation_stop_distance="2.5",
+        stop_loss_percent="30",
     )
     assert response.status_code == 201, response.content
     bot = Bot.objects.get(pk=response.json()["id"])
@@ -63,11 +68,13 @@ def test_a_futures_grid_bot_is_created_as_a_draft(trader, account) -> None:
     assert isinstance(config, fg.FuturesGridConfig)
     assert (config.mode, config.leverage, config.investment) == (fg.Mode.NEUTRAL, D(10), D(1000))
     assert (config.take_profit_price, config.liquidation_stop_distance) == (D(62000), D("2.5"))
+    assert (config.take_profit_percent, config.stop_loss_percent) == (None, D(30))
     body = response.json()
     assert body["strategy"] == "futures_grid"
     assert body["config"]["mode"] == "neutral"
     assert body["config"]["leverage"] == "10"
     assert body["config"]["liquidation_stop_distance"] == "2.5"
+    assert body["config"]["stop_loss_percent"] == "30"
     assert bearer(trader, "read").get(f"{URL}{bot.pk}/").json()["config"]["investment"] == "1000"
 
 
@@ -81,6 +88,8 @@ def test_a_futures_grid_bot_is_created_as_a_draft(trader, account) -> None:
         ({"mode": "sideways"}, "mode", ""),
         ({"stop_loss_price": "51000"}, "stop_loss_price", "below the lower price"),
         ({"liquidation_stop_distance": "60"}, "liquidation_stop_distance", "at most 50%"),
+        ({"stop_loss_percent": "100"}, "stop_loss_percent", "below 100% of the margin"),
+        ({"take_profit_percent": "0"}, "take_profit_percent", "above 0% of the margin"),
         ({"symbol": "ETHUSDT"}, "symbol", "ETHUSDT"),
         ({"name": ""}, "name", ""),
     ],

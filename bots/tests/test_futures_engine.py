@@ -284,3 +284,31 @@ def test_stopping_a_short_with_a_close_asks_to_buy_it_back_then_does(trader: Use
     tick(bot, 3)
     assert bot.status == BotStatus.STOPPED
     assert position(bot).is_flat
+
+
+def test_a_take_profit_by_pnl_closes_the_position_once_the_bot_has_made_it(trader: User) -> None:
+    # 1% of a 1,000 USDT margin: 10 USDT of total PnL, fees counted.
+    bot = start_bot(trader, replace(LONG, take_profit_percent=D(1)))
+    market.set_price("BTCUSDT", D("50200"))
+    tick(bot)
+    assert bot.status == BotStatus.RUNNING  # up about 6 USDT on the start's long, less its fee
+    market.set_price("BTCUSDT", D("50900"))
+    tick(bot, 4)
+    assert bot.status == BotStatus.STOPPED, bot.status_reason
+    assert position(bot).is_flat
+    summary = books(bot).summary(D("50900"))
+    assert summary.total_pnl >= D(10) - D(3)  # made 10, less the close's slippage-free fee
+    messages = list(BotEvent.objects.filter(bot=bot).values_list("message", flat=True))
+    assert "Take-profit reached: stopping and closing the position." in messages
+
+
+def test_a_stop_loss_by_pnl_closes_the_position_once_the_bot_has_lost_it(trader: User) -> None:
+    bot = start_bot(trader, replace(LONG, mode=fg.Mode.SHORT, stop_loss_percent=D(2)))
+    market.set_price("BTCUSDT", D("50600"))  # the short is down about 6 USDT: still running
+    tick(bot)
+    assert bot.status == BotStatus.RUNNING
+    market.set_price("BTCUSDT", D("50990"))  # the short is down past 20 USDT
+    tick(bot, 4)
+    assert bot.status == BotStatus.STOPPED, bot.status_reason
+    assert position(bot).is_flat
+    assert books(bot).summary(D("50990")).total_pnl < -D(20)

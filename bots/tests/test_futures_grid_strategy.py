@@ -544,3 +544,35 @@ def test_exits_by_price_close_the_position(
     assert fg.FUTURES_GRID.exit_reason(config, price, None) is reason
     assert fg.FUTURES_GRID.exit_action(config, ExitReason.STOP_LOSS) is ExitAction.SELL_BASE
     assert not fg.FUTURES_GRID.watches_price(LONG)
+
+
+@pytest.mark.parametrize(
+    ("take_profit", "stop_loss", "equity", "reason"),
+    [
+        (D(10), None, D("1099.99"), None),
+        (D(10), None, D("1100"), ExitReason.TAKE_PROFIT),  # +10% of the 1,000 USDT margin
+        (None, D(20), D("800.01"), None),
+        (None, D(20), D("800"), ExitReason.STOP_LOSS),
+        (D(10), D(20), None, None),  # no books yet: nothing to compare
+    ],
+)
+def test_exits_by_pnl_compare_the_equity_with_the_margin(
+    take_profit: Decimal | None, stop_loss: Decimal | None, equity: Decimal | None, reason: ExitReason | None
+) -> None:
+    config = replace(LONG, investment=D(1000), take_profit_percent=take_profit, stop_loss_percent=stop_loss)
+    fg.validate(config, PERP, PRICE)
+    assert fg.FUTURES_GRID.watches_price(config)
+    assert fg.FUTURES_GRID.exit_reason(config, PRICE, equity) is reason
+
+
+def test_exits_by_pnl_are_checked_for_sense() -> None:
+    errors = errors_of(replace(LONG, take_profit_percent=D(0), stop_loss_percent=D(100)))
+    assert errors == {
+        "take_profit_percent": ["The take-profit must be above 0% of the margin."],
+        "stop_loss_percent": [
+            "Choose a stop-loss above 0% and below 100% of the margin: losing all of it is a liquidation."
+        ],
+    }
+    assert fg.config_from_json(fg.config_to_json(replace(LONG, stop_loss_percent=D("12.5")))) == replace(
+        LONG, stop_loss_percent=D("12.5")
+    )
