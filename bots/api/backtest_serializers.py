@@ -69,28 +69,6 @@ class BacktestFuturesConfigSerializer(FuturesGridPreviewRequestSerializer):
         help_text="May be left out; if sent, it must match the outer `symbol`.",
     )
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """The futures backtest runs the grid from its first candle to its last or a liquidation;
-        a setting it would not honour is refused rather than left out of its figures."""
-        unmodelled = {
-            name: ["Futures backtests do not model this yet: leave it out to backtest the grid itself."]
-            for name in UNMODELLED_FUTURES_SETTINGS
-            if attrs.get(name) is not None
-        }
-        if unmodelled:
-            raise serializers.ValidationError(unmodelled)
-        return attrs
-
-
-UNMODELLED_FUTURES_SETTINGS = (
-    "trigger_price",
-    "take_profit_price",
-    "stop_loss_price",
-    "take_profit_percent",
-    "stop_loss_percent",
-    "liquidation_stop_distance",
-)
-
 
 class BacktestRequestSerializer(serializers.Serializer[Any]):
     """A grid backtest's request; `DcaBacktestRequestSerializer` is a DCA bot's."""

@@ -30,7 +30,16 @@ from risk.actions import server_leverage_cap
 # Exits the exact backtester does not simulate yet (bots/backtest/exact.py refuses them).
 UNSIMULATED_EXITS = ("take_profit_price", "stop_loss_price", "max_drawdown")
 # A futures grid's backtest starts at the window's first open and takes no exit yet.
-UNSIMULATED_FUTURES = ("trigger_price", "take_profit_price", "stop_loss_price")
+# The futures backtest runs the grid from its first candle to its last or a liquidation: a
+# setting it would not honour is refused rather than left out of its figures.
+UNSIMULATED_FUTURES = (
+    "trigger_price",
+    "take_profit_price",
+    "stop_loss_price",
+    "take_profit_percent",
+    "stop_loss_percent",
+    "liquidation_stop_distance",
+)
 
 BacktestConfig = grid.GridConfig | dca.DcaConfig | futures_grid.FuturesGridConfig
 

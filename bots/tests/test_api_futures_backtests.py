@@ -197,7 +197,7 @@ def test_the_schema_describes_futures_requests_and_results() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("take_profit_percent", "20"), ("stop_loss_price", "15000"), ("liquidation_stop_distance", "5")],
+    [("take_profit_percent", "20"), ("stop_loss_percent", "30"), ("liquidation_stop_distance", "5")],
 )
 def test_an_exit_the_backtest_would_not_honour_is_refused_beside_its_field(
     trader, queued, name: str, value: str
@@ -205,6 +205,6 @@ def test_an_exit_the_backtest_would_not_honour_is_refused_beside_its_field(
     response = post(bearer(trader), config={**CONFIG, name: value})
     assert response.status_code == 400
     assert error_of(response)["fields"][f"config.{name}"] == [
-        "Futures backtests do not model this yet: leave it out to backtest the grid itself."
+        "Futures backtests do not simulate this yet: leave it empty."
     ]
     assert not Backtest.objects.exists()

@@ -202,8 +202,8 @@ def test_funding_settlements_are_executions_of_their_own(client, bybit: BybitExc
     first = perpetual.funding_times(timezone.now(), timezone.now() + timedelta(hours=8))[0]
     market.set_price("BTCUSDT", PRICE, at=first + timedelta(seconds=1))
     market.set_price("BTCUSDT", PRICE, at=first + timedelta(hours=8, seconds=1))
-    window = {
-        "startTime": int((first - timedelta(hours=1)).timestamp() * 1000),
+    window = {  # from just before the trade to a day past the funding times
+        "startTime": int((timezone.now() - timedelta(minutes=1)).timestamp() * 1000),
         "endTime": int((first + timedelta(days=1)).timestamp() * 1000),
     }
 
