@@ -593,7 +593,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     @action(detail=True, methods=["post"])
     def start(self, request: Request, pk: str) -> Response:
         bot = self.get_object()
-        given = StartSerializer(data=request.data or {})
+        given = StartSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         actions.check_start_bot(
             bot, confirm_liquidation_risk=given.validated_data["confirm_liquidation_risk"]
@@ -659,7 +659,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
 
     def _stop(self, request: Request, do: Any) -> Response:
         bot = self.get_object()
-        given = StopSerializer(data=request.data or {})
+        given = StopSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         return Response(BotSerializer(_transition(do, bot, sell_base=given.validated_data["sell_base"])).data)
 
@@ -672,7 +672,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     )
     @action(detail=False, methods=["post"], url_path="stop-all")
     def stop_all(self, request: Request) -> Response:
-        given = StopSerializer(data=request.data or {})
+        given = StopSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         stopped = actions.do_stop_all(self.user, sell_base=given.validated_data["sell_base"])
         return Response({"stopped": [bot.pk for bot in stopped]})

@@ -157,3 +157,25 @@ def test_a_sale_above_the_venues_largest_market_order_says_how_many_orders_it_ta
     assert f'data-testid="sale-quantity">{sold} BTC<' in html
     assert "<strong>3 market orders</strong>: the exchange takes at most 41.5 BTC in one." in html
     assert "with one <strong>market order</strong>" not in html
+
+
+@pytest.mark.parametrize("body", ["null", "[]", '"sell"'])
+def test_a_body_that_is_not_an_object_is_a_400(running: Bot, body: str) -> None:
+    client = bearer(running.owner, "trade")
+    for path in (
+        f"/api/v1/bots/{running.pk}/stop/",
+        "/api/v1/bots/stop-all/",
+        f"/api/v1/bots/{running.pk}/start/",
+    ):
+        response = client.generic("POST", path, body, content_type="application/json")
+        assert response.status_code == 400, (path, response.content)
+    running.refresh_from_db()
+    assert running.status == BotStatus.RUNNING
+
+
+def test_an_empty_body_stops_without_selling(running: Bot) -> None:
+    response = bearer(running.owner, "trade").generic("POST", f"/api/v1/bots/{running.pk}/stop/", "")
+    assert response.status_code == 200, response.content
+    running.refresh_from_db()
+    assert running.status in (BotStatus.STOPPING, BotStatus.STOPPED)
+    assert not running.sell_base_on_stop
