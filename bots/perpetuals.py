@@ -101,10 +101,6 @@ def book_funding(
 
 def liquidation_guard(position: Position | None, stop_distance: Decimal | None) -> Decimal | None:
     """The distance to liquidation, in %, once it is within the trader's `stop_distance`."""
-    return _guard(position, stop_distance)
-
-
-def _guard(position: Position | None, stop_distance: Decimal | None) -> Decimal | None:
     if (
         stop_distance is None
         or position is None

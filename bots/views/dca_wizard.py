@@ -123,23 +123,14 @@ def _context(
     **extra: Any,
 ) -> dict[str, Any]:
     result = preview.result
-    errors = wizard.shown_errors(form, typing=typing)
     instrument = result.instrument if result else (market.instrument if market else None)
     return {
-        "form": form,
+        **wizard.form_context(form, market, instrument, typing=typing),
         "preview": preview,
         "config": preview.config,
         "result": result,
-        "instrument": instrument,
-        "fees": (wizard.fee_percent(instrument.maker_fee), wizard.fee_percent(instrument.taker_fee))
-        if instrument
-        else None,
-        "market": market,
         "chart": chart_data(market, preview),
-        "fields": {bound.name: (bound, errors.get(bound.name, [])) for bound in form},
-        "non_field_errors": errors.get("__all__", []) or ([form.venue_error] if form.venue_error else []),
         "deal": deal_summary(preview),
-        "wallet": wizard.wallet(market, instrument),
         "strategy": STRATEGY,
         **extra,
     }

@@ -157,23 +157,14 @@ def _context(
     **extra: Any,
 ) -> dict[str, Any]:
     result = preview.result
-    errors = wizard.shown_errors(form, typing=typing)
     instrument = result.perpetual.instrument if result else (market.instrument if market else None)
     return {
-        "form": form,
+        **wizard.form_context(form, market, instrument, typing=typing),
         "preview": preview,
         "config": preview.config,
         "result": result,
-        "instrument": instrument,
-        "fees": (wizard.fee_percent(instrument.maker_fee), wizard.fee_percent(instrument.taker_fee))
-        if instrument
-        else None,
-        "market": market,
         "price_label": "Mark price",
-        "fields": {bound.name: (bound, errors.get(bound.name, [])) for bound in form},
-        "non_field_errors": errors.get("__all__", []) or ([form.venue_error] if form.venue_error else []),
         "futures": figures(preview),
-        "wallet": wizard.wallet(market, instrument),
         "leverage_cap": form.leverage_cap,
         "strategy": STRATEGY,
         **extra,

@@ -236,27 +236,36 @@ def fee_percent(fee: Decimal) -> str:
     return format_amount(fee * 100, "0.001").rstrip("0").rstrip(".") + "%"
 
 
-def _context(
-    form: BotForm, preview: Preview, market: Market | None, *, typing: bool = False, **extra: Any
+def form_context(
+    form: MarketForm, market: Market | None, instrument: Instrument | None, *, typing: bool
 ) -> dict[str, Any]:
-    result = preview.result
+    """What every wizard's page shows of its form and its market, whatever the strategy."""
     errors = shown_errors(form, typing=typing)
-    instrument = result.instrument if result else (market.instrument if market else None)
     return {
         "form": form,
-        "preview": preview,
-        "result": result,
         "instrument": instrument,
         "fees": (fee_percent(instrument.maker_fee), fee_percent(instrument.taker_fee))
         if instrument
         else None,
         "market": market,
-        "chart": chart_data(market, result),
         "fields": {bound.name: (bound, errors.get(bound.name, [])) for bound in form},
         "non_field_errors": errors.get("__all__", []) or ([form.venue_error] if form.venue_error else []),
+        "wallet": wallet(market, instrument),
+    }
+
+
+def _context(
+    form: BotForm, preview: Preview, market: Market | None, *, typing: bool = False, **extra: Any
+) -> dict[str, Any]:
+    result = preview.result
+    instrument = result.instrument if result else (market.instrument if market else None)
+    return {
+        **form_context(form, market, instrument, typing=typing),
+        "preview": preview,
+        "result": result,
+        "chart": chart_data(market, result),
         "summary": summary(preview),
         "hindsight": hindsight(preview),
-        "wallet": wallet(market, instrument),
         **extra,
     }
 
